@@ -1,0 +1,1 @@
+"""Mock OpenAI Realtime upstream: scenario model (data), pure engine, websockets adapter."""

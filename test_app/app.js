@@ -1,0 +1,225 @@
+'use strict';
+// Browser side of the voice agent proxy conformance harness. Playwright drives
+// the page and reads every observable through data-testid elements, so those
+// elements hold exact, machine-readable text and nothing else.
+
+const DEFAULT_PROMPT = 'You are a helpful test agent. Answer briefly.';
+// Errors that end a session normally (idle / max duration) are counted apart
+// so tests can tell expected shutdowns from real failures.
+const RECOVERABLE_CODES = new Set(['idle_timeout', 'session_max_duration']);
+
+const params = new URLSearchParams(location.search);
+const config = {
+  mode: params.get('connectionMode') || 'proxy',
+  endpoint: params.get('proxyEndpoint'),
+  greeting: params.get('greeting'), // null when absent, so Settings omits it
+  prompt: params.get('prompt') ?? DEFAULT_PROMPT,
+  model: params.get('model') || 'gpt-realtime',
+};
+
+function el(tag, testId, text) {
+  const node = document.createElement(tag);
+  if (testId) node.dataset.testid = testId;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const ui = {
+  status: el('span', 'connection-status', 'closed'),
+  settings: el('span', 'has-sent-settings', 'false'),
+  input: el('input', 'text-input'),
+  send: el('button', 'send-button', 'Send'),
+  response: el('div', 'agent-response', '(Waiting for agent response...)'),
+  history: el('div', 'conversation-history'),
+  greeting: el('span', 'greeting-sent'),
+  errors: el('span', 'agent-error-count', '0'),
+  recoverable: el('span', 'recoverable-agent-error-count', '0'),
+  audio: el('span', 'agent-audio-chunks-received', '0'),
+  log: el('pre', 'event-log'),
+};
+ui.input.type = 'text';
+ui.input.placeholder = 'Type a message';
+ui.send.type = 'button';
+ui.greeting.hidden = true;
+
+const counts = { errors: 0, recoverable: 0, audio: 0 };
+function bump(name) {
+  counts[name] += 1;
+  ui[name].textContent = String(counts[name]);
+}
+
+// Append a text node rather than rewriting textContent: audio streams can add
+// thousands of lines and rewriting the whole log each time would be quadratic.
+function log(direction, text) {
+  const line = `${performance.now().toFixed(1)} ${direction} ${text}\n`;
+  ui.log.appendChild(document.createTextNode(line));
+}
+
+function describe(msg) {
+  const parts = [msg?.type ?? '(untyped)'];
+  if (msg?.type === 'ConversationText') parts.push(msg.role);
+  if (msg?.type === 'Error') parts.push(msg.code);
+  return parts.filter((p) => p !== undefined && p !== null).join(' ');
+}
+
+// Per-connection state. `ws` is the current socket; events from an older
+// socket that is still closing must not overwrite the state of a newer one.
+let ws = null;
+let settingsApplied = false;
+let userSentOnConnection = false;
+// Texts submitted before SettingsApplied: the proxy must not see user input
+// before it has acknowledged Settings, so they wait here and keep their order.
+const pending = [];
+
+const configError = !config.endpoint ? 'missing proxyEndpoint URL parameter'
+  : config.mode !== 'proxy' ? `unsupported connectionMode ${config.mode}` : null;
+
+function settingsMessage() {
+  const agent = {
+    think: { provider: { type: 'open_ai', model: config.model }, prompt: config.prompt },
+  };
+  if (config.greeting !== null) agent.greeting = config.greeting;
+  const pcm = { encoding: 'linear16', sample_rate: 24000 };
+  return { type: 'Settings', audio: { input: { ...pcm }, output: { ...pcm } }, agent };
+}
+
+function sendJson(msg) {
+  ws.send(JSON.stringify(msg));
+  log('send', describe(msg));
+}
+
+function setConnectionState(status) {
+  ui.status.textContent = status;
+  settingsApplied = false;
+  ui.settings.textContent = 'false';
+}
+
+function connect() {
+  if (configError) return; // already reported once at startup
+  if (ws && (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN)) return;
+  let socket;
+  try { socket = new WebSocket(config.endpoint); } catch (err) {
+    log('error', `cannot connect: ${err.message}`);
+    return;
+  }
+  socket.binaryType = 'arraybuffer';
+  ws = socket;
+  userSentOnConnection = false;
+  setConnectionState('connecting');
+
+  socket.onopen = () => {
+    if (socket !== ws) return;
+    ui.status.textContent = 'connected';
+    log('open', config.endpoint);
+    sendJson(settingsMessage());
+  };
+  socket.onmessage = (event) => {
+    if (socket === ws) handleFrame(event.data);
+  };
+  socket.onerror = () => log('error', 'websocket error');
+  socket.onclose = (event) => {
+    const by = socket.closedByClient ? 'client' : 'server';
+    log('close', `code=${event.code} reason=${event.reason} by=${by}`);
+    if (socket !== ws) return;
+    ws = null;
+    setConnectionState('closed');
+  };
+}
+
+// Lets a test end the session from the page side (logged as by=client).
+function disconnect(code = 1000, reason = 'client disconnect') {
+  if (!ws) return;
+  ws.closedByClient = true;
+  ws.close(code, reason);
+}
+
+function flushPending() {
+  if (!settingsApplied || !ws || ws.readyState !== WebSocket.OPEN) return;
+  while (pending.length) {
+    sendJson({ type: 'InjectUserMessage', content: pending.shift() });
+    userSentOnConnection = true;
+  }
+}
+
+function submit() {
+  connect();
+  const text = ui.input.value;
+  if (!text.trim()) return;
+  ui.input.value = '';
+  pending.push(text);
+  flushPending();
+}
+
+// The history mirrors what the proxy echoes, never what the page sent, so
+// tests can check the proxy's ConversationText stream directly.
+function addHistory(role, content) {
+  const item = el('div', null, String(content ?? ''));
+  item.dataset.role = role;
+  ui.history.appendChild(item);
+  if (role !== 'assistant') return;
+  ui.response.textContent = String(content ?? '');
+  // An assistant turn before any user input on this connection can only be
+  // the configured greeting.
+  if (!userSentOnConnection && ui.greeting.hidden) {
+    ui.greeting.textContent = 'true';
+    ui.greeting.hidden = false;
+  }
+}
+
+function handleFrame(data) {
+  if (data instanceof ArrayBuffer) {
+    bump('audio');
+    log('recv', `binary ${data.byteLength} bytes`);
+    return;
+  }
+  let msg;
+  try {
+    msg = JSON.parse(data);
+  } catch {
+    log('recv', 'unparsable');
+    bump('errors'); // a proxy emitting non-JSON text is a conformance failure
+    return;
+  }
+  log('recv', describe(msg));
+  if (msg?.type === 'SettingsApplied') {
+    settingsApplied = true;
+    ui.settings.textContent = 'true';
+    flushPending();
+  } else if (msg?.type === 'ConversationText') {
+    addHistory(msg.role, msg.content);
+  } else if (msg?.type === 'Error') {
+    bump(RECOVERABLE_CODES.has(msg.code) ? 'recoverable' : 'errors');
+  }
+  // FunctionCallRequest and anything else: the log line is enough for now.
+}
+
+function row(label, ...children) {
+  const div = el('div', null, `${label} `);
+  div.className = 'row';
+  div.append(...children);
+  return div;
+}
+
+ui.input.addEventListener('focus', () => connect());
+ui.input.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.isComposing) submit();
+});
+ui.send.addEventListener('click', () => submit());
+window.voiceAgentApp = { disconnect };
+
+if (configError) log('error', configError);
+
+// The root goes in last: its presence tells the harness the page is ready.
+const root = el('main', 'voice-agent');
+root.append(
+  row('Status:', ui.status),
+  row('Settings applied:', ui.settings),
+  row('Greeting sent:', ui.greeting),
+  row('Errors:', ui.errors, ' recoverable: ', ui.recoverable),
+  row('Audio chunks:', ui.audio),
+  row('Message:', ui.input, ' ', ui.send),
+  row('Agent:', ui.response),
+  ui.history,
+  ui.log,
+);
+document.body.appendChild(root);

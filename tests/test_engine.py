@@ -1,0 +1,147 @@
+"""The mock upstream engine, without sockets: it must behave like the real service."""
+
+import pytest
+
+from mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
+from mock_upstream.scenario import Close, Delay, Drop, Scenario
+from mock_upstream.validation import server_event_problems
+
+USER_ITEM = {"type": "conversation.item.create", "item": {
+    "id": "msg_user1", "type": "message", "role": "user",
+    "content": [{"type": "input_text", "text": "hello"}]}}
+
+
+def sends(outcome):
+    return [a for a in outcome.actions if isinstance(a, Send)]
+
+
+def types(outcome):
+    return [a.event["type"] for a in sends(outcome)]
+
+
+def configured(scenario=Scenario()):
+    engine = Engine(scenario)
+    engine.connect(0.0)
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    return engine
+
+
+def test_session_created_is_sent_on_connect_before_any_client_event():
+    assert types(Engine(Scenario()).connect(0.0)) == ["session.created"]
+
+
+def test_session_update_is_answered_with_session_updated():
+    engine = Engine(Scenario())
+    engine.connect(0.0)
+    out = engine.receive(1.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    assert types(out) == ["session.updated"]
+    assert sends(out)[0].event["session"]["instructions"] == "x"
+
+
+def test_user_item_is_confirmed_with_added_then_done_after_the_confirm_latency():
+    out = configured().receive(1.0, USER_ITEM)
+    assert types(out) == ["conversation.item.added", "conversation.item.done"]
+    assert all(s.at == pytest.approx(1.04) for s in sends(out))
+    assert out.note == {"item_id": "msg_user1", "role": "user"}
+
+
+def test_response_create_after_confirmation_gets_a_full_text_reply():
+    engine = configured()
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert types(out)[0] == "response.created" and types(out)[-1] == "response.done"
+    assert "response.output_text.delta" in types(out)
+    done = [s.event for s in sends(out) if s.event["type"] == "conversation.item.done"][0]
+    assert done["item"]["role"] == "assistant"
+    assert done["item"]["content"][0] == {"type": "output_text", "text": "Mock reply to: hello"}
+
+
+def test_premature_response_create_gets_no_reply_and_a_close_1000_after_2_7_s():
+    engine = configured()
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.001, {"type": "response.create"})
+    assert sends(out) == []
+    assert out.note["premature"] is True
+    assert out.actions == [CloseSocket(pytest.approx(3.701), 1000, "")]
+
+
+def test_second_response_create_during_an_active_response_gets_an_error():
+    engine = configured()
+    engine.receive(1.0, USER_ITEM)
+    engine.receive(1.1, {"type": "response.create"})
+    out = engine.receive(1.11, {"type": "response.create"})
+    assert types(out) == ["error"]
+    assert sends(out)[0].event["error"]["code"] == "conversation_already_has_active_response"
+
+
+def test_delay_rule_for_user_role_holds_back_the_user_confirmation_only():
+    scenario = Scenario(delays=(Delay("conversation.item.added", 500, role="user"),))
+    engine = configured(scenario)
+    out = engine.receive(1.0, {"type": "conversation.item.create", "item": {
+        "type": "message", "role": "system", "content": [{"type": "input_text", "text": "ctx"}]}})
+    assert sends(out)[0].at == pytest.approx(1.04)
+    out = engine.receive(2.0, USER_ITEM)
+    assert [s.at for s in sends(out)] == [pytest.approx(2.54), pytest.approx(2.54)]
+    assert engine.receive(2.3, {"type": "response.create"}).note["premature"] is True
+
+
+def test_dropped_confirmations_leave_the_user_item_unconfirmed_forever():
+    scenario = Scenario(drops=(Drop("conversation.item.added"), Drop("conversation.item.done")))
+    engine = configured(scenario)
+    assert sends(engine.receive(1.0, USER_ITEM)) == []
+    assert engine.receive(100.0, {"type": "response.create"}).note["premature"] is True
+
+
+def test_events_are_never_sent_out_of_order():
+    scenario = Scenario(delays=(Delay("session.updated", 1000),))
+    engine = Engine(scenario)
+    engine.connect(0.0)
+    updated = sends(engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime"}}))[0]
+    confirm = sends(engine.receive(0.1, USER_ITEM))[0]
+    assert confirm.at >= updated.at == pytest.approx(1.04)
+
+
+def test_close_rule_fires_after_first_user_item():
+    scenario = Scenario(closes=(Close("first_user_item", after_ms=2700, code=1000, reason="bye"),), replies=False)
+    engine = configured(scenario)
+    out = engine.receive(1.0, USER_ITEM)
+    assert out.actions[-1] == CloseSocket(pytest.approx(3.7), 1000, "bye")
+    assert sends(engine.receive(1.2, {"type": "response.create"})) == []
+    assert unused_rules(scenario, [engine]) == []
+
+
+def test_unknown_fields_are_flagged_and_answered_with_an_error():
+    engine = configured()
+    out = engine.receive(1.0, {"type": "session.update", "session": {"type": "realtime", "bogus": 1}})
+    assert out.note["problems"] == ["session.bogus: unknown field"]
+    assert types(out) == ["error"]
+
+
+def test_not_json_is_answered_with_an_error():
+    out = configured().receive_text(1.0, "{nope")
+    assert types(out) == ["error"] and out.note["problems"] == ["not JSON"]
+
+
+def test_rules_that_never_applied_are_reported():
+    scenario = Scenario(delays=(Delay("conversation.item.added", 300),), closes=())
+    assert unused_rules(scenario, [configured(scenario)]) == [
+        "delay conversation.item.added by 300 ms never applied"]
+
+
+def test_commit_with_less_than_100_ms_of_audio_gets_an_error():
+    engine = configured()
+    engine.receive(1.0, {"type": "input_audio_buffer.append", "audio": "AAAA"})
+    out = engine.receive(1.1, {"type": "input_audio_buffer.commit"})
+    assert sends(out)[0].event["error"]["code"] == "input_audio_buffer_commit_empty"
+
+
+def test_every_event_the_engine_sends_validates_as_a_realtime_server_event():
+    engine = configured()
+    events = [s.event for s in sends(Engine(Scenario()).connect(0.0))]
+    events += [s.event for s in sends(engine.receive(0.5, {"type": "session.update", "session": {"type": "realtime"}}))]
+    events += [s.event for s in sends(engine.receive(1.0, USER_ITEM))]
+    events += [s.event for s in sends(engine.receive(1.1, {"type": "response.create"}))]
+    events += [s.event for s in sends(engine.receive(1.101, {"type": "response.create"}))]
+    assert len(events) > 10
+    for event in events:
+        assert server_event_problems(event) == [], (event, server_event_problems(event))
