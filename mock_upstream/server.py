@@ -1,0 +1,133 @@
+"""The websockets adapter around the engine: carries out its actions at their times, records every frame."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import json
+import logging
+import time
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .engine import CloseSocket, Engine, Outcome, Send, unused_rules
+from .recording import DOWN, UP, Recorder
+from .scenario import Scenario
+
+log = logging.getLogger("mock_upstream")
+
+LEG = "B"
+
+
+class MockUpstream:
+    """A mock Realtime service on 127.0.0.1; the scenario in force is read at each connect."""
+
+    def __init__(self, recorder: Recorder, host: str = "127.0.0.1", port: int = 0):
+        self.recorder = recorder
+        self.scenario = Scenario()
+        self.engines: list[Engine] = []
+        self.errors: list[str] = []
+        self._host, self._port = host, port
+        self._server: Server | None = None
+        self._ids = itertools.count(1)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "mock upstream not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self._host}:{self.port}/v1/realtime?model=gpt-realtime"
+
+    async def start(self) -> None:
+        self._server = await serve(self._handle, self._host, self._port, max_size=None)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def use(self, scenario: Scenario) -> None:
+        """Make scenario the one for new connections, and forget earlier connections' rule use."""
+        self.scenario = scenario
+        self.engines = []
+        self.errors = []
+
+    def self_check(self) -> list[str]:
+        """Problems of the current scenario run: errors in the server, rules that never applied."""
+        return list(self.errors) + unused_rules(self.scenario, self.engines)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = next(self._ids)
+        engine = Engine(self.scenario, conn)
+        self.engines.append(engine)
+        session = _Connection(ws, conn, engine, self.recorder)
+        try:
+            await session.run()
+        except Exception as exc:  # a bug here must fail the test, not vanish in a thread
+            log.exception("mock upstream connection %d failed", conn)
+            self.errors.append(f"mock upstream connection {conn}: {exc!r}")
+
+
+class _Connection:
+    def __init__(self, ws: ServerConnection, conn: int, engine: Engine, recorder: Recorder):
+        self.ws, self.conn, self.engine, self.recorder = ws, conn, engine, recorder
+        self._queue: collections.deque[Send] = collections.deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._sender())
+        try:
+            self._apply(self.engine.connect(time.monotonic()))
+            async for message in self.ws:
+                now = time.monotonic()
+                if isinstance(message, bytes):
+                    frame = self.recorder.binary(LEG, UP, self.conn, message)
+                    outcome = self.engine.receive_binary(now, message)
+                else:
+                    frame = self.recorder.text(LEG, UP, self.conn, message)
+                    outcome = self.engine.receive_text(now, message)
+                frame.note.update(outcome.note)
+                self._apply(outcome)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            if not self._closing:
+                rcvd = self.ws.close_rcvd
+                self.recorder.close(LEG, UP, self.conn, rcvd.code if rcvd else 1006, rcvd.reason if rcvd else "")
+
+    def _apply(self, outcome: Outcome) -> None:
+        loop = asyncio.get_running_loop()
+        for action in outcome.actions:
+            if isinstance(action, Send):
+                self._queue.append(action)
+                self._wake.set()
+            elif isinstance(action, CloseSocket):
+                loop.call_at(action.at, lambda a=action: asyncio.ensure_future(self._close(a)))
+
+    async def _sender(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            action = self._queue[0]
+            delay = action.at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._queue.popleft()
+            text = json.dumps(action.event)
+            await self.ws.send(text)
+            self.recorder.text(LEG, DOWN, self.conn, text)
+
+    async def _close(self, action: CloseSocket) -> None:
+        if self._closing or self.ws.close_code is not None:
+            return
+        self._closing = True
+        self.recorder.close(LEG, DOWN, self.conn, action.code, action.reason)
+        await self.ws.close(action.code, action.reason)

@@ -1,0 +1,51 @@
+"""python -m reference_proxy --port N --upstream-url URL [--defect NAME]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .defects import DEFECTS, session_class
+from .server import PATH, Proxy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference_proxy", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream-url", required=True, help="ws(s) URL of the Realtime upstream")
+    parser.add_argument("--defect", choices=sorted(DEFECTS), help="switch on one known field defect")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(args) -> None:
+    proxy = Proxy(args.upstream_url, session_class(args.defect))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        server = await proxy.serve(args.host, args.port)
+    except OSError as exc:
+        print(f"reference_proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2)
+    defect = f" with defect {args.defect}" if args.defect else ""
+    print(f"reference_proxy listening on ws://{args.host}:{args.port}{PATH}{defect}", file=sys.stderr, flush=True)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
