@@ -75,7 +75,7 @@ class Relay:
         if first:
             return
         first.append(arrow)
-        rcvd = source.close_rcvd
+        rcvd = source.protocol.close_rcvd
         code = rcvd.code if rcvd else 1006
         reason = rcvd.reason if rcvd else ""
         self.recorder.close(self.leg, arrow, conn, code, reason)

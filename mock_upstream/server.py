@@ -98,7 +98,7 @@ class _Connection:
         finally:
             sender.cancel()
             if not self._closing:
-                rcvd = self.ws.close_rcvd
+                rcvd = self.ws.protocol.close_rcvd
                 self.recorder.close(LEG, UP, self.conn, rcvd.code if rcvd else 1006, rcvd.reason if rcvd else "")
 
     def _apply(self, outcome: Outcome) -> None:

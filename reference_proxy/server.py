@@ -78,7 +78,7 @@ class Proxy:
         except ConnectionClosed:
             pass
         if not session.closed:
-            rcvd = upstream.close_rcvd
+            rcvd = upstream.protocol.close_rcvd
             actions = session.on_upstream_closed(rcvd.code if rcvd else 1006, rcvd.reason if rcvd else "")
             await self._carry_out(actions, client, upstream)
 

@@ -1,0 +1,123 @@
+"""Drives a browser app that follows the DOM contract (PROTOCOL.md section 6) through Playwright."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from playwright.sync_api import Page
+
+from .timeouts import units
+
+PLACEHOLDER = "(Waiting for agent response...)"
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """data-testid values of the DOM contract; a profile may rename them for another app."""
+
+    root: str = "voice-agent"
+    status: str = "connection-status"
+    settings_applied: str = "has-sent-settings"
+    text_input: str = "text-input"
+    send: str = "send-button"
+    agent_response: str = "agent-response"
+    history: str = "conversation-history"
+    greeting: str = "greeting-sent"
+    error_count: str = "agent-error-count"
+    recoverable_error_count: str = "recoverable-agent-error-count"
+    audio_chunks: str = "agent-audio-chunks-received"
+    event_log: str = "event-log"
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    reply: str | None = None     # the agent's reply text, when one came
+    closed: bool = False         # the app showed `closed` before any reply
+    waited_s: float = 0.0
+
+
+# Resolves to {reply} once an assistant message follows the last user entry (or agent-response
+# changed from what it showed before the send), to {closed} when the app shows `closed`.
+_REPLY_OR_CLOSE = """({history, response, status, before}) => {
+  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const entries = [...(q(history)?.children ?? [])];
+  let lastUser = -1;
+  entries.forEach((el, i) => { if (el.dataset.role === 'user') lastUser = i; });
+  if (lastUser >= 0) {
+    const replies = entries.slice(lastUser + 1).filter((el) => el.dataset.role === 'assistant');
+    if (replies.length) return {reply: replies[replies.length - 1].textContent};
+  } else {
+    const text = q(response)?.textContent ?? '';
+    if (text !== before && text !== '""" + PLACEHOLDER + """') return {reply: text};
+  }
+  if ((q(status)?.textContent ?? '').trim() === 'closed') return {closed: true};
+  return false;
+}"""
+
+
+class AppDriver:
+    def __init__(self, page: Page, app_url: str, proxy_endpoint: str, selectors: Selectors = Selectors()):
+        self.page, self.app_url, self.proxy_endpoint, self.s = page, app_url, proxy_endpoint, selectors
+
+    def by(self, testid: str):
+        return self.page.get_by_test_id(testid)
+
+    def text(self, testid: str) -> str:
+        return (self.by(testid).text_content(timeout=units(5) * 1000) or "").strip()
+
+    def open(self, **params: str) -> None:
+        """Load the app with the proxy endpoint (and extra URL parameters) and wait until it is ready."""
+        query = urlencode({"connectionMode": "proxy", "proxyEndpoint": self.proxy_endpoint, **params})
+        self.page.goto(f"{self.app_url}?{query}", timeout=units(15) * 1000)
+        self.by(self.s.root).wait_for(state="attached", timeout=units(10) * 1000)
+
+    def connect(self, timeout_s: float | None = None) -> bool:
+        """Open the connection by focusing the input; True once SettingsApplied arrived, False if it closed."""
+        self.by(self.s.text_input).focus()
+        result = self.page.wait_for_function(
+            """({ready, log}) => {
+                const q = (id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? '';
+                if (q(ready).trim() === 'true') return 'ready';
+                // The status alone can flash `connected`; the log tells whether this attempt closed.
+                if (/ close /.test(q(log))) return 'closed';
+                return false;
+            }""",
+            arg={"ready": self.s.settings_applied, "log": self.s.event_log},
+            timeout=(timeout_s or units(10)) * 1000, polling=10)
+        return result.json_value() == "ready"
+
+    def send(self, text: str) -> float:
+        """Type and send a user message; the monotonic time of the click."""
+        self.by(self.s.text_input).fill(text)
+        sent_at = time.monotonic()
+        self.by(self.s.send).click()
+        return sent_at
+
+    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER) -> ReplyOutcome:
+        """Wait for an agent reply after the last send; return early when the app shows `closed`."""
+        start = time.monotonic()
+        try:
+            handle = self.page.wait_for_function(
+                _REPLY_OR_CLOSE,
+                arg={"history": self.s.history, "response": self.s.agent_response, "status": self.s.status,
+                     "before": before},
+                timeout=timeout_s * 1000, polling=10)
+        except Exception as exc:  # Playwright's TimeoutError
+            if type(exc).__name__ != "TimeoutError":
+                raise
+            return ReplyOutcome(waited_s=time.monotonic() - start)
+        value = handle.json_value()
+        return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
+                            waited_s=time.monotonic() - start)
+
+    def error_count(self) -> int:
+        return int(self.text(self.s.error_count) or 0)
+
+    def history(self) -> list[tuple[str, str]]:
+        entries = self.by(self.s.history).locator("[data-role]")
+        return [(e.get_attribute("data-role") or "", (e.text_content() or "").strip()) for e in entries.all()]
+
+    def event_log(self) -> str:
+        return self.text(self.s.event_log)

@@ -1,0 +1,37 @@
+"""Which Chromium to launch: Playwright's managed one if installed, else the system's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import EnvironmentProblem
+
+LAUNCH_FLAGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-dev-shm-usage"]
+SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+HOW_TO_FIX = "run `make setup` (as root it installs Debian's chromium) or set CHROMIUM_PATH to a Chromium binary"
+
+
+def executable(managed_path: str | None) -> str | None:
+    """The executable_path to launch, or None to let Playwright use its managed Chromium."""
+    override = os.environ.get("CHROMIUM_PATH")
+    if override:
+        if not Path(override).is_file():
+            raise EnvironmentProblem(f"CHROMIUM_PATH={override} does not exist: {HOW_TO_FIX}")
+        return override
+    if managed_path and Path(managed_path).is_file():
+        return None
+    for candidate in (*SYSTEM_CANDIDATES, shutil.which("chromium") or ""):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise EnvironmentProblem(f"no Chromium found (neither Playwright's managed browser nor a system one): {HOW_TO_FIX}")
+
+
+def managed_path() -> str | None:
+    """Where Playwright's own Chromium would be (it may not be installed)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        return pw.chromium.executable_path

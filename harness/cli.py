@@ -1,0 +1,84 @@
+"""python -m harness run|bench: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import browser, run_config
+from .errors import EnvironmentProblem, UsageProblem
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ROOT / "suites"
+# pytest's own exit codes that mean "the harness could not run", not "the proxy failed".
+_USAGE_CODES = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests were selected"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as every usage error here
+        print(f"harness: {message} (see python -m harness {self.prog.split()[-1]} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m harness", description="Conformance harness for voice-agent proxies.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="run the conformance suites; extra pytest arguments go after --")
+    _target_options(run)
+    bench = commands.add_parser("bench", help="print the wall time of canary tests on the embedded default")
+    _target_options(bench)
+    bench.add_argument("--count", type=int, default=5, help="canary runs after the browser is up (default 5)")
+    return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="reference", help="a profile name in profiles/ or a .toml path")
+    parser.add_argument("--scenario", help="mock upstream scenario for tests without their own")
+    parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
+    parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    parser.add_argument("--reports-dir", default=str(ROOT / "reports"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    args = _parser().parse_args(argv)
+    try:
+        config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir))
+        browser.executable(browser.managed_path())
+    except (UsageProblem, EnvironmentProblem) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "bench":
+        from .bench import bench_canary
+        return bench_canary(config, args.count, extra)
+    return run_pytest(pytest_args(config, extra))
+
+
+def pytest_args(config: run_config.RunConfig, extra: list[str]) -> list[str]:
+    reports = config.reports_dir
+    args = [str(SUITES), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
+            "--profile", str(config.profile.source), "--reports-dir", str(reports),
+            f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",
+            "--clean-alluredir"]
+    if config.scenario_name:
+        args += ["--scenario", config.scenario_name]
+    if config.defect:
+        args += ["--defect", config.defect]
+    if config.strict:
+        args.append("--harness-strict")
+    return args + extra
+
+
+def run_pytest(args: list[str]) -> int:
+    import pytest
+
+    code = int(pytest.main(args))
+    if code in _USAGE_CODES:
+        print(f"harness: pytest stopped: {_USAGE_CODES[code]} (exit 2)", file=sys.stderr)
+        return 2
+    return code

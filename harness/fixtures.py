@@ -1,0 +1,150 @@
+"""Fixtures, from the worker's servers (session scope) down to one test's app and recording."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from mock_upstream import scenario as scenarios
+from mock_upstream.recording import Frame, Recorder
+from mock_upstream.relay import Relay
+from mock_upstream.server import MockUpstream
+
+from . import browser
+from .app_driver import AppDriver, Selectors
+from .loop_thread import LoopThread
+from .proxy_process import ProxyProcess, free_port
+from .run_config import RunConfig
+from .static_server import StaticServer
+from .timeline import Timeline
+
+APP_DIR = Path(__file__).resolve().parent.parent / "test_app"
+
+
+@pytest.fixture(scope="session")
+def harness_config(pytestconfig) -> RunConfig:
+    """The run's target, scenario, defect and report folder, resolved from the options."""
+    return pytestconfig.harness
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, playwright) -> dict:
+    """pytest-playwright's launch args plus the harness's flags and, when needed, the system Chromium."""
+    args = dict(browser_type_launch_args)
+    args["args"] = [*args.get("args", []), *browser.LAUNCH_FLAGS]
+    if "executable_path" not in args:
+        path = browser.executable(playwright.chromium.executable_path)
+        if path:
+            args["executable_path"] = path
+    return args
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Recorder:
+    """Every frame of this worker, legs A and B, on one clock."""
+    return Recorder()
+
+
+@pytest.fixture(scope="session")
+def harness_loop() -> Iterator[LoopThread]:
+    """The worker's background asyncio loop for the mock upstream and the client tap."""
+    loop = LoopThread()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_server(harness_loop: LoopThread, recorder: Recorder) -> Iterator[MockUpstream]:
+    """The worker's mock upstream on a port chosen by the OS."""
+    server = MockUpstream(recorder)
+    harness_loop.run(server.start())
+    yield server
+    harness_loop.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def proxy(harness_config: RunConfig, mock_server: MockUpstream, worker_id: str) -> Iterator[ProxyProcess]:
+    """The proxy under test, started from the profile; its whole process group is ended after the run."""
+    spec = harness_config.profile.proxy
+    port = free_port()
+    process = ProxyProcess(spec.argv(port, mock_server.url, harness_config.defect), spec.env,
+                           harness_config.reports_dir / "logs" / f"proxy-{worker_id}.log", port,
+                           spec.ready_log, spec.ready_timeout_s)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def client_tap(harness_loop: LoopThread, recorder: Recorder, proxy: ProxyProcess) -> Iterator[Relay]:
+    """The recording relay between browser and proxy (leg A)."""
+    relay = Relay(recorder, "A", f"ws://{proxy.host}:{proxy.port}")
+    harness_loop.run(relay.start())
+    yield relay
+    harness_loop.run(relay.stop())
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[StaticServer]:
+    """The bundled test app, served over HTTP on a port chosen by the OS."""
+    server = StaticServer(APP_DIR)
+    yield server
+    server.stop()
+
+
+def scenario_for(node: pytest.Item, config: RunConfig) -> scenarios.Scenario:
+    """The test's own scenario (marker), else the run's base scenario."""
+    mark = node.get_closest_marker("scenario")
+    if mark is None:
+        return config.scenario
+    base = scenarios.load(mark.args[0]) if mark.args else config.scenario
+    return base.with_overrides(**mark.kwargs) if mark.kwargs else base
+
+
+@pytest.fixture
+def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream,
+                  harness_config: RunConfig) -> Iterator[MockUpstream]:
+    """The mock upstream set to this test's scenario; it checks its own expectations at teardown."""
+    mock_server.use(scenario_for(request.node, harness_config))
+    yield mock_server
+    problems = mock_server.self_check()
+    if problems:
+        pytest.fail("mock upstream self-check: " + "; ".join(problems), pytrace=False)
+
+
+@dataclass
+class Recording:
+    """This test's slice of the worker's recorder."""
+
+    recorder: Recorder
+    mark: int
+    origin: float
+
+    def timeline(self) -> Timeline:
+        return Timeline(self.recorder.since(self.mark), self.origin)
+
+    def wait_for(self, predicate: Callable[[Timeline], Any], timeout: float) -> Any:
+        """Wait until predicate(timeline so far) is truthy; its value, or None on timeout."""
+        return self.recorder.wait_for(lambda frames: predicate(Timeline(frames, self.origin)), timeout, self.mark)
+
+    def first(self, timeout: float, **criteria) -> Frame | None:
+        return self.wait_for(lambda tl: tl.first(**criteria), timeout)
+
+
+@pytest.fixture
+def recording(recorder: Recorder, mock_upstream: MockUpstream) -> Recording:
+    """The frames of both legs recorded during this test."""
+    return Recording(recorder, recorder.mark(), time.monotonic())
+
+
+@pytest.fixture
+def app(page, app_server: StaticServer, client_tap: Relay, harness_config: RunConfig,
+        recording: Recording) -> AppDriver:
+    """The bundled test app in a fresh browser context, talking to the proxy through the client tap."""
+    return AppDriver(page, app_server.url, client_tap.url(harness_config.profile.proxy.path), Selectors())

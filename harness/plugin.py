@@ -1,0 +1,129 @@
+"""The pytest plugin: options, markers, requirement bookkeeping, conformance reports, exit status."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from . import catalogue, report, run_config
+from .checks import ConformanceFailure
+from .errors import EnvironmentProblem, UsageProblem
+from .verdicts import TestResult, exit_status, verdicts
+
+pytest_plugins = ["harness.fixtures"]
+
+MARKERS = (
+    "req(*ids): conformance requirement ids (harness/requirements.toml) that this test checks",
+    "scenario(name=None, **overrides): the mock upstream scenario for this test",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "voice-agent proxy conformance harness")
+    group.addoption("--profile", default="reference", help="target profile: a name in profiles/ or a .toml path")
+    group.addoption("--scenario", default=None, help="mock upstream scenario for tests that do not set their own")
+    group.addoption("--defect", default=None, help="switch on a known defect of the reference proxy")
+    group.addoption("--harness-strict", action="store_true", help="SHOULD failures fail the run too (CLI: --strict)")
+    group.addoption("--reports-dir", default=None, help="where conformance reports go (default: <rootdir>/reports)")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    reports_dir = Path(config.getoption("--reports-dir") or config.rootpath / "reports")
+    try:
+        config.harness = run_config.build(config.getoption("--profile"), config.getoption("--scenario"),
+                                          config.getoption("--defect"), config.getoption("--harness-strict"), reports_dir)
+    except UsageProblem as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not _is_worker(config):
+        config.pluginmanager.register(Conformance(config), "harness-conformance")
+    if threading.current_thread() is threading.main_thread():
+        # A terminated run must still tear down its proxy process group.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = catalogue.load()
+    for item in items:
+        ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
+        for rid in ids:
+            if rid not in known:
+                raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r} in @pytest.mark.req "
+                                        f"(ids are defined in harness/requirements.toml)")
+        if ids:
+            item.user_properties.append(("req", ",".join(dict.fromkeys(ids))))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    rep = outcome.get_result()
+    extra = []
+    if call.excinfo is not None and rep.outcome == "failed":
+        exc = call.excinfo.value
+        if isinstance(exc, ConformanceFailure):
+            extra.append(("reason", f"{exc.reason}"))
+            rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
+        elif isinstance(exc, EnvironmentProblem):
+            extra += [("reason", str(exc)), ("env_error", str(exc))]
+        else:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+    if extra:
+        # The report shares the item's list; later phases must not inherit this phase's reason.
+        rep.user_properties = list(rep.user_properties) + extra
+
+
+class Conformance:
+    """The controller's book of test outcomes per requirement; writes the reports and sets the exit status."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.results: dict[str, TestResult] = {}
+        self.env_errors: list[str] = []
+        self.record: dict | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "env_error" in props and props["env_error"] not in self.env_errors:
+            self.env_errors.append(props["env_error"])
+        reqs = tuple(props["req"].split(",")) if props.get("req") else ()
+        result = self.results.setdefault(report.nodeid, TestResult(report.nodeid, reqs))
+        reason = props.get("reason", "")
+        if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        result.merge_phase(report.outcome, reason)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        results = list(self.results.values())
+        if self.env_errors:
+            session.exitstatus = 2
+        if not any(r.reqs for r in results):
+            return
+        known = catalogue.load()
+        table = verdicts(known, results)
+        self.record = report.to_json(table, known, self.config.harness.describe())
+        report.write(self.config.harness.reports_dir, self.record)
+        if not self.env_errors:
+            session.exitstatus = exit_status(int(exitstatus), table, results, self.config.harness.strict)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.record is not None:
+            terminalreporter.section("conformance")
+            for line in report.terminal_table(self.record):
+                terminalreporter.write_line(line)
+            terminalreporter.write_line(f"reports: {self.config.harness.reports_dir}/conformance.json, .md")
+        for problem in self.env_errors:
+            terminalreporter.write_line(f"harness: environment problem: {problem}", red=True, bold=True)

@@ -1,0 +1,61 @@
+"""Writes reports/conformance.json and conformance.md, and formats the terminal summary table."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .catalogue import Requirement
+from .verdicts import Verdict, summary
+
+MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "untested": "-"}
+
+
+def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: dict) -> dict:
+    return {
+        "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "requirements": {rid: {"level": v.level, "area": catalogue[rid].area, "verdict": v.verdict,
+                               "tests": v.tests, "reason": v.reason} for rid, v in table.items()},
+        "summary": summary(table),
+    }
+
+
+def to_markdown(record: dict) -> str:
+    run, counts = record["run"], record["summary"]
+    lines = [
+        "# Conformance",
+        "",
+        f"Profile `{run.get('profile')}`, scenario `{run.get('scenario') or 'per test'}`, "
+        f"defect `{run.get('defect') or 'none'}`. MUST failed: **{counts['must_failed']}**, "
+        f"MUST passed: {counts['must_passed']}, SHOULD failed: {counts['should_failed']}, "
+        f"untested: {counts['untested']}.",
+        "",
+        "| id | level | verdict | tests | reason |",
+        "|---|---|---|---|---|",
+    ]
+    for rid, entry in record["requirements"].items():
+        reason = entry["reason"].replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {rid} | {entry['level']} | {MARK[entry['verdict']]} | {len(entry['tests'])} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(reports_dir: Path, record: dict) -> tuple[Path, Path]:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = reports_dir / "conformance.json", reports_dir / "conformance.md"
+    json_path.write_text(json.dumps(record, indent=2) + "\n")
+    md_path.write_text(to_markdown(record))
+    return json_path, md_path
+
+
+def terminal_table(record: dict, width: int = 100) -> list[str]:
+    lines = [f"{'id':<10} {'level':<7} {'verdict':<8} reason"]
+    for rid, entry in record["requirements"].items():
+        reason = entry["reason"].splitlines()[0] if entry["reason"] else ""
+        line = f"{rid:<10} {entry['level']:<7} {MARK[entry['verdict']]:<8} {reason}"
+        lines.append(line if len(line) <= width else line[: width - 3] + "...")
+    counts = record["summary"]
+    lines.append(f"MUST: {counts['must_passed']} passed, {counts['must_failed']} failed; "
+                 f"SHOULD: {counts['should_passed']} passed, {counts['should_failed']} failed; "
+                 f"untested: {counts['untested']}")
+    return lines

@@ -1,0 +1,56 @@
+"""ORD-*: the proxy orders its upstream events as the real service requires."""
+
+import pytest
+
+from harness.checks import assert_before, fail
+from harness.timeouts import units
+
+
+def assert_response_create_waits_for_user_item_confirmation(timeline):
+    creates = timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+    if not creates:
+        fail("ORD-1", "the proxy never sent the user item upstream", timeline)
+    for create in creates:
+        response = timeline.first(leg="B", arrow="->", type="response.create", after=create)
+        confirmation = timeline.first(leg="B", arrow="<-", type=("conversation.item.added", "conversation.item.done"),
+                                      item_id=create.item_id)
+        assert_before(timeline, confirmation, response, "ORD-1",
+                      f"the upstream's confirmation of user item {create.item_id}")
+
+
+def delayed(event, ms, role=None):
+    return pytest.mark.scenario(delays=[{"event": event, "ms": ms, "role": role}])
+
+
+# Confirmation delays swept on top of the mock's base latency.
+SWEEP = [
+    pytest.param(None, id="base-latency"),
+    pytest.param(None, id="item-added-150ms", marks=delayed("conversation.item.added", 150)),
+    pytest.param(None, id="item-added-600ms", marks=delayed("conversation.item.added", 600)),
+    pytest.param(None, id="item-done-700ms", marks=delayed("conversation.item.done", 700)),
+]
+
+
+@pytest.mark.req("ORD-1")
+@pytest.mark.parametrize("_", SWEEP)
+def test_response_create_waits_for_the_user_item_confirmation(app, recording, _):
+    app.open()
+    app.connect(units(10))
+    app.send("What is two plus two?")
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    assert_response_create_waits_for_user_item_confirmation(recording.timeline())
+
+
+@pytest.mark.req("ORD-1")
+@delayed("conversation.item.added", 900, role="user")
+def test_user_item_confirmations_slower_than_others_are_still_awaited_on_every_turn(app, recording):
+    app.open()
+    app.connect(units(10))
+    for turn, text in enumerate(["First question?", "Second question?"], start=1):
+        before = app.text(app.s.agent_response)
+        app.send(text)
+        recording.wait_for(lambda tl: len(tl.select(leg="B", arrow="->", type="response.create")) >= turn,
+                           units(10))
+        assert_response_create_waits_for_user_item_confirmation(recording.timeline())
+        if turn == 1 and app.wait_for_reply(units(10), before=before).reply is None:
+            fail("ORD-1", "no reply to the first turn, so the second turn cannot be checked", recording.timeline())
