@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="print the wall time of canary tests on the embedded default")
     _target_options(bench)
     bench.add_argument("--count", type=int, default=5, help="canary runs after the browser is up (default 5)")
+    commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
     return parser
 
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    if args.command == "setup-browser":
+        from .setup_browser import main as setup_browser
+        return setup_browser()
     try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir))
         browser.executable(browser.managed_path())

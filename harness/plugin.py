@@ -11,7 +11,7 @@ import pytest
 from . import catalogue, report, run_config
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
-from .verdicts import TestResult, exit_status, verdicts
+from .verdicts import CaseResult, exit_status, verdicts
 
 pytest_plugins = ["harness.fixtures"]
 
@@ -91,7 +91,7 @@ class Conformance:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.results: dict[str, TestResult] = {}
+        self.results: dict[str, CaseResult] = {}
         self.env_errors: list[str] = []
         self.record: dict | None = None
 
@@ -100,7 +100,7 @@ class Conformance:
         if "env_error" in props and props["env_error"] not in self.env_errors:
             self.env_errors.append(props["env_error"])
         reqs = tuple(props["req"].split(",")) if props.get("req") else ()
-        result = self.results.setdefault(report.nodeid, TestResult(report.nodeid, reqs))
+        result = self.results.setdefault(report.nodeid, CaseResult(report.nodeid, reqs))
         reason = props.get("reason", "")
         if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")

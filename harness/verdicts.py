@@ -10,7 +10,7 @@ PASS, FAIL, SKIP, UNTESTED = "pass", "fail", "skip", "untested"
 
 
 @dataclass
-class TestResult:
+class CaseResult:
     nodeid: str
     reqs: tuple[str, ...]
     outcome: str = "passed"         # passed | failed | skipped
@@ -32,7 +32,7 @@ class Verdict:
     reason: str = ""
 
 
-def verdicts(catalogue: dict[str, Requirement], results: list[TestResult]) -> dict[str, Verdict]:
+def verdicts(catalogue: dict[str, Requirement], results: list[CaseResult]) -> dict[str, Verdict]:
     table = {rid: Verdict(req.level) for rid, req in catalogue.items()}
     for result in results:
         for rid in result.reqs:
@@ -67,7 +67,7 @@ def gate_passes(table: dict[str, Verdict], strict: bool) -> bool:
     return not any(v.verdict == FAIL and v.level in gating for v in table.values())
 
 
-def exit_status(pytest_status: int, table: dict[str, Verdict], results: list[TestResult], strict: bool) -> int:
+def exit_status(pytest_status: int, table: dict[str, Verdict], results: list[CaseResult], strict: bool) -> int:
     """0 when the gate passes and nothing outside the catalogue failed; pytest's status otherwise."""
     if pytest_status != 1:
         return pytest_status

@@ -1,0 +1,31 @@
+# Two entry points, each doing its whole set-up on a fresh machine:
+#   make conformance   the conformance suites against the embedded default (ARGS="-- -n 2" for xdist)
+#   make test          the project's own tests plus the suites against the reference stack
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup conformance test bench clean
+
+setup: $(STAMP)
+	@$(PY) -m harness setup-browser
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+conformance: setup
+	$(PY) -m harness run $(ARGS)
+
+test: setup
+	$(PY) -m pytest -p no:cacheprovider $(ARGS)
+
+bench: setup
+	$(PY) -m harness bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) reports/*.json reports/*.md reports/*.xml reports/allure-results reports/logs

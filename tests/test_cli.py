@@ -1,0 +1,53 @@
+"""The CLI's usage errors: one line on stderr, exit code 2, no traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def harness(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def one_line_error(done):
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def test_an_unknown_profile_is_one_line_and_exit_2():
+    line = one_line_error(harness("run", "--profile", "nosuchprofile"))
+    assert "unknown profile 'nosuchprofile'" in line and "reference" in line
+
+
+def test_an_unknown_defect_lists_the_known_ones():
+    line = one_line_error(harness("run", "--defect", "nosuchdefect"))
+    assert "premature-response-create" in line
+
+
+def test_an_unknown_scenario_lists_the_known_ones():
+    line = one_line_error(harness("run", "--scenario", "nosuchscenario"))
+    assert "default" in line
+
+
+def test_a_bad_option_is_one_line_and_exit_2():
+    assert "unrecognized arguments" in one_line_error(harness("run", "--bogus"))
+
+
+@pytest.mark.parametrize("body, key", [
+    ('[proxy]\ncommand = ["x", "{port}"]\nbogus = 1\n', "proxy.bogus"),
+    ('[proxy]\ncommand = ["x", "{port}", "{nope}"]\n', "{nope}"),
+    ('description = "no proxy table"\n', "[proxy]"),
+    ('[proxy]\ncommand = ["x"]\n', "{port}"),
+])
+def test_a_bad_profile_file_names_the_file_and_the_key(tmp_path, body, key):
+    profile = tmp_path / "mine.toml"
+    profile.write_text(body)
+    line = one_line_error(harness("run", "--profile", str(profile)))
+    assert str(profile) in line and key in line

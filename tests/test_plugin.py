@@ -1,0 +1,58 @@
+"""The plugin, run inside pytester: markers, collection errors, reports and exit status."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
+
+
+@pytest.fixture
+def run(pytester):
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+
+    def run(body, *args):
+        pytester.makepyfile(test_sample=body)
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--reports-dir", str(pytester.path / "out"), *args)
+    return run
+
+
+def test_an_unknown_requirement_id_is_a_collection_error(run):
+    result = run('import pytest\n@pytest.mark.req("NOPE-9")\ndef test_x():\n    pass\n')
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown requirement id 'NOPE-9'*"])
+
+
+def test_the_report_lists_every_id_with_verdicts(run, pytester):
+    result = run('import pytest\n'
+                 '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
+                 '@pytest.mark.req("ORD-1")\ndef test_bad():\n    assert False, "late"\n')
+    assert result.ret == 1
+    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    assert record["requirements"]["CANARY-1"]["verdict"] == "pass"
+    assert record["requirements"]["ORD-1"]["verdict"] == "fail"
+    assert "late" in record["requirements"]["ORD-1"]["reason"]
+    assert record["requirements"]["LIFE-4"]["verdict"] == "untested"
+    assert record["summary"]["must_failed"] == 1
+    assert "| ORD-1 | MUST | FAIL |" in (pytester.path / "out" / "conformance.md").read_text()
+    result.stdout.fnmatch_lines(["*conformance*", "ORD-1*MUST*FAIL*late*"])
+
+
+def test_a_should_failure_alone_exits_0_unless_strict(run):
+    body = 'import pytest\n@pytest.mark.req("READY-4")\ndef test_x():\n    assert False\n'
+    assert run(body).ret == 0
+    assert run(body, "--harness-strict").ret == 1
+
+
+def test_a_conformance_failure_is_reported_without_a_stack_trace(run):
+    result = run('import pytest\nfrom harness.checks import fail\n'
+                 '@pytest.mark.req("ORD-1")\ndef test_x():\n    fail("ORD-1", "response.create too early")\n')
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["ORD-1: response.create too early"])
+    result.stdout.no_fnmatch_line("*raise ConformanceFailure*")
+
+
+def test_a_bad_profile_option_is_a_usage_error(run):
+    result = run("def test_x():\n    pass\n", "--profile", "nosuchprofile")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown profile 'nosuchprofile'*"])

@@ -1,0 +1,35 @@
+"""Scenarios are data: every bundled file loads, and mistakes are named precisely."""
+
+import pytest
+
+from mock_upstream import scenario
+from mock_upstream.scenario import Close, Delay, ScenarioError
+
+
+@pytest.mark.parametrize("name", scenario.names())
+def test_every_bundled_scenario_loads(name):
+    assert scenario.load(name).name == name
+
+
+def test_the_default_file_matches_the_built_in_field_model():
+    assert scenario.load("default").closes == scenario.Scenario().closes
+
+
+def test_overrides_turn_tables_into_rules():
+    changed = scenario.Scenario().with_overrides(delays=[{"event": "session.updated", "ms": 5}])
+    assert changed.delays == (Delay("session.updated", 5),)
+    assert changed.closes == (Close("premature_response_create", 2700, 1000, "", expected=False),)
+
+
+def test_an_unknown_rule_key_is_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[delay]]\nevent = "x"\nms = 1\nrole = "user"\nwhen = 3\n')
+    with pytest.raises(ScenarioError, match=r"bad.toml: delays: unknown key 'when'"):
+        scenario.load(str(path))
+
+
+def test_an_unknown_trigger_is_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[close]]\ntrigger = "whenever"\n')
+    with pytest.raises(ScenarioError, match="close trigger 'whenever'"):
+        scenario.load(str(path))

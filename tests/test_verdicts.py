@@ -1,0 +1,55 @@
+"""Verdicts and the gate, from test outcomes: pure."""
+
+from harness import catalogue
+from harness.verdicts import CaseResult, exit_status, verdicts
+
+CAT = catalogue.load()
+
+
+def result(nodeid, reqs, outcome="passed", reason=""):
+    return CaseResult(nodeid, tuple(reqs), outcome, reason)
+
+
+def test_every_catalogue_id_gets_a_verdict_and_unrun_ones_are_untested():
+    table = verdicts(CAT, [result("t1", ["CANARY-1"])])
+    assert set(table) == set(CAT)
+    assert table["CANARY-1"].verdict == "pass" and table["ORD-1"].verdict == "untested"
+
+
+def test_one_failing_test_fails_its_requirement_with_the_first_reason():
+    table = verdicts(CAT, [result("a", ["ORD-1"]), result("b", ["ORD-1"], "failed", "too early"),
+                           result("c", ["ORD-1"], "failed", "later")])
+    assert (table["ORD-1"].verdict, table["ORD-1"].reason, table["ORD-1"].tests) == ("fail", "too early", ["a", "b", "c"])
+
+
+def test_a_failed_phase_after_a_passed_call_fails_the_test():
+    test = result("a", ["ORD-1"])
+    test.merge_phase("passed", "")
+    test.merge_phase("failed", "teardown: mock self-check")
+    assert test.outcome == "failed" and test.reason == "teardown: mock self-check"
+
+
+def test_should_failures_gate_only_when_strict():
+    results = [result("a", ["READY-4"], "failed", "x"), result("b", ["CANARY-1"])]
+    table = verdicts(CAT, results)
+    assert exit_status(1, table, results, strict=False) == 0
+    assert exit_status(1, table, results, strict=True) == 1
+
+
+def test_a_failure_outside_the_catalogue_fails_the_run():
+    results = [result("self-test", [], "failed", "x"), result("b", ["CANARY-1"])]
+    assert exit_status(1, verdicts(CAT, results), results, strict=False) == 1
+
+
+def test_the_catalogue_has_exactly_the_ids_of_the_protocol_document():
+    import re
+    from pathlib import Path
+
+    import pytest
+
+    protocol = Path(__file__).resolve().parents[2] / "shared" / "PROTOCOL.md"
+    if not protocol.is_file():
+        pytest.skip("../shared/PROTOCOL.md is not beside this checkout")
+    ids = re.findall(r"^\| ([A-Z]+-\d+) \| (MUST|SHOULD) \|", protocol.read_text(), re.M)
+    assert [(rid, CAT[rid].level) for rid, _ in ids if rid in CAT] == ids
+    assert [rid for rid, _ in ids] == list(CAT)
