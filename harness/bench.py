@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from .run_config import RunConfig
 
@@ -18,18 +16,18 @@ def bench_canary(config: RunConfig, count: int, extra: list[str]) -> int:
     from .cli import SUITES, run_pytest
 
     runs = max(1, count) + 1  # the first run pays for browser launch, proxy and mock start
-    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        args = [str(SUITES / "test_canary.py"), "-p", "no:cacheprovider", "-q", "-k", CANARY_TEST,
-                "--count", str(runs), "--profile", str(config.profile.source), "--reports-dir", tmp,
-                f"--junitxml={junit}"] + (["--defect", config.defect] if config.defect else []) + extra
-        started = time.monotonic()
-        code = run_pytest(args)
-        total = time.monotonic() - started
-        if code != 0 or not junit.exists():
-            print(f"harness bench: the canary did not pass (exit {code}); no figures")
-            return code or 1
-        times = [float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase")]
+    out = config.reports_dir / "bench"
+    junit = out / "junit.xml"
+    args = [str(SUITES / "test_canary.py"), "-p", "no:cacheprovider", "-q", "-k", CANARY_TEST,
+            "--count", str(runs), "--profile", str(config.profile.source), "--reports-dir", str(out),
+            f"--junitxml={junit}"] + (["--defect", config.defect] if config.defect else []) + extra
+    started = time.monotonic()
+    code = run_pytest(args)
+    total = time.monotonic() - started
+    if code != 0 or not junit.exists():
+        print(f"harness bench: the canary did not pass (exit {code}); no figures")
+        return code or 1
+    times = [float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase")]
     first, rest = times[0], times[1:]
     print()
     print(f"canary wall time, profile {config.profile.name}, {len(rest)} runs after the first "
