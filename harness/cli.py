@@ -11,8 +11,9 @@ from .errors import EnvironmentProblem, UsageProblem
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
-# pytest's own exit codes that mean "the harness could not run", not "the proxy failed".
-_USAGE_CODES = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests were selected"}
+# pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
+# (interrupted, or an environment problem the plugin already named) passes through as it is.
+_USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
 
 
 class _Parser(argparse.ArgumentParser):

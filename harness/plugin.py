@@ -78,6 +78,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
         elif isinstance(exc, EnvironmentProblem):
             extra += [("reason", str(exc)), ("env_error", str(exc))]
+            rep.longrepr = f"harness: environment problem: {exc}"
+            item.session.shouldstop = "environment problem"  # every later test would fail the same way
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))

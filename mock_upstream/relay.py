@@ -11,10 +11,11 @@ import asyncio
 import itertools
 import logging
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from .listener import Listener
 from .recording import DOWN, UP, Recorder
 
 log = logging.getLogger("relay")
@@ -23,28 +24,14 @@ log = logging.getLogger("relay")
 _UNSENDABLE = {1005, 1006, 1015}
 
 
-class Relay:
+class Relay(Listener):
     def __init__(self, recorder: Recorder, leg: str, target: str, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
         self.recorder, self.leg, self.target = recorder, leg, target.rstrip("/")
-        self._host, self._port = host, port
-        self._server: Server | None = None
         self._ids = itertools.count(1)
 
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "relay not started"
-        return self._server.sockets[0].getsockname()[1]
-
     def url(self, path: str = "") -> str:
-        return f"ws://{self._host}:{self.port}{path}"
-
-    async def start(self) -> None:
-        self._server = await serve(self._handle, self._host, self._port, max_size=None)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        return f"ws://{self.host}:{self.port}{path}"
 
     async def _handle(self, client: ServerConnection) -> None:
         conn = next(self._ids)

@@ -9,9 +9,10 @@ import json
 import logging
 import time
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from .listener import Listener
 from .engine import CloseSocket, Engine, Outcome, Send, unused_rules
 from .recording import DOWN, UP, Recorder
 from .scenario import Scenario
@@ -21,34 +22,20 @@ log = logging.getLogger("mock_upstream")
 LEG = "B"
 
 
-class MockUpstream:
+class MockUpstream(Listener):
     """A mock Realtime service on 127.0.0.1; the scenario in force is read at each connect."""
 
     def __init__(self, recorder: Recorder, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
         self.recorder = recorder
         self.scenario = Scenario()
         self.engines: list[Engine] = []
         self.errors: list[str] = []
-        self._host, self._port = host, port
-        self._server: Server | None = None
         self._ids = itertools.count(1)
 
     @property
-    def port(self) -> int:
-        assert self._server is not None, "mock upstream not started"
-        return self._server.sockets[0].getsockname()[1]
-
-    @property
     def url(self) -> str:
-        return f"ws://{self._host}:{self.port}/v1/realtime?model=gpt-realtime"
-
-    async def start(self) -> None:
-        self._server = await serve(self._handle, self._host, self._port, max_size=None)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        return f"ws://{self.host}:{self.port}/v1/realtime?model=gpt-realtime"
 
     def use(self, scenario: Scenario) -> None:
         """Make scenario the one for new connections, and forget earlier connections' rule use."""

@@ -51,3 +51,14 @@ def test_a_bad_profile_file_names_the_file_and_the_key(tmp_path, body, key):
     profile.write_text(body)
     line = one_line_error(harness("run", "--profile", str(profile)))
     assert str(profile) in line and key in line
+
+
+def test_a_proxy_that_dies_at_start_up_is_an_environment_problem_with_its_log_tail(tmp_path):
+    profile = tmp_path / "dies.toml"
+    profile.write_text('[proxy]\ncommand = ["{python}", "-c", '
+                       '"import sys; print(\'boom: cannot bind\'); sys.exit(3)", "{port}"]\n')
+    done = harness("run", "--profile", str(profile), "--reports-dir", str(tmp_path / "reports"), timeout=120)
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert "the proxy exited with code 3 during start-up" in done.stdout
+    assert "boom: cannot bind" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
