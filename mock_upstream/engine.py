@@ -16,11 +16,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenario import Close, Scenario
+from .scenario import Scenario, Turn
 from .validation import client_event_problems
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
-NEVER = float("inf")
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,12 @@ class Engine:
         # Only fields the SDK's session model declares, so that every server event validates.
         self._session: dict[str, Any] = {"type": "realtime", "model": "gpt-realtime", "output_modalities": ["text"]}
         self._fired: set[str] = set()
-        # Rule use, for the scenario's self-check at teardown (indexes into the scenario's tuples).
-        self.used_delays: set[int] = set()
-        self.used_drops: set[int] = set()
-        self.fired_closes: set[int] = set()
+        self._turns = 0
+        self._speaking = False
+        self._held: list[tuple[str, dict, str | None]] = []   # events held back by reorder rules
+        # Rule use, for the scenario's self-check at teardown: rule kind -> indexes into the scenario's tuple.
+        self.used: dict[str, set[int]] = {"delays": set(), "drops": set(), "duplicates": set(),
+                                          "reorders": set(), "closes": set(), "errors": set()}
 
     # ------------------------------------------------------------------ inputs
 
@@ -119,20 +120,28 @@ class Engine:
         item.setdefault("id", self._new_id("item"))
         item.setdefault("object", "realtime.item")
         item["status"] = "completed"
-        role = item.get("role")
-        previous = self._order[-1] if self._order else None
-        self._items[item["id"]] = item
-        self._order.append(item["id"])
-        out.note.update({"item_id": item["id"], "role": role or item.get("type")})
-        at = now + self._ms(self.scenario.confirm_latency_ms)
-        added = self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous, "item": item}, role)
-        done = self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": item}, role)
-        self._confirmed_at[item["id"]] = min(t for t in (added, done, NEVER) if t is not None)
+        role = item.get("role") or item.get("type")
+        out.note.update({"item_id": item["id"], "role": role})
+        self._confirm_item(out, now, item)
         if role == "user":
             first = self._latest_user_item is None
             self._latest_user_item = item["id"]
             if first:
                 self._fire(out, "first_user_item", now)
+        elif role == "function_call_output":
+            self._fire(out, "function_call_output", now)
+
+    def _confirm_item(self, out: Outcome, now: float, item: dict) -> None:
+        """Add the item to the conversation and confirm it (added, then done) after the service's latency."""
+        role = item.get("role") or item.get("type")
+        previous = self._order[-1] if self._order else None
+        self._items[item["id"]] = item
+        self._order.append(item["id"])
+        at = now + self._ms(self.scenario.confirm_latency_ms)
+        added = self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous, "item": item}, role)
+        done = self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": item}, role)
+        # The service has the item from this moment on, even when the scenario loses the events.
+        self._confirmed_at[item["id"]] = min(added, done)
 
     def _on_response_create(self, out: Outcome, now: float, event: dict) -> None:
         if self._response is not None and now < self._response.done_at:
@@ -147,7 +156,7 @@ class Engine:
             self._fire(out, "premature_response_create", now)
             return
         if self.scenario.replies:
-            self._reply(out, now)
+            out.note["response_id"] = self._respond(out, now)
 
     def _on_response_cancel(self, out: Outcome, now: float, event: dict) -> None:
         if self._response is not None and now < self._response.done_at:
@@ -160,6 +169,33 @@ class Engine:
             self._audio.extend(base64.b64decode(event["audio"], validate=True))
         except (binascii.Error, ValueError):
             self._error(out, now, "invalid_request_error", "invalid_value", "audio is not valid base64.")
+            return
+        if self.scenario.vad_utterance_ms:
+            self._server_vad(out, now)
+
+    def _server_vad(self, out: Outcome, now: float) -> None:
+        """Scripted server VAD: speech starts with the first audio and ends after vad_utterance_ms of it."""
+        ms = len(self._audio) // AUDIO_BYTES_PER_MS
+        item_id = f"item_vad{self._conn:03d}{self._turns:03d}"
+        if not self._speaking:
+            self._speaking = True
+            self._send(out, now, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": item_id})
+        if ms < self.scenario.vad_utterance_ms:
+            return
+        self._speaking = False
+        self._audio.clear()
+        previous = self._order[-1] if self._order else None
+        self._send(out, now, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
+        self._send(out, now, {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+                "content": [{"type": "input_audio", "transcript": self.scenario.transcript}]}
+        self._confirm_item(out, now, item)
+        self._latest_user_item = item_id
+        self._send(out, self._last_send_at, {"type": "conversation.item.input_audio_transcription.completed",
+                                             "item_id": item_id, "content_index": 0,
+                                             "transcript": self.scenario.transcript,
+                                             "usage": {"type": "duration", "seconds": ms / 1000}})
+        self._respond(out, self._last_send_at)
 
     def _on_input_audio_buffer_commit(self, out: Outcome, now: float, event: dict) -> None:
         ms = len(self._audio) / AUDIO_BYTES_PER_MS
@@ -175,41 +211,90 @@ class Engine:
 
     # ----------------------------------------------------------------- replies
 
-    def _reply(self, out: Outcome, now: float) -> None:
-        user_text = self._text_of(self._latest_user_item)
-        text = self.scenario.reply_text.replace("{user_text}", user_text)
+    def _respond(self, out: Outcome, now: float) -> str:
+        """Answer one response.create with the next turn of the script; the response id."""
+        turn = self.scenario.script[self._turns] if self._turns < len(self.scenario.script) else Turn()
+        self._turns += 1
         response_id, item_id = self._new_id("resp"), self._new_id("item")
         previous = self._order[-1] if self._order else None
         self._order.append(item_id)
-        step = self._ms(self.scenario.delta_interval_ms)
         at = now + self._ms(self.scenario.reply_latency_ms)
-        response = {"id": response_id, "object": "realtime.response", "status": "in_progress",
-                    "output": [], "output_modalities": ["text"]}
+        response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": [],
+                    "output_modalities": ["audio" if self.scenario.reply_audio_chunks else "text"]}
+        self._send(out, at, {"type": "response.created", "response": response})
+        if turn.kind == "function_call":
+            final_item, at = self._function_call(out, at, response_id, item_id, previous, turn)
+        else:
+            final_item, at = self._message(out, at, response_id, item_id, previous, turn)
+        done_at = self._send(out, at, {"type": "response.done", "response": dict(
+            response, status="completed", output=[final_item])})
+        self._items[item_id] = final_item
+        self._response = _Response(response_id, done_at)
+        self._fire(out, "response_done", done_at)
+        return response_id
+
+    def _message(self, out: Outcome, at: float, response_id: str, item_id: str, previous: str | None,
+                 turn: Turn) -> tuple[dict, float]:
+        text = (turn.text if turn.text is not None else self.scenario.reply_text).replace(
+            "{user_text}", self._text_of(self._latest_user_item))
+        audio = self.scenario.reply_audio_chunks > 0
+        step = self._ms(self.scenario.delta_interval_ms)
         base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         empty_item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant",
                       "status": "in_progress", "content": []}
-        final_item = dict(empty_item, status="completed", content=[{"type": "output_text", "text": text}])
-        self._send(out, at, {"type": "response.created", "response": response})
+        part = {"type": "output_audio", "transcript": text} if audio else {"type": "output_text", "text": text}
+        final_item = dict(empty_item, status="completed", content=[part])
         self._send(out, at, {"type": "response.output_item.added", "response_id": response_id,
                              "output_index": 0, "item": empty_item}, "assistant")
         self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous,
                              "item": empty_item}, "assistant")
-        self._send(out, at, {"type": "response.content_part.added", **base, "part": {"type": "text", "text": ""}})
+        self._send(out, at, {"type": "response.content_part.added", **base,
+                             "part": {"type": "audio" if audio else "text"}})
+        text_event = "response.output_audio_transcript" if audio else "response.output_text"
         for chunk in _chunks(text, self.scenario.reply_chunks):
             at += step
-            self._send(out, at, {"type": "response.output_text.delta", **base, "delta": chunk})
+            self._send(out, at, {"type": f"{text_event}.delta", **base, "delta": chunk})
+        for index in range(self.scenario.reply_audio_chunks):
+            at += step
+            self._send(out, at, {"type": "response.output_audio.delta", **base,
+                                 "delta": base64.b64encode(audio_chunk(index, self.scenario.audio_chunk_ms)).decode()})
         at += step
-        self._send(out, at, {"type": "response.output_text.done", **base, "text": text})
-        self._send(out, at, {"type": "response.content_part.done", **base, "part": {"type": "text", "text": text}})
+        if audio:
+            self._send(out, at, {"type": "response.output_audio.done", **base})
+            self._send(out, at, {"type": f"{text_event}.done", **base, "transcript": text})
+        else:
+            self._send(out, at, {"type": f"{text_event}.done", **base, "text": text})
+        self._send(out, at, {"type": "response.content_part.done", **base,
+                             "part": {"type": "audio", "transcript": text} if audio else {"type": "text", "text": text}})
         self._send(out, at, {"type": "response.output_item.done", "response_id": response_id,
                              "output_index": 0, "item": final_item}, "assistant")
         self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous,
                              "item": final_item}, "assistant")
-        done_at = self._send(out, at, {"type": "response.done", "response": dict(
-            response, status="completed", output=[final_item])})
-        self._items[item_id] = final_item
-        self._response = _Response(response_id, done_at if done_at is not None else at)
-        self._fire(out, "response_done", self._response.done_at)
+        return final_item, at
+
+    def _function_call(self, out: Outcome, at: float, response_id: str, item_id: str, previous: str | None,
+                       turn: Turn) -> tuple[dict, float]:
+        call_id = self._new_id("call")
+        step = self._ms(self.scenario.delta_interval_ms)
+        item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
+                "call_id": call_id, "name": turn.name, "arguments": ""}
+        final_item = dict(item, status="completed", arguments=turn.arguments)
+        base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "call_id": call_id}
+        self._send(out, at, {"type": "response.output_item.added", "response_id": response_id,
+                             "output_index": 0, "item": item}, "function_call")
+        self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous, "item": item},
+                   "function_call")
+        for chunk in _chunks(turn.arguments, 2):
+            at += step
+            self._send(out, at, {"type": "response.function_call_arguments.delta", **base, "delta": chunk})
+        at += step
+        self._send(out, at, {"type": "response.function_call_arguments.done", **base,
+                             "name": turn.name, "arguments": turn.arguments})
+        self._send(out, at, {"type": "response.output_item.done", "response_id": response_id,
+                             "output_index": 0, "item": final_item}, "function_call")
+        self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": final_item},
+                   "function_call")
+        return final_item, at
 
     def _text_of(self, item_id: str | None) -> str:
         item = self._items.get(item_id or "", {})
@@ -217,21 +302,34 @@ class Engine:
 
     # --------------------------------------------------------------- machinery
 
-    def _send(self, out: Outcome, at: float, event: dict, role: str | None = None) -> float | None:
-        """Queue one server event through the scenario's drop and delay rules; its send time, or None."""
+    def _send(self, out: Outcome, at: float, event: dict, role: str | None = None) -> float:
+        """Queue one server event through the scenario's rules; the time the service produced it."""
         kind = event["type"]
-        for index, rule in enumerate(self.scenario.drops):
-            if rule.event == kind and rule.role in (None, role):
-                self.used_drops.add(index)
-                return None
         for index, rule in enumerate(self.scenario.delays):
             if rule.event == kind and rule.role in (None, role):
-                self.used_delays.add(index)
+                self.used["delays"].add(index)
                 at += self._ms(rule.ms)
         at = max(at, self._last_send_at)
+        for index, rule in enumerate(self.scenario.drops):
+            if rule.event == kind and rule.role in (None, role):
+                self.used["drops"].add(index)
+                return at
+        for index, rule in enumerate(self.scenario.reorders):
+            if rule.event == kind and index not in self.used["reorders"]:
+                self.used["reorders"].add(index)
+                self._held.append((rule.after, event, role))
+                return at
+        copies = 1
+        for index, rule in enumerate(self.scenario.duplicates):
+            if rule.event == kind and rule.role in (None, role):
+                self.used["duplicates"].add(index)
+                copies = 2
         self._last_send_at = at
-        event = {"event_id": self._new_id("event"), **event}
-        out.actions.append(Send(at, event))
+        for _ in range(copies):
+            out.actions.append(Send(at, {"event_id": self._new_id("event"), **event}))
+        for after, held, held_role in [h for h in self._held if h[0] == kind]:
+            self._held.remove((after, held, held_role))
+            out.actions.append(Send(at, {"event_id": self._new_id("event"), **held}))
         return at
 
     def _error(self, out: Outcome, now: float, type_: str, code: str, message: str,
@@ -241,9 +339,13 @@ class Engine:
 
     def _fire(self, out: Outcome, trigger: str, now: float) -> None:
         self._fired.add(trigger)
+        for index, rule in enumerate(self.scenario.errors):
+            if rule.trigger == trigger and index not in self.used["errors"]:
+                self.used["errors"].add(index)
+                self._error(out, now + self._ms(rule.after_ms), rule.type, rule.code, rule.message)
         for index, rule in enumerate(self.scenario.closes):
-            if rule.trigger == trigger and index not in self.fired_closes:
-                self.fired_closes.add(index)
+            if rule.trigger == trigger and index not in self.used["closes"]:
+                self.used["closes"].add(index)
                 out.actions.append(CloseSocket(now + self._ms(rule.after_ms), rule.code, rule.reason))
 
     def _new_id(self, prefix: str) -> str:
@@ -261,19 +363,23 @@ def _chunks(text: str, count: int) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
 
+def audio_chunk(index: int, ms: int) -> bytes:
+    """Recognisable PCM16 bytes for one reply audio chunk (distinct per chunk, never valid JSON)."""
+    return bytes((index * 31 + i * 7 + 1) % 256 for i in range(ms * AUDIO_BYTES_PER_MS))
+
+
 def unused_rules(scenario: Scenario, engines: list[Engine]) -> list[str]:
     """Rules of the scenario that no connection ever applied: a test that exercised nothing."""
-    used_delays = set().union(*(e.used_delays for e in engines)) if engines else set()
-    used_drops = set().union(*(e.used_drops for e in engines)) if engines else set()
-    fired = set().union(*(e.fired_closes for e in engines)) if engines else set()
-    problems = [f"delay {r.event}{_role(r.role)} by {r.ms} ms never applied"
-                for i, r in enumerate(scenario.delays) if i not in used_delays]
-    problems += [f"drop {r.event}{_role(r.role)} never applied"
-                 for i, r in enumerate(scenario.drops) if i not in used_drops]
-    problems += [f"close at {r.trigger} never fired"
-                 for i, r in enumerate(scenario.closes) if r.expected and i not in fired]
+    used = {kind: set().union(*(e.used[kind] for e in engines)) for kind in Engine(scenario).used}
+    problems = []
+    for kind, rules in (("delays", scenario.delays), ("drops", scenario.drops), ("duplicates", scenario.duplicates),
+                        ("reorders", scenario.reorders), ("closes", scenario.closes), ("errors", scenario.errors)):
+        for index, rule in enumerate(rules):
+            if index not in used[kind] and getattr(rule, "expected", True):
+                problems.append(f"{kind[:-1]} {_describe(rule)} never applied")
     return problems
 
 
-def _role(role: str | None) -> str:
-    return f"({role})" if role else ""
+def _describe(rule) -> str:
+    fields = {k: v for k, v in vars(rule).items() if v not in (None, "", True)}
+    return " ".join(f"{k}={v}" for k, v in fields.items())

@@ -7,6 +7,7 @@ frame too: its arrow says which side closed first.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ class Frame:
     type: str | None = None   # parsed event type, or None
     conn: int = 0             # connection number within its leg
     size: int = 0
-    data: Any = None          # parsed JSON of a text frame; {code, reason} of a close
+    data: Any = None          # parsed JSON of a text frame; the bytes of a binary one; {code, reason} of a close
     note: dict = field(default_factory=dict)
 
     def label(self) -> str:
@@ -52,8 +53,29 @@ class Frame:
             return self.data["item"].get("id") or self.note.get("item_id")
         return self.note.get("item_id")
 
+    @property
+    def call_id(self) -> str | None:
+        if not isinstance(self.data, dict):
+            return None
+        item = self.data.get("item")
+        if isinstance(item, dict) and item.get("call_id"):
+            return item["call_id"]
+        return self.data.get("call_id") or (self.data.get("id") if self.type == "FunctionCallResponse" else None)
+
+    @property
+    def response_id(self) -> str | None:
+        if not isinstance(self.data, dict):
+            return self.note.get("response_id")
+        response = self.data.get("response")
+        if isinstance(response, dict):
+            return response.get("id")
+        return self.data.get("response_id") or self.note.get("response_id")
+
     def to_json(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        if isinstance(self.data, bytes):
+            record["data"] = {"base64": base64.b64encode(self.data).decode()}
+        return record
 
 
 def parse_text(text: str) -> tuple[Any, str | None]:
@@ -85,7 +107,7 @@ class Recorder:
                                  dict(note or {})))
 
     def binary(self, leg: str, arrow: str, conn: int, data: bytes) -> Frame:
-        return self.record(Frame(time.monotonic(), leg, arrow, "binary", None, conn, len(data)))
+        return self.record(Frame(time.monotonic(), leg, arrow, "binary", None, conn, len(data), bytes(data)))
 
     def close(self, leg: str, arrow: str, conn: int, code: int | None, reason: str) -> Frame:
         return self.record(Frame(time.monotonic(), leg, arrow, "close", None, conn, 0,

@@ -21,7 +21,9 @@ TRIGGERS = (
     "first_user_item",             # the first user conversation.item.create arrived
     "premature_response_create",   # response.create while the latest user item is unconfirmed
     "response_done",               # a response finished
+    "function_call_output",        # a function_call_output item arrived
 )
+HANDSHAKES = ("accept", "reject", "stall")
 
 
 class ScenarioError(ValueError):
@@ -58,6 +60,44 @@ class Close:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """Send every server event of this type (for items: of this role) twice."""
+
+    event: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Reorder:
+    """Hold back the next server event of type `event` until the next `after` event has been sent."""
+
+    event: str
+    after: str
+
+
+@dataclass(frozen=True)
+class InjectError:
+    """Send an `error` event with this code after_ms after the trigger."""
+
+    trigger: str
+    code: str
+    after_ms: int = 0
+    type: str = "invalid_request_error"
+    message: str = "injected by the scenario"
+    expected: bool = True
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the service answers to one response.create: text (the default) or a function call."""
+
+    kind: str = "text"                 # text | function_call
+    name: str = ""
+    arguments: str = "{}"
+    text: str | None = None            # None: the scenario's reply_text
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str = "default"
     description: str = "behaves like the real service, including the 2.7 s close"
@@ -72,8 +112,23 @@ class Scenario:
     reply_chunks: int = 3
     # False: response.create is accepted but never answered.
     replies: bool = True
+    # Audio deltas (PCM16 24 kHz, audio_chunk_ms each) in every text reply; 0: text only.
+    reply_audio_chunks: int = 0
+    audio_chunk_ms: int = 20
+    # Replies in order, one per answered response.create; past the end: text replies.
+    script: tuple[Turn, ...] = ()
+    # Server VAD: after this many ms of appended audio the service detects an utterance
+    # (speech_started at the first append; then speech_stopped, committed, transcription
+    # and a reply). 0: no server VAD.
+    vad_utterance_ms: int = 0
+    transcript: str = "transcribed speech"
+    # How the service answers the WebSocket handshake: accept, reject (HTTP 503), stall (never answers).
+    handshake: str = "accept"
     delays: tuple[Delay, ...] = ()
     drops: tuple[Drop, ...] = ()
+    duplicates: tuple[Duplicate, ...] = ()
+    reorders: tuple[Reorder, ...] = ()
+    errors: tuple[InjectError, ...] = ()
     closes: tuple[Close, ...] = (
         Close(trigger="premature_response_create", after_ms=2700, code=1000, expected=False),
     )
@@ -83,8 +138,10 @@ class Scenario:
         return _build(dataclasses.asdict(self) | overrides, f"scenario {self.name!r} overrides")
 
 
-_RULES = {"delays": Delay, "drops": Drop, "closes": Close}
-_TOML_KEYS = {"delay": "delays", "drop": "drops", "close": "closes"}
+_RULES = {"delays": Delay, "drops": Drop, "closes": Close, "duplicates": Duplicate, "reorders": Reorder,
+          "errors": InjectError, "script": Turn}
+_TOML_KEYS = {"delay": "delays", "drop": "drops", "close": "closes", "duplicate": "duplicates",
+              "reorder": "reorders", "error": "errors", "turn": "script"}
 
 
 def _build(data: dict[str, Any], where: str) -> Scenario:
@@ -100,9 +157,14 @@ def _build(data: dict[str, Any], where: str) -> Scenario:
         scenario = Scenario(**values)
     except TypeError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
-    for close in scenario.closes:
-        if close.trigger not in TRIGGERS:
-            raise ScenarioError(f"{where}: close trigger {close.trigger!r} is not one of {', '.join(TRIGGERS)}")
+    for rule in (*scenario.closes, *scenario.errors):
+        if rule.trigger not in TRIGGERS:
+            raise ScenarioError(f"{where}: trigger {rule.trigger!r} is not one of {', '.join(TRIGGERS)}")
+    for turn in scenario.script:
+        if turn.kind not in ("text", "function_call"):
+            raise ScenarioError(f"{where}: turn kind {turn.kind!r} is not text or function_call")
+    if scenario.handshake not in HANDSHAKES:
+        raise ScenarioError(f"{where}: handshake {scenario.handshake!r} is not one of {', '.join(HANDSHAKES)}")
     return scenario
 
 

@@ -37,6 +37,14 @@ class MockUpstream(Listener):
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/v1/realtime?model=gpt-realtime"
 
+    async def _process_request(self, connection: ServerConnection, request):
+        if self.scenario.handshake == "reject":
+            return connection.respond(503, "The service is unavailable (scenario handshake=reject).\n")
+        if self.scenario.handshake == "stall":
+            # Never answer: the client's own open timeout must end the attempt.
+            await asyncio.Event().wait()
+        return None
+
     def use(self, scenario: Scenario) -> None:
         """Make scenario the one for new connections, and forget earlier connections' rule use."""
         self.scenario = scenario

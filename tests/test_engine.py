@@ -1,9 +1,11 @@
 """The mock upstream engine, without sockets: it must behave like the real service."""
 
+import base64
+
 import pytest
 
 from mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
-from mock_upstream.scenario import Close, Delay, Drop, Scenario
+from mock_upstream.scenario import Close, Delay, Drop, Duplicate, InjectError, Reorder, Scenario, Turn
 from mock_upstream.validation import server_event_problems
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
@@ -85,11 +87,12 @@ def test_delay_rule_for_user_role_holds_back_the_user_confirmation_only():
     assert engine.receive(2.3, {"type": "response.create"}).note["premature"] is True
 
 
-def test_dropped_confirmations_leave_the_user_item_unconfirmed_forever():
+def test_dropped_confirmations_are_lost_but_the_service_still_has_the_item():
     scenario = Scenario(drops=(Drop("conversation.item.added"), Drop("conversation.item.done")))
     engine = configured(scenario)
     assert sends(engine.receive(1.0, USER_ITEM)) == []
-    assert engine.receive(100.0, {"type": "response.create"}).note["premature"] is True
+    assert engine.receive(1.01, {"type": "response.create"}).note["premature"] is True
+    assert "response_id" in engine.receive(2.0, {"type": "response.create"}).note
 
 
 def test_events_are_never_sent_out_of_order():
@@ -125,7 +128,7 @@ def test_not_json_is_answered_with_an_error():
 def test_rules_that_never_applied_are_reported():
     scenario = Scenario(delays=(Delay("conversation.item.added", 300),), closes=())
     assert unused_rules(scenario, [configured(scenario)]) == [
-        "delay conversation.item.added by 300 ms never applied"]
+        "delay event=conversation.item.added ms=300 never applied"]
 
 
 def test_commit_with_less_than_100_ms_of_audio_gets_an_error():
@@ -143,5 +146,77 @@ def test_every_event_the_engine_sends_validates_as_a_realtime_server_event():
     events += [s.event for s in sends(engine.receive(1.1, {"type": "response.create"}))]
     events += [s.event for s in sends(engine.receive(1.101, {"type": "response.create"}))]
     assert len(events) > 10
+    for event in events:
+        assert server_event_problems(event) == [], (event, server_event_problems(event))
+
+
+def all_events(engine_outcomes):
+    return [s.event for outcome in engine_outcomes for s in sends(outcome)]
+
+
+def test_a_scripted_function_call_turn_streams_arguments_then_completes():
+    scenario = Scenario(script=(Turn("function_call", "get_time", '{"tz": "UTC"}'),))
+    engine = configured(scenario)
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    done = [e for e in all_events([out]) if e["type"] == "response.function_call_arguments.done"][0]
+    assert (done["name"], done["arguments"]) == ("get_time", '{"tz": "UTC"}')
+    assert types(out)[-1] == "response.done"
+    output = engine.receive(2.0, {"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": done["call_id"], "output": "12:00"}})
+    assert output.note["role"] == "function_call_output"
+    follow_up = engine.receive(2.1, {"type": "response.create"})
+    assert "response.output_text.done" in types(follow_up)
+
+
+def test_audio_replies_carry_pcm_deltas_and_a_transcript():
+    engine = configured(Scenario(reply_audio_chunks=3))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert types(out).count("response.output_audio.delta") == 3
+    done = [e for e in all_events([out]) if e["type"] == "conversation.item.done"][0]
+    assert done["item"]["content"][0] == {"type": "output_audio", "transcript": "Mock reply to: hello"}
+
+
+def test_server_vad_detects_an_utterance_after_enough_audio_and_replies():
+    engine = configured(Scenario(vad_utterance_ms=100))
+    chunk = base64.b64encode(bytes(2400)).decode()  # 50 ms
+    first = engine.receive(1.0, {"type": "input_audio_buffer.append", "audio": chunk})
+    assert types(first) == ["input_audio_buffer.speech_started"]
+    second = engine.receive(1.05, {"type": "input_audio_buffer.append", "audio": chunk})
+    assert types(second)[:3] == ["input_audio_buffer.speech_stopped", "input_audio_buffer.committed",
+                                 "conversation.item.added"]
+    assert "conversation.item.input_audio_transcription.completed" in types(second)
+    assert types(second)[-1] == "response.done"
+
+
+def test_an_injected_error_is_sent_at_its_trigger():
+    scenario = Scenario(errors=(InjectError("first_user_item", "rate_limit_exceeded", after_ms=100),))
+    engine = configured(scenario)
+    out = engine.receive(1.0, USER_ITEM)
+    error = [s for s in sends(out) if s.event["type"] == "error"][0]
+    assert error.event["error"]["code"] == "rate_limit_exceeded" and error.at == pytest.approx(1.1)
+    assert unused_rules(scenario, [engine]) == []
+
+
+def test_duplicate_and_reorder_rules():
+    scenario = Scenario(duplicates=(Duplicate("conversation.item.done", role="user"),),
+                        reorders=(Reorder("conversation.item.added", after="conversation.item.done"),))
+    out = configured(scenario).receive(1.0, USER_ITEM)
+    assert types(out) == ["conversation.item.done", "conversation.item.done", "conversation.item.added"]
+
+
+def test_every_kind_of_reply_validates_as_realtime_server_events():
+    scenario = Scenario(reply_audio_chunks=2, vad_utterance_ms=50,
+                        script=(Turn("function_call", "f", '{"a": 1}'),),
+                        errors=(InjectError("first_user_item", "idle_timeout"),))
+    engine = Engine(scenario)
+    outcomes = [engine.connect(0.0),
+                engine.receive(0.1, {"type": "session.update", "session": {"type": "realtime"}}),
+                engine.receive(1.0, USER_ITEM), engine.receive(1.1, {"type": "response.create"}),
+                engine.receive(5.0, {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(4800)).decode()})]
+    events = all_events(outcomes)
+    assert {"response.function_call_arguments.done", "response.output_audio.delta",
+            "input_audio_buffer.speech_started", "error"} <= {e["type"] for e in events}
     for event in events:
         assert server_event_problems(event) == [], (event, server_event_problems(event))

@@ -31,5 +31,5 @@ def test_an_unknown_rule_key_is_named(tmp_path):
 def test_an_unknown_trigger_is_named(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[[close]]\ntrigger = "whenever"\n')
-    with pytest.raises(ScenarioError, match="close trigger 'whenever'"):
+    with pytest.raises(ScenarioError, match="trigger .whenever."):
         scenario.load(str(path))
