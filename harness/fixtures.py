@@ -21,6 +21,7 @@ from .proxy_process import ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
 from .timeline import Timeline
+from .wire_client import WireClient
 
 APP_DIR = Path(__file__).resolve().parent.parent / "test_app"
 
@@ -138,9 +139,32 @@ class Recording:
 
 
 @pytest.fixture
-def recording(recorder: Recorder, mock_upstream: MockUpstream) -> Recording:
+def live_proxy(proxy: ProxyProcess) -> ProxyProcess:
+    """The proxy under test, started again if an earlier test made it exit (a crash is that test's failure)."""
+    if not proxy.running:
+        proxy.start()
+    return proxy
+
+
+@pytest.fixture
+def recording(recorder: Recorder, mock_upstream: MockUpstream, live_proxy: ProxyProcess) -> Recording:
     """The frames of both legs recorded during this test."""
     return Recording(recorder, recorder.mark(), time.monotonic())
+
+
+@pytest.fixture
+def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Recording) -> Iterator[Callable]:
+    """A factory of headless component-protocol clients connected through the client tap; all closed after the test."""
+    clients: list[WireClient] = []
+
+    def make(query: str = "") -> WireClient:
+        client = WireClient(client_tap.url(harness_config.profile.proxy.path + query))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--defect", default=None, help="switch on a known defect of the reference proxy")
     group.addoption("--harness-strict", action="store_true", help="SHOULD failures fail the run too (CLI: --strict)")
     group.addoption("--reports-dir", default=None, help="where conformance reports go (default: <rootdir>/reports)")
+    group.addoption("--req", default=None, help="run only the tests of these requirement ids (comma-separated)")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -64,6 +65,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                         f"(ids are defined in harness/requirements.toml)")
         if ids:
             item.user_properties.append(("req", ",".join(dict.fromkeys(ids))))
+    wanted = config.getoption("--req")
+    if wanted:
+        selected = set(wanted.split(","))
+        unknown = selected - set(known)
+        if unknown:
+            raise pytest.UsageError(f"--req: unknown requirement id {sorted(unknown)[0]!r}")
+        keep = [i for i in items if selected & {r for m in i.iter_markers("req") for r in m.args}]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 @pytest.hookimpl(hookwrapper=True)

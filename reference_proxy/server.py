@@ -12,19 +12,20 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.http11 import Response
 
-from .session import (Action, CloseClient, CloseUpstream, Log, Session, ToClient, ToClientAudio, ToUpstream)
+from .session import (Action, CloseClient, CloseUpstream, Log, Session, StartTimer, ToClient, ToClientAudio,
+                      ToUpstream, ToUpstreamBinary)
 
 log = logging.getLogger("reference_proxy")
 
 PATH = "/openai"
 MAX_FRAME = 1 << 20          # larger client frames are refused with close 1009
-UPSTREAM_OPEN_TIMEOUT = 8.0  # LIFE-4: the client hears about an unreachable upstream within 10 s
 
 
 class Proxy:
     def __init__(self, upstream_url: str, session_class: type[Session] = Session):
         self.upstream_url = upstream_url
         self.session_class = session_class
+        self._timers: dict[int, list[asyncio.TimerHandle]] = {}
 
     async def serve(self, host: str, port: int):
         return await serve(self._handle, host, port, process_request=self._check_path, max_size=MAX_FRAME)
@@ -45,15 +46,21 @@ class Proxy:
             headers["Authorization"] = f"Bearer {key}"
         try:
             upstream = await connect(self.upstream_url, additional_headers=headers, max_size=None,
-                                     open_timeout=UPSTREAM_OPEN_TIMEOUT)
+                                     open_timeout=session.upstream_open_timeout_s)
         except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:
             log.warning("upstream unreachable: %s", type(exc).__name__)
             await self._carry_out(session.on_upstream_unreachable(f"upstream unreachable: {type(exc).__name__}"),
                                   client, None)
             return
-        async with upstream:
-            await asyncio.gather(self._from_client(session, client, upstream),
-                                 self._from_upstream(session, client, upstream))
+        timers: list[asyncio.TimerHandle] = []
+        self._timers[id(session)] = timers
+        try:
+            async with upstream:
+                await asyncio.gather(self._from_client(session, client, upstream),
+                                     self._from_upstream(session, client, upstream))
+        finally:
+            for timer in self._timers.pop(id(session), []):
+                timer.cancel()
         log.info("client %s done", peer)
 
     async def _from_client(self, session: Session, client: ServerConnection, upstream: ClientConnection) -> None:
@@ -63,32 +70,42 @@ class Proxy:
                     actions = session.on_client_binary(message)
                 else:
                     actions = session.on_client_text(message)
-                await self._carry_out(actions, client, upstream)
+                await self._carry_out(actions, client, upstream, session)
         except ConnectionClosed:
             pass
         if not session.closed:
-            await self._carry_out(session.on_client_closed(), client, upstream)
+            await self._carry_out(session.on_client_closed(), client, upstream, session)
 
     async def _from_upstream(self, session: Session, client: ServerConnection, upstream: ClientConnection) -> None:
         try:
             async for message in upstream:
                 if isinstance(message, str):
                     log.debug("upstream event %s", message[:80])
-                    await self._carry_out(session.on_upstream_text(message), client, upstream)
+                    await self._carry_out(session.on_upstream_text(message), client, upstream, session)
         except ConnectionClosed:
             pass
         if not session.closed:
             rcvd = upstream.protocol.close_rcvd
             actions = session.on_upstream_closed(rcvd.code if rcvd else 1006, rcvd.reason if rcvd else "")
-            await self._carry_out(actions, client, upstream)
+            await self._carry_out(actions, client, upstream, session)
+
+    def _start_timer(self, action: StartTimer, session: Session, client: ServerConnection,
+                     upstream: ClientConnection | None) -> None:
+        def fire() -> None:
+            asyncio.ensure_future(self._carry_out(session.on_timer(action.key), client, upstream, session))
+
+        handle = asyncio.get_running_loop().call_later(action.seconds, fire)
+        self._timers.setdefault(id(session), []).append(handle)
 
     async def _carry_out(self, actions: list[Action], client: ServerConnection,
-                         upstream: ClientConnection | None) -> None:
+                         upstream: ClientConnection | None, session: Session | None = None) -> None:
         for action in actions:
             try:
                 if isinstance(action, ToUpstream) and upstream is not None:
                     log.info("-> upstream %s", action.event["type"])
                     await upstream.send(_json(action.event))
+                elif isinstance(action, ToUpstreamBinary) and upstream is not None:
+                    await upstream.send(action.data)
                 elif isinstance(action, ToClient):
                     log.info("-> client %s", action.message["type"])
                     await client.send(_json(action.message))
@@ -101,6 +118,8 @@ class Proxy:
                     await upstream.close(action.code, action.reason)
                 elif isinstance(action, Log):
                     log.info("%s", action.text)
+                elif isinstance(action, StartTimer):
+                    self._start_timer(action, session, client, upstream)
             except ConnectionClosed:
                 log.info("dropped %s: connection already closed", type(action).__name__)
 

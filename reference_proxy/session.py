@@ -24,6 +24,13 @@ class ToUpstream:
 
 
 @dataclass(frozen=True)
+class ToUpstreamBinary:
+    """A binary frame upstream. The reference never sends one (WIRE-2); a defect does."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ToClient:
     message: dict
 
@@ -50,7 +57,19 @@ class Log:
     text: str
 
 
-Action = ToUpstream | ToClient | ToClientAudio | CloseClient | CloseUpstream | Log
+@dataclass(frozen=True)
+class StartTimer:
+    """Call on_timer(key) after seconds, unless the connection ended."""
+
+    key: str
+    seconds: float
+
+
+Action = ToUpstream | ToUpstreamBinary | ToClient | ToClientAudio | CloseClient | CloseUpstream | Log | StartTimer
+
+# ORD-6: how long a deferred response.create waits for the upstream's completion before the proxy recovers.
+DEFERRED_RESPONSE_TIMEOUT_S = 3.0
+
 
 
 def new_item_id() -> str:
@@ -64,12 +83,20 @@ def error(code: str, description: str) -> ToClient:
 class Session:
     """The reference behaviour. Each on_* method returns the actions to carry out, in order."""
 
+    # LIFE-4: how long the server waits for the upstream handshake (None: forever).
+    upstream_open_timeout_s: float | None = 5.0
+    # ERR-3: upstream error codes the client must not see; the proxy caused them, the client cannot act on them.
+    swallowed_error_codes: frozenset[str] = frozenset({"conversation_already_has_active_response"})
+
     def __init__(self, new_id: Callable[[], str] = new_item_id):
         self._new_id = new_id
         self.session_update_sent = False
         self.ready = False                      # upstream sent session.updated
         self._unacked_settings = 0              # Settings waiting for their SettingsApplied
         self._greeting: str | None = None
+        self._context: list[dict] = []
+        self._awaiting_output: set[str] = set()   # function_call_output items whose completion defers a response
+        self._speaking_responses: set[str] = set()
         self._before_ready: list[tuple[str, Any]] = []
         self._awaiting_confirmation: set[str] = set()
         self._response_active = False
@@ -111,6 +138,9 @@ class Session:
         agent = message.get("agent") or {}
         greeting = agent.get("greeting")
         self._greeting = greeting if isinstance(greeting, str) and greeting else None
+        messages = (agent.get("context") or {}).get("messages") or []
+        self._context = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+                         and isinstance(m.get("content"), str)]
         return [ToUpstream({"type": "session.update", "session": session_config(message)})]
 
     def _client_InjectUserMessage(self, message: dict) -> list[Action]:
@@ -124,6 +154,24 @@ class Session:
 
     def _client_KeepAlive(self, message: dict) -> list[Action]:
         return []
+
+    def _client_FunctionCallResponse(self, message: dict) -> list[Action]:
+        call_id, content = message.get("id"), message.get("content")
+        if not isinstance(call_id, str) or not isinstance(content, str):
+            return [error("invalid_message", "FunctionCallResponse needs a string id and content")]
+        item_id = self._new_id()
+        self._awaiting_output.add(item_id)
+        return [ToUpstream({"type": "conversation.item.create", "item": {
+                    "id": item_id, "type": "function_call_output", "call_id": call_id, "output": content}}),
+                StartTimer(f"deferred:{item_id}", DEFERRED_RESPONSE_TIMEOUT_S)]
+
+    def on_timer(self, key: str) -> list[Action]:
+        kind, _, item_id = key.partition(":")
+        if kind != "deferred" or item_id not in self._awaiting_output or self.closed:
+            return []
+        self._awaiting_output.discard(item_id)
+        return [Log(f"recovered: no completion of {item_id} within {DEFERRED_RESPONSE_TIMEOUT_S:g} s; "
+                    f"sending the deferred response.create")] + self._request_response()
 
     # --------------------------------------------------------- upstream side
 
@@ -153,6 +201,8 @@ class Session:
         actions = self._ack_settings()
         if self._greeting:
             actions.append(ToClient({"type": "ConversationText", "role": "assistant", "content": self._greeting}))
+        actions += [ToUpstream({"type": "conversation.item.create", "item": context_item(m, self._new_id())})
+                    for m in self._context]
         for kind, payload in self._before_ready:
             actions += self._inject(payload) if kind == "text" else self._append_audio(payload)
         self._before_ready.clear()
@@ -163,27 +213,59 @@ class Session:
 
     def _upstream_conversation_item_done(self, event: dict) -> list[Action]:
         item = event.get("item") or {}
-        return self._on_item_confirmed(item) + self._show_assistant_item(item)
+        return self._on_item_confirmed(item) + self._on_output_completed(item.get("id")) + \
+            self._show_assistant_item(item)
 
     def _upstream_response_done(self, event: dict) -> list[Action]:
         actions: list[Action] = []
         for item in (event.get("response") or {}).get("output") or []:
             actions += self._show_assistant_item(item)
         self._response_active = False
-        if self._responses_wanted:
+        actions += self._on_output_completed(None)
+        if self._responses_wanted and not self._response_active:
             self._responses_wanted -= 1
             actions += self._create_response()
         return actions
 
+    def _upstream_response_output_text_done(self, event: dict) -> list[Action]:
+        return self._on_output_completed(None)
+
+    def _upstream_response_function_call_arguments_done(self, event: dict) -> list[Action]:
+        return [ToClient({"type": "FunctionCallRequest", "functions": [{
+            "id": event.get("call_id"), "name": event.get("name"), "arguments": event.get("arguments") or "",
+            "client_side": True}]})]
+
     def _upstream_response_output_audio_delta(self, event: dict) -> list[Action]:
         try:
-            return [ToClientAudio(base64.b64decode(event.get("delta") or ""))]
+            audio = base64.b64decode(event.get("delta") or "", validate=True)
         except ValueError:
             return [Log("upstream sent audio that is not base64")]
+        actions: list[Action] = []
+        response_id = event.get("response_id")
+        if response_id not in self._speaking_responses:
+            self._speaking_responses.add(response_id)
+            actions.append(ToClient({"type": "AgentStartedSpeaking"}))
+        return actions + [ToClientAudio(audio)]
+
+    def _upstream_response_output_audio_done(self, event: dict) -> list[Action]:
+        return [ToClient({"type": "AgentAudioDone"})]
+
+    def _upstream_input_audio_buffer_speech_started(self, event: dict) -> list[Action]:
+        return [ToClient({"type": "UserStartedSpeaking"})]
+
+    def _upstream_input_audio_buffer_speech_stopped(self, event: dict) -> list[Action]:
+        return [ToClient({"type": "UtteranceEnd"})]
+
+    def _upstream_conversation_item_input_audio_transcription_completed(self, event: dict) -> list[Action]:
+        transcript = event.get("transcript") or ""
+        return [ToClient({"type": "Transcript", "content": transcript, "is_final": True}),
+                ToClient({"type": "ConversationText", "role": "user", "content": transcript})]
 
     def _upstream_error(self, event: dict) -> list[Action]:
         detail = event.get("error") or {}
         code = detail.get("code") or detail.get("type") or "upstream_error"
+        if code in self.swallowed_error_codes:
+            return [Log(f"upstream error {code} not forwarded: {detail.get('message')}")]
         return [ToClient({"type": "Error", "code": code, "description": detail.get("message") or code})]
 
     # -------------------------------------------------------------- decisions
@@ -207,6 +289,16 @@ class Session:
         if item_id not in self._awaiting_confirmation:
             return []
         self._awaiting_confirmation.discard(item_id)
+        return self._request_response()
+
+    def _on_output_completed(self, item_id: str | None) -> list[Action]:
+        """ORD-3: a function_call_output completed (its item.done), or the upstream finished a response."""
+        if not self._awaiting_output or (item_id is not None and item_id not in self._awaiting_output):
+            return []
+        if item_id is None:
+            self._awaiting_output.clear()
+        else:
+            self._awaiting_output.discard(item_id)
         return self._request_response()
 
     def _request_response(self) -> list[Action]:
@@ -244,6 +336,13 @@ def session_config(settings: dict) -> dict:
                              "parameters": f.get("parameters") or {"type": "object", "properties": {}}}
                             for f in functions]
     return session
+
+
+def context_item(message: dict, item_id: str) -> dict:
+    """A conversation item for one Settings.agent.context message."""
+    part = "input_text" if message["role"] == "user" else "output_text"
+    return {"id": item_id, "type": "message", "role": message["role"],
+            "content": [{"type": part, "text": message["content"]}]}
 
 
 def item_text(item: dict) -> str:

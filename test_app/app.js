@@ -15,7 +15,18 @@ const config = {
   greeting: params.get('greeting'), // null when absent, so Settings omits it
   prompt: params.get('prompt') ?? DEFAULT_PROMPT,
   model: params.get('model') || 'gpt-realtime',
+  // JSON lists, passed through to Settings: [{role, content}] and [{name, description, parameters}].
+  context: parseJsonParam('context'),
+  functions: parseJsonParam('functions'),
+  // What the host's function handler answers to every FunctionCallRequest.
+  functionResult: params.get('functionResult') ?? '{"result":"ok"}',
 };
+
+function parseJsonParam(name) {
+  const raw = params.get(name);
+  if (raw === null) return null;
+  try { return JSON.parse(raw); } catch { return undefined; }
+}
 
 function el(tag, testId, text) {
   const node = document.createElement(tag);
@@ -33,8 +44,10 @@ const ui = {
   history: el('div', 'conversation-history'),
   greeting: el('span', 'greeting-sent'),
   errors: el('span', 'agent-error-count', '0'),
+  lastError: el('span', 'last-error-code', ''),
   recoverable: el('span', 'recoverable-agent-error-count', '0'),
   audio: el('span', 'agent-audio-chunks-received', '0'),
+  functionCalls: el('div', 'function-call-requests'),
   log: el('pre', 'event-log'),
 };
 ui.input.type = 'text';
@@ -72,6 +85,8 @@ let userSentOnConnection = false;
 const pending = [];
 
 const configError = !config.endpoint ? 'missing proxyEndpoint URL parameter'
+  : config.context === undefined ? 'context URL parameter is not JSON'
+  : config.functions === undefined ? 'functions URL parameter is not JSON'
   : config.mode !== 'proxy' ? `unsupported connectionMode ${config.mode}` : null;
 
 function settingsMessage() {
@@ -79,6 +94,8 @@ function settingsMessage() {
     think: { provider: { type: 'open_ai', model: config.model }, prompt: config.prompt },
   };
   if (config.greeting !== null) agent.greeting = config.greeting;
+  if (Array.isArray(config.context)) agent.context = { messages: config.context };
+  if (Array.isArray(config.functions)) agent.think.functions = config.functions;
   const pcm = { encoding: 'linear16', sample_rate: 24000 };
   return { type: 'Settings', audio: { input: { ...pcm }, output: { ...pcm } }, agent };
 }
@@ -189,8 +206,22 @@ function handleFrame(data) {
     addHistory(msg.role, msg.content);
   } else if (msg?.type === 'Error') {
     bump(RECOVERABLE_CODES.has(msg.code) ? 'recoverable' : 'errors');
+    ui.lastError.textContent = String(msg.code ?? '');
+  } else if (msg?.type === 'FunctionCallRequest') {
+    // Both shapes exist in the field: a `functions` list, or one flat call.
+    const calls = Array.isArray(msg.functions) ? msg.functions : [msg];
+    calls.forEach(answerFunctionCall);
   }
-  // FunctionCallRequest and anything else: the log line is enough for now.
+}
+
+// The host's handler: show the call, answer it at once with the fixed result.
+function answerFunctionCall(call) {
+  const item = el('div', null, `${call.name}(${call.arguments ?? ''})`);
+  item.dataset.name = String(call.name ?? '');
+  item.dataset.id = String(call.id ?? '');
+  ui.functionCalls.appendChild(item);
+  if (call.client_side === false || !ws || ws.readyState !== WebSocket.OPEN) return;
+  sendJson({ type: 'FunctionCallResponse', id: call.id, name: call.name, content: config.functionResult });
 }
 
 function row(label, ...children) {
@@ -215,11 +246,12 @@ root.append(
   row('Status:', ui.status),
   row('Settings applied:', ui.settings),
   row('Greeting sent:', ui.greeting),
-  row('Errors:', ui.errors, ' recoverable: ', ui.recoverable),
+  row('Errors:', ui.errors, ' recoverable: ', ui.recoverable, ' last code: ', ui.lastError),
   row('Audio chunks:', ui.audio),
   row('Message:', ui.input, ' ', ui.send),
   row('Agent:', ui.response),
   ui.history,
+  row('Function calls:', ui.functionCalls),
   ui.log,
 );
 document.body.appendChild(root);
