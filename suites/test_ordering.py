@@ -4,6 +4,7 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
+from suites.flows import app_params
 
 
 def assert_response_create_waits_for_user_item_confirmation(timeline):
@@ -54,3 +55,46 @@ def test_user_item_confirmations_slower_than_others_are_still_awaited_on_every_t
         assert_response_create_waits_for_user_item_confirmation(recording.timeline())
         if turn == 1 and app.wait_for_reply(units(10), before=before).reply is None:
             fail("ORD-1", "no reply to the first turn, so the second turn cannot be checked", recording.timeline())
+
+
+@pytest.mark.req("ORD-1")
+@pytest.mark.scenario(delays=[{"event": "conversation.item.added", "ms": 500, "role": "assistant"},
+                              {"event": "conversation.item.added", "ms": 1000, "role": "user"}])
+def test_response_create_waits_for_the_user_item_not_for_earlier_context_items(app, recording):
+    # The message is typed before SettingsApplied, so the app sends it at once with the context items
+    # still unconfirmed: their confirmations arrive first and must not release the response.
+    app.open(**app_params(context=[{"role": "assistant", "content": "Earlier, I said hello."}]))
+    app.send("And what now?")
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    assert_response_create_waits_for_user_item_confirmation(recording.timeline())
+
+
+def assert_one_active_response_at_a_time(timeline):
+    rejected = [f for f in timeline.select(leg="B", arrow="<-", type="error")
+                if (f.data.get("error") or {}).get("code") == "conversation_already_has_active_response"]
+    if rejected:
+        fail("ORD-4", "the upstream rejected a response.create: conversation_already_has_active_response",
+             timeline, rejected[0])
+    active = None
+    for frame in timeline.select(leg="B"):
+        if frame.arrow == "<-" and frame.type == "response.created":
+            active = frame
+        elif frame.arrow == "<-" and frame.type == "response.done":
+            active = None
+        elif frame.arrow == "->" and frame.type == "response.create" and active is not None:
+            fail("ORD-4", f"{frame.label()} while response {active.response_id} was still active",
+                 timeline, active, frame)
+
+
+@pytest.mark.req("ORD-4")
+@pytest.mark.scenario(reply_latency_ms=300)
+def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
+    app.open()
+    app.send("First question?")
+    app.send("Second question?")
+    finished = recording.wait_for(
+        lambda tl: len(tl.select(leg="B", arrow="<-", type="response.done")) >= 2
+        or tl.first(leg="B", arrow="<-", type="error"), units(10))
+    if not finished:
+        fail("ORD-4", "two turns did not complete", recording.timeline())
+    assert_one_active_response_at_a_time(recording.timeline())

@@ -4,6 +4,8 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
+from harness.wire_client import settings
+from suites.flows import user_creates
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -22,3 +24,64 @@ def test_settings_applied_is_sent_only_after_session_updated(app, recording, upd
         fail("READY-1", "the app never received SettingsApplied", timeline)
     updated = timeline.first(leg="B", arrow="<-", type="session.updated")
     assert_before(timeline, updated, applied, "READY-1", "upstream session.updated")
+
+
+@pytest.mark.req("READY-2")
+def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wire_client, recording):
+    client = make_wire_client()
+    if client.configure() is None:
+        fail("READY-2", "no SettingsApplied for the first Settings", recording.timeline())
+    client.send(settings())
+    second = client.expect("SettingsApplied", units(5))
+    timeline = recording.timeline()
+    updates = timeline.select(leg="B", arrow="->", type="session.update")
+    if len(updates) != 1:
+        fail("READY-2", f"{len(updates)} session.update events for one connection", timeline, *updates[:3])
+    if second is None:
+        fail("READY-2", "the repeated Settings got no SettingsApplied", timeline)
+
+
+def first_upstream_event(timeline):
+    return timeline.first(leg="B", arrow="->", kind="text")
+
+
+@pytest.mark.req("READY-3")
+def test_session_update_is_the_first_event_sent_upstream(app, recording):
+    app.open()
+    app.connect(units(10))
+    app.send("Hello there.")
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    timeline = recording.timeline()
+    first = first_upstream_event(timeline)
+    if first is None or first.type != "session.update":
+        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
+
+
+@pytest.mark.req("READY-3")
+def test_session_update_comes_first_even_when_a_message_arrives_before_settings(make_wire_client, recording):
+    client = make_wire_client()
+    client.send({"type": "InjectUserMessage", "content": "Too early."})
+    client.send(settings())
+    recording.first(units(10), leg="B", arrow="->", type="conversation.item.create")
+    timeline = recording.timeline()
+    first = first_upstream_event(timeline)
+    if first is None or first.type != "session.update":
+        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
+
+
+@pytest.mark.req("READY-4")
+@pytest.mark.scenario(delays=SLOW_UPDATE)
+def test_messages_before_session_updated_are_queued_and_sent_after_it_in_order(make_wire_client, recording):
+    client = make_wire_client()
+    client.send(settings())
+    for text in ("first", "second"):
+        client.send({"type": "InjectUserMessage", "content": text})
+    timeline = recording.wait_for(lambda tl: tl if len(user_creates(tl)) >= 2 else None, units(10))
+    timeline = timeline or recording.timeline()
+    creates = user_creates(timeline)
+    updated = timeline.first(leg="B", arrow="<-", type="session.updated")
+    for create in creates:
+        assert_before(timeline, updated, create, "READY-4", "upstream session.updated")
+    texts = [c.data["item"]["content"][0]["text"] for c in creates]
+    if texts != ["first", "second"]:
+        fail("READY-4", f"user items sent as {texts}, expected ['first', 'second']", timeline, *creates)

@@ -1,0 +1,35 @@
+"""Stimuli shared by the suites: the usual ways to drive a conversation. Checks stay in the suites."""
+
+from __future__ import annotations
+
+import json
+
+from harness.app_driver import AppDriver
+from harness.checks import fail
+from harness.timeouts import units
+
+
+def app_params(**params) -> dict:
+    """URL parameters for the app; lists and dicts become JSON."""
+    return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in params.items()}
+
+
+def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
+    """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
+    app.open(**app_params(**params))
+    if not app.connect(units(10)):
+        fail(req, "the connection closed before SettingsApplied", recording.timeline())
+    before = app.text(app.s.agent_response)
+    app.send(text)
+    outcome = app.wait_for_reply(units(10), before=before)
+    if outcome.reply is None:
+        fail(req, "no agent reply, so the requirement could not be checked", recording.timeline())
+    return recording.timeline()
+
+
+def user_creates(timeline):
+    return timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+
+
+def frames_of_upstream_connection(timeline, conn: int):
+    return [f for f in timeline.frames if f.leg == "B" and f.conn == conn]

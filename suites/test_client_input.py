@@ -1,0 +1,198 @@
+"""CLI-*: what the proxy does with client input a browser app does not normally send: the component-level
+KeepAlive (never sent upstream), message types it does not know (Error, not forwarded), and malformed
+frames (Error or a clean close, and the proxy process keeps serving new connections)."""
+
+import json
+import re
+import uuid
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from harness.checks import assert_never, fail
+from harness.timeouts import units
+from harness.wire_client import settings
+
+KEEPALIVE = {"type": "KeepAlive"}
+# "Codes are protocol codes, not prose" (PROTOCOL.md section 2).
+PROTOCOL_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+# A close frame the proxy did not send: the TCP connection was dropped (websockets reports 1006).
+DROPPED = 1006
+HUGE_BYTES = 2 * 1024 * 1024
+
+
+def send(client, message) -> bool:
+    """Send a message (dict) or a raw frame; False when the proxy had already closed the connection."""
+    try:
+        client.send(message) if isinstance(message, dict) else client.send_raw(message)
+    except ConnectionClosed:
+        return False
+    return True
+
+
+def user_item_with_text(timeline, text):
+    """The upstream user conversation.item.create that carries this text, or None."""
+    for frame in timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user"):
+        parts = (frame.data.get("item") or {}).get("content") or []
+        if any(isinstance(p, dict) and p.get("text") == text for p in parts):
+            return frame
+    return None
+
+
+def closed_by_proxy(timeline, conn):
+    return [f for f in timeline.select(leg="A", arrow="<-", kind="close") if f.conn == conn]
+
+
+def followed_up(recording, text, conn, timeout):
+    """Wait until the follow-up message with this text reached upstream, or the proxy closed leg A conn.
+
+    Client messages are handled in order, so once the follow-up is upstream, anything the proxy was going
+    to forward for an earlier message is upstream too: a negative check can be concluded then."""
+    return recording.wait_for(lambda tl: user_item_with_text(tl, text) or closed_by_proxy(tl, conn), timeout)
+
+
+def sent_frame(timeline, predicate):
+    """The first client frame on leg A (as the tap saw it) matching predicate."""
+    return next((f for f in timeline.select(leg="A", arrow="->") if predicate(f)), None)
+
+
+def mentions(frame, marker) -> bool:
+    return frame.kind == "text" and frame.data is not None and marker in json.dumps(frame.data)
+
+
+# ------------------------------------------------------------------ CLI-1
+
+
+@pytest.mark.req("CLI-1")
+@pytest.mark.parametrize("when", ["after-settings-applied", "before-settings"])
+def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
+    client = make_wire_client()
+    if when == "before-settings":
+        # A proxy that queues early messages until session.updated must not flush KeepAlive upstream either.
+        client.send(KEEPALIVE)
+        client.send(settings())
+        client.send(KEEPALIVE)
+        ready = client.expect("SettingsApplied")
+    else:
+        ready = client.configure()
+        for _ in range(3):
+            client.send(KEEPALIVE)
+    if ready is None:
+        fail("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
+    follow_up = f"After the keep-alives {uuid.uuid4().hex[:8]}."
+    send(client, {"type": "InjectUserMessage", "content": follow_up})
+    conn = sent_frame(recording.timeline(), lambda f: f.type == "KeepAlive").conn
+    arrived = followed_up(recording, follow_up, conn, units(10))
+    timeline = recording.timeline()
+    forwarded = [f for f in timeline.select(leg="B", arrow="->") if f.type == "KeepAlive"]
+    assert_never(timeline, forwarded, "CLI-1", "the proxy sent the client's KeepAlive upstream")
+    if not arrived:
+        fail("CLI-1", "the message sent after KeepAlive never reached upstream, so a forwarded KeepAlive "
+                      "could still be on its way", timeline,
+             sent_frame(timeline, lambda f: f.type == "InjectUserMessage"))
+
+
+# ------------------------------------------------------------------ CLI-2
+
+UNKNOWN_TYPES = [
+    pytest.param("NoSuchMessageType", "after-settings-applied", id="made-up-type"),
+    # A leg B event name sent on leg A: passing it through would let a client drive the upstream directly.
+    pytest.param("response.create", "after-settings-applied", id="upstream-event-name"),
+    pytest.param("NoSuchMessageType", "before-settings", id="made-up-type-before-settings"),
+]
+
+
+@pytest.mark.req("CLI-2")
+@pytest.mark.parametrize("message_type, when", UNKNOWN_TYPES)
+def test_an_unknown_message_type_gets_an_error_and_is_not_forwarded(make_wire_client, recording,
+                                                                    message_type, when):
+    client = make_wire_client()
+    marker = f"cli2-{uuid.uuid4().hex[:12]}"
+    unknown = {"type": message_type, "marker": marker}
+    if when == "before-settings":
+        client.send(unknown)
+        client.send(settings())
+    elif client.configure() is None:
+        fail("CLI-2", "no SettingsApplied, so the unknown message could not be checked", recording.timeline())
+    else:
+        client.send(unknown)
+    follow_up = f"After the unknown message {marker}."
+    send(client, {"type": "InjectUserMessage", "content": follow_up})
+    sent = recording.first(units(5), leg="A", arrow="->", type=message_type)
+    if sent is None:
+        fail("CLI-2", "the client tap never saw the unknown message", recording.timeline())
+    arrived = followed_up(recording, follow_up, sent.conn, units(10))
+    timeline = recording.timeline()
+    forwarded = [f for f in timeline.select(leg="B", arrow="->") if mentions(f, marker) and f.type == message_type]
+    assert_never(timeline, forwarded, "CLI-2", f"the proxy forwarded the unknown {message_type!r} message upstream")
+    error = next((f for f in timeline.select(leg="A", arrow="<-", type="Error", after=sent) if f.conn == sent.conn),
+                 None)
+    if error is None:
+        fail("CLI-2", f"the unknown {message_type!r} message got no Error", timeline, sent)
+    code = error.data.get("code")
+    if not isinstance(code, str) or not PROTOCOL_CODE.match(code):
+        fail("CLI-2", f"the Error for the unknown {message_type!r} message has code {code!r}, "
+                      f"not a protocol code such as 'disallowed_client_message_type'", timeline, sent, error)
+    if not arrived:
+        fail("CLI-2", "the message sent after the unknown one never reached upstream and the connection stayed "
+                      "open, so a forwarded copy could still be on its way", timeline, sent, error)
+
+
+# ------------------------------------------------------------------ CLI-3
+
+MALFORMED = [
+    pytest.param("this is not JSON {", True, id="not-json"),
+    pytest.param('{"type": "InjectUserMessage", "content": "cut off', True, id="truncated-json"),
+    pytest.param("[1, 2]", True, id="json-array"),
+    pytest.param('"x"', True, id="json-string"),
+    pytest.param("null", True, id="json-null"),
+    pytest.param("42", True, id="json-number"),
+    pytest.param("this is not JSON either", False, id="not-json-before-settings"),
+    pytest.param(json.dumps({"type": "InjectUserMessage", "content": "a" * HUGE_BYTES}), True, id="huge-frame"),
+]
+
+
+def proxy_answer(timeline, sent):
+    """The proxy's first Error or close frame on the connection of `sent`, after it."""
+    answers = [f for f in timeline.select(leg="A", arrow="<-", after=sent)
+               if f.conn == sent.conn and (f.type == "Error" or f.kind == "close")]
+    return answers[0] if answers else None
+
+
+def assert_proxy_serves_the_next_connection(make_wire_client, proxy, recording, what, malformed):
+    client = make_wire_client()
+    try:
+        applied = client.configure()
+    except ConnectionClosed:
+        applied = None
+    if applied is None:
+        state = "is still running" if proxy.running else "has exited"
+        fail("CLI-3", f"after {what}, the next connection got no SettingsApplied (the proxy process {state})",
+             recording.timeline(), malformed)
+    if not proxy.running:
+        fail("CLI-3", f"after {what}, the proxy process has exited", recording.timeline(), malformed)
+
+
+@pytest.mark.req("CLI-3")
+@pytest.mark.parametrize("frame, configured", MALFORMED)
+def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_serving(
+        make_wire_client, recording, live_proxy, frame, configured):
+    client = make_wire_client()
+    if configured and client.configure() is None:
+        fail("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
+    what = f"a malformed frame ({len(frame.encode()):,} bytes)" if len(frame) > 64 else f"the frame {frame!r}"
+    send(client, frame)
+    sent = recording.first(units(5), leg="A", arrow="->", kind="text",
+                           **({} if configured else {}))
+    sent = recording.wait_for(lambda tl: sent_frame(tl, lambda f: f.kind == "text" and f.size == len(frame.encode())
+                                                    and f.type != "Settings"), units(5))
+    if sent is None:
+        fail("CLI-3", f"the client tap never saw {what}", recording.timeline())
+    answer = recording.wait_for(lambda tl: proxy_answer(tl, sent), units(5))
+    timeline = recording.timeline()
+    if answer is None:
+        fail("CLI-3", f"{what} got neither an Error nor a close", timeline, sent)
+    if answer.kind == "close" and answer.data.get("code") == DROPPED:
+        fail("CLI-3", f"{what} made the proxy drop the connection without a close frame (1006)", timeline,
+             sent, answer)
+    assert_proxy_serves_the_next_connection(make_wire_client, live_proxy, recording, what, sent)

@@ -1,0 +1,101 @@
+"""Function calls through the browser: FunctionCallRequest out, the host's FunctionCallResponse back (MAP-4,
+MAP-5), and the response that follows it (ORD-3, ORD-6)."""
+
+import json
+
+import pytest
+
+from harness.checks import fail
+from harness.timeouts import units
+from suites.flows import app_params
+
+FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+ARGUMENTS = '{"city": "Paris"}'
+RESULT = '{"temperature_c": 21}'
+CALL_THEN_TEXT = [{"kind": "function_call", "name": "get_weather", "arguments": ARGUMENTS},
+                  {"kind": "text", "text": "It is 21 degrees in Paris."}]
+
+
+def call_and_answer(app, recording, req):
+    """Ask a question whose answer needs the function; wait until the function output went upstream."""
+    app.open(**app_params(functions=FUNCTIONS, functionResult=RESULT))
+    app.send("What is the weather in Paris?")
+    output = recording.first(units(10), leg="B", arrow="->", type="conversation.item.create",
+                             role="function_call_output")
+    if output is None:
+        fail(req, "no function_call_output item went upstream", recording.timeline())
+    return output
+
+
+def completions_after(timeline, output):
+    """What ORD-3 accepts as the completion of a function_call_output item."""
+    return [f for f in timeline.select(leg="B", arrow="<-", after=output)
+            if f.type in ("response.done", "response.output_text.done")
+            or (f.type == "conversation.item.done" and f.item_id == output.item_id)]
+
+
+def assert_response_waits_for_function_output_completion(timeline, output):
+    response = timeline.first(leg="B", arrow="->", type="response.create", after=output)
+    if response is None:
+        fail("ORD-3", "no response.create followed the function output", timeline, output)
+    completed = [f for f in completions_after(timeline, output) if f.t < response.t]
+    if not completed:
+        fail("ORD-3", f"{response.label()} at {timeline.offset(response):.3f}s came before any completion of "
+                      f"function output {output.item_id}", timeline, output, response)
+
+
+@pytest.mark.req("MAP-4")
+@pytest.mark.scenario(script=CALL_THEN_TEXT)
+def test_function_call_arguments_done_becomes_a_function_call_request(app, recording):
+    call_and_answer(app, recording, "MAP-4")
+    timeline = recording.timeline()
+    upstream = timeline.first(leg="B", arrow="<-", type="response.function_call_arguments.done")
+    request = timeline.first(leg="A", arrow="<-", type="FunctionCallRequest")
+    if request is None:
+        fail("MAP-4", "the client got no FunctionCallRequest", timeline, upstream)
+    calls = request.data.get("functions") or [request.data]
+    got = [(c.get("id"), c.get("name"), c.get("arguments")) for c in calls]
+    want = (upstream.data["call_id"], upstream.data["name"], upstream.data["arguments"])
+    if got != [want]:
+        fail("MAP-4", f"FunctionCallRequest carries {got}, expected [{want}]", timeline, upstream, request)
+
+
+@pytest.mark.req("MAP-5")
+@pytest.mark.scenario(script=CALL_THEN_TEXT)
+def test_function_call_response_becomes_a_function_call_output_item(app, recording):
+    output = call_and_answer(app, recording, "MAP-5")
+    timeline = recording.timeline()
+    answer = timeline.first(leg="A", arrow="->", type="FunctionCallResponse")
+    item = output.data["item"]
+    if (item.get("call_id"), item.get("output")) != (answer.data.get("id"), answer.data.get("content")):
+        fail("MAP-5", f"function_call_output has call_id={item.get('call_id')!r} output={item.get('output')!r}, "
+                      f"expected {answer.data.get('id')!r} and {answer.data.get('content')!r}",
+             timeline, answer, output)
+
+
+@pytest.mark.req("ORD-3")
+@pytest.mark.parametrize("_", [
+    pytest.param(None, id="function-response-already-done", marks=pytest.mark.scenario(script=CALL_THEN_TEXT)),
+    pytest.param(None, id="function-response-still-active", marks=pytest.mark.scenario(
+        script=CALL_THEN_TEXT, delays=[{"event": "response.done", "ms": 600}])),
+])
+def test_the_response_after_a_function_output_waits_for_its_completion(app, recording, _):
+    output = call_and_answer(app, recording, "ORD-3")
+    recording.first(units(10), leg="B", arrow="->", type="response.create", after=output)
+    assert_response_waits_for_function_output_completion(recording.timeline(), output)
+
+
+RECOVERY_BOUND_S = 10
+
+
+@pytest.mark.req("ORD-6")
+@pytest.mark.scenario(script=CALL_THEN_TEXT, drops=[
+    {"event": "conversation.item.added", "role": "function_call_output"},
+    {"event": "conversation.item.done", "role": "function_call_output"}])
+def test_a_missing_completion_does_not_hang_the_conversation(app, recording):
+    output = call_and_answer(app, recording, "ORD-6")
+    response = recording.first(RECOVERY_BOUND_S, leg="B", arrow="->", type="response.create", after=output)
+    if response is None:
+        fail("ORD-6", f"no response.create within {RECOVERY_BOUND_S} s after the function output, whose "
+                      f"completion never came", recording.timeline(), output)
