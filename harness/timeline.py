@@ -7,6 +7,8 @@ from typing import Iterable
 
 from mock_upstream.recording import Frame
 
+WHOLE_LIMIT = 80
+
 
 @dataclass
 class Timeline:
@@ -44,5 +46,5 @@ class Timeline:
         """The frames from a few before the earliest anchor to a few after the latest."""
         indexes = [i for i, f in enumerate(self.frames) if any(f is a for a in anchors if a is not None)]
         if not indexes:
-            return self.frames[-(before + after):]
+            return self.frames[-WHOLE_LIMIT:]  # nothing to point at: the whole story, within reason
         return self.frames[max(0, min(indexes) - before): max(indexes) + after + 1]

@@ -3,23 +3,27 @@
 One Engine per upstream connection. Each input carries the current time `now`
 (seconds, any monotonic origin) and returns actions stamped with the absolute
 time at which the server adapter must carry them out. Server events keep their
-order: an event is never sent before one emitted earlier (a delayed confirmation
-holds back what follows it, as a slow service does). A close is not queued
-behind events: it happens at its own time and ends the connection.
+order within a chain: the service's acknowledgements (session, items, errors)
+form one chain, and each response streams in a chain of its own. So a delayed
+confirmation holds back the acknowledgements after it, as a slow service does,
+while a new item is still confirmed during a long response. A close is not
+queued behind events: it happens at its own time and ends the connection.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .scenario import Scenario, Turn
 from .validation import client_event_problems
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
+ACKS = "acks"            # the chain of the service's acknowledgements
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Engine:
         self.scenario = scenario
         self._conn = connection
         self._counter = 0
-        self._last_send_at = 0.0
+        self._last_at: dict[str, float] = {}    # chain -> time of its latest event
         self._items: dict[str, dict] = {}
         self._order: list[str] = []
         self._confirmed_at: dict[str, float] = {}
@@ -191,11 +195,11 @@ class Engine:
                 "content": [{"type": "input_audio", "transcript": self.scenario.transcript}]}
         self._confirm_item(out, now, item)
         self._latest_user_item = item_id
-        self._send(out, self._last_send_at, {"type": "conversation.item.input_audio_transcription.completed",
+        self._send(out, self._last_at[ACKS], {"type": "conversation.item.input_audio_transcription.completed",
                                              "item_id": item_id, "content_index": 0,
                                              "transcript": self.scenario.transcript,
                                              "usage": {"type": "duration", "seconds": ms / 1000}})
-        self._respond(out, self._last_send_at)
+        self._respond(out, self._last_at[ACKS])
 
     def _on_input_audio_buffer_commit(self, out: Outcome, now: float, event: dict) -> None:
         ms = len(self._audio) / AUDIO_BYTES_PER_MS
@@ -216,24 +220,25 @@ class Engine:
         turn = self.scenario.script[self._turns] if self._turns < len(self.scenario.script) else Turn()
         self._turns += 1
         response_id, item_id = self._new_id("resp"), self._new_id("item")
+        send = functools.partial(self._send, out, chain=f"response:{response_id}")
         previous = self._order[-1] if self._order else None
         self._order.append(item_id)
         at = now + self._ms(self.scenario.reply_latency_ms)
         response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": [],
                     "output_modalities": ["audio" if self.scenario.reply_audio_chunks else "text"]}
-        self._send(out, at, {"type": "response.created", "response": response})
+        send(at, {"type": "response.created", "response": response})
         if turn.kind == "function_call":
-            final_item, at = self._function_call(out, at, response_id, item_id, previous, turn)
+            final_item, at = self._function_call(send, at, response_id, item_id, previous, turn)
         else:
-            final_item, at = self._message(out, at, response_id, item_id, previous, turn)
-        done_at = self._send(out, at, {"type": "response.done", "response": dict(
+            final_item, at = self._message(send, at, response_id, item_id, previous, turn)
+        done_at = send(at, {"type": "response.done", "response": dict(
             response, status="completed", output=[final_item])})
         self._items[item_id] = final_item
         self._response = _Response(response_id, done_at)
         self._fire(out, "response_done", done_at)
         return response_id
 
-    def _message(self, out: Outcome, at: float, response_id: str, item_id: str, previous: str | None,
+    def _message(self, send: Callable[..., float], at: float, response_id: str, item_id: str, previous: str | None,
                  turn: Turn) -> tuple[dict, float]:
         text = (turn.text if turn.text is not None else self.scenario.reply_text).replace(
             "{user_text}", self._text_of(self._latest_user_item))
@@ -244,35 +249,35 @@ class Engine:
                       "status": "in_progress", "content": []}
         part = {"type": "output_audio", "transcript": text} if audio else {"type": "output_text", "text": text}
         final_item = dict(empty_item, status="completed", content=[part])
-        self._send(out, at, {"type": "response.output_item.added", "response_id": response_id,
+        send(at, {"type": "response.output_item.added", "response_id": response_id,
                              "output_index": 0, "item": empty_item}, "assistant")
-        self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous,
+        send(at, {"type": "conversation.item.added", "previous_item_id": previous,
                              "item": empty_item}, "assistant")
-        self._send(out, at, {"type": "response.content_part.added", **base,
+        send(at, {"type": "response.content_part.added", **base,
                              "part": {"type": "audio" if audio else "text"}})
         text_event = "response.output_audio_transcript" if audio else "response.output_text"
         for chunk in _chunks(text, self.scenario.reply_chunks):
             at += step
-            self._send(out, at, {"type": f"{text_event}.delta", **base, "delta": chunk})
+            send(at, {"type": f"{text_event}.delta", **base, "delta": chunk})
         for index in range(self.scenario.reply_audio_chunks):
             at += step
-            self._send(out, at, {"type": "response.output_audio.delta", **base,
+            send(at, {"type": "response.output_audio.delta", **base,
                                  "delta": base64.b64encode(audio_chunk(index, self.scenario.audio_chunk_ms)).decode()})
         at += step
         if audio:
-            self._send(out, at, {"type": "response.output_audio.done", **base})
-            self._send(out, at, {"type": f"{text_event}.done", **base, "transcript": text})
+            send(at, {"type": "response.output_audio.done", **base})
+            send(at, {"type": f"{text_event}.done", **base, "transcript": text})
         else:
-            self._send(out, at, {"type": f"{text_event}.done", **base, "text": text})
-        self._send(out, at, {"type": "response.content_part.done", **base,
+            send(at, {"type": f"{text_event}.done", **base, "text": text})
+        send(at, {"type": "response.content_part.done", **base,
                              "part": {"type": "audio", "transcript": text} if audio else {"type": "text", "text": text}})
-        self._send(out, at, {"type": "response.output_item.done", "response_id": response_id,
+        send(at, {"type": "response.output_item.done", "response_id": response_id,
                              "output_index": 0, "item": final_item}, "assistant")
-        self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous,
+        send(at, {"type": "conversation.item.done", "previous_item_id": previous,
                              "item": final_item}, "assistant")
         return final_item, at
 
-    def _function_call(self, out: Outcome, at: float, response_id: str, item_id: str, previous: str | None,
+    def _function_call(self, send: Callable[..., float], at: float, response_id: str, item_id: str, previous: str | None,
                        turn: Turn) -> tuple[dict, float]:
         call_id = self._new_id("call")
         step = self._ms(self.scenario.delta_interval_ms)
@@ -280,19 +285,19 @@ class Engine:
                 "call_id": call_id, "name": turn.name, "arguments": ""}
         final_item = dict(item, status="completed", arguments=turn.arguments)
         base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "call_id": call_id}
-        self._send(out, at, {"type": "response.output_item.added", "response_id": response_id,
+        send(at, {"type": "response.output_item.added", "response_id": response_id,
                              "output_index": 0, "item": item}, "function_call")
-        self._send(out, at, {"type": "conversation.item.added", "previous_item_id": previous, "item": item},
+        send(at, {"type": "conversation.item.added", "previous_item_id": previous, "item": item},
                    "function_call")
         for chunk in _chunks(turn.arguments, 2):
             at += step
-            self._send(out, at, {"type": "response.function_call_arguments.delta", **base, "delta": chunk})
+            send(at, {"type": "response.function_call_arguments.delta", **base, "delta": chunk})
         at += step
-        self._send(out, at, {"type": "response.function_call_arguments.done", **base,
+        send(at, {"type": "response.function_call_arguments.done", **base,
                              "name": turn.name, "arguments": turn.arguments})
-        self._send(out, at, {"type": "response.output_item.done", "response_id": response_id,
+        send(at, {"type": "response.output_item.done", "response_id": response_id,
                              "output_index": 0, "item": final_item}, "function_call")
-        self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": final_item},
+        send(at, {"type": "conversation.item.done", "previous_item_id": previous, "item": final_item},
                    "function_call")
         return final_item, at
 
@@ -302,14 +307,14 @@ class Engine:
 
     # --------------------------------------------------------------- machinery
 
-    def _send(self, out: Outcome, at: float, event: dict, role: str | None = None) -> float:
+    def _send(self, out: Outcome, at: float, event: dict, role: str | None = None, chain: str = ACKS) -> float:
         """Queue one server event through the scenario's rules; the time the service produced it."""
         kind = event["type"]
         for index, rule in enumerate(self.scenario.delays):
             if rule.event == kind and rule.role in (None, role):
                 self.used["delays"].add(index)
                 at += self._ms(rule.ms)
-        at = max(at, self._last_send_at)
+        at = max(at, self._last_at.get(chain, 0.0))
         for index, rule in enumerate(self.scenario.drops):
             if rule.event == kind and rule.role in (None, role):
                 self.used["drops"].add(index)
@@ -324,7 +329,7 @@ class Engine:
             if rule.event == kind and rule.role in (None, role):
                 self.used["duplicates"].add(index)
                 copies = 2
-        self._last_send_at = at
+        self._last_at[chain] = at
         for _ in range(copies):
             out.actions.append(Send(at, {"event_id": self._new_id("event"), **event}))
         for after, held, held_role in [h for h in self._held if h[0] == kind]:

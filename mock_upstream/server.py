@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextlib
+import heapq
 import itertools
 import json
 import logging
@@ -70,7 +71,8 @@ class MockUpstream(Listener):
 class _Connection:
     def __init__(self, ws: ServerConnection, conn: int, engine: Engine, recorder: Recorder):
         self.ws, self.conn, self.engine, self.recorder = ws, conn, engine, recorder
-        self._queue: collections.deque[Send] = collections.deque()
+        self._queue: list[tuple[float, int, Send]] = []   # a heap: earliest first, then in emission order
+        self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -100,22 +102,24 @@ class _Connection:
         loop = asyncio.get_running_loop()
         for action in outcome.actions:
             if isinstance(action, Send):
-                self._queue.append(action)
+                heapq.heappush(self._queue, (action.at, next(self._seq), action))
                 self._wake.set()
             elif isinstance(action, CloseSocket):
                 loop.call_at(action.at, lambda a=action: asyncio.ensure_future(self._close(a)))
 
     async def _sender(self) -> None:
         while True:
+            self._wake.clear()
             if not self._queue:
-                self._wake.clear()
                 await self._wake.wait()
                 continue
-            action = self._queue[0]
-            delay = action.at - time.monotonic()
+            delay = self._queue[0][0] - time.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
-            self._queue.popleft()
+                # An event queued meanwhile may be due earlier: wake up for it.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            action = heapq.heappop(self._queue)[2]
             text = json.dumps(action.event)
             await self.ws.send(text)
             self.recorder.text(LEG, DOWN, self.conn, text)

@@ -81,8 +81,10 @@ def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
         fail("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
     follow_up = f"After the keep-alives {uuid.uuid4().hex[:8]}."
     send(client, {"type": "InjectUserMessage", "content": follow_up})
-    conn = sent_frame(recording.timeline(), lambda f: f.type == "KeepAlive").conn
-    arrived = followed_up(recording, follow_up, conn, units(10))
+    keepalive = recording.first(units(5), leg="A", arrow="->", type="KeepAlive")
+    if keepalive is None:
+        fail("CLI-1", "the client tap never saw the KeepAlive", recording.timeline())
+    arrived = followed_up(recording, follow_up, keepalive.conn, units(10))
     timeline = recording.timeline()
     forwarded = [f for f in timeline.select(leg="B", arrow="->") if f.type == "KeepAlive"]
     assert_never(timeline, forwarded, "CLI-1", "the proxy sent the client's KeepAlive upstream")
@@ -180,12 +182,11 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
     client = make_wire_client()
     if configured and client.configure() is None:
         fail("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
-    what = f"a malformed frame ({len(frame.encode()):,} bytes)" if len(frame) > 64 else f"the frame {frame!r}"
+    what = f"a {len(frame.encode()):,}-byte frame" if len(frame) > 64 else f"the frame {frame!r}"
     send(client, frame)
-    sent = recording.first(units(5), leg="A", arrow="->", kind="text",
-                           **({} if configured else {}))
-    sent = recording.wait_for(lambda tl: sent_frame(tl, lambda f: f.kind == "text" and f.size == len(frame.encode())
-                                                    and f.type != "Settings"), units(5))
+    size = len(frame.encode())
+    sent = recording.wait_for(
+        lambda tl: sent_frame(tl, lambda f: f.kind == "text" and f.size == size and f.type != "Settings"), units(5))
     if sent is None:
         fail("CLI-3", f"the client tap never saw {what}", recording.timeline())
     answer = recording.wait_for(lambda tl: proxy_answer(tl, sent), units(5))

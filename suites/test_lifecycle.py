@@ -1,0 +1,312 @@
+"""LIFE-*: connection lifecycle. When one side of the proxy closes, the other side is closed too and in
+bounded time (an upstream close reaches the client, a client close frees the upstream session); a closed
+connection does not keep the next one from working; an unreachable upstream ends in an Error or a close,
+not a hang."""
+
+import asyncio
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from harness.checks import assert_never, assert_within, fail
+from harness.timeouts import units
+from harness.wire_client import settings
+from suites.flows import app_params
+
+# Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
+CLOSE_PROPAGATION_S = 5.0
+UNREACHABLE_ANSWER_S = 10.0
+# Slack for the recorder to see a frame that happened right at a bound (scaled: harness machinery).
+RECORDING_SLACK_S = 0.25
+
+DISCONNECT = "() => window.voiceAgentApp.disconnect()"
+
+
+def wait_until_bound(recording, predicate, start: float, bound_s: float):
+    """Wait for predicate(timeline) until `bound_s` after monotonic time `start` (plus recording slack)."""
+    return recording.wait_for(predicate, max(0.0, start + bound_s - time.monotonic()) + units(RECORDING_SLACK_S))
+
+
+def upstream_connection(timeline, settings_frame=None):
+    """The leg B connection that carried a client's session: the one whose session.update followed its Settings."""
+    update = timeline.first(leg="B", arrow="->", type="session.update",
+                            **({"after": settings_frame} if settings_frame is not None else {}))
+    return update.conn if update is not None else None
+
+
+def close_on(timeline, leg, conn, arrow=None):
+    found = [f for f in timeline.select(leg=leg, kind="close", arrow=arrow) if f.conn == conn]
+    return found[0] if found else None
+
+
+def wait_for_app_status(app, status: str, timeout_s: float) -> bool:
+    try:
+        app.page.wait_for_function(
+            "([id, want]) => (document.querySelector(`[data-testid=\"${id}\"]`)?.textContent ?? '').trim() === want",
+            arg=[app.s.status, status], timeout=timeout_s * 1000, polling=10)
+    except Exception as exc:  # Playwright's TimeoutError
+        if type(exc).__name__ != "TimeoutError":
+            raise
+        return False
+    return True
+
+
+def item_text(frame) -> str:
+    parts = (frame.data.get("item") or {}).get("content") or []
+    return "".join(p.get("text") or p.get("transcript") or "" for p in parts if isinstance(p, dict))
+
+
+# ------------------------------------------------------------------ LIFE-1
+
+
+def assert_upstream_close_reaches_the_client(app, recording, timeline_anchor=None):
+    """The upstream closed: leg A is closed by the proxy within 5 s, the app shows `closed`, no reply invented."""
+    upstream_close = recording.first(units(10), leg="B", arrow="<-", kind="close")
+    if upstream_close is None:
+        fail("LIFE-1", "the scenario's upstream close never happened", recording.timeline(), timeline_anchor)
+    wait_until_bound(recording, lambda tl: tl.first(leg="A", arrow="<-", kind="close"),
+                     upstream_close.t, CLOSE_PROPAGATION_S)
+    timeline = recording.timeline()
+    client_close = timeline.first(leg="A", arrow="<-", kind="close")
+    if client_close is None and timeline.first(leg="A", arrow="->", kind="close"):
+        fail("LIFE-1", "the proxy never closed the client connection; the app closed it itself",
+             timeline, upstream_close, timeline.first(leg="A", arrow="->", kind="close"))
+    assert_within(timeline, upstream_close, client_close, CLOSE_PROPAGATION_S, "LIFE-1",
+                  f"upstream closed {upstream_close.data.get('code')}: the proxy closed the client connection")
+    if not wait_for_app_status(app, "closed", units(5)):
+        fail("LIFE-1", f"the proxy closed the client connection but the app shows "
+                       f"{app.text(app.s.status)!r}, not 'closed'", timeline, client_close)
+    invented = timeline.select(leg="A", arrow="<-", type="ConversationText", role="assistant", after=timeline_anchor)
+    assert_never(timeline, invented, "LIFE-1", "an agent reply the upstream never sent reached the client")
+
+
+@pytest.mark.req("LIFE-1")
+@pytest.mark.scenario(replies=False, closes=[{"trigger": "first_user_item", "after_ms": 300, "code": 1000}])
+def test_an_upstream_close_after_the_first_message_closes_the_client_within_5_s(app, recording):
+    # The field defect's shape: the service answers nothing and closes the socket with 1000.
+    app.open()
+    if not app.connect(units(10)):
+        fail("LIFE-1", "the connection closed before SettingsApplied", recording.timeline())
+    app.send("Are you still there?")
+    sent = recording.first(units(5), leg="A", arrow="->", type="InjectUserMessage")
+    if sent is None:
+        fail("LIFE-1", "the app never sent InjectUserMessage", recording.timeline())
+    assert_upstream_close_reaches_the_client(app, recording, sent)
+
+
+@pytest.mark.req("LIFE-1")
+@pytest.mark.scenario(closes=[{"trigger": "session_update", "after_ms": 0, "code": 1011,
+                               "reason": "server error"}])
+def test_an_upstream_close_while_the_session_is_configured_closes_the_client_within_5_s(app, recording):
+    app.open()
+    app.by(app.s.text_input).focus()  # opens the connection; the upstream closes it during configuration
+    assert_upstream_close_reaches_the_client(app, recording)
+
+
+# ------------------------------------------------------------------ LIFE-2
+
+
+def assert_upstream_closed_after_client(recording, settings_frame):
+    """The client closed: the proxy closes the upstream connection of this client's session within 5 s."""
+    client_close = recording.first(units(5), leg="A", arrow="->", kind="close")
+    if client_close is None:
+        fail("LIFE-2", "the client tap never saw the client's close", recording.timeline())
+    conn = upstream_connection(recording.timeline(), settings_frame)
+    if conn is None:
+        fail("LIFE-2", "no session.update went upstream, so this client's upstream connection is unknown",
+             recording.timeline(), client_close)
+    wait_until_bound(recording, lambda tl: close_on(tl, "B", conn), client_close.t, CLOSE_PROPAGATION_S)
+    timeline = recording.timeline()
+    upstream_close = close_on(timeline, "B", conn)
+    if upstream_close is not None and upstream_close.arrow != "->":
+        fail("LIFE-2", "the upstream closed the session's connection, not the proxy", timeline,
+             client_close, upstream_close)
+    assert_within(timeline, client_close, upstream_close, CLOSE_PROPAGATION_S, "LIFE-2",
+                  f"the client closed: the proxy closed upstream connection {conn}")
+
+
+@pytest.mark.req("LIFE-2")
+def test_the_upstream_socket_is_closed_within_5_s_after_the_app_disconnects(app, recording):
+    app.open()
+    if not app.connect(units(10)):
+        fail("LIFE-2", "the connection closed before SettingsApplied", recording.timeline())
+    before = app.text(app.s.agent_response)
+    app.send("Hello, one short answer please.")
+    if app.wait_for_reply(units(10), before=before).reply is None:
+        fail("LIFE-2", "no agent reply, so the session was not fully set up", recording.timeline())
+    app.page.evaluate(DISCONNECT)
+    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+
+
+@pytest.mark.req("LIFE-2")
+@pytest.mark.scenario(replies=False)
+def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_during_a_response(
+        make_wire_client, recording):
+    client = make_wire_client()
+    if client.configure() is None:
+        fail("LIFE-2", "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "A question that never gets its answer."})
+    if recording.first(units(10), leg="B", arrow="->", type="response.create") is None:
+        fail("LIFE-2", "no response.create went upstream, so no response was in progress", recording.timeline())
+    client.close()
+    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+
+
+@pytest.mark.req("LIFE-2")
+@pytest.mark.scenario(delays=[{"event": "session.updated", "ms": 2000}])
+def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_before_the_session_is_ready(
+        make_wire_client, recording):
+    client = make_wire_client()
+    client.send(settings())
+    if recording.first(units(10), leg="B", arrow="->", type="session.update") is None:
+        fail("LIFE-2", "no session.update went upstream", recording.timeline())
+    client.close()
+    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+
+
+# ------------------------------------------------------------------ LIFE-3
+
+
+def disconnect_and_wait(app, recording):
+    app.page.evaluate(DISCONNECT)
+    if not wait_for_app_status(app, "closed", units(5)):
+        fail("LIFE-3", "the app did not show 'closed' after it disconnected", recording.timeline())
+    if recording.first(units(5), leg="A", arrow="->", kind="close") is None:
+        fail("LIFE-3", "the client tap never saw the app's close", recording.timeline())
+
+
+def second_connection(timeline):
+    """The leg A connection of the second Settings, and its Settings frame."""
+    sent = timeline.select(leg="A", arrow="->", type="Settings")
+    return sent[1] if len(sent) > 1 else None
+
+
+def assert_second_connection_works(recording, settings_frame, question):
+    """On the second connection: SettingsApplied, the question upstream, and an agent reply to the client."""
+    conn = settings_frame.conn
+
+    def replied(tl):
+        asked = next((f for f in tl.select(leg="A", arrow="->", type="InjectUserMessage", after=settings_frame)
+                      if f.conn == conn and f.data.get("content") == question), None)
+        if asked is None:
+            return None
+        return next((f for f in tl.select(leg="A", arrow="<-", type="ConversationText", role="assistant",
+                                          after=asked) if f.conn == conn), None)
+
+    reply = recording.wait_for(replied, units(10))
+    timeline = recording.timeline()
+    applied = next((f for f in timeline.select(leg="A", arrow="<-", type="SettingsApplied", after=settings_frame)
+                    if f.conn == conn), None)
+    if applied is None:
+        fail("LIFE-3", "the second connection got no SettingsApplied", timeline, settings_frame)
+    if reply is None:
+        fail("LIFE-3", "the second connection got no agent reply to its message", timeline, settings_frame, applied)
+    return timeline
+
+
+@pytest.mark.req("LIFE-3")
+def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connection_works(app, recording):
+    app.open()
+    if not app.connect(units(10)):
+        fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
+    before = app.text(app.s.agent_response)
+    app.send("First connection, first question.")
+    if app.wait_for_reply(units(10), before=before).reply is None:
+        fail("LIFE-3", "no agent reply on the first connection", recording.timeline())
+    disconnect_and_wait(app, recording)
+    question = "Second connection, second question."
+    app.send(question)  # sending opens a new connection; the app holds the text until SettingsApplied
+    settings_frame = recording.wait_for(second_connection, units(10))
+    if settings_frame is None:
+        fail("LIFE-3", "the app never opened a second connection", recording.timeline())
+    assert_second_connection_works(recording, settings_frame, question)
+    try:
+        app.page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"conversation-history\"] [data-role=\"assistant\"]')"
+            ".length >= 2", timeout=units(5) * 1000, polling=10)
+    except Exception as exc:  # Playwright's TimeoutError
+        if type(exc).__name__ != "TimeoutError":
+            raise
+        fail("LIFE-3", f"the app does not show the second reply (history: {app.history()})", recording.timeline())
+
+
+@pytest.mark.req("LIFE-3")
+def test_context_sent_on_reconnect_reaches_upstream_as_items_in_order(app, recording):
+    # First connection: a short conversation; the app then closes and reconnects, sending it back as context.
+    app.open()
+    if not app.connect(units(10)):
+        fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
+    before = app.text(app.s.agent_response)
+    app.send("My favourite colour is teal.")
+    if app.wait_for_reply(units(10), before=before).reply is None:
+        fail("LIFE-3", "no agent reply on the first connection", recording.timeline())
+    context = [{"role": role, "content": text} for role, text in app.history()]
+    disconnect_and_wait(app, recording)
+    app.open(**app_params(context=context))
+    if not app.connect(units(10)):
+        fail("LIFE-3", "the second connection closed before SettingsApplied", recording.timeline())
+    question = "What is my favourite colour?"
+    app.send(question)
+    settings_frame = second_connection(recording.timeline())
+    if settings_frame is None:
+        fail("LIFE-3", "the client tap saw no second Settings", recording.timeline())
+    timeline = assert_second_connection_works(recording, settings_frame, question)
+    conn = upstream_connection(timeline, settings_frame)
+    creates = [f for f in timeline.select(leg="B", arrow="->", type="conversation.item.create") if f.conn == conn]
+    got = [(f.role, item_text(f)) for f in creates]
+    want = [(m["role"], m["content"]) for m in context]
+    remaining = iter(got)
+    if not all(message in remaining for message in want):  # each context message, in order
+        fail("LIFE-3", f"upstream connection {conn} got the items {got}; expected the context {want} among "
+                       f"them, in order", timeline, settings_frame, *creates[:3])
+
+
+# ------------------------------------------------------------------ LIFE-4
+
+
+@pytest.fixture
+def stalled_handshakes_released(mock_upstream, harness_loop):
+    """Stopgap: cancel the mock's handshakes this test left stalled, once the test is over.
+
+    The mock's handshake=stall waits forever, even after the proxy gave up and closed its socket, so the
+    handshake task lives until the mock's 60 s open timeout and stopping the mock at the end of the run hangs
+    (a teardown error on whichever test ran last). Under the stall scenario every connection made during the
+    test is a stalled one. To drop when mock_upstream/server.py ends a stalled handshake by itself."""
+    server = mock_upstream._server
+    before = set(server.handler_tasks)
+    yield
+
+    async def release():
+        stalled = [task for task in server.handler_tasks if task not in before and not task.done()]
+        for task in stalled:
+            task.cancel()
+        if stalled:
+            await asyncio.wait(stalled, timeout=units(2))
+
+    harness_loop.run(release())
+
+
+@pytest.mark.req("LIFE-4")
+@pytest.mark.parametrize("handshake", [
+    pytest.param("reject", id="upstream-answers-503", marks=pytest.mark.scenario(handshake="reject")),
+    pytest.param("stall", id="upstream-never-answers", marks=pytest.mark.scenario(handshake="stall")),
+])
+def test_an_unreachable_upstream_gets_the_client_an_error_or_a_close_within_10_s(
+        make_wire_client, recording, stalled_handshakes_released, handshake):
+    started = time.monotonic()
+    client = make_wire_client()
+    try:
+        client.send(settings())
+    except ConnectionClosed:
+        pass  # closed already: the recording tells how
+
+    def answered(tl):
+        return tl.first(leg="A", arrow="<-", type="Error") or tl.first(leg="A", arrow="<-", kind="close")
+
+    answer = wait_until_bound(recording, answered, started, UNREACHABLE_ANSWER_S)
+    timeline = recording.timeline()
+    if answer is None or answer.t - started > UNREACHABLE_ANSWER_S:
+        took = f"{answer.t - started:.2f} s" if answer else f"nothing within {UNREACHABLE_ANSWER_S:g} s"
+        fail("LIFE-4", f"upstream handshake {handshake}: the client got no Error and no close within "
+                       f"{UNREACHABLE_ANSWER_S:g} s of connecting ({took})", timeline, answer)
