@@ -1,0 +1,56 @@
+"""Upstream errors: passed to the client with their codes (ERR-1, ERR-2), except the one the proxy itself
+caused and the client cannot act on (ERR-3)."""
+
+import pytest
+
+from harness.checks import fail
+from harness.timeouts import units
+from suites.flows import browser_turn
+
+
+def error_at_first_message(code, type_="invalid_request_error"):
+    return pytest.mark.scenario(errors=[{"trigger": "first_user_item", "code": code, "type": type_}])
+
+
+def client_errors(timeline):
+    return timeline.select(leg="A", arrow="<-", type="Error")
+
+
+@pytest.mark.req("ERR-1")
+@error_at_first_message("rate_limit_exceeded", type_="rate_limit_error")
+def test_an_upstream_error_reaches_the_client_with_its_code(app, recording):
+    app.open()
+    app.send("Hello.")
+    error = recording.first(units(10), leg="A", arrow="<-", type="Error")
+    timeline = recording.timeline()
+    upstream = timeline.first(leg="B", arrow="<-", type="error")
+    if error is None or error.data.get("code") != "rate_limit_exceeded":
+        fail("ERR-1", f"the client got {error.data if error else 'no Error'}, expected code rate_limit_exceeded",
+             timeline, upstream, error)
+
+
+@pytest.mark.req("ERR-2")
+@pytest.mark.parametrize("code", [
+    pytest.param("idle_timeout", marks=error_at_first_message("idle_timeout")),
+    pytest.param("session_max_duration", marks=error_at_first_message("session_max_duration")),
+])
+def test_expected_closure_codes_are_passed_as_they_are(app, recording, code):
+    app.open()
+    app.send("Hello.")
+    error = recording.first(units(10), leg="A", arrow="<-", type="Error")
+    if error is None or error.data.get("code") != code:
+        fail("ERR-2", f"the client got {error.data if error else 'no Error'}, expected code {code}",
+             recording.timeline(), error)
+    if app.text("recoverable-agent-error-count") != "1":
+        fail("ERR-2", "the app did not count the error as an expected closure", recording.timeline(), error)
+
+
+@pytest.mark.req("ERR-3")
+@error_at_first_message("conversation_already_has_active_response")
+def test_an_active_response_error_is_not_forwarded_to_the_client(app, recording):
+    timeline = browser_turn(app, recording, "Hello.", "ERR-3")
+    # The reply followed the error upstream, so anything made of the error has reached the client.
+    forwarded = [f for f in client_errors(timeline)
+                 if f.data.get("code") == "conversation_already_has_active_response"]
+    if forwarded:
+        fail("ERR-3", "conversation_already_has_active_response was forwarded to the client", timeline, forwarded[0])

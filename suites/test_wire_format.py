@@ -1,0 +1,51 @@
+"""The wire format of both legs: what goes upstream validates as Realtime client events (WIRE-3); what goes to
+the client is a known component message (WIRE-4) and never a raw upstream event (MAP-10)."""
+
+import pytest
+
+from harness import component_protocol
+from harness.checks import fail
+from harness.timeouts import units
+from suites.flows import browser_turn
+from suites.test_function_calls import CALL_THEN_TEXT, FUNCTIONS
+
+
+def assert_upstream_events_validate(timeline):
+    for frame in timeline.select(leg="B", arrow="->"):
+        if frame.kind == "binary":
+            fail("WIRE-3", "a binary frame went upstream", timeline, frame)
+        if frame.kind == "text" and (frame.data is None or frame.note.get("problems")):
+            problems = "; ".join(frame.note.get("problems") or ["not JSON"])
+            fail("WIRE-3", f"{frame.label()} is not a valid Realtime client event: {problems}", timeline, frame)
+
+
+@pytest.mark.req("WIRE-3")
+@pytest.mark.scenario(script=CALL_THEN_TEXT)
+def test_every_upstream_event_of_a_full_conversation_validates(app, recording):
+    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-3", greeting="Hi!",
+                            functions=FUNCTIONS, context=[{"role": "user", "content": "I am in France."}])
+    assert_upstream_events_validate(timeline)
+
+
+@pytest.mark.req("WIRE-3")
+def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, recording):
+    client = make_wire_client()
+    client.configure()
+    client.send({"type": "KeepAlive"})
+    client.send({"type": "SomethingNew", "value": 1})
+    client.send({"type": "InjectUserMessage", "content": "Still there?"})
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    assert_upstream_events_validate(recording.timeline())
+
+
+@pytest.mark.req("WIRE-4", "MAP-10")
+@pytest.mark.scenario(script=CALL_THEN_TEXT, reply_audio_chunks=2)
+def test_the_client_gets_only_known_component_messages(app, recording):
+    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4",
+                            greeting="Hi!", functions=FUNCTIONS)
+    for frame in timeline.select(leg="A", arrow="<-", kind="text"):
+        if frame.type and "." in frame.type:
+            fail("MAP-10", f"a raw upstream event reached the client: {frame.type}", timeline, frame)
+        problems = component_protocol.problems(frame.data)
+        if problems:
+            fail("WIRE-4", f"{frame.label()}: {'; '.join(problems)}", timeline, frame)
