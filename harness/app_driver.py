@@ -112,6 +112,18 @@ class AppDriver:
         return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
                             waited_s=time.monotonic() - start)
 
+    def wait_for_text(self, testid: str, value: str, timeout_s: float) -> bool:
+        """True once the element's text is value; False if it is not within the timeout."""
+        try:
+            self.page.wait_for_function(
+                "([id, value]) => document.querySelector(`[data-testid=\"${id}\"]`)?.textContent.trim() === value",
+                arg=[testid, value], timeout=timeout_s * 1000, polling=10)
+            return True
+        except Exception as exc:  # Playwright's TimeoutError
+            if type(exc).__name__ != "TimeoutError":
+                raise
+            return False
+
     def error_count(self) -> int:
         return int(self.text(self.s.error_count) or 0)
 

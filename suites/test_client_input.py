@@ -30,25 +30,22 @@ def send(client, message) -> bool:
     return True
 
 
-def user_item_with_text(timeline, text):
-    """The upstream user conversation.item.create that carries this text, or None."""
-    for frame in timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user"):
-        parts = (frame.data.get("item") or {}).get("content") or []
-        if any(isinstance(p, dict) and p.get("text") == text for p in parts):
-            return frame
-    return None
-
-
 def closed_by_proxy(timeline, conn):
     return [f for f in timeline.select(leg="A", arrow="<-", kind="close") if f.conn == conn]
 
 
-def followed_up(recording, text, conn, timeout):
-    """Wait until the follow-up message with this text reached upstream, or the proxy closed leg A conn.
+def followed_up(recording, conn, timeout):
+    """Wait until the client's follow-up InjectUserMessage reached upstream as a user item, or the proxy closed
+    leg A connection conn.
 
     Client messages are handled in order, so once the follow-up is upstream, anything the proxy was going
     to forward for an earlier message is upstream too: a negative check can be concluded then."""
-    return recording.wait_for(lambda tl: user_item_with_text(tl, text) or closed_by_proxy(tl, conn), timeout)
+    def seen(tl):
+        inject = next((f for f in tl.select(leg="A", arrow="->", type="InjectUserMessage") if f.conn == conn), None)
+        upstream = inject and tl.first(leg="B", arrow="->", type="conversation.item.create", role="user",
+                                       after=inject)
+        return upstream or closed_by_proxy(tl, conn)
+    return recording.wait_for(seen, timeout)
 
 
 def sent_frame(timeline, predicate):
@@ -79,12 +76,11 @@ def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
             client.send(KEEPALIVE)
     if ready is None:
         fail("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
-    follow_up = f"After the keep-alives {uuid.uuid4().hex[:8]}."
-    send(client, {"type": "InjectUserMessage", "content": follow_up})
+    send(client, {"type": "InjectUserMessage", "content": "After the keep-alives."})
     keepalive = recording.first(units(5), leg="A", arrow="->", type="KeepAlive")
     if keepalive is None:
         fail("CLI-1", "the client tap never saw the KeepAlive", recording.timeline())
-    arrived = followed_up(recording, follow_up, keepalive.conn, units(10))
+    arrived = followed_up(recording, keepalive.conn, units(10))
     timeline = recording.timeline()
     forwarded = [f for f in timeline.select(leg="B", arrow="->") if f.type == "KeepAlive"]
     assert_never(timeline, forwarded, "CLI-1", "the proxy sent the client's KeepAlive upstream")
@@ -118,12 +114,11 @@ def test_an_unknown_message_type_gets_an_error_and_is_not_forwarded(make_wire_cl
         fail("CLI-2", "no SettingsApplied, so the unknown message could not be checked", recording.timeline())
     else:
         client.send(unknown)
-    follow_up = f"After the unknown message {marker}."
-    send(client, {"type": "InjectUserMessage", "content": follow_up})
+    send(client, {"type": "InjectUserMessage", "content": "After the unknown message."})
     sent = recording.first(units(5), leg="A", arrow="->", type=message_type)
     if sent is None:
         fail("CLI-2", "the client tap never saw the unknown message", recording.timeline())
-    arrived = followed_up(recording, follow_up, sent.conn, units(10))
+    arrived = followed_up(recording, sent.conn, units(10))
     timeline = recording.timeline()
     forwarded = [f for f in timeline.select(leg="B", arrow="->") if mentions(f, marker) and f.type == message_type]
     assert_never(timeline, forwarded, "CLI-2", f"the proxy forwarded the unknown {message_type!r} message upstream")
@@ -161,7 +156,8 @@ def proxy_answer(timeline, sent):
     return answers[0] if answers else None
 
 
-def assert_proxy_serves_the_next_connection(make_wire_client, proxy, recording, what, malformed):
+def next_connection_problem(make_wire_client, proxy) -> str | None:
+    """Why a new connection is not served (no SettingsApplied, or the proxy process is gone), or None."""
     client = make_wire_client()
     try:
         applied = client.configure()
@@ -169,10 +165,10 @@ def assert_proxy_serves_the_next_connection(make_wire_client, proxy, recording, 
         applied = None
     if applied is None:
         state = "is still running" if proxy.running else "has exited"
-        fail("CLI-3", f"after {what}, the next connection got no SettingsApplied (the proxy process {state})",
-             recording.timeline(), malformed)
+        return f"the next connection got no SettingsApplied (the proxy process {state})"
     if not proxy.running:
-        fail("CLI-3", f"after {what}, the proxy process has exited", recording.timeline(), malformed)
+        return "the proxy process has exited"
+    return None
 
 
 @pytest.mark.req("CLI-3")
@@ -182,18 +178,21 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
     client = make_wire_client()
     if configured and client.configure() is None:
         fail("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
-    what = f"a {len(frame.encode()):,}-byte frame" if len(frame) > 64 else f"the frame {frame!r}"
-    send(client, frame)
     size = len(frame.encode())
+    what = f"a {size:,}-byte frame" if size > 64 else f"the frame {frame!r}"
+    send(client, frame)
     sent = recording.wait_for(
         lambda tl: sent_frame(tl, lambda f: f.kind == "text" and f.size == size and f.type != "Settings"), units(5))
     if sent is None:
         fail("CLI-3", f"the client tap never saw {what}", recording.timeline())
     answer = recording.wait_for(lambda tl: proxy_answer(tl, sent), units(5))
-    timeline = recording.timeline()
+    problems = []
     if answer is None:
-        fail("CLI-3", f"{what} got neither an Error nor a close", timeline, sent)
-    if answer.kind == "close" and answer.data.get("code") == DROPPED:
-        fail("CLI-3", f"{what} made the proxy drop the connection without a close frame (1006)", timeline,
-             sent, answer)
-    assert_proxy_serves_the_next_connection(make_wire_client, live_proxy, recording, what, sent)
+        problems.append(f"{what} got neither an Error nor a close")
+    elif answer.kind == "close" and answer.data.get("code") == DROPPED:
+        problems.append(f"{what} made the proxy drop the connection without a close frame (1006)")
+    next_problem = next_connection_problem(make_wire_client, live_proxy)
+    if next_problem:
+        problems.append(f"after {what}, {next_problem}")
+    if problems:
+        fail("CLI-3", "; ".join(problems), recording.timeline(), sent, answer)

@@ -41,7 +41,7 @@ def test_expected_closure_codes_are_passed_as_they_are(app, recording, code):
     if error is None or error.data.get("code") != code:
         fail("ERR-2", f"the client got {error.data if error else 'no Error'}, expected code {code}",
              recording.timeline(), error)
-    if app.text("recoverable-agent-error-count") != "1":
+    if not app.wait_for_text(app.s.recoverable_error_count, "1", units(5)):
         fail("ERR-2", "the app did not count the error as an expected closure", recording.timeline(), error)
 
 
