@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     _target_options(bench)
     bench.add_argument("--count", type=int, default=5, help="canary runs after the browser is up (default 5)")
     commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
+    sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
+    sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
+    sens.add_argument("--reduced", action="store_true",
+                      help="per defect, only the tests of its expected and collateral ids plus CANARY-1")
+    sens.add_argument("--jobs", type=int, default=2, help="defects run at the same time (default 2)")
+    sens.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run (default 1)")
+    sens.add_argument("--reports-dir", default=str(ROOT / "reports"))
+    sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
     return parser
 
 
@@ -52,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "setup-browser":
         from .setup_browser import main as setup_browser
         return setup_browser()
+    if args.command == "sensitivity":
+        return _sensitivity(args)
     try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir))
         browser.executable(browser.managed_path())
@@ -62,6 +72,24 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import bench_canary
         return bench_canary(config, args.count, extra)
     return run_pytest(pytest_args(config, extra))
+
+
+def _sensitivity(args) -> int:
+    from reference_proxy.defects import DEFECTS
+
+    from .sensitivity import main as sensitivity
+
+    unknown = [d for d in args.defects or [] if d not in DEFECTS]
+    if unknown:
+        print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(DEFECTS))}", file=sys.stderr)
+        return 2
+    try:
+        browser.executable(browser.managed_path())
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
+                       Path(args.docs) if args.docs else None)
 
 
 def pytest_args(config: run_config.RunConfig, extra: list[str]) -> list[str]:

@@ -22,14 +22,18 @@ class Defect:
     description: str
     breaks: tuple[str, ...]
     session_class: type[Session]
+    # Requirements that also go red, and why: a defect that stops every reply fails every check that needs one.
+    collateral: tuple[str, ...] = ()
+    collateral_reason: str = ""
 
 
 DEFECTS: dict[str, Defect] = {}
 
 
-def defect(name: str, breaks: tuple[str, ...], description: str):
+def defect(name: str, breaks: tuple[str, ...], description: str, collateral: tuple[str, ...] = (),
+           collateral_reason: str = ""):
     def register(cls: type[Session]) -> type[Session]:
-        DEFECTS[name] = Defect(name, description, breaks, cls)
+        DEFECTS[name] = Defect(name, description, breaks, cls, collateral, collateral_reason)
         return cls
     return register
 
