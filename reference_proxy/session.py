@@ -289,6 +289,10 @@ class Session:
         if item_id not in self._awaiting_confirmation:
             return []
         self._awaiting_confirmation.discard(item_id)
+        if self._awaiting_confirmation:
+            # A later user item is still unconfirmed: answering now would be premature for it (ORD-1);
+            # one response for both once it is confirmed.
+            return []
         return self._request_response()
 
     def _on_output_completed(self, item_id: str | None) -> list[Action]:

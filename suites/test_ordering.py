@@ -87,10 +87,12 @@ def assert_one_active_response_at_a_time(timeline):
 
 
 @pytest.mark.req("ORD-4")
-@pytest.mark.scenario(reply_latency_ms=300)
+@pytest.mark.scenario(reply_latency_ms=1500)
 def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
     app.open()
     app.send("First question?")
+    # The second message goes out while the first response is active (1.5 s until it even starts).
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
     app.send("Second question?")
     finished = recording.wait_for(
         lambda tl: len(tl.select(leg="B", arrow="<-", type="response.done")) >= 2

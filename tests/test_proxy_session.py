@@ -89,11 +89,20 @@ def test_inject_before_session_updated_is_queued_and_sent_in_order_after_it():
     assert texts == ["one", "two"]
 
 
-def test_a_second_confirmation_during_an_active_response_waits_for_response_done():
+def test_two_messages_in_flight_get_one_response_once_both_are_confirmed():
     session = ready_session()
     session.on_client_text(event("InjectUserMessage", content="one"))
     session.on_client_text(event("InjectUserMessage", content="two"))
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_1"}))) == []
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_2"}))) == [
+        {"type": "response.create"}]
+
+
+def test_a_confirmation_during_an_active_response_waits_for_response_done():
+    session = ready_session()
+    session.on_client_text(event("InjectUserMessage", content="one"))
     assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_1"}))) != []
+    session.on_client_text(event("InjectUserMessage", content="two"))
     assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_2"}))) == []
     done = session.on_upstream_text(event("response.done", response={"output": []}))
     assert upstream(done) == [{"type": "response.create"}]
@@ -144,7 +153,3 @@ def test_defect_settings_applied_on_created_acknowledges_early(created_first):
     assert {"type": "SettingsApplied"} in client(actions)
 
 
-def test_every_defect_names_catalogue_requirements():
-    from harness import catalogue
-    for defect in DEFECTS.values():
-        assert defect.breaks and set(defect.breaks) <= set(catalogue.load()), defect.name

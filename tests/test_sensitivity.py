@@ -1,5 +1,5 @@
-"""The sensitivity matrix, reduced to the suites that exist: each known defect turns its requirements red,
-and nothing else; the reference proxy turns nothing red, also with two xdist workers."""
+"""The sensitivity matrix as a self-test. make test runs the reduced matrix (per defect, only the tests of its
+expected and collateral requirements plus CANARY-1); `python -m harness sensitivity` runs the full one."""
 
 import json
 import subprocess
@@ -8,35 +8,55 @@ from pathlib import Path
 
 import pytest
 
+from harness import catalogue
 from reference_proxy.defects import DEFECTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_harness(reports: Path, *args: str) -> tuple[int, dict]:
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-    path = reports / "conformance.json"
-    assert path.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    return done.returncode, json.loads(path.read_text())
+def harness(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def verdict_ids(record: dict, verdict: str) -> set[str]:
     return {rid for rid, entry in record["requirements"].items() if entry["verdict"] == verdict}
 
 
-def test_the_reference_proxy_passes_every_tested_requirement_with_two_workers(tmp_path):
-    code, record = run_harness(tmp_path, "--", "-n", "2")
-    assert verdict_ids(record, "fail") == set()
-    assert {"CANARY-1", "READY-1", "ORD-1"} <= verdict_ids(record, "pass")
-    assert code == 0
+def test_the_reference_proxy_passes_every_requirement_with_two_workers(tmp_path):
+    done = harness("run", "--reports-dir", str(tmp_path), "--", "-n", "2")
+    record = json.loads((tmp_path / "conformance.json").read_text())
+    assert verdict_ids(record, "fail") == set(), done.stdout[-3000:]
+    assert verdict_ids(record, "untested") == set()
+    assert done.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def reduced_matrix(tmp_path_factory) -> dict:
+    reports = tmp_path_factory.mktemp("sensitivity")
+    done = harness("sensitivity", "--reduced", "--reports-dir", str(reports))
+    assert (reports / "sensitivity.json").is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    return {"record": json.loads((reports / "sensitivity.json").read_text()), "exit": done.returncode,
+            "output": done.stdout}
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))
-def test_each_defect_turns_exactly_its_requirements_red(tmp_path, name):
-    code, record = run_harness(tmp_path, "--defect", name)
-    tested = verdict_ids(record, "pass") | verdict_ids(record, "fail")
-    expected_red = set(DEFECTS[name].breaks) & tested
-    assert expected_red, f"{name}: none of {DEFECTS[name].breaks} is tested yet"
-    assert verdict_ids(record, "fail") == expected_red
-    assert code == 1
+def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_stated_reason(reduced_matrix, name):
+    result = reduced_matrix["record"]["defects"][name]
+    assert result["missed"] == [], f"{name} left {result['missed']} green"
+    assert result["unexpected_red"] == [], f"{name} turned {result['unexpected_red']} red without a stated reason"
+    assert result["exit"] == 1
+
+
+def test_every_must_requirement_is_caught_by_some_defect(reduced_matrix):
+    record = reduced_matrix["record"]
+    assert record["must_ids_uncaught"] == []
+    assert reduced_matrix["exit"] == 0, reduced_matrix["output"][-2000:]
+
+
+def test_every_defect_names_requirements_of_the_catalogue_with_reasons_for_collateral():
+    known = catalogue.load()
+    for defect in DEFECTS.values():
+        assert defect.breaks and set(defect.breaks) <= set(known), defect.name
+        assert set(defect.collateral) <= set(known), defect.name
+        assert not defect.collateral or defect.collateral_reason, f"{defect.name}: collateral without a reason"
