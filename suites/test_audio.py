@@ -33,7 +33,7 @@ def wait_for_appends(recording, count):
 
 
 @pytest.mark.req("WIRE-1")
-@pytest.mark.scenario(reply_audio_chunks=4)
+@pytest.mark.scenario("audio-reply")
 def test_binary_frames_to_the_client_are_exactly_the_reply_audio(app, recording):
     timeline = browser_turn(app, recording, "Say something.", "WIRE-1")
     sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
@@ -99,7 +99,7 @@ def test_audio_is_committed_only_with_at_least_100_ms_appended(make_wire_client,
 
 
 @pytest.mark.req("MAP-9")
-@pytest.mark.scenario(vad_utterance_ms=100, transcript="turn on the lights")
+@pytest.mark.scenario("server-vad")
 def test_voice_activity_and_transcription_reach_the_client(make_wire_client, recording):
     client = make_wire_client()
     client.configure()

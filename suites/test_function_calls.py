@@ -11,10 +11,7 @@ from suites.flows import app_params
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
-ARGUMENTS = '{"city": "Paris"}'
 RESULT = '{"temperature_c": 21}'
-CALL_THEN_TEXT = [{"kind": "function_call", "name": "get_weather", "arguments": ARGUMENTS},
-                  {"kind": "text", "text": "It is 21 degrees in Paris."}]
 
 
 def call_and_answer(app, recording, req):
@@ -46,7 +43,7 @@ def assert_response_waits_for_function_output_completion(timeline, output):
 
 
 @pytest.mark.req("MAP-4")
-@pytest.mark.scenario(script=CALL_THEN_TEXT)
+@pytest.mark.scenario("function-call")
 def test_function_call_arguments_done_becomes_a_function_call_request(app, recording):
     call_and_answer(app, recording, "MAP-4")
     timeline = recording.timeline()
@@ -62,7 +59,7 @@ def test_function_call_arguments_done_becomes_a_function_call_request(app, recor
 
 
 @pytest.mark.req("MAP-5")
-@pytest.mark.scenario(script=CALL_THEN_TEXT)
+@pytest.mark.scenario("function-call")
 def test_function_call_response_becomes_a_function_call_output_item(app, recording):
     output = call_and_answer(app, recording, "MAP-5")
     timeline = recording.timeline()
@@ -76,9 +73,9 @@ def test_function_call_response_becomes_a_function_call_output_item(app, recordi
 
 @pytest.mark.req("ORD-3")
 @pytest.mark.parametrize("_", [
-    pytest.param(None, id="function-response-already-done", marks=pytest.mark.scenario(script=CALL_THEN_TEXT)),
+    pytest.param(None, id="function-response-already-done", marks=pytest.mark.scenario("function-call")),
     pytest.param(None, id="function-response-still-active", marks=pytest.mark.scenario(
-        script=CALL_THEN_TEXT, delays=[{"event": "response.done", "ms": 600}])),
+        "function-call", delays=[{"event": "response.done", "ms": 600}])),
 ])
 def test_the_response_after_a_function_output_waits_for_its_completion(app, recording, _):
     output = call_and_answer(app, recording, "ORD-3")
@@ -90,7 +87,7 @@ RECOVERY_BOUND_S = 10
 
 
 @pytest.mark.req("ORD-6")
-@pytest.mark.scenario(script=CALL_THEN_TEXT, drops=[
+@pytest.mark.scenario("function-call", drops=[
     {"event": "conversation.item.added", "role": "function_call_output"},
     {"event": "conversation.item.done", "role": "function_call_output"}])
 def test_a_missing_completion_does_not_hang_the_conversation(app, recording):

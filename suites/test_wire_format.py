@@ -7,7 +7,7 @@ from harness import component_protocol
 from harness.checks import fail
 from harness.timeouts import units
 from suites.flows import browser_turn
-from suites.test_function_calls import CALL_THEN_TEXT, FUNCTIONS
+from suites.test_function_calls import FUNCTIONS
 
 
 def assert_upstream_events_validate(timeline):
@@ -20,7 +20,7 @@ def assert_upstream_events_validate(timeline):
 
 
 @pytest.mark.req("WIRE-3")
-@pytest.mark.scenario(script=CALL_THEN_TEXT)
+@pytest.mark.scenario("function-call")
 def test_every_upstream_event_of_a_full_conversation_validates(app, recording):
     timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-3", greeting="Hi!",
                             functions=FUNCTIONS, context=[{"role": "user", "content": "I am in France."}])
@@ -39,7 +39,7 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
 
 
 @pytest.mark.req("WIRE-4", "MAP-10")
-@pytest.mark.scenario(script=CALL_THEN_TEXT, reply_audio_chunks=2)
+@pytest.mark.scenario("function-call", reply_audio_chunks=2)
 def test_the_client_gets_only_known_component_messages(app, recording):
     timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4",
                             greeting="Hi!", functions=FUNCTIONS)
