@@ -42,8 +42,9 @@ class MockUpstream(Listener):
         if self.scenario.handshake == "reject":
             return connection.respond(503, "The service is unavailable (scenario handshake=reject).\n")
         if self.scenario.handshake == "stall":
-            # Never answer: the client's own open timeout must end the attempt.
-            await asyncio.Event().wait()
+            # Never answer: the client's own open timeout must end the attempt; then this one ends too.
+            await connection.wait_closed()
+            return connection.respond(503, "stalled\n")
         return None
 
     def use(self, scenario: Scenario) -> None:

@@ -61,7 +61,6 @@ class SettingsAppliedOnCreated(Session):
     def _early_ack(self) -> list[Action]:
         if not (self._created and self._unacked_settings):
             return []
-        self.ready = True  # the unconfigured session is taken for a configured one
         return self._ack_settings()
 
 
@@ -261,7 +260,8 @@ class GreetingUpstream(Session):
 
 
 @defect("drop-context", ("MAP-7",),
-        "ignores Settings.agent.context.messages, so the conversation history is lost on reconnect")
+        "ignores Settings.agent.context.messages, so the conversation history is lost on reconnect",
+        collateral=("LIFE-3",), collateral_reason="LIFE-3 checks that context sent on reconnect reaches upstream")
 class DropContext(Session):
     def _client_Settings(self, message: dict) -> list[Action]:
         actions = super()._client_Settings(message)

@@ -3,7 +3,6 @@ bounded time (an upstream close reaches the client, a client close frees the ups
 connection does not keep the next one from working; an unreachable upstream ends in an Error or a close,
 not a hang."""
 
-import asyncio
 import time
 
 import pytest
@@ -271,35 +270,13 @@ def test_context_sent_on_reconnect_reaches_upstream_as_items_in_order(app, recor
 # ------------------------------------------------------------------ LIFE-4
 
 
-@pytest.fixture
-def stalled_handshakes_released(mock_upstream, harness_loop):
-    """Stopgap: cancel the mock's handshakes this test left stalled, once the test is over.
-
-    The mock's handshake=stall waits forever, even after the proxy gave up and closed its socket, so the
-    handshake task lives until the mock's 60 s open timeout and stopping the mock at the end of the run hangs
-    (a teardown error on whichever test ran last). Under the stall scenario every connection made during the
-    test is a stalled one. To drop when mock_upstream/server.py ends a stalled handshake by itself."""
-    server = mock_upstream._server
-    before = set(server.handler_tasks)
-    yield
-
-    async def release():
-        stalled = [task for task in server.handler_tasks if task not in before and not task.done()]
-        for task in stalled:
-            task.cancel()
-        if stalled:
-            await asyncio.wait(stalled, timeout=units(2))
-
-    harness_loop.run(release())
-
-
 @pytest.mark.req("LIFE-4")
 @pytest.mark.parametrize("handshake", [
-    pytest.param("reject", id="upstream-answers-503", marks=pytest.mark.scenario(handshake="reject")),
-    pytest.param("stall", id="upstream-never-answers", marks=pytest.mark.scenario(handshake="stall")),
+    pytest.param("reject", id="upstream-answers-503", marks=pytest.mark.scenario("upstream-unreachable")),
+    pytest.param("stall", id="upstream-never-answers", marks=pytest.mark.scenario("upstream-stalled")),
 ])
 def test_an_unreachable_upstream_gets_the_client_an_error_or_a_close_within_10_s(
-        make_wire_client, recording, stalled_handshakes_released, handshake):
+        make_wire_client, recording, handshake):
     started = time.monotonic()
     client = make_wire_client()
     try:
