@@ -210,14 +210,19 @@ def assert_second_connection_works(recording, settings_frame, question):
     return timeline
 
 
-@pytest.mark.req("LIFE-3")
-def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connection_works(app, recording):
+def first_conversation(app, recording, text):
+    """Open the app, connect and have one exchange on the first connection."""
     app.open()
     if not app.connect(units(10)):
         fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
     before = app.text(app.s.agent_response)
-    app.send("First connection, first question.")
+    app.send(text)
     first_connection_replied(app, before)
+
+
+@pytest.mark.req("LIFE-3")
+def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connection_works(app, recording):
+    first_conversation(app, recording, "First connection, first question.")
     disconnect_and_wait(app, recording)
     replies_before = sum(1 for role, _ in app.history() if role == "assistant")
     question = "Second connection, second question."
@@ -240,12 +245,7 @@ def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connectio
 @pytest.mark.req("LIFE-3")
 def test_context_sent_on_reconnect_reaches_upstream_as_items_in_order(app, recording):
     # First connection: a short conversation; the app then closes and reconnects, sending it back as context.
-    app.open()
-    if not app.connect(units(10)):
-        fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
-    before = app.text(app.s.agent_response)
-    app.send("My favourite colour is teal.")
-    first_connection_replied(app, before)
+    first_conversation(app, recording, "My favourite colour is teal.")
     context = [{"role": role, "content": text} for role, text in app.history()]
     disconnect_and_wait(app, recording)
     app.open(**app_params(context=context))

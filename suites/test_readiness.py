@@ -41,8 +41,10 @@ def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wir
         fail("READY-2", "the repeated Settings got no SettingsApplied", timeline)
 
 
-def first_upstream_event(timeline):
-    return timeline.first(leg="B", arrow="->", kind="text")
+def assert_session_update_first(timeline):
+    first = timeline.first(leg="B", arrow="->", kind="text")
+    if first is None or first.type != "session.update":
+        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
 
 
 @pytest.mark.req("READY-3")
@@ -51,10 +53,7 @@ def test_session_update_is_the_first_event_sent_upstream(app, recording):
     app.connect(units(10))
     app.send("Hello there.")
     recording.first(units(10), leg="B", arrow="->", type="response.create")
-    timeline = recording.timeline()
-    first = first_upstream_event(timeline)
-    if first is None or first.type != "session.update":
-        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
+    assert_session_update_first(recording.timeline())
 
 
 @pytest.mark.req("READY-3")
@@ -63,10 +62,7 @@ def test_session_update_comes_first_even_when_a_message_arrives_before_settings(
     client.send({"type": "InjectUserMessage", "content": "Too early."})
     client.send(settings())
     recording.first(units(10), leg="B", arrow="->", type="conversation.item.create")
-    timeline = recording.timeline()
-    first = first_upstream_event(timeline)
-    if first is None or first.type != "session.update":
-        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
+    assert_session_update_first(recording.timeline())
 
 
 @pytest.mark.req("READY-4")
