@@ -58,8 +58,11 @@ _REPLY_OR_CLOSE = """({history, response, status, before}) => {
 
 
 class AppDriver:
-    def __init__(self, page: Page, app_url: str, proxy_endpoint: str, selectors: Selectors = Selectors()):
+    def __init__(self, page: Page, app_url: str, proxy_endpoint: str, selectors: Selectors = Selectors(),
+                 endpoint_param: str = "proxyEndpoint", extra_params: dict[str, str] | None = None):
         self.page, self.app_url, self.proxy_endpoint, self.s = page, app_url, proxy_endpoint, selectors
+        self.endpoint_param = endpoint_param
+        self.extra_params = {"connectionMode": "proxy"} if extra_params is None else extra_params
 
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)
@@ -69,8 +72,9 @@ class AppDriver:
 
     def open(self, **params: str) -> None:
         """Load the app with the proxy endpoint (and extra URL parameters) and wait until it is ready."""
-        query = urlencode({"connectionMode": "proxy", "proxyEndpoint": self.proxy_endpoint, **params})
-        self.page.goto(f"{self.app_url}?{query}", timeout=units(15) * 1000)
+        query = urlencode({**self.extra_params, self.endpoint_param: self.proxy_endpoint, **params})
+        joiner = "&" if "?" in self.app_url else "?"
+        self.page.goto(f"{self.app_url}{joiner}{query}", timeout=units(15) * 1000)
         self.by(self.s.root).wait_for(state="attached", timeout=units(10) * 1000)
 
     def connect(self, timeout_s: float | None = None) -> bool:

@@ -48,6 +48,11 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
     parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     parser.add_argument("--reports-dir", default=str(ROOT / "reports"))
+    parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
+    parser.add_argument("--proxy-url", help="test a proxy already running at this ws:// URL")
+    parser.add_argument("--app-url", help="drive an app served at this URL (selectors from the profile)")
+    parser.add_argument("--upstream", choices=("mock", "real"),
+                        help="mock, or the real OpenAI Realtime API through the recording tap")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sensitivity":
         return _sensitivity(args)
     try:
-        config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir))
+        config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
+                                  args.proxy_cmd, args.proxy_url, args.app_url, args.upstream)
         browser.executable(browser.managed_path())
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from .bench import bench_canary
         return bench_canary(config, args.count, extra)
-    return run_pytest(pytest_args(config, extra))
+    return run_pytest(pytest_args(config, extra, args))
 
 
 def _sensitivity(args) -> int:
@@ -92,7 +98,7 @@ def _sensitivity(args) -> int:
                        Path(args.docs) if args.docs else None)
 
 
-def pytest_args(config: run_config.RunConfig, extra: list[str]) -> list[str]:
+def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
     reports = config.reports_dir
     args = [str(SUITES), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
             "--profile", str(config.profile.source), "--reports-dir", str(reports),
@@ -104,6 +110,10 @@ def pytest_args(config: run_config.RunConfig, extra: list[str]) -> list[str]:
         args += ["--defect", config.defect]
     if config.strict:
         args.append("--harness-strict")
+    for option, value in (("--proxy-cmd", cli.proxy_cmd), ("--proxy-url", cli.proxy_url),
+                          ("--app-url", cli.app_url), ("--upstream", cli.upstream)):
+        if value:
+            args.append(f"{option}={value}")
     return args + extra
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -15,15 +16,18 @@ from mock_upstream.relay import Relay
 from mock_upstream.server import MockUpstream
 
 from . import browser
-from .app_driver import AppDriver, Selectors
+from .app_driver import AppDriver
 from .loop_thread import LoopThread
-from .proxy_process import ProxyProcess, free_port
+from .errors import EnvironmentProblem
+from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
 from .timeline import Timeline
 from .wire_client import WireClient
 
 APP_DIR = Path(__file__).resolve().parent.parent / "test_app"
+# What the tap passes on to the real upstream from the proxy's handshake; never recorded.
+TAP_FORWARDED_HEADERS = ("Authorization", "OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project")
 
 
 @pytest.fixture(scope="session")
@@ -59,20 +63,49 @@ def harness_loop() -> Iterator[LoopThread]:
 
 
 @pytest.fixture(scope="session")
-def mock_server(harness_loop: LoopThread, recorder: Recorder) -> Iterator[MockUpstream]:
-    """The worker's mock upstream on a port chosen by the OS."""
-    server = MockUpstream(recorder)
-    harness_loop.run(server.start())
+def mock_server(harness_loop: LoopThread, recorder: Recorder,
+                harness_config: RunConfig) -> Iterator[MockUpstream | None]:
+    """The worker's mock upstream (a fixed port if the profile says so); None when the upstream is real."""
+    if harness_config.real_upstream:
+        yield None
+        return
+    server = MockUpstream(recorder, port=harness_config.profile.upstream.port)
+    try:
+        harness_loop.run(server.start())
+    except OSError as exc:
+        raise EnvironmentProblem(f"the mock upstream cannot listen on port "
+                                 f"{harness_config.profile.upstream.port}: {exc.strerror}") from None
     yield server
     harness_loop.run(server.stop())
 
 
 @pytest.fixture(scope="session")
-def proxy(harness_config: RunConfig, mock_server: MockUpstream, worker_id: str) -> Iterator[ProxyProcess]:
-    """The proxy under test, started from the profile; its whole process group is ended after the run."""
+def upstream_url(harness_loop: LoopThread, recorder: Recorder, harness_config: RunConfig,
+                 mock_server: MockUpstream | None) -> Iterator[str]:
+    """The URL the proxy is given as its upstream: the mock, or the recording tap in front of the real API."""
+    if mock_server is not None:
+        yield mock_server.url
+        return
+    spec = harness_config.profile.upstream
+    real = urlsplit(spec.real_url)
+    tap = Relay(recorder, "B", f"{real.scheme}://{real.netloc}", port=spec.port,
+                forward_headers=TAP_FORWARDED_HEADERS, validate_upstream=True)
+    harness_loop.run(tap.start())
+    yield tap.url(real.path + (f"?{real.query}" if real.query else ""))
+    harness_loop.run(tap.stop())
+
+
+@pytest.fixture(scope="session")
+def proxy(harness_config: RunConfig, upstream_url: str, worker_id: str) -> Iterator[ProxyProcess | ExternalProxy]:
+    """The proxy under test: started from the profile (its whole process group ended after the run), or
+    the one already running at the profile's URL."""
     spec = harness_config.profile.proxy
+    if spec.url is not None:
+        yield ExternalProxy(spec.url)
+        return
     port = free_port()
-    process = ProxyProcess(spec.argv(port, mock_server.url, harness_config.defect), spec.env,
+    process = ProxyProcess(spec.argv(port, upstream_url, harness_config.defect),
+                           spec.environment(port, upstream_url, harness_config.defect),
                            harness_config.reports_dir / "logs" / f"proxy-{worker_id}.log", port,
                            spec.ready_log, spec.ready_timeout_s)
     try:
@@ -83,9 +116,9 @@ def proxy(harness_config: RunConfig, mock_server: MockUpstream, worker_id: str) 
 
 
 @pytest.fixture(scope="session")
-def client_tap(harness_loop: LoopThread, recorder: Recorder, proxy: ProxyProcess) -> Iterator[Relay]:
+def client_tap(harness_loop: LoopThread, recorder: Recorder, proxy: ProxyProcess | ExternalProxy) -> Iterator[Relay]:
     """The recording relay between browser and proxy (leg A)."""
-    relay = Relay(recorder, "A", f"ws://{proxy.host}:{proxy.port}")
+    relay = Relay(recorder, "A", proxy.base_url)
     harness_loop.run(relay.start())
     yield relay
     harness_loop.run(relay.stop())
@@ -109,9 +142,15 @@ def scenario_for(node: pytest.Item, config: RunConfig) -> scenarios.Scenario:
 
 
 @pytest.fixture
-def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream,
-                  harness_config: RunConfig) -> Iterator[MockUpstream]:
-    """The mock upstream set to this test's scenario; it checks its own expectations at teardown."""
+def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | None,
+                  harness_config: RunConfig) -> Iterator[MockUpstream | None]:
+    """The mock upstream set to this test's scenario; it checks its own expectations at teardown.
+    With the real upstream: None, and a test that scripts the upstream is skipped."""
+    if mock_server is None:
+        if request.node.get_closest_marker("scenario") is not None:
+            pytest.skip("scripts the upstream (a scenario), which needs the mock; the upstream is real")
+        yield None
+        return
     mock_server.use(scenario_for(request.node, harness_config))
     yield mock_server
     problems = mock_server.self_check()
@@ -139,7 +178,7 @@ class Recording:
 
 
 @pytest.fixture
-def live_proxy(proxy: ProxyProcess) -> ProxyProcess:
+def live_proxy(proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
     """The proxy under test, started again if an earlier test made it exit (a crash is that test's failure)."""
     if not proxy.running:
         proxy.start()
@@ -147,7 +186,8 @@ def live_proxy(proxy: ProxyProcess) -> ProxyProcess:
 
 
 @pytest.fixture
-def recording(recorder: Recorder, mock_upstream: MockUpstream, live_proxy: ProxyProcess) -> Recording:
+def recording(recorder: Recorder, mock_upstream: MockUpstream | None,
+              live_proxy: ProxyProcess | ExternalProxy) -> Recording:
     """The frames of both legs recorded during this test."""
     return Recording(recorder, recorder.mark(), time.monotonic())
 
@@ -168,7 +208,11 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
 
 
 @pytest.fixture
-def app(page, app_server: StaticServer, client_tap: Relay, harness_config: RunConfig,
-        recording: Recording) -> AppDriver:
-    """The bundled test app in a fresh browser context, talking to the proxy through the client tap."""
-    return AppDriver(page, app_server.url, client_tap.url(harness_config.profile.proxy.path), Selectors())
+def app(page, app_server: StaticServer, client_tap: Relay, proxy: ProxyProcess | ExternalProxy,
+        harness_config: RunConfig, recording: Recording) -> AppDriver:
+    """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
+    client tap unless the profile turns the tap off."""
+    spec, path = harness_config.profile.app, harness_config.profile.proxy.path
+    endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
+    return AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,
+                     spec.extra_params)

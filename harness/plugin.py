@@ -29,6 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-strict", action="store_true", help="SHOULD failures fail the run too (CLI: --strict)")
     group.addoption("--reports-dir", default=None, help="where conformance reports go (default: <rootdir>/reports)")
     group.addoption("--req", default=None, help="run only the tests of these requirement ids (comma-separated)")
+    group.addoption("--proxy-cmd", default=None, help="start the proxy with this command ({port}, {upstream_url})")
+    group.addoption("--proxy-url", default=None, help="test the proxy already running at this ws:// URL")
+    group.addoption("--app-url", default=None, help="drive the app served at this URL instead of the bundled one")
+    group.addoption("--upstream", default=None, choices=("mock", "real"), help="mock, or the real API through the tap")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -44,8 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
                             "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
     reports_dir = Path(config.getoption("--reports-dir") or config.rootpath / "reports")
     try:
-        config.harness = run_config.build(config.getoption("--profile"), config.getoption("--scenario"),
-                                          config.getoption("--defect"), config.getoption("--harness-strict"), reports_dir)
+        config.harness = run_config.build(
+            config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
+            config.getoption("--harness-strict"), reports_dir, config.getoption("--proxy-cmd"),
+            config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"))
     except UsageProblem as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):

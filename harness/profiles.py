@@ -1,40 +1,73 @@
-"""Target profiles (TOML): how to start or reach the proxy under test.
+"""Target profiles (TOML): the proxy under test (started by a command, or already running at a URL), the
+upstream (the mock, or the real OpenAI Realtime API through the recording tap) and the app (the bundled one,
+or another that follows the DOM contract, with its own selectors and URL parameter names).
 
-A profile error names the file and the key, in one line, so the CLI can print it
-and exit 2.
+A profile error names the file and the key, in one line, so the CLI can print it and exit 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shlex
 import string
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from .app_driver import Selectors
 from .errors import UsageProblem
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 PLACEHOLDERS = {"python", "port", "upstream_url", "defect"}
+REAL_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+UPSTREAM_MODES = ("mock", "real")
 
-_TOP_KEYS = {"description", "proxy"}
-_PROXY_KEYS = {"command", "defect_args", "path", "ready_log", "ready_timeout_s", "env"}
+_TOP_KEYS = {"description", "proxy", "upstream", "app"}
+_PROXY_KEYS = {"command", "url", "defect_args", "path", "ready_log", "ready_timeout_s", "env"}
+_UPSTREAM_KEYS = {"mode", "port", "real_url"}
+_APP_KEYS = {"url", "client_tap", "endpoint_param", "extra_params", "selectors"}
 
 
 @dataclass(frozen=True)
 class ProxySpec:
-    command: tuple[str, ...]
+    command: tuple[str, ...] = ()
+    url: str | None = None                  # a proxy already running: nothing is started
     defect_args: tuple[str, ...] = ()
     path: str = "/openai"
     ready_log: str | None = None
     ready_timeout_s: float = 20.0
     env: dict[str, str] = field(default_factory=dict)
 
+    def _values(self, port: int, upstream_url: str, defect: str | None) -> dict[str, str]:
+        return {"python": sys.executable, "port": str(port), "upstream_url": upstream_url, "defect": defect or ""}
+
     def argv(self, port: int, upstream_url: str, defect: str | None) -> list[str]:
-        values = {"python": sys.executable, "port": str(port), "upstream_url": upstream_url, "defect": defect or ""}
+        values = self._values(port, upstream_url, defect)
         parts = list(self.command) + (list(self.defect_args) if defect else [])
         return [part.format(**values) for part in parts]
+
+    def environment(self, port: int, upstream_url: str, defect: str | None) -> dict[str, str]:
+        values = self._values(port, upstream_url, defect)
+        return {key: value.format(**values) for key, value in self.env.items()}
+
+
+@dataclass(frozen=True)
+class UpstreamSpec:
+    mode: str = "mock"                      # mock | real (OpenAI through the tap)
+    port: int = 0                           # where the mock (or the tap) listens; 0: chosen by the OS
+    real_url: str = REAL_URL
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    url: str | None = None                  # None: the bundled test app
+    client_tap: bool = True                 # False: the app talks to the proxy directly (no leg A record)
+    endpoint_param: str = "proxyEndpoint"
+    extra_params: dict[str, str] = field(default_factory=lambda: {"connectionMode": "proxy"})
+    selectors: Selectors = Selectors()
 
 
 @dataclass(frozen=True)
@@ -43,10 +76,12 @@ class Profile:
     source: Path
     description: str
     proxy: ProxySpec
+    upstream: UpstreamSpec = UpstreamSpec()
+    app: AppSpec = AppSpec()
 
     @property
     def can_switch_defects(self) -> bool:
-        return bool(self.proxy.defect_args)
+        return bool(self.proxy.defect_args) and self.proxy.url is None
 
 
 def names() -> list[str]:
@@ -74,34 +109,126 @@ def load(name_or_path: str) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise UsageProblem(f"{path}: not valid TOML: {exc}") from None
     _no_unknown(data, _TOP_KEYS, path, "")
-    proxy = data.get("proxy")
-    if not isinstance(proxy, dict):
-        raise UsageProblem(f"{path}: missing table [proxy]")
+    proxy = _table(data, "proxy", path, required=True)
     _no_unknown(proxy, _PROXY_KEYS, path, "proxy.")
-    command = _str_list(proxy.get("command"), path, "proxy.command", required=True)
-    defect_args = _str_list(proxy.get("defect_args", []), path, "proxy.defect_args")
+    upstream = _table(data, "upstream", path)
+    _no_unknown(upstream, _UPSTREAM_KEYS, path, "upstream.")
+    app = _table(data, "app", path)
+    _no_unknown(app, _APP_KEYS, path, "app.")
+    return Profile(path.stem, path, str(data.get("description", "")), _proxy(proxy, path),
+                   _upstream(upstream, path), _app(app, path))
+
+
+def with_overrides(profile: Profile, proxy_cmd: str | None = None, proxy_url: str | None = None,
+                   app_url: str | None = None, upstream: str | None = None) -> Profile:
+    """The profile with the CLI's --proxy-cmd, --proxy-url, --app-url and --upstream applied."""
+    proxy, app, up = profile.proxy, profile.app, profile.upstream
+    where = Path("--proxy-cmd")
+    if proxy_cmd is not None:
+        try:
+            command = shlex.split(proxy_cmd)
+        except ValueError as exc:
+            raise UsageProblem(f"--proxy-cmd: {exc}") from None
+        proxy = _proxy({"command": command, "path": proxy.path, "env": proxy.env}, where)
+    if proxy_url is not None:
+        proxy = _proxy({"url": proxy_url, "path": proxy.path}, Path("--proxy-url"))
+    if app_url is not None:
+        app = dataclasses.replace(app, url=_http_url(app_url, Path("--app-url"), "url"))
+    if upstream is not None:
+        if upstream not in UPSTREAM_MODES:
+            raise UsageProblem(f"--upstream must be one of {', '.join(UPSTREAM_MODES)}")
+        up = dataclasses.replace(up, mode=upstream)
+    return dataclasses.replace(profile, proxy=proxy, app=app, upstream=up)
+
+
+def _proxy(table: dict, path: Path) -> ProxySpec:
+    url = table.get("url")
+    if url is not None and "command" in table:
+        raise UsageProblem(f"{path}: give proxy.command or proxy.url, not both")
+    defect_args = _str_list(table.get("defect_args", []), path, "proxy.defect_args")
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise UsageProblem(f"{path}: proxy.env must be a table of strings")
+    for key, value in env.items():
+        _check_placeholders(value, path, f"proxy.env.{key}")
+    path_value = table.get("path", "/openai")
+    if not isinstance(path_value, str) or not path_value.startswith("/"):
+        raise UsageProblem(f"{path}: proxy.path must start with /")
+    if url is not None:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise UsageProblem(f"{path}: proxy.url must be a ws:// or wss:// URL, got {url!r}")
+        return ProxySpec(url=url.rstrip("/"), path=parts.path or path_value, env=dict(env))
+    command = _str_list(table.get("command"), path, "proxy.command", required=True)
     for key, parts in (("proxy.command", command), ("proxy.defect_args", defect_args)):
         for part in parts:
             _check_placeholders(part, path, key)
     if "{port}" not in " ".join(command):
         raise UsageProblem(f"{path}: proxy.command must contain {{port}} so the harness can pick a free port")
-    env = proxy.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise UsageProblem(f"{path}: proxy.env must be a table of strings")
-    ready_log = proxy.get("ready_log")
+    ready_log = table.get("ready_log")
     if ready_log is not None:
         try:
             re.compile(ready_log)
-        except re.error as exc:
+        except (re.error, TypeError) as exc:
             raise UsageProblem(f"{path}: proxy.ready_log is not a valid regex: {exc}") from None
-    timeout = proxy.get("ready_timeout_s", 20.0)
+    timeout = table.get("ready_timeout_s", 20.0)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise UsageProblem(f"{path}: proxy.ready_timeout_s must be a positive number")
-    path_value = proxy.get("path", "/openai")
-    if not isinstance(path_value, str) or not path_value.startswith("/"):
-        raise UsageProblem(f"{path}: proxy.path must start with /")
-    spec = ProxySpec(tuple(command), tuple(defect_args), path_value, ready_log, float(timeout), dict(env))
-    return Profile(path.stem, path, str(data.get("description", "")), spec)
+    return ProxySpec(tuple(command), None, tuple(defect_args), path_value, ready_log, float(timeout), dict(env))
+
+
+def _upstream(table: dict, path: Path) -> UpstreamSpec:
+    mode = table.get("mode", "mock")
+    if mode not in UPSTREAM_MODES:
+        raise UsageProblem(f"{path}: upstream.mode must be one of {', '.join(UPSTREAM_MODES)}")
+    port = table.get("port", 0)
+    if not isinstance(port, int) or not 0 <= port < 65536:
+        raise UsageProblem(f"{path}: upstream.port must be a port number (0: chosen by the OS)")
+    real_url = table.get("real_url", REAL_URL)
+    parts = urlsplit(real_url) if isinstance(real_url, str) else None
+    if parts is None or parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise UsageProblem(f"{path}: upstream.real_url must be a ws:// or wss:// URL")
+    return UpstreamSpec(mode, port, real_url)
+
+
+def _app(table: dict, path: Path) -> AppSpec:
+    selectors = table.get("selectors", {})
+    known = {f.name for f in dataclasses.fields(Selectors)}
+    if not isinstance(selectors, dict):
+        raise UsageProblem(f"{path}: app.selectors must be a table")
+    for key, value in selectors.items():
+        if key not in known:
+            raise UsageProblem(f"{path}: unknown key app.selectors.{key} (known: {', '.join(sorted(known))})")
+        if not isinstance(value, str) or not value:
+            raise UsageProblem(f"{path}: app.selectors.{key} must be a data-testid string")
+    extra = table.get("extra_params", AppSpec().extra_params)
+    if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
+        raise UsageProblem(f"{path}: app.extra_params must be a table of strings")
+    endpoint = table.get("endpoint_param", "proxyEndpoint")
+    tap = table.get("client_tap", True)
+    if not isinstance(endpoint, str) or not endpoint or not isinstance(tap, bool):
+        raise UsageProblem(f"{path}: app.endpoint_param must be a string and app.client_tap true or false")
+    url = table.get("url")
+    return AppSpec(_http_url(url, path, "app.url") if url is not None else None, tap, endpoint, dict(extra),
+                   Selectors(**selectors))
+
+
+def _http_url(url, path: Path, key: str) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https", "file") or not (parts.hostname or parts.path):
+        raise UsageProblem(f"{path}: {key} must be an http(s):// URL, got {url!r}")
+    return url
+
+
+def _table(data: dict, key: str, path: Path, required: bool = False) -> dict:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise UsageProblem(f"{path}: missing table [{key}]")
+        return {}
+    if not isinstance(value, dict):
+        raise UsageProblem(f"{path}: {key} must be a table")
+    return value
 
 
 def _no_unknown(table: dict, known: set[str], path: Path, prefix: str) -> None:

@@ -7,12 +7,24 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from mock_upstream.redaction import redact
 
 from .errors import EnvironmentProblem
 
 PROBE_INTERVAL_S = 0.05
+
+
+def _copy_redacted(stream, path: Path) -> None:
+    with open(path, "w", encoding="utf-8", errors="replace") as log:
+        for raw in iter(stream.readline, b""):
+            log.write(redact(raw.decode("utf-8", errors="replace")))
+            log.flush()
+    stream.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -20,6 +32,26 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+class ExternalProxy:
+    """A proxy already running at a URL: nothing to start or stop."""
+
+    running = True
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
+        self.base_url = f"{parts.scheme}://{parts.netloc}"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "(the proxy runs elsewhere: no log)"
 
 
 class ProxyProcess:
@@ -34,14 +66,14 @@ class ProxyProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
         try:
-            self._proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=self.env, start_new_session=True)
+            self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
         except OSError as exc:
             raise EnvironmentProblem(f"proxy command {self.argv[0]!r} could not be started: {exc.strerror}") from None
-        finally:
-            log.close()
+        # The log goes through redaction: a proxy that prints its key must not leave it in the reports.
+        threading.Thread(target=_copy_redacted, args=(self._proc.stdout, self.log_path),
+                         name="proxy-log", daemon=True).start()
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             code = self._proc.poll()
@@ -57,12 +89,19 @@ class ProxyProcess:
 
     def _ready(self) -> bool:
         if self.ready_log is not None:
-            return bool(self.ready_log.search(self.log_path.read_text(errors="replace")))
+            try:
+                return bool(self.ready_log.search(self.log_path.read_text(errors="replace")))
+            except OSError:  # the log copier has not created the file yet
+                return False
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):
                 return True
         except OSError:
             return False
+
+    @property
+    def base_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from .redaction import redact
+
 UP, DOWN = "->", "<-"
 
 
@@ -102,6 +104,7 @@ class Recorder:
         return frame
 
     def text(self, leg: str, arrow: str, conn: int, text: str, note: dict | None = None) -> Frame:
+        text = redact(text)
         data, kind = parse_text(text)
         return self.record(Frame(time.monotonic(), leg, arrow, "text", kind, conn, len(text.encode()), data,
                                  dict(note or {})))
@@ -111,7 +114,7 @@ class Recorder:
 
     def close(self, leg: str, arrow: str, conn: int, code: int | None, reason: str) -> Frame:
         return self.record(Frame(time.monotonic(), leg, arrow, "close", None, conn, 0,
-                                 {"code": code, "reason": reason}))
+                                 {"code": code, "reason": redact(reason)}))
 
     def mark(self) -> int:
         """A position to read from later: frames recorded after this call."""

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .listener import Listener
 from .recording import DOWN, UP, Recorder
+from .validation import client_event_problems
 
 log = logging.getLogger("relay")
 
@@ -25,9 +26,14 @@ _UNSENDABLE = {1005, 1006, 1015}
 
 
 class Relay(Listener):
-    def __init__(self, recorder: Recorder, leg: str, target: str, host: str = "127.0.0.1", port: int = 0):
+    """forward_headers: handshake headers passed on to the target (the key, for the real API), never recorded.
+    validate_upstream: check what goes toward the target as Realtime client events (the tap in real mode)."""
+
+    def __init__(self, recorder: Recorder, leg: str, target: str, host: str = "127.0.0.1", port: int = 0,
+                 forward_headers: tuple[str, ...] = (), validate_upstream: bool = False):
         super().__init__(host, port)
         self.recorder, self.leg, self.target = recorder, leg, target.rstrip("/")
+        self.forward_headers, self.validate_upstream = forward_headers, validate_upstream
         self._ids = itertools.count(1)
 
     def url(self, path: str = "") -> str:
@@ -36,7 +42,10 @@ class Relay(Listener):
     async def _handle(self, client: ServerConnection) -> None:
         conn = next(self._ids)
         try:
-            upstream = await connect(self.target + client.request.path, max_size=None, open_timeout=10)
+            headers = {name: client.request.headers[name] for name in self.forward_headers
+                       if name in client.request.headers}
+            upstream = await connect(self.target + client.request.path, additional_headers=headers,
+                                     max_size=None, open_timeout=10)
         except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:
             reason = f"relay could not reach {self.target}: {type(exc).__name__}"
             self.recorder.close(self.leg, DOWN, conn, 1011, reason)
@@ -55,7 +64,11 @@ class Relay(Listener):
                 if isinstance(message, bytes):
                     self.recorder.binary(self.leg, arrow, conn, message)
                 else:
-                    self.recorder.text(self.leg, arrow, conn, message)
+                    frame = self.recorder.text(self.leg, arrow, conn, message)
+                    if self.validate_upstream and arrow == UP:
+                        problems = client_event_problems(frame.data) if frame.data is not None else ["not JSON"]
+                        if problems:
+                            frame.note["problems"] = problems
                 await sink.send(message)
         except ConnectionClosed:
             pass
