@@ -1,5 +1,6 @@
 """The CLI's usage errors: one line on stderr, exit code 2, no traceback."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,10 @@ def test_a_proxy_that_dies_at_start_up_is_an_environment_problem_with_its_log_ta
     assert "the proxy exited with code 3 during start-up" in done.stdout
     assert "boom: cannot bind" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_real_upstream_without_a_key_is_one_line_and_exit_2():
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--upstream", "real"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
+    assert "OPENAI_API_KEY" in one_line_error(done)

@@ -1,0 +1,109 @@
+"""The targets of DESIGN.md, on loopback: a proxy by command, a proxy already running at a URL, the real-API
+path through the recording tap (against a local stand-in for OpenAI), and an app served elsewhere."""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.proxy_process import free_port
+from harness.static_server import StaticServer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def harness_run(reports: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
+    path = reports / "conformance.json"
+    assert path.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    return done, json.loads(path.read_text())["requirements"]
+
+
+def verdicts(record, *ids):
+    return {rid: record[rid]["verdict"] for rid in ids}
+
+
+class Background:
+    """A process of this test, in its own group, ended with the test."""
+
+    def __init__(self, argv, ready: str, env=None):
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True, env={**os.environ, **(env or {})})
+        for line in self.proc.stderr:  # bounded: the process prints its ready line or exits
+            if ready in line:
+                return
+        raise AssertionError(f"{argv} exited with {self.proc.wait()}")
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def background():
+    started = []
+
+    def start(argv, ready, env=None):
+        started.append(Background(argv, ready, env))
+        return started[-1]
+    yield start
+    for process in started:
+        process.stop()
+
+
+def test_a_proxy_started_from_a_command_template(tmp_path):
+    command = f"{sys.executable} -m reference_proxy --port {{port}} --upstream-url {{upstream_url}}"
+    done, record = harness_run(tmp_path, "--proxy-cmd", command, "--", "--req", "CANARY-1,ORD-1")
+    assert verdicts(record, "CANARY-1", "ORD-1") == {"CANARY-1": "pass", "ORD-1": "pass"}
+    assert done.returncode == 0
+
+
+def test_a_proxy_already_running_at_a_url_with_the_mock_on_a_fixed_port(tmp_path, background):
+    mock_port, proxy_port = free_port(), free_port()
+    background([sys.executable, "-m", "reference_proxy", "--port", str(proxy_port), "--upstream-url",
+                f"ws://127.0.0.1:{mock_port}/v1/realtime?model=gpt-realtime"], "listening on")
+    profile = tmp_path / "running.toml"
+    profile.write_text(f'[proxy]\nurl = "ws://127.0.0.1:{proxy_port}/openai"\n\n[upstream]\nport = {mock_port}\n')
+    done, record = harness_run(tmp_path / "reports", "--profile", str(profile), "--", "--req", "CANARY-1,ORD-1")
+    assert verdicts(record, "CANARY-1", "ORD-1") == {"CANARY-1": "pass", "ORD-1": "pass"}
+    assert done.returncode == 0
+
+
+def test_real_mode_through_the_tap_keeps_the_key_out_of_every_report(tmp_path, background):
+    key = "sk-test-" + secrets.token_hex(16)
+    standin_port = free_port()
+    background([sys.executable, "-m", "mock_upstream", "serve", "--port", str(standin_port), "--require-key"],
+               "listening on")
+    profile = tmp_path / "real-standin.toml"
+    profile.write_text(
+        '[proxy]\ncommand = ["{python}", "-m", "reference_proxy", "--port", "{port}", "--upstream-url", '
+        '"{upstream_url}", "--log-level", "DEBUG"]\n\n'
+        f'[upstream]\nmode = "real"\nreal_url = "ws://127.0.0.1:{standin_port}/v1/realtime?model=gpt-realtime"\n')
+    reports = tmp_path / "reports"
+    done, record = harness_run(reports, "--profile", str(profile), "--", "-rs", "--req", "CANARY-1,ORD-1,READY-1,WIRE-3",
+                               env={"OPENAI_API_KEY": key})
+    assert verdicts(record, "CANARY-1", "ORD-1") == {"CANARY-1": "pass", "ORD-1": "pass"}, done.stdout[-3000:]
+    assert done.returncode == 0
+    assert "scripts the upstream (a scenario), which needs the mock" in done.stdout  # skipped, with the reason
+    leaked = [str(p) for p in reports.rglob("*") if p.is_file() and key in p.read_text(errors="replace")]
+    assert leaked == []
+    assert key not in done.stdout + done.stderr
+
+
+def test_an_app_served_elsewhere_with_other_selectors_and_parameter_names(tmp_path):
+    server = StaticServer(FIXTURES / "other_app")
+    try:
+        done, record = harness_run(tmp_path, "--profile", str(FIXTURES / "other_app.toml"),
+                                   "--app-url", server.url, "--", "--req", "CANARY-1")
+    finally:
+        server.stop()
+    assert verdicts(record, "CANARY-1") == {"CANARY-1": "pass"}, done.stdout[-3000:]
+    assert done.returncode == 0
