@@ -162,7 +162,10 @@ def _as_binary(action: Action) -> Action:
 
 
 @defect("binary-audio-upstream", ("WIRE-2",),
-        "forwards the client's binary audio frames upstream as binary frames instead of input_audio_buffer.append")
+        "forwards the client's binary audio frames upstream as binary frames instead of input_audio_buffer.append",
+        collateral=("ORD-2", "MAP-9"),
+        collateral_reason="the audio never becomes input_audio_buffer.append, so no check of appended audio "
+                          "(queueing, voice activity) can pass")
 class BinaryAudioUpstream(Session):
     def _append_audio(self, data: bytes) -> list[Action]:
         return [ToUpstreamBinary(data)]
