@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from mock_upstream import scenario as scenarios
+from mock_upstream import tap_rules
 from mock_upstream.recording import Frame, Recorder
 from mock_upstream.relay import Relay
 from mock_upstream.server import MockUpstream
@@ -80,19 +81,27 @@ def mock_server(harness_loop: LoopThread, recorder: Recorder,
 
 
 @pytest.fixture(scope="session")
-def upstream_url(harness_loop: LoopThread, recorder: Recorder, harness_config: RunConfig,
-                 mock_server: MockUpstream | None) -> Iterator[str]:
-    """The URL the proxy is given as its upstream: the mock, or the recording tap in front of the real API."""
-    if mock_server is not None:
-        yield mock_server.url
+def upstream_tap(harness_loop: LoopThread, recorder: Recorder, harness_config: RunConfig) -> Iterator[Relay | None]:
+    """The recording tap in front of the real API (leg B); None when the upstream is the mock."""
+    if not harness_config.real_upstream:
+        yield None
         return
     spec = harness_config.profile.upstream
     real = urlsplit(spec.real_url)
     tap = Relay(recorder, "B", f"{real.scheme}://{real.netloc}", port=spec.port,
                 forward_headers=TAP_FORWARDED_HEADERS, validate_upstream=True)
     harness_loop.run(tap.start())
-    yield tap.url(real.path + (f"?{real.query}" if real.query else ""))
+    yield tap
     harness_loop.run(tap.stop())
+
+
+@pytest.fixture(scope="session")
+def upstream_url(harness_config: RunConfig, mock_server: MockUpstream | None, upstream_tap: Relay | None) -> str:
+    """The URL the proxy is given as its upstream: the mock, or the tap with the real API's path and query."""
+    if mock_server is not None:
+        return mock_server.url
+    real = urlsplit(harness_config.profile.upstream.real_url)
+    return upstream_tap.url(real.path + (f"?{real.query}" if real.query else ""))
 
 
 @pytest.fixture(scope="session")
@@ -142,14 +151,19 @@ def scenario_for(node: pytest.Item, config: RunConfig) -> scenarios.Scenario:
 
 
 @pytest.fixture
-def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | None,
+def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | None, upstream_tap: Relay | None,
                   harness_config: RunConfig) -> Iterator[MockUpstream | None]:
     """The mock upstream set to this test's scenario; it checks its own expectations at teardown.
-    With the real upstream: None, and a test that scripts the upstream is skipped."""
+    With the real upstream: None; the tap plays the scenario's delay, drop and close rules, and a test whose
+    scenario needs more than that is skipped."""
     if mock_server is None:
-        if request.node.get_closest_marker("scenario") is not None:
-            pytest.skip("scripts the upstream (a scenario), which needs the mock; the upstream is real")
+        scenario = scenario_for(request.node, harness_config)
+        why = tap_rules.unsupported(scenario)
+        if why is not None:
+            pytest.skip(f"scripts the upstream (a scenario), which needs the mock; the upstream is real: {why}")
+        upstream_tap.scenario = scenario
         yield None
+        upstream_tap.scenario = None
         return
     mock_server.use(scenario_for(request.node, harness_config))
     yield mock_server

@@ -16,7 +16,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .listener import Listener
-from .recording import DOWN, UP, Recorder
+from .recording import DOWN, UP, Recorder, parse_text
+from .scenario import Scenario
+from .tap_rules import TapRules, role_of
 from .validation import client_event_problems
 
 log = logging.getLogger("relay")
@@ -34,6 +36,8 @@ class Relay(Listener):
         super().__init__(host, port)
         self.recorder, self.leg, self.target = recorder, leg, target.rstrip("/")
         self.forward_headers, self.validate_upstream = forward_headers, validate_upstream
+        # Delay, drop and close rules applied to what the target sends (the tap on a real upstream).
+        self.scenario: Scenario | None = None
         self._ids = itertools.count(1)
 
     def url(self, path: str = "") -> str:
@@ -52,23 +56,35 @@ class Relay(Listener):
             await client.close(1011, reason[:120])
             return
         first: list[str] = []
+        rules = TapRules(self.scenario) if self.scenario is not None else None
         async with upstream:
+            if rules is not None:
+                self._schedule_closes(rules.closes_for(None, None), client, upstream, conn, first)
             await asyncio.gather(
-                self._pump(client, upstream, UP, conn, first),
-                self._pump(upstream, client, DOWN, conn, first),
+                self._pump(client, upstream, UP, conn, first, rules),
+                self._pump(upstream, client, DOWN, conn, first, rules),
             )
 
-    async def _pump(self, source, sink, arrow: str, conn: int, first: list[str]) -> None:
+    async def _pump(self, source, sink, arrow: str, conn: int, first: list[str], rules: TapRules | None) -> None:
         try:
             async for message in source:
                 if isinstance(message, bytes):
                     self.recorder.binary(self.leg, arrow, conn, message)
-                else:
-                    frame = self.recorder.text(self.leg, arrow, conn, message)
-                    if self.validate_upstream and arrow == UP:
-                        problems = client_event_problems(frame.data) if frame.data is not None else ["not JSON"]
-                        if problems:
-                            frame.note["problems"] = problems
+                    await sink.send(message)
+                    continue
+                if rules is not None and arrow == DOWN:
+                    data, kind = parse_text(message)
+                    if rules.dropped(kind, role_of(data)):
+                        continue
+                    # Held in this pump, so later events wait too, as behind a slow service.
+                    await asyncio.sleep(rules.delay_s(kind, role_of(data)))
+                frame = self.recorder.text(self.leg, arrow, conn, message)
+                if self.validate_upstream and arrow == UP:
+                    problems = client_event_problems(frame.data) if frame.data is not None else ["not JSON"]
+                    if problems:
+                        frame.note["problems"] = problems
+                if rules is not None and arrow == UP:
+                    self._schedule_closes(rules.closes_for(frame.type, frame.role), source, sink, conn, first)
                 await sink.send(message)
         except ConnectionClosed:
             pass
@@ -83,3 +99,17 @@ class Relay(Listener):
             await sink.close(1011, f"peer closed abnormally ({code})")
         else:
             await sink.close(code, reason)
+
+    def _schedule_closes(self, closes, client, upstream, conn: int, first: list[str]) -> None:
+        """Close as the target would: the client side gets the rule's code; the target is left politely."""
+        async def close(rule) -> None:
+            await asyncio.sleep(rule.after_ms / 1000)
+            if first:
+                return
+            first.append(DOWN)
+            self.recorder.close(self.leg, DOWN, conn, rule.code, rule.reason)
+            await client.close(rule.code, rule.reason)
+            await upstream.close()
+
+        for rule in closes:
+            asyncio.ensure_future(close(rule))
