@@ -27,6 +27,15 @@ def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     return recording.timeline()
 
 
+def send_until_response_create(app: AppDriver, recording, text: str):
+    """Open the app, connect, send one message and wait until the proxy asks upstream for a response."""
+    app.open()
+    app.connect(units(10))
+    app.send(text)
+    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    return recording.timeline()
+
+
 def user_creates(timeline):
     return timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
 

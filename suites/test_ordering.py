@@ -4,7 +4,7 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
-from suites.flows import app_params
+from suites.flows import app_params, send_until_response_create
 
 
 def assert_response_create_waits_for_user_item_confirmation(timeline):
@@ -35,11 +35,7 @@ SWEEP = [
 @pytest.mark.req("ORD-1")
 @pytest.mark.parametrize("_", SWEEP)
 def test_response_create_waits_for_the_user_item_confirmation(app, recording, _):
-    app.open()
-    app.connect(units(10))
-    app.send("What is two plus two?")
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
-    assert_response_create_waits_for_user_item_confirmation(recording.timeline())
+    assert_response_create_waits_for_user_item_confirmation(send_until_response_create(app, recording, "What is two plus two?"))
 
 
 @pytest.mark.req("ORD-1")

@@ -5,7 +5,7 @@ import pytest
 from harness.checks import assert_before, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import user_creates
+from suites.flows import send_until_response_create, user_creates
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -49,11 +49,7 @@ def assert_session_update_first(timeline):
 
 @pytest.mark.req("READY-3")
 def test_session_update_is_the_first_event_sent_upstream(app, recording):
-    app.open()
-    app.connect(units(10))
-    app.send("Hello there.")
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
-    assert_session_update_first(recording.timeline())
+    assert_session_update_first(send_until_response_create(app, recording, "Hello there."))
 
 
 @pytest.mark.req("READY-3")
