@@ -87,7 +87,11 @@ class InjectBeforeReady(Session):
 
 @defect("premature-response-create", ("CANARY-1", "ORD-1"),
         "sends response.create right after conversation.item.create, without waiting for the "
-        "upstream to confirm the user item (the field defect behind the 2.7 s close)")
+        "upstream to confirm the user item (the field defect behind the 2.7 s close)",
+        collateral=("ORD-3", "ORD-4", "ORD-6", "WIRE-1", "WIRE-3", "WIRE-4", "MAP-3", "MAP-4", "MAP-5", "MAP-6",
+                    "MAP-7", "MAP-10", "ERR-3"),
+        collateral_reason="the upstream closes 2.7 s after the first message and never replies, so every check "
+                          "that needs a completed reply (function calls, reply audio, a full conversation) fails")
 class PrematureResponseCreate(Session):
     def _inject(self, text: str) -> list[Action]:
         actions = super()._inject(text)
