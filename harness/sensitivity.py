@@ -58,9 +58,16 @@ def matrix(results: dict[str, dict], mode: str) -> dict:
             "should_ids_uncaught": [rid for rid, req in known.items() if req.level == "SHOULD" and rid not in caught]}
 
 
+def expected_exit(result: dict) -> int:
+    """1 when the defect turned a MUST requirement red; SHOULD failures alone do not fail a run."""
+    known = catalogue.load()
+    return 1 if any(known[rid].level == "MUST" for rid in result["red"]) else 0
+
+
 def passed(record: dict) -> bool:
     return not record["must_ids_uncaught"] and all(
-        not r["missed"] and not r["unexpected_red"] and r["exit"] == 1 for r in record["defects"].values())
+        not r["missed"] and not r["unexpected_red"] and r["exit"] == expected_exit(r)
+        for r in record["defects"].values())
 
 
 def to_markdown(record: dict) -> str:
