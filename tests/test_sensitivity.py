@@ -13,6 +13,8 @@ from harness.sensitivity import expected_exit
 from reference_proxy.defects import DEFECTS
 
 ROOT = Path(__file__).resolve().parent.parent
+# The reduced matrix is one long fixture (about 30 harness runs); it gets a bound of its own.
+pytestmark = pytest.mark.timeout(3000)
 
 
 def harness(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
