@@ -8,14 +8,15 @@ from .timeline import Frame, Timeline
 class ConformanceFailure(AssertionError):
     """A requirement was violated. str() is the one-line reason; the slice follows on later lines."""
 
-    def __init__(self, req: str, reason: str, slice_text: str = ""):
-        self.req, self.reason, self.slice_text = req, reason, slice_text
+    def __init__(self, req: str, reason: str, slice_text: str = "", anchors: tuple[Frame, ...] = ()):
+        self.req, self.reason, self.slice_text, self.anchors = req, reason, slice_text, anchors
         super().__init__(f"{req}: {reason}" + (f"\ntimeline (t from test start):\n{slice_text}" if slice_text else ""))
 
 
 def fail(req: str, reason: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
-    slice_text = timeline.render(timeline.around(*anchors), highlight=[a for a in anchors if a]) if timeline else ""
-    raise ConformanceFailure(req, reason, slice_text)
+    present = tuple(a for a in anchors if a is not None)
+    slice_text = timeline.render(timeline.around(*anchors), highlight=present) if timeline else ""
+    raise ConformanceFailure(req, reason, slice_text, present)
 
 
 def assert_before(timeline: Timeline, first: Frame | None, then: Frame | None, req: str, first_is: str) -> None:

@@ -20,6 +20,7 @@ from . import browser
 from .app_driver import AppDriver
 from .loop_thread import LoopThread
 from .errors import EnvironmentProblem
+from .keys import RECORDING
 from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
@@ -200,10 +201,12 @@ def live_proxy(proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalPr
 
 
 @pytest.fixture
-def recording(recorder: Recorder, mock_upstream: MockUpstream | None,
+def recording(request: pytest.FixtureRequest, recorder: Recorder, mock_upstream: MockUpstream | None,
               live_proxy: ProxyProcess | ExternalProxy) -> Recording:
-    """The frames of both legs recorded during this test."""
-    return Recording(recorder, recorder.mark(), time.monotonic())
+    """The frames of both legs recorded during this test (kept on the test item for its failure report)."""
+    rec = Recording(recorder, recorder.mark(), time.monotonic())
+    request.node.stash[RECORDING] = rec
+    return rec
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from . import catalogue, report, run_config
+from . import catalogue, report, run_config, timeline_view
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
+from .keys import RECORDING
 from .verdicts import CaseResult, exit_status, verdicts
 
 pytest_plugins = ["harness.fixtures"]
@@ -103,9 +104,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+    if rep.failed and RECORDING in item.stash:
+        _write_timeline(item, rep, call)
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
+
+
+def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo) -> None:
+    """The failed test's timeline of both legs, as HTML and JSON, under reports/timelines/."""
+    recording = item.stash[RECORDING]
+    exc = call.excinfo.value if call.excinfo is not None else None
+    anchors = list(exc.anchors) if isinstance(exc, ConformanceFailure) else []
+    reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
+    timeline = recording.timeline()
+    path = timeline_view.write(item.config.harness.reports_dir / "timelines", f"{item.nodeid}-{rep.when}",
+                               timeline.frames, timeline.origin, anchors, reason)
+    rep.sections.append(("timeline", f"timeline of both legs: {path}"))
 
 
 class Conformance:

@@ -1,0 +1,5 @@
+"""Stash keys shared by the plugin's hooks and its fixtures (a module of its own, so neither imports the other)."""
+
+import pytest
+
+RECORDING = pytest.StashKey["object"]()  # the test's Recording, for its failure report

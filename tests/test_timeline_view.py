@@ -1,0 +1,38 @@
+"""The HTML timeline of a failed test: pure rendering, and the file a real failing run leaves behind."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.timeline_view import render_html
+from mock_upstream.recording import Frame
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_frames_become_arrows_between_lanes_with_the_anchors_highlighted():
+    frames = [Frame(1.0, "A", "->", "text", "InjectUserMessage", data={"type": "InjectUserMessage", "content": "hi"}),
+              Frame(1.1, "B", "->", "text", "response.create", data={"type": "response.create"}),
+              Frame(3.8, "B", "<-", "close", data={"code": 1000, "reason": ""})]
+    page = render_html("t", frames, 0.5, [frames[1], frames[2]], "CANARY-1: <no reply>")
+    assert page.count('class="row hl"') == 2
+    assert "&rarr; response.create" in page and "&larr; close" in page and "code 1000" in page
+    assert "content: hi" in page and "&lt;no reply&gt;" in page and "<script" not in page
+    assert ">0.600<" in page and ">3.300<" in page
+
+
+def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the_close(tmp_path):
+    subprocess.run([sys.executable, "-m", "harness", "run", "--defect", "premature-response-create",
+                    "--reports-dir", str(tmp_path), "--", "--req", "CANARY-1", "-k", "first_text"],
+                   cwd=ROOT, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    pages = list((tmp_path / "timelines").glob("*first_text*.html"))
+    assert len(pages) == 1
+    page = pages[0].read_text()
+    assert "&rarr; response.create" in page and "upstream closed 1000" in page
+    record = json.loads(pages[0].with_suffix(".json").read_text())
+    kinds = [(f["leg"], f["arrow"], f["type"] or f["kind"]) for f in record["frames"]]
+    premature = kinds.index(("B", "->", "response.create"))
+    confirmed = kinds.index(("B", "<-", "conversation.item.added"))
+    assert premature < confirmed
+    assert [f for f in record["frames"] if f["highlighted"]][-1]["kind"] == "close"
