@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any, Callable, Iterator
 
+import allure
 import pytest
 
 from mock_upstream import scenario as scenarios
@@ -16,7 +17,7 @@ from mock_upstream.recording import Frame, Recorder
 from mock_upstream.relay import Relay
 from mock_upstream.server import MockUpstream
 
-from . import browser
+from . import browser, catalogue
 from .app_driver import AppDriver
 from .loop_thread import LoopThread
 from .errors import EnvironmentProblem
@@ -48,6 +49,21 @@ def browser_type_launch_args(browser_type_launch_args: dict, playwright) -> dict
         if path:
             args["executable_path"] = path
     return args
+
+
+@pytest.fixture(autouse=True)
+def allure_labels(request: pytest.FixtureRequest) -> None:
+    """Allure labels from the test's requirement: area as parent suite, id as suite, MUST/SHOULD as severity."""
+    ids = [rid for mark in request.node.iter_markers("req") for rid in mark.args]
+    if not ids:
+        return
+    req = catalogue.get(ids[0])
+    allure.dynamic.parent_suite(req.area)
+    allure.dynamic.suite(req.id)
+    allure.dynamic.severity(allure.severity_level.CRITICAL if req.level == "MUST" else allure.severity_level.NORMAL)
+    for rid in ids:
+        allure.dynamic.tag(rid)
+        allure.dynamic.label("requirement", rid)
 
 
 @pytest.fixture(scope="session")

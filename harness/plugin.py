@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 
+import allure
 import pytest
 
 from . import catalogue, report, run_config, timeline_view
@@ -111,6 +112,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         rep.user_properties = list(rep.user_properties) + extra
 
 
+def _write_allure_environment(config: pytest.Config) -> None:
+    """Profile, upstream, proxy, app and versions on the Allure report's environment panel."""
+    directory = getattr(config.option, "allure_report_dir", None)
+    if not directory:
+        return
+    from . import __version__
+    lines = {**{k: v for k, v in config.harness.describe().items() if v is not None},
+             "harness": __version__, "browser": config.getoption("--browser") or "chromium"}
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    (Path(directory) / "environment.properties").write_text(
+        "".join(f"{key}={value}\n" for key, value in lines.items()))
+
+
 def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo) -> None:
     """The failed test's timeline of both legs, as HTML and JSON, under reports/timelines/."""
     recording = item.stash[RECORDING]
@@ -121,6 +135,10 @@ def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.Call
     path = timeline_view.write(item.config.harness.reports_dir / "timelines", f"{item.nodeid}-{rep.when}",
                                timeline.frames, timeline.origin, anchors, reason)
     rep.sections.append(("timeline", f"timeline of both legs: {path}"))
+    allure.attach.file(str(path), name="timeline of both legs", attachment_type=allure.attachment_type.HTML)
+    proxy = item.funcargs.get("live_proxy") if hasattr(item, "funcargs") else None
+    if proxy is not None:
+        allure.attach(proxy.log_tail(40), name="proxy log (tail)", attachment_type=allure.attachment_type.TEXT)
 
 
 class Conformance:
@@ -144,6 +162,7 @@ class Conformance:
         result.merge_phase(report.outcome, reason)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        _write_allure_environment(self.config)
         results = list(self.results.values())
         if self.env_errors:
             session.exitstatus = 2

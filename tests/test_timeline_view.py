@@ -36,3 +36,16 @@ def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the
     confirmed = kinds.index(("B", "<-", "conversation.item.added"))
     assert premature < confirmed
     assert [f for f in record["frames"] if f["highlighted"]][-1]["kind"] == "close"
+
+
+def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_path):
+    subprocess.run([sys.executable, "-m", "harness", "run", "--defect", "premature-response-create",
+                    "--reports-dir", str(tmp_path), "--", "--req", "CANARY-1", "-k", "first_text"],
+                   cwd=ROOT, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure-results").glob("*-result.json")]
+    assert len(results) == 1
+    labels = {label["name"]: label["value"] for label in results[0]["labels"]}
+    assert (labels["parentSuite"], labels["suite"], labels["severity"]) == ("canary", "CANARY-1", "critical")
+    assert {a["name"] for a in results[0]["attachments"]} >= {"timeline of both legs", "proxy log (tail)"}
+    environment = (tmp_path / "allure-results" / "environment.properties").read_text()
+    assert "defect=premature-response-create" in environment and "upstream=mock" in environment
