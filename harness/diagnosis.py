@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .timeline import Frame, Timeline
 
-_WHO = {
+CLOSED_BY = {
     ("B", "<-"): "upstream closed",
     ("B", "->"): "the proxy closed its upstream socket",
     ("A", "<-"): "the proxy closed the client connection",
@@ -34,7 +34,7 @@ def why_no_reply(timeline: Timeline, sent: Frame | None, waited_s: float) -> str
     if close is not None:
         code, reason = close.data.get("code"), close.data.get("reason") or ""
         reason_text = f" {reason!r}" if reason else ""
-        return (f"{_WHO[(close.leg, close.arrow)]} {code}{reason_text} at {close.t - sent.t:.2f} s "
+        return (f"{CLOSED_BY[(close.leg, close.arrow)]} {code}{reason_text} at {close.t - sent.t:.2f} s "
                 f"after first message; no agent reply")
     upstream_calls = timeline.select(leg="B", arrow="->", type="response.create", after=sent)
     hint = "" if upstream_calls else "; the proxy never sent response.create"

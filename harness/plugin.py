@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import allure
 import pytest
 
-from . import catalogue, report, run_config, timeline_view
+from . import catalogue, metrics, report, run_config, timeline_view
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
 from .keys import RECORDING
@@ -105,8 +106,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
-    if rep.failed and RECORDING in item.stash:
-        _write_timeline(item, rep, call)
+    if RECORDING in item.stash:
+        timeline = item.stash[RECORDING].timeline()
+        if rep.when == "call" and "CANARY-1" in {r for m in item.iter_markers("req") for r in m.args}:
+            extra.append(("metrics", json.dumps(metrics.run_figures(timeline))))
+        if rep.failed:
+            extra.append(("failure_class", json.dumps(metrics.classify(timeline))))
+            _write_timeline(item, rep, call, timeline)
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
@@ -125,13 +131,11 @@ def _write_allure_environment(config: pytest.Config) -> None:
         "".join(f"{key}={value}\n" for key, value in lines.items()))
 
 
-def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo) -> None:
+def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
     """The failed test's timeline of both legs, as HTML and JSON, under reports/timelines/."""
-    recording = item.stash[RECORDING]
     exc = call.excinfo.value if call.excinfo is not None else None
     anchors = list(exc.anchors) if isinstance(exc, ConformanceFailure) else []
     reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
-    timeline = recording.timeline()
     path = timeline_view.write(item.config.harness.reports_dir / "timelines", f"{item.nodeid}-{rep.when}",
                                timeline.frames, timeline.origin, anchors, reason)
     rep.sections.append(("timeline", f"timeline of both legs: {path}"))
@@ -149,6 +153,8 @@ class Conformance:
         self.results: dict[str, CaseResult] = {}
         self.env_errors: list[str] = []
         self.record: dict | None = None
+        self.figures: list[dict] = []
+        self.failures: list[dict] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -160,6 +166,11 @@ class Conformance:
         if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         result.merge_phase(report.outcome, reason)
+        if "metrics" in props:
+            self.figures.append({"test": report.nodeid, **json.loads(props["metrics"])})
+        if "failure_class" in props:
+            self.failures.append({"test": report.nodeid, "requirements": list(reqs), "reason": reason,
+                                  **json.loads(props["failure_class"])})
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         _write_allure_environment(self.config)
@@ -171,7 +182,10 @@ class Conformance:
         known = catalogue.load()
         table = verdicts(known, results)
         self.record = report.to_json(table, known, self.config.harness.describe())
+        self.record["failures"] = self.failures
         report.write(self.config.harness.reports_dir, self.record)
+        if self.figures:
+            report.write_metrics(self.config.harness.reports_dir, results, self.figures, self.failures)
         if not self.env_errors:
             session.exitstatus = exit_status(int(exitstatus), table, results, self.config.harness.strict)
 

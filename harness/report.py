@@ -37,7 +37,37 @@ def to_markdown(record: dict) -> str:
     for rid, entry in record["requirements"].items():
         reason = entry["reason"].replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {rid} | {entry['level']} | {MARK[entry['verdict']]} | {len(entry['tests'])} | {reason} |")
+    if record.get("failures"):
+        lines += ["", "## Failures, classified", "", "| test | requirements | phase | close code | closed first |",
+                  "|---|---|---|---|---|"]
+        for f in record["failures"]:
+            lines.append(f"| {f['test']} | {', '.join(f['requirements'])} | {f['phase']} | {f['close_code']} | "
+                         f"{f['closed_first']} |")
     return "\n".join(lines) + "\n"
+
+
+def write_metrics(reports_dir: Path, results: list, figures: list[dict], failures: list[dict]) -> Path:
+    """reports/metrics.json (pass rate per requirement, canary figures p50/p95/max) and the TTFR plot."""
+    from .metrics import summarise, ttfr_svg
+
+    rates = {}
+    for result in results:
+        for rid in result.reqs:
+            if result.outcome in ("passed", "failed"):
+                entry = rates.setdefault(rid, {"runs": 0, "passed": 0})
+                entry["runs"] += 1
+                entry["passed"] += result.outcome == "passed"
+    for entry in rates.values():
+        entry["pass_rate"] = round(entry["passed"] / entry["runs"], 4)
+    ttfr = [f["ttfr_s"] for f in figures if f["ttfr_s"] is not None]
+    record = {"requirements": rates, "canary_runs": figures, "failures": failures,
+              "canary": {key: summarise([f[key] for f in figures if f[key] is not None])
+                         for key in ("connect_s", "settings_applied_s", "ttfr_s")}}
+    path = reports_dir / "metrics.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    if ttfr:
+        ttfr_svg(ttfr, reports_dir / "metrics-ttfr.svg")
+    return path
 
 
 def write(reports_dir: Path, record: dict) -> tuple[Path, Path]:

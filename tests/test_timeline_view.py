@@ -36,6 +36,9 @@ def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the
     confirmed = kinds.index(("B", "<-", "conversation.item.added"))
     assert premature < confirmed
     assert [f for f in record["frames"] if f["highlighted"]][-1]["kind"] == "close"
+    failure = json.loads((tmp_path / "conformance.json").read_text())["failures"][0]
+    assert (failure["phase"], failure["close_code"], failure["closed_first"]) == (
+        "awaiting reply", 1000, "upstream closed")
 
 
 def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_path):
