@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .timeouts import units
 
@@ -99,34 +100,27 @@ class AppDriver:
         self.by(self.s.send).click()
         return sent_at
 
+    def wait_until(self, predicate_js: str, arg, timeout_s: float):
+        """Wait until the page-side predicate returns something truthy; its handle, or None on timeout."""
+        try:
+            return self.page.wait_for_function(predicate_js, arg=arg, timeout=timeout_s * 1000, polling=10)
+        except PlaywrightTimeoutError:
+            return None
+
     def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER) -> ReplyOutcome:
         """Wait for an agent reply after the last send; return early when the app shows `closed`."""
         start = time.monotonic()
-        try:
-            handle = self.page.wait_for_function(
-                _REPLY_OR_CLOSE,
-                arg={"history": self.s.history, "response": self.s.agent_response, "status": self.s.status,
-                     "before": before},
-                timeout=timeout_s * 1000, polling=10)
-        except Exception as exc:  # Playwright's TimeoutError
-            if type(exc).__name__ != "TimeoutError":
-                raise
-            return ReplyOutcome(waited_s=time.monotonic() - start)
-        value = handle.json_value()
+        handle = self.wait_until(_REPLY_OR_CLOSE, {"history": self.s.history, "response": self.s.agent_response,
+                                                   "status": self.s.status, "before": before}, timeout_s)
+        value = handle.json_value() if handle is not None else {}
         return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
                             waited_s=time.monotonic() - start)
 
     def wait_for_text(self, testid: str, value: str, timeout_s: float) -> bool:
         """True once the element's text is value; False if it is not within the timeout."""
-        try:
-            self.page.wait_for_function(
-                "([id, value]) => document.querySelector(`[data-testid=\"${id}\"]`)?.textContent.trim() === value",
-                arg=[testid, value], timeout=timeout_s * 1000, polling=10)
-            return True
-        except Exception as exc:  # Playwright's TimeoutError
-            if type(exc).__name__ != "TimeoutError":
-                raise
-            return False
+        return self.wait_until(
+            "([id, value]) => document.querySelector(`[data-testid=\"${id}\"]`)?.textContent.trim() === value",
+            [testid, value], timeout_s) is not None
 
     def error_count(self) -> int:
         return int(self.text(self.s.error_count) or 0)

@@ -40,15 +40,7 @@ def close_on(timeline, leg, conn, arrow=None):
 
 
 def wait_for_app_status(app, status: str, timeout_s: float) -> bool:
-    try:
-        app.page.wait_for_function(
-            "([id, want]) => (document.querySelector(`[data-testid=\"${id}\"]`)?.textContent ?? '').trim() === want",
-            arg=[app.s.status, status], timeout=timeout_s * 1000, polling=10)
-    except Exception as exc:  # Playwright's TimeoutError
-        if type(exc).__name__ != "TimeoutError":
-            raise
-        return False
-    return True
+    return app.wait_for_text(app.s.status, status, timeout_s)
 
 
 def item_text(frame) -> str:
@@ -231,13 +223,10 @@ def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connectio
     if settings_frame is None:
         fail("LIFE-3", "the app never opened a second connection", recording.timeline())
     assert_second_connection_works(recording, settings_frame, question)
-    try:
-        app.page.wait_for_function(
-            "([id, n]) => document.querySelectorAll(`[data-testid=\"${id}\"] [data-role=\"assistant\"]`).length > n",
-            arg=[app.s.history, replies_before], timeout=units(5) * 1000, polling=10)
-    except Exception as exc:  # Playwright's TimeoutError
-        if type(exc).__name__ != "TimeoutError":
-            raise
+    shown = app.wait_until(
+        "([id, n]) => document.querySelectorAll(`[data-testid=\"${id}\"] [data-role=\"assistant\"]`).length > n",
+        [app.s.history, replies_before], units(5))
+    if shown is None:
         fail("LIFE-3", f"the app does not show the second connection's reply (history: {app.history()})",
              recording.timeline())
 
