@@ -6,7 +6,8 @@ import pytest
 from harness import component_protocol
 from harness.checks import fail
 from harness.timeouts import units
-from suites.flows import browser_turn
+from harness.timeline import Timeline
+from suites.flows import browser_turn, user_creates
 from suites.test_function_calls import FUNCTIONS
 
 
@@ -34,8 +35,15 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
     client.send({"type": "KeepAlive"})
     client.send({"type": "SomethingNew", "value": 1})
     client.send({"type": "InjectUserMessage", "content": "Still there?"})
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
-    assert_upstream_events_validate(recording.timeline())
+    # The proxy handles a client's messages in order: once this message is upstream, so is all that came
+    # before it. Only this client's upstream connection counts (an earlier test's may still be closing).
+    mine = recording.wait_for(lambda tl: next((f for f in user_creates(tl) if "Still there?" in str(f.data)), None),
+                              units(10))
+    if mine is None:
+        fail("WIRE-3", "the message never went upstream", recording.timeline())
+    timeline = recording.timeline()
+    assert_upstream_events_validate(Timeline([f for f in timeline.frames if f.leg != "B" or f.conn == mine.conn],
+                                             timeline.origin))
 
 
 @pytest.mark.req("WIRE-4", "MAP-10")
