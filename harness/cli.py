@@ -1,4 +1,4 @@
-"""python -m harness run|bench: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+"""python -m harness run|bench|report|sensitivity|setup-browser: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     _target_options(bench)
     bench.add_argument("--count", type=int, default=5, help="canary runs after the browser is up (default 5)")
     commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
+    html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
+    html.add_argument("--reports-dir", default=str(ROOT / "reports"), help="the run's reports (default reports/)")
+    html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
     sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
     sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
     sens.add_argument("--reduced", action="store_true",
@@ -69,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         return setup_browser()
     if args.command == "sensitivity":
         return _sensitivity(args)
+    if args.command == "report":
+        from .html_report import main as html_report
+        try:
+            return html_report(Path(args.reports_dir), Path(args.output) if args.output else None)
+        except (UsageProblem, EnvironmentProblem) as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return 2
     try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
                                   args.proxy_cmd, args.proxy_url, args.app_url, args.upstream)
@@ -100,6 +110,11 @@ def _sensitivity(args) -> int:
                        Path(args.docs) if args.docs else None)
 
 
+# Tracing costs about 0.2 s per browser test; `-- --tracing=off` saves it. (The harness itself takes the
+# screenshot of a failed test at the moment of failure, which costs nothing for the tests that pass.)
+PLAYWRIGHT_ARTIFACTS = {"--tracing": "retain-on-failure"}
+
+
 def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
     reports = config.reports_dir
     args = [str(SUITES), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
@@ -118,6 +133,12 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
             args.append(f"{option}={value}")
     if getattr(cli, "repeat", 1) > 1:
         args += ["--count", str(cli.repeat)]
+    # A failed browser test keeps Playwright's trace (attached to its Allure result).
+    for option, value in PLAYWRIGHT_ARTIFACTS.items():
+        if not any(a == option or a.startswith(option + "=") for a in extra):
+            args.append(f"{option}={value}")
+    if not any(a == "--output" or a.startswith("--output=") for a in extra):
+        args.append(f"--output={reports / 'playwright'}")
     return args + extra
 
 

@@ -21,7 +21,7 @@ from . import browser, catalogue
 from .app_driver import AppDriver
 from .loop_thread import LoopThread
 from .errors import EnvironmentProblem
-from .keys import RECORDING
+from .keys import CONSOLE, RECORDING
 from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
@@ -241,10 +241,13 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
 
 
 @pytest.fixture
-def app(page, app_server: StaticServer, client_tap: Relay, proxy: ProxyProcess | ExternalProxy,
-        harness_config: RunConfig, recording: Recording) -> AppDriver:
+def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_tap: Relay,
+        proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording) -> AppDriver:
     """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
-    client tap unless the profile turns the tap off."""
+    client tap unless the profile turns the tap off. Its console is kept for the failure report."""
+    console = request.node.stash.setdefault(CONSOLE, [])
+    page.on("console", lambda m: console.append(f"{time.monotonic() - recording.origin:8.3f}s  {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"{time.monotonic() - recording.origin:8.3f}s  pageerror: {e}"))
     spec, path = harness_config.profile.app, harness_config.profile.proxy.path
     endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
     return AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,

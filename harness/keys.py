@@ -3,3 +3,4 @@
 import pytest
 
 RECORDING = pytest.StashKey["object"]()  # the test's Recording, for its failure report
+CONSOLE = pytest.StashKey["list"]()    # the page's console messages and errors, for the failure report

@@ -10,10 +10,10 @@ from pathlib import Path
 import allure
 import pytest
 
-from . import catalogue, metrics, report, run_config, timeline_view
+from . import attachments, catalogue, metrics, report, run_config, timeline_view
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
-from .keys import RECORDING
+from .keys import CONSOLE, RECORDING
 from .verdicts import CaseResult, exit_status, verdicts
 
 pytest_plugins = ["harness.fixtures"]
@@ -112,7 +112,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             extra.append(("metrics", json.dumps(metrics.run_figures(timeline))))
         if rep.failed:
             extra.append(("failure_class", json.dumps(metrics.classify(timeline))))
-            _write_timeline(item, rep, call, timeline)
+            _attach_failure(item, rep, call, timeline)
+    if rep.when == "teardown":
+        kept = attachments.attach_playwright_artifacts(rep.user_properties, item.config.invocation_params.dir)
+        if kept:
+            rep.sections.append(("Playwright artifacts", "\n".join(kept)))
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
@@ -131,8 +135,9 @@ def _write_allure_environment(config: pytest.Config) -> None:
         "".join(f"{key}={value}\n" for key, value in lines.items()))
 
 
-def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
-    """The failed test's timeline of both legs, as HTML and JSON, under reports/timelines/."""
+def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
+    """The failed test's timeline of both legs (HTML and JSON under reports/timelines/), and on the Allure
+    result also the proxy log tail, the browser console and the mock upstream's transcript."""
     exc = call.excinfo.value if call.excinfo is not None else None
     anchors = list(exc.anchors) if isinstance(exc, ConformanceFailure) else []
     reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
@@ -140,9 +145,19 @@ def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.Call
                                timeline.frames, timeline.origin, anchors, reason)
     rep.sections.append(("timeline", f"timeline of both legs: {path}"))
     allure.attach.file(str(path), name="timeline of both legs", attachment_type=allure.attachment_type.HTML)
-    proxy = item.funcargs.get("live_proxy") if hasattr(item, "funcargs") else None
-    if proxy is not None:
-        allure.attach(proxy.log_tail(40), name="proxy log (tail)", attachment_type=allure.attachment_type.TEXT)
+    funcargs = getattr(item, "funcargs", {})
+    if funcargs.get("app") is not None and rep.when == "call":
+        shot = attachments.screenshot(funcargs["app"].page, path.with_suffix(".png"))
+        if shot is not None:
+            rep.sections.append(("screenshot", f"the page when the test failed: {shot}"))
+    if funcargs.get("live_proxy") is not None:
+        attachments.attach_text(funcargs["live_proxy"].log_tail(40), "proxy log (tail)")
+    if CONSOLE in item.stash:
+        attachments.attach_text(attachments.console_text(item.stash[CONSOLE]), "browser console")
+    mock = funcargs.get("mock_upstream")
+    attachments.attach_text(attachments.mock_transcript(timeline.frames, timeline.origin,
+                                                        mock.scenario if mock is not None else None),
+                            "mock upstream transcript" if mock is not None else "upstream leg transcript")
 
 
 class Conformance:
@@ -194,6 +209,9 @@ class Conformance:
             terminalreporter.section("conformance")
             for line in report.terminal_table(self.record):
                 terminalreporter.write_line(line)
+            terminalreporter.section("requirement areas")
+            for line in report.area_status(self.record):
+                terminalreporter.write_line(line, red=" FAIL " in line, green=" pass " in line)
             terminalreporter.write_line(f"reports: {self.config.harness.reports_dir}/conformance.json, .md")
         for problem in self.env_errors:
             terminalreporter.write_line(f"harness: environment problem: {problem}", red=True, bold=True)

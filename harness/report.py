@@ -78,6 +78,25 @@ def write(reports_dir: Path, record: dict) -> tuple[Path, Path]:
     return json_path, md_path
 
 
+def area_status(record: dict) -> list[str]:
+    """One line per catalogue area, e.g. `ordering     FAIL  5/6 pass; failed: ORD-1`."""
+    areas: dict[str, dict[str, list[str]]] = {}
+    for rid, entry in record["requirements"].items():
+        areas.setdefault(entry["area"], {}).setdefault(entry["verdict"], []).append(rid)
+    lines = []
+    for area, by_verdict in areas.items():
+        ran = len(by_verdict.get("pass", [])) + len(by_verdict.get("fail", []))
+        state = "FAIL" if by_verdict.get("fail") else "pass" if ran else "-"
+        line = f"{area:<12} {state:<5} {len(by_verdict.get('pass', []))}/{ran} pass"
+        for verdict, label in (("fail", "failed"), ("skip", "skipped")):
+            if by_verdict.get(verdict):
+                line += f"; {label}: {', '.join(by_verdict[verdict])}"
+        if by_verdict.get("untested"):
+            line += f"; {len(by_verdict['untested'])} untested"
+        lines.append(line)
+    return lines
+
+
 def terminal_table(record: dict, width: int = 100) -> list[str]:
     lines = [f"{'id':<10} {'level':<7} {'verdict':<8} reason"]
     for rid, entry in record["requirements"].items():

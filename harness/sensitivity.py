@@ -37,7 +37,9 @@ def run_one(defect: Defect, reports_dir: Path, reduced: bool, workers: int) -> d
     record = json.loads(record_path.read_text())["requirements"]
     return {"exit": done.returncode, "seconds": round(time.monotonic() - started, 1),
             "red": [rid for rid, e in record.items() if e["verdict"] == "fail"],
-            "green": [rid for rid, e in record.items() if e["verdict"] == "pass"]}
+            "green": [rid for rid, e in record.items() if e["verdict"] == "pass"],
+            # Why each id went red: an unexpected red must be explainable from this record alone.
+            "reasons": {rid: e["reason"] for rid, e in record.items() if e["verdict"] == "fail"}}
 
 
 def judge(defect: Defect, result: dict) -> dict:
@@ -112,7 +114,8 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
             results[defect.name] = judge(defect, future.result())
             r = results[defect.name]
             status = "ok" if not r["missed"] and not r["unexpected_red"] else \
-                f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}"
+                f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
+                    f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"])
             print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
                   flush=True)
     record = matrix({d.name: results[d.name] for d in chosen}, mode)

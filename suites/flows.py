@@ -14,11 +14,19 @@ def app_params(**params) -> dict:
     return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in params.items()}
 
 
-def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
-    """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
+def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
+    """Open the app with these URL parameters and connect; with a greeting, also wait until it is shown (it may
+    follow SettingsApplied by a moment, and a late greeting must not pass for the reply to the first send)."""
     app.open(**app_params(**params))
     if not app.connect(units(10)):
         fail(req, "the connection closed before SettingsApplied", recording.timeline())
+    if "greeting" in params and not app.wait_for_text(app.s.greeting, "true", units(5)):
+        fail(req, "the configured greeting was not shown after SettingsApplied", recording.timeline())
+
+
+def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
+    """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
+    open_and_connect(app, recording, req, **params)
     before = app.text(app.s.agent_response)
     app.send(text)
     outcome = app.wait_for_reply(units(10), before=before)

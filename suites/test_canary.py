@@ -5,16 +5,14 @@ import pytest
 from harness import catalogue
 from harness.checks import fail
 from harness.diagnosis import first_close, why_no_reply
-from harness.timeouts import units
+from suites.flows import open_and_connect
 
 CANARY = catalogue.get("CANARY-1")
 FIRST_MESSAGE = "Hello! Please answer in one short sentence."
 
 
 def run_canary(app, recording, **app_params):
-    app.open(**app_params)
-    if not app.connect(units(10)):
-        fail("CANARY-1", "the connection closed before SettingsApplied", recording.timeline())
+    open_and_connect(app, recording, "CANARY-1", **app_params)
     before = app.text(app.s.agent_response)
     app.send(FIRST_MESSAGE)
     outcome = app.wait_for_reply(CANARY.within_s, before=before)

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.checks import assert_never, assert_within, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import app_params
+from suites.flows import app_params, open_and_connect
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -76,9 +76,7 @@ def assert_upstream_close_reaches_the_client(app, recording, timeline_anchor=Non
 @pytest.mark.scenario(replies=False, closes=[{"trigger": "first_user_item", "after_ms": 300, "code": 1000}])
 def test_an_upstream_close_after_the_first_message_closes_the_client_within_5_s(app, recording):
     # The field defect's shape: the service answers nothing and closes the socket with 1000.
-    app.open()
-    if not app.connect(units(10)):
-        fail("LIFE-1", "the connection closed before SettingsApplied", recording.timeline())
+    open_and_connect(app, recording, "LIFE-1")
     app.send("Are you still there?")
     sent = recording.first(units(5), leg="A", arrow="->", type="InjectUserMessage")
     if sent is None:
@@ -119,9 +117,7 @@ def assert_upstream_closed_after_client(recording, settings_frame):
 
 @pytest.mark.req("LIFE-2")
 def test_the_upstream_socket_is_closed_within_5_s_after_the_app_disconnects(app, recording):
-    app.open()
-    if not app.connect(units(10)):
-        fail("LIFE-2", "the connection closed before SettingsApplied", recording.timeline())
+    open_and_connect(app, recording, "LIFE-2")
     app.send("Hello, one short answer please.")
     if recording.first(units(10), leg="B", arrow="->", type="conversation.item.create", role="user") is None:
         fail("LIFE-2", "the user's message never went upstream, so the session was not in use",

@@ -66,6 +66,7 @@ function bump(name) {
 function log(direction, text) {
   const line = `${performance.now().toFixed(1)} ${direction} ${text}\n`;
   ui.log.appendChild(document.createTextNode(line));
+  console.info(`[voice-agent] ${direction} ${text}`);  // the browser's view, kept in a failed test's report
 }
 
 function describe(msg) {

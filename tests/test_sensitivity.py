@@ -47,7 +47,8 @@ def reduced_matrix(tmp_path_factory) -> dict:
 def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_stated_reason(reduced_matrix, name):
     result = reduced_matrix["record"]["defects"][name]
     assert result["missed"] == [], f"{name} left {result['missed']} green"
-    assert result["unexpected_red"] == [], f"{name} turned {result['unexpected_red']} red without a stated reason"
+    why = {rid: result.get("reasons", {}).get(rid) for rid in result["unexpected_red"]}
+    assert result["unexpected_red"] == [], f"{name} turned {result['unexpected_red']} red without a stated reason: {why}"
     assert result["exit"] == expected_exit(result)
 
 
