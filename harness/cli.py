@@ -56,6 +56,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-url", help="drive an app served at this URL (selectors from the profile)")
     parser.add_argument("--upstream", choices=("mock", "real"),
                         help="mock, or the real OpenAI Realtime API through the recording tap")
+    parser.add_argument("--timelines", choices=("failed", "all"), default="failed",
+                        help="HTML timelines of both legs under reports/timelines/: for failed tests, or all")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every selected test N times (flake statistics in reports/metrics.json)")
 
@@ -131,6 +133,8 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
                           ("--app-url", cli.app_url), ("--upstream", cli.upstream)):
         if value:
             args.append(f"{option}={value}")
+    if getattr(cli, "timelines", "failed") != "failed":
+        args.append(f"--timelines={cli.timelines}")
     if getattr(cli, "repeat", 1) > 1:
         args += ["--count", str(cli.repeat)]
     # A failed browser test keeps Playwright's trace (attached to its Allure result).

@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--proxy-url", default=None, help="test the proxy already running at this ws:// URL")
     group.addoption("--app-url", default=None, help="drive the app served at this URL instead of the bundled one")
     group.addoption("--upstream", default=None, choices=("mock", "real"), help="mock, or the real API through the tap")
+    group.addoption("--timelines", default="failed", choices=("failed", "all"),
+                    help="write the HTML timeline of both legs for failed tests (default) or for all tests")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -113,6 +115,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if rep.failed:
             extra.append(("failure_class", json.dumps(metrics.classify(timeline))))
             _attach_failure(item, rep, call, timeline)
+        elif rep.when == "call" and item.config.getoption("--timelines") == "all":
+            _write_timeline(item, rep, call, timeline)
     if rep.when == "teardown":
         kept = attachments.attach_playwright_artifacts(rep.user_properties, item.config.invocation_params.dir)
         if kept:
@@ -135,9 +139,8 @@ def _write_allure_environment(config: pytest.Config) -> None:
         "".join(f"{key}={value}\n" for key, value in lines.items()))
 
 
-def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
-    """The failed test's timeline of both legs (HTML and JSON under reports/timelines/), and on the Allure
-    result also the proxy log tail, the browser console and the mock upstream's transcript."""
+def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> Path:
+    """The test's timeline of both legs as HTML and JSON under reports/timelines/, attached to its result."""
     exc = call.excinfo.value if call.excinfo is not None else None
     anchors = list(exc.anchors) if isinstance(exc, ConformanceFailure) else []
     reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
@@ -145,6 +148,13 @@ def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.Call
                                timeline.frames, timeline.origin, anchors, reason)
     rep.sections.append(("timeline", f"timeline of both legs: {path}"))
     allure.attach.file(str(path), name="timeline of both legs", attachment_type=allure.attachment_type.HTML)
+    return path
+
+
+def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
+    """The failed test's timeline, and on its Allure result also a screenshot, the proxy log tail, the browser
+    console and the mock upstream's transcript."""
+    path = _write_timeline(item, rep, call, timeline)
     funcargs = getattr(item, "funcargs", {})
     if funcargs.get("app") is not None and rep.when == "call":
         shot = attachments.screenshot(funcargs["app"].page, path.with_suffix(".png"))

@@ -1,6 +1,7 @@
 """The HTML timeline of a failed test: pure rendering, and the file a real failing run leaves behind."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,16 @@ def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_
     assert {a["name"] for a in results[0]["attachments"]} >= {"timeline of both legs", "proxy log (tail)"}
     environment = (tmp_path / "allure-results" / "environment.properties").read_text()
     assert "defect=premature-response-create" in environment and "upstream=mock" in environment
+
+
+def test_on_request_every_test_leaves_its_timeline_not_only_the_failed_ones(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--timelines", "all", "--reports-dir",
+                           str(tmp_path), "--", "--req", "READY-1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:]
+    passed = int(re.search(r"(\d+) passed, \d+ deselected", done.stdout)[1])
+    pages = sorted((tmp_path / "timelines").glob("*.html"))
+    assert len(pages) == passed >= 1
+    for page in pages:
+        text = page.read_text()
+        assert "&rarr; session.update" in text and "class=\"row hl\"" not in text
