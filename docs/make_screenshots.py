@@ -11,14 +11,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import browser  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
+WAIT_MS = 30_000
 
 
 def harness(*args: str) -> subprocess.CompletedProcess:
@@ -39,22 +38,21 @@ def main() -> int:
         print(built.stderr, file=sys.stderr)
         return 1
     timeline = next((reports / "timelines").glob("*first_text*.html"))
-    executable = browser.executable(browser.managed_path())
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, args=browser.LAUNCH_FLAGS)
-        page = chromium.new_page(viewport={"width": 1280, "height": 800})
+
+    def shoot(page) -> None:
         page.goto(timeline.as_uri())
         page.screenshot(path=str(IMG / "timeline.png"), full_page=True)
         page.goto((reports / "html" / "index.html").as_uri())
-        page.get_by_text("Passed", exact=True).first.wait_for(timeout=30_000)
+        page.wait_for_function("/Passed\\s+\\d+/.test(document.body.innerText)", timeout=WAIT_MS)
         page.screenshot(path=str(IMG / "allure-overview.png"))
         page.get_by_text("test_agent_replies_to_the_first_text_message_within_15_s", exact=False).first.click()
-        page.get_by_text("mock upstream transcript").first.wait_for(timeout=30_000)
+        page.get_by_text("mock upstream transcript").first.wait_for(timeout=WAIT_MS)
         page.screenshot(path=str(IMG / "allure-failed-test.png"))
         page.get_by_text("Attachments", exact=False).first.click()
         page.get_by_text("browser console").first.click()
         page.screenshot(path=str(IMG / "allure-attachments.png"), full_page=True)
-        chromium.close()
+
+    browser.with_page(shoot)
     print(f"screenshots in {IMG} (run kept in {reports})")
     return 0
 

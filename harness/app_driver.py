@@ -40,18 +40,21 @@ class ReplyOutcome:
 
 
 # Resolves to {reply} once an assistant message follows the last user entry (or agent-response
-# changed from what it showed before the send), to {closed} when the app shows `closed`.
-_REPLY_OR_CLOSE = """({history, response, status, before}) => {
+# changed from what it showed before the send), to {closed} when the app shows `closed`. Texts in
+# `ignore` (a configured greeting, which may still be on its way at the send) never count as the reply.
+_REPLY_OR_CLOSE = """({history, response, status, before, ignore}) => {
   const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const counts = (text) => !ignore.includes(text.trim());
   const entries = [...(q(history)?.children ?? [])];
   let lastUser = -1;
   entries.forEach((el, i) => { if (el.dataset.role === 'user') lastUser = i; });
   if (lastUser >= 0) {
-    const replies = entries.slice(lastUser + 1).filter((el) => el.dataset.role === 'assistant');
+    const replies = entries.slice(lastUser + 1)
+      .filter((el) => el.dataset.role === 'assistant' && counts(el.textContent));
     if (replies.length) return {reply: replies[replies.length - 1].textContent};
   } else {
     const text = q(response)?.textContent ?? '';
-    if (text !== before && text !== '""" + PLACEHOLDER + """') return {reply: text};
+    if (text !== before && text !== '""" + PLACEHOLDER + """' && counts(text)) return {reply: text};
   }
   if ((q(status)?.textContent ?? '').trim() === 'closed') return {closed: true};
   return false;
@@ -107,11 +110,13 @@ class AppDriver:
         except PlaywrightTimeoutError:
             return None
 
-    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER) -> ReplyOutcome:
-        """Wait for an agent reply after the last send; return early when the app shows `closed`."""
+    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER, ignore: tuple[str, ...] = ()) -> ReplyOutcome:
+        """Wait for an agent reply after the last send, not one of the `ignore` texts; return early when the
+        app shows `closed`."""
         start = time.monotonic()
         handle = self.wait_until(_REPLY_OR_CLOSE, {"history": self.s.history, "response": self.s.agent_response,
-                                                   "status": self.s.status, "before": before}, timeout_s)
+                                                   "status": self.s.status, "before": before,
+                                                   "ignore": [t.strip() for t in ignore]}, timeout_s)
         value = handle.json_value() if handle is not None else {}
         return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
                             waited_s=time.monotonic() - start)

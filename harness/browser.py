@@ -35,3 +35,23 @@ def managed_path() -> str | None:
 
     with sync_playwright() as pw:
         return pw.chromium.executable_path
+
+
+def with_page(action, viewport: dict | None = None):
+    """Run action(page) in a Chromium of its own, in a thread of its own (Playwright's sync API may not run
+    where an event loop is, and must not leave one behind); action's result."""
+    import concurrent.futures
+
+    def run():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            path = executable(pw.chromium.executable_path)
+            chromium = pw.chromium.launch(executable_path=path, args=LAUNCH_FLAGS)
+            try:
+                return action(chromium.new_page(viewport=viewport or {"width": 1280, "height": 800}))
+            finally:
+                chromium.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import browser
 from harness.attachments import mock_transcript
 from harness.report import area_status
 from harness.timeouts import units
@@ -97,17 +98,21 @@ def test_a_failed_browser_test_carries_what_its_reader_needs(failed_run):
     assert passed and not any(r.get("attachments") for r in passed)
 
 
-def test_the_html_report_renders_the_runs_counts_in_a_browser(failed_run, page):
+def test_the_html_report_renders_the_runs_counts_in_a_browser(failed_run):
     results = allure_results(failed_run)
     counts = {status: sum(r["status"] == status for r in results) for status in ("passed", "failed")}
     done = harness("report", "--reports-dir", str(failed_run))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     index = failed_run / "html" / "index.html"
     assert f"report: {index}" in done.stdout
-    page.goto(index.as_uri())
-    # Allure's summary panel: "Failed" and "Passed" headings, each followed by its count.
-    page.get_by_text("Passed", exact=True).first.wait_for(timeout=units(30) * 1000)
-    text = page.inner_text("body")
+
+    def rendered(page) -> str:
+        page.goto(index.as_uri())
+        # Allure's summary panel: "Failed" and "Passed" headings, each followed by its count.
+        page.wait_for_function("/Passed\\s+\\d+/.test(document.body.innerText)", timeout=units(30) * 1000)
+        return page.inner_text("body")
+
+    text = browser.with_page(rendered)
     assert re.search(rf"Failed\s+{counts['failed']}\b", text), text[:1500]
     assert re.search(rf"Passed\s+{counts['passed']}\b", text), text[:1500]
     assert "test_agent_replies_to_the_first_text_message_within_15_s" in text
