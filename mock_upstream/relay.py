@@ -66,39 +66,45 @@ class Relay(Listener):
             )
 
     async def _pump(self, source, sink, arrow: str, conn: int, first: list[str], rules: TapRules | None) -> None:
+        closed, other = source, sink  # who closed: normally the source; the sink if a send to it failed
         try:
             async for message in source:
                 if isinstance(message, bytes):
                     self.recorder.binary(self.leg, arrow, conn, message)
+                else:
+                    if rules is not None and arrow == DOWN:
+                        data, kind = parse_text(message)
+                        if rules.dropped(kind, role_of(data)):
+                            continue
+                        # Held in this pump, so later events wait too, as behind a slow service.
+                        await asyncio.sleep(rules.delay_s(kind, role_of(data)))
+                    frame = self.recorder.text(self.leg, arrow, conn, message)
+                    if self.validate_upstream and arrow == UP:
+                        problems = client_event_problems(frame.data) if frame.data is not None else ["not JSON"]
+                        if problems:
+                            frame.note["problems"] = problems
+                    if rules is not None and arrow == UP:
+                        self._schedule_closes(rules.closes_for(frame.type, frame.role), source, sink, conn, first)
+                try:
                     await sink.send(message)
-                    continue
-                if rules is not None and arrow == DOWN:
-                    data, kind = parse_text(message)
-                    if rules.dropped(kind, role_of(data)):
-                        continue
-                    # Held in this pump, so later events wait too, as behind a slow service.
-                    await asyncio.sleep(rules.delay_s(kind, role_of(data)))
-                frame = self.recorder.text(self.leg, arrow, conn, message)
-                if self.validate_upstream and arrow == UP:
-                    problems = client_event_problems(frame.data) if frame.data is not None else ["not JSON"]
-                    if problems:
-                        frame.note["problems"] = problems
-                if rules is not None and arrow == UP:
-                    self._schedule_closes(rules.closes_for(frame.type, frame.role), source, sink, conn, first)
-                await sink.send(message)
+                except ConnectionClosed:
+                    # The sink closed while this frame was on its way: the close is the sink's, in the other
+                    # direction (a client disconnecting during a reply is the client's close, not the proxy's).
+                    closed, other, arrow = sink, source, DOWN if arrow == UP else UP
+                    break
         except ConnectionClosed:
             pass
         if first:
             return
         first.append(arrow)
-        rcvd = source.protocol.close_rcvd
+        rcvd = closed.protocol.close_rcvd
         code = rcvd.code if rcvd else 1006
         reason = rcvd.reason if rcvd else ""
         self.recorder.close(self.leg, arrow, conn, code, reason)
         if code in _UNSENDABLE:
-            await sink.close(1011, f"peer closed abnormally ({code})")
+            await other.close(1011, f"peer closed abnormally ({code})")
         else:
-            await sink.close(code, reason)
+            await other.close(code, reason)
 
     def _schedule_closes(self, closes, client, upstream, conn: int, first: list[str]) -> None:
         """Close as the target would: the client side gets the rule's code; the target is left politely."""

@@ -10,11 +10,12 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_relative_link_of_a_page_resolves(page):
-    targets = [t for t in LINK.findall(page.read_text()) if "://" not in t and not t.startswith("mailto:")]
-    missing = [t for t in targets if not (page.parent / t).exists()]
-    assert missing == [], f"{page.name} links to missing files: {missing}"
+# (not named `page`: that is pytest-playwright's fixture, and parametrizing it reorders the whole session)
+@pytest.mark.parametrize("doc", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_of_a_page_resolves(doc):
+    targets = [t for t in LINK.findall(doc.read_text()) if "://" not in t and not t.startswith("mailto:")]
+    missing = [t for t in targets if not (doc.parent / t).exists()]
+    assert missing == [], f"{doc.name} links to missing files: {missing}"
 
 
 def test_the_report_reading_guide_shows_screenshots_the_tooling_made():

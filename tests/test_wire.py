@@ -8,10 +8,11 @@ import time
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close
 
 from mock_upstream.recording import Recorder
 from mock_upstream.relay import Relay
-from mock_upstream.scenario import Close, Scenario
+from mock_upstream.scenario import Close as CloseRule, Scenario
 from mock_upstream.server import MockUpstream
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
@@ -57,7 +58,7 @@ def test_a_premature_response_create_is_met_with_a_close_1000_at_the_scripted_ti
     async def scenario():
         recorder = Recorder()
         mock = MockUpstream(recorder)
-        mock.use(Scenario(closes=(Close("premature_response_create", after_ms=300, code=1000, expected=False),)))
+        mock.use(Scenario(closes=(CloseRule("premature_response_create", after_ms=300, code=1000, expected=False),)))
         await mock.start()
         async with connect(mock.url) as ws:
             await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
@@ -110,3 +111,39 @@ def test_the_relay_passes_path_and_query_and_mirrors_the_close_code():
     assert json.loads(echo) == {"type": "KeepAlive"}
     assert (close.code, close.reason) == (4001, "done here")
     assert [f.label() for f in frames] == ["A-> KeepAlive", "A<- KeepAlive", "A<- close 4001 done here"]
+
+
+
+class _Side:
+    """One side of a relayed connection, for driving the relay's pump without a network race."""
+
+    def __init__(self, messages=(), close_rcvd=None, send_fails=False):
+        self.messages, self.send_fails, self.closed_with = list(messages), send_fails, None
+        self.protocol = type("P", (), {"close_rcvd": close_rcvd})()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.messages:
+            return self.messages.pop(0)
+        raise StopAsyncIteration
+
+    async def send(self, message):
+        if self.send_fails:
+            raise ConnectionClosed(self.protocol.close_rcvd, None)
+
+    async def close(self, code=1000, reason=""):
+        self.closed_with = (code, reason)
+
+
+def test_a_client_closing_while_the_relay_sends_to_it_is_recorded_as_the_clients_close():
+    """The race of LIFE-2: the app disconnects while a reply is on its way to it. The failed send toward the
+    client is the client's close (A-> with its code), not a close by the proxy (A<- 1006)."""
+    recorder = Recorder()
+    relay = Relay(recorder, "A", "ws://127.0.0.1:1")
+    client = _Side(close_rcvd=Close(1000, "bye"), send_fails=True)
+    proxy = _Side(messages=['{"type": "ConversationText", "role": "assistant", "content": "hi"}'])
+    asyncio.run(relay._pump(proxy, client, "<-", 1, [], None))
+    assert [f.label() for f in recorder.since()] == ["A<- ConversationText(assistant)", "A-> close 1000 bye"]
+    assert proxy.closed_with == (1000, "bye")
