@@ -63,6 +63,12 @@ def screenshot(page, path: Path) -> Path | None:
     return path
 
 
+def attach_trace(path: Path) -> str:
+    name, kind = PLAYWRIGHT_ARTIFACTS["playwright_trace"]
+    allure.attach.file(str(path), name=name, attachment_type=kind, extension="zip")
+    return str(path)
+
+
 def attach_playwright_artifacts(user_properties: list[tuple[str, str]], invocation_dir: Path) -> list[str]:
     """Attach the trace and screenshot pytest-playwright kept for a failed test; their paths."""
     kept = []

@@ -1,44 +1,192 @@
-"""python -m harness bench: the wall time of canary tests on the embedded default, after the browser is up."""
+"""python -m harness bench: what the harness costs on this machine, in five groups of figures, printed as a
+table and written to reports/bench.json.
+
+1. suite: wall time of the full suite selection, serial, with -n 2 and with -n auto;
+2. fixed: mock start, proxy start, browser launch, page load, per-test setup and teardown;
+3. overhead: TTFR of the canary minus the mock's own scripted reply latency, over N runs;
+4. precision: the mock's scripted delays against the delays on its own record;
+5. load: concurrent component-protocol sessions (wire clients) through the reference proxy and the mock.
+"""
 
 from __future__ import annotations
 
-import statistics
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
-import xml.etree.ElementTree as ET
+from pathlib import Path
 
-from .run_config import RunConfig
+from mock_upstream.scenario import Scenario
 
-CANARY_TEST = "test_agent_replies_to_the_first_text_message_within_15_s"
-TARGET_S = 2.0
+from . import bench_probes
+from .metrics import summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+from .cli import BENCH_GROUPS as GROUPS  # noqa: E402
+# The issue's targets on the 2-core machine; the table says met or missed for each.
+TARGETS = {"suite_n2_s": 60.0, "canary_test_s": 1.5, "overhead_p95_ms": 50.0, "delay_error_p95_ms": 5.0,
+           "sessions_zero_errors": 200}
 
 
-def bench_canary(config: RunConfig, count: int, extra: list[str]) -> int:
-    from .cli import SUITES, run_pytest
+def scripted_reply_latency_s(scenario: Scenario) -> float:
+    """What the mock itself waits between a user item and the assistant item's completion, on the canary's
+    path: the item's confirmation, then from response.create the reply latency and one delta interval per
+    chunk plus the one before the done events."""
+    return (scenario.confirm_latency_ms + scenario.reply_latency_ms
+            + (scenario.reply_chunks + 1) * scenario.delta_interval_ms) / 1000
 
-    runs = max(1, count) + 1  # the first run pays for browser launch, proxy and mock start
-    out = config.reports_dir / "bench"
-    junit = out / "junit.xml"
-    args = [str(SUITES / "test_canary.py"), "-p", "no:cacheprovider", "-q", "-k", CANARY_TEST,
-            "--count", str(runs), "--profile", str(config.profile.source), "--reports-dir", str(out),
-            f"--junitxml={junit}"] + (["--defect", config.defect] if config.defect else []) + extra
+
+def harness_run(reports: Path, *pytest_args: str, env: dict | None = None) -> tuple[int, float, str]:
     started = time.monotonic()
-    code = run_pytest(args)
-    total = time.monotonic() - started
-    if code != 0 or not junit.exists():
-        print(f"harness bench: the canary did not pass (exit {code}); no figures")
-        return code or 1
-    times = [float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase")]
-    first, rest = times[0], times[1:]
-    print()
-    print(f"canary wall time, profile {config.profile.name}, {len(rest)} runs after the first "
-          f"(setup + call + teardown of each test, from junit)")
-    print(f"  first run (browser launch, mock and proxy start included): {first:.3f} s")
-    for index, value in enumerate(rest, start=2):
-        print(f"  run {index}: {value:.3f} s")
-    if rest:
-        median = statistics.median(rest)
-        verdict = "met" if median < TARGET_S else "missed"
-        print(f"  median {median:.3f} s, min {min(rest):.3f} s, max {max(rest):.3f} s; "
-              f"target < {TARGET_S:g} s per test after the browser is up: {verdict}")
-    print(f"  whole pytest run: {total:.2f} s")
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), "--", "-q",
+                           *pytest_args], cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=1800, env=env)
+    return done.returncode, round(time.monotonic() - started, 2), done.stdout
+
+
+def suite(work: Path, log) -> tuple[dict, dict]:
+    """Wall time of the whole selection, three ways; and the serial run's per-test phase durations."""
+    figures = {}
+    phases_path = work / "phases.json"
+    for label, extra in (("serial", []), ("n2", ["-n", "2"]), ("n_auto", ["-n", "auto"])):
+        env = {**os.environ, "HARNESS_PHASE_TIMES": str(phases_path)} if label == "serial" else None
+        plugin = ["-p", "harness.phase_times"] if label == "serial" else []
+        code, wall, out = harness_run(work / f"suite-{label}", *extra, *plugin, env=env)
+        tail = out.strip().splitlines()[-1] if out.strip() else ""
+        figures[label] = {"wall_s": wall, "exit": code, "result": tail.strip("= ")}
+        log(f"  suite {label:<7} {wall:7.1f} s  exit {code}  {tail.strip('= ')}")
+    phases = json.loads(phases_path.read_text()) if phases_path.is_file() else {}
+    return figures, phases
+
+
+def per_test_costs(phases: dict) -> dict:
+    """Setup and teardown per test, browser tests apart from wire-client ones; the first test (which pays for
+    the session's start) apart from the rest."""
+    rows = list(phases.items())
+    first = rows[0] if rows else None
+    rest = rows[1:]
+    out = {"first_test_setup_s": first[1].get("setup") if first else None}
+    for kind, chosen in (("browser", [r for r in rest if "[chromium" in r[0]]),
+                         ("wire", [r for r in rest if "[chromium" not in r[0]])):
+        out[f"{kind}_setup_s"] = summarise([p.get("setup", 0) for _, p in chosen])
+        out[f"{kind}_teardown_s"] = summarise([p.get("teardown", 0) for _, p in chosen])
+        out[f"{kind}_test_total_s"] = summarise([sum(p.values()) for _, p in chosen])
+    canary = [sum(p.values()) for n, p in rest if "test_agent_replies_to_the_first_text_message" in n]
+    out["canary_test_s"] = summarise(canary)
+    return out
+
+
+def overhead(work: Path, runs: int, log) -> dict:
+    """TTFR of `runs` canary tests minus the default scenario's scripted reply latency."""
+    reports = work / "overhead"
+    code, wall, _ = harness_run(reports, "-k", "test_agent_replies_to_the_first_text_message", "--count", str(runs))
+    record = json.loads((reports / "metrics.json").read_text()) if (reports / "metrics.json").is_file() else {}
+    ttfr = [r["ttfr_s"] for r in record.get("canary_runs", []) if r.get("ttfr_s") is not None]
+    scripted = scripted_reply_latency_s(Scenario())
+    canary_tests = _canary_test_times(reports / "junit.xml")
+    log(f"  overhead: {len(ttfr)} canary runs in {wall:.1f} s, exit {code}")
+    return {"runs": len(ttfr), "exit": code, "scripted_reply_latency_ms": round(scripted * 1000, 3),
+            "ttfr_ms": summarise([round(v * 1000, 3) for v in ttfr]),
+            "overhead_ms": summarise([round((v - scripted) * 1000, 3) for v in ttfr]),
+            "canary_test_s": summarise(canary_tests[1:])}
+
+
+def _canary_test_times(junit: Path) -> list[float]:
+    import xml.etree.ElementTree as ET
+
+    if not junit.is_file():
+        return []
+    return [float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase")]
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def verdicts(record: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, target, met/missed) rows for the targets whose figures were measured."""
+    rows = []
+
+    def row(name, value, target, unit, smaller_is_better=True):
+        if value is None:
+            return
+        met = value < target if smaller_is_better else value >= target
+        rows.append((name, f"{value:.4g} {unit}", f"{'<' if smaller_is_better else '>='} {target:g} {unit}",
+                     "met" if met else "MISSED"))
+
+    suite_fig = record.get("suite", {}).get("wall_time", {})
+    row("full suite, -n 2", suite_fig.get("n2", {}).get("wall_s"), TARGETS["suite_n2_s"], "s")
+    canary = record.get("overhead", {}).get("canary_test_s", {}).get("p50")
+    row("one canary test (p50, browser up)", canary, TARGETS["canary_test_s"], "s")
+    row("harness overhead p95", record.get("overhead", {}).get("overhead_ms", {}).get("p95"),
+        TARGETS["overhead_p95_ms"], "ms")
+    row("mock delay |error| p95", record.get("precision", {}).get("abs_error_ms", {}).get("p95"),
+        TARGETS["delay_error_p95_ms"], "ms")
+    load = record.get("load", {})
+    if load:
+        row("concurrent sessions, zero errors", load.get("max_sustained_with_zero_errors"),
+            TARGETS["sessions_zero_errors"], "sessions", smaller_is_better=False)
+    return rows
+
+
+def main(groups: tuple[str, ...], runs: int, reports_dir: Path) -> int:
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    work = Path(tempfile.mkdtemp(prefix="harness-bench-"))
+    record: dict = {"machine": machine(), "command": "python -m harness bench " + " ".join(
+        ([f"--groups {','.join(groups)}"] if groups != GROUPS else []) + ([f"--runs {runs}"] if runs != 20 else []))}
+    started = time.monotonic()
+    log(f"harness bench: {', '.join(groups)} on {record['machine']['cpus']} cpus (work files in {work})")
+    if "suite" in groups:
+        wall, phases = suite(work, log)
+        record["suite"] = {"wall_time": wall}
+        record.setdefault("fixed", {})["per_test"] = per_test_costs(phases)
+    if "fixed" in groups:
+        record.setdefault("fixed", {}).update(bench_probes.fixed_costs())
+        log("  fixed costs measured")
+    if "overhead" in groups:
+        record["overhead"] = overhead(work, runs, log)
+    if "precision" in groups:
+        record["precision"] = bench_probes.delay_precision()
+        log(f"  precision: {record['precision']['delays']} delays")
+    if "load" in groups:
+        record["load"] = bench_probes.load()
+        log("  load: " + ", ".join(f"{k}: {v['errors']} errors" for k, v in record["load"]["levels"].items()))
+    record["bench_wall_s"] = round(time.monotonic() - started, 1)
+    record["targets"] = [dict(zip(("figure", "measured", "target", "verdict"), r)) for r in verdicts(record)]
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
+    for line in table(record):
+        print(line)
+    print(f"written: {reports_dir / 'bench.json'} ({record['bench_wall_s']} s)")
     return 0
+
+
+def table(record: dict) -> list[str]:
+    """The figures a person compares with the targets, one per line."""
+    lines = ["", f"{'figure':<44} {'measured':>16}  {'target':>16}  verdict"]
+    lines += [f"{f:<44} {m:>16}  {t:>16}  {v}" for f, m, t, v in verdicts(record)]
+    fixed = record.get("fixed", {})
+    for key in ("mock_start_s", "proxy_start_s", "browser_launch_s"):
+        if key in fixed:
+            lines.append(f"{key:<44} {fixed[key]:>14.3f} s")
+    if "page_load_s" in fixed:
+        lines.append(f"{'page_load_s (p50)':<44} {fixed['page_load_s']['p50']:>14.4f} s")
+    for key in ("browser_setup_s", "browser_teardown_s", "wire_setup_s", "wire_teardown_s"):
+        value = fixed.get("per_test", {}).get(key, {}).get("p50")
+        if value is not None:
+            lines.append(f"{key + ' (p50)':<44} {value:>14.4f} s")
+    overhead_fig = record.get("overhead", {})
+    if overhead_fig:
+        ttfr = overhead_fig["ttfr_ms"]
+        if ttfr["p50"] is not None:
+            lines.append(f"{'TTFR p50 / p95 (ms)':<44} {ttfr['p50']:.1f} / {ttfr['p95']:.1f}"
+                         f"  (scripted {overhead_fig['scripted_reply_latency_ms']:g} ms)")
+    for level, fig in record.get("load", {}).get("levels", {}).items():
+        latency = fig["turn_latency_s"]
+        lines.append(f"{'load ' + level + ' sessions: errors, turn p50/p95 (s)':<44} {fig['errors']:>4}, "
+                     f"{latency['p50']:.3f} / {latency['p95']:.3f}")
+    return lines

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 # pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
 # (interrupted, or an environment problem the plugin already named) passes through as it is.
+BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load")
 _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
 
 
@@ -27,9 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="run the conformance suites; extra pytest arguments go after --")
     _target_options(run)
-    bench = commands.add_parser("bench", help="print the wall time of canary tests on the embedded default")
-    _target_options(bench)
-    bench.add_argument("--count", type=int, default=5, help="canary runs after the browser is up (default 5)")
+    bench = commands.add_parser("bench", help="measure the harness on the embedded default: reports/bench.json")
+    bench.add_argument("--groups", default=",".join(BENCH_GROUPS),
+                       help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all)")
+    bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
+    bench.add_argument("--reports-dir", default=str(ROOT / "reports"))
     commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
     html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
     html.add_argument("--reports-dir", default=str(ROOT / "reports"), help="the run's reports (default reports/)")
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return setup_browser()
     if args.command == "sensitivity":
         return _sensitivity(args)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "report":
         from .html_report import main as html_report
         try:
@@ -88,10 +93,24 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
-    if args.command == "bench":
-        from .bench import bench_canary
-        return bench_canary(config, args.count, extra)
     return run_pytest(pytest_args(config, extra, args))
+
+
+def _bench(args) -> int:
+    from .bench import main as bench
+
+    groups = tuple(g for g in args.groups.split(",") if g)
+    unknown = [g for g in groups if g not in BENCH_GROUPS]
+    if unknown or not groups or args.runs < 1:
+        print(f"harness: bench --groups takes some of {','.join(BENCH_GROUPS)} and --runs a positive number",
+              file=sys.stderr)
+        return 2
+    try:
+        browser.executable(browser.managed_path())
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    return bench(groups, args.runs, Path(args.reports_dir))
 
 
 def _sensitivity(args) -> int:
@@ -110,11 +129,6 @@ def _sensitivity(args) -> int:
         return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
                        Path(args.docs) if args.docs else None)
-
-
-# Tracing costs about 0.2 s per browser test; `-- --tracing=off` saves it. (The harness itself takes the
-# screenshot of a failed test at the moment of failure, which costs nothing for the tests that pass.)
-PLAYWRIGHT_ARTIFACTS = {"--tracing": "retain-on-failure"}
 
 
 def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
@@ -137,10 +151,10 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
         args.append(f"--timelines={cli.timelines}")
     if getattr(cli, "repeat", 1) > 1:
         args += ["--count", str(cli.repeat)]
-    # A failed browser test keeps Playwright's trace (attached to its Allure result).
-    for option, value in PLAYWRIGHT_ARTIFACTS.items():
-        if not any(a == option or a.startswith(option + "=") for a in extra):
-            args.append(f"{option}={value}")
+    # A failed browser test keeps a Playwright trace (attached to its Allure result), unless pytest-playwright's
+    # own full tracing was asked for.
+    if not any(a.startswith(("--tracing", "--harness-trace")) for a in extra):
+        args.append("--harness-trace=failed")
     if not any(a == "--output" or a.startswith("--output=") for a in extra):
         args.append(f"--output={reports / 'playwright'}")
     return args + extra

@@ -21,11 +21,12 @@ from . import browser, catalogue
 from .app_driver import AppDriver
 from .loop_thread import LoopThread
 from .errors import EnvironmentProblem
-from .keys import CONSOLE, RECORDING
+from .keys import CONSOLE, FAILED, RECORDING, TRACE
 from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
 from .timeline import Timeline
+from .timeline_view import safe_name
 from .wire_client import WireClient
 
 APP_DIR = Path(__file__).resolve().parent.parent / "test_app"
@@ -242,13 +243,27 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
 
 @pytest.fixture
 def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_tap: Relay,
-        proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording) -> AppDriver:
+        proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording) -> Iterator[AppDriver]:
     """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
-    client tap unless the profile turns the tap off. Its console is kept for the failure report."""
+    client tap unless the profile turns the tap off. Its console is kept for the failure report, and with
+    --harness-trace=failed (what `harness run` passes) a Playwright trace is kept when the test fails."""
     console = request.node.stash.setdefault(CONSOLE, [])
     page.on("console", lambda m: console.append(f"{time.monotonic() - recording.origin:8.3f}s  {m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"{time.monotonic() - recording.origin:8.3f}s  pageerror: {e}"))
+    tracing = request.config.getoption("--harness-trace") == "failed"
+    if tracing:
+        # Actions, console and network, no DOM snapshots or screencast: about 3 s on the full suite with -n 2,
+        # where pytest-playwright's full trace (`--tracing retain-on-failure`) costs about 12 s.
+        page.context.tracing.start(snapshots=False, screenshots=False, sources=False)
     spec, path = harness_config.profile.app, harness_config.profile.proxy.path
     endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
-    return AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,
-                     spec.extra_params)
+    yield AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,
+                    spec.extra_params)
+    if tracing:
+        if request.node.stash.get(FAILED, False):
+            trace = harness_config.reports_dir / "playwright" / f"{safe_name(request.node.nodeid)}.zip"
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            page.context.tracing.stop(path=str(trace))
+            request.node.stash[TRACE] = trace
+        else:
+            page.context.tracing.stop()

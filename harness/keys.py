@@ -4,3 +4,5 @@ import pytest
 
 RECORDING = pytest.StashKey["object"]()  # the test's Recording, for its failure report
 CONSOLE = pytest.StashKey["list"]()    # the page's console messages and errors, for the failure report
+FAILED = pytest.StashKey[bool]()      # the test failed in setup or call (its trace is kept)
+TRACE = pytest.StashKey["object"]()    # the path of the failed test's Playwright trace

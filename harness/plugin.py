@@ -13,7 +13,7 @@ import pytest
 from . import attachments, catalogue, metrics, report, run_config, timeline_view
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
-from .keys import CONSOLE, RECORDING
+from .keys import CONSOLE, FAILED, RECORDING, TRACE
 from .verdicts import CaseResult, exit_status, verdicts
 
 pytest_plugins = ["harness.fixtures"]
@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--proxy-url", default=None, help="test the proxy already running at this ws:// URL")
     group.addoption("--app-url", default=None, help="drive the app served at this URL instead of the bundled one")
     group.addoption("--upstream", default=None, choices=("mock", "real"), help="mock, or the real API through the tap")
+    group.addoption("--harness-trace", default="off", choices=("off", "failed"),
+                    help="keep a Playwright trace (actions, console, network) of each failed browser test")
     group.addoption("--timelines", default="failed", choices=("failed", "all"),
                     help="write the HTML timeline of both legs for failed tests (default) or for all tests")
 
@@ -117,8 +119,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             _attach_failure(item, rep, call, timeline)
         elif rep.when == "call" and item.config.getoption("--timelines") == "all":
             _write_timeline(item, rep, call, timeline)
+    if rep.failed and rep.when in ("setup", "call"):
+        item.stash[FAILED] = True
     if rep.when == "teardown":
         kept = attachments.attach_playwright_artifacts(rep.user_properties, item.config.invocation_params.dir)
+        if TRACE in item.stash:
+            kept.append(attachments.attach_trace(item.stash[TRACE]))
         if kept:
             rep.sections.append(("Playwright artifacts", "\n".join(kept)))
     if extra:

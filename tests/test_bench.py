@@ -1,0 +1,59 @@
+"""The benchmark: its pure parts (scripted latency, per-test costs, target verdicts) and a real run of the
+quick groups, which must write every figure it promises. (Figures are printed, never asserted against targets:
+a timed test would flake; the bench reports met or missed instead.)"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.bench import per_test_costs, scripted_reply_latency_s, verdicts
+from mock_upstream.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_scripted_reply_latency_follows_the_scenario():
+    assert scripted_reply_latency_s(Scenario()) == (40 + 30 + 4 * 5) / 1000
+    assert scripted_reply_latency_s(Scenario(confirm_latency_ms=0, reply_latency_ms=0, delta_interval_ms=0)) == 0
+
+
+def test_per_test_costs_keep_the_first_test_apart_and_split_browser_from_wire_tests():
+    phases = {"suites/a.py::first[chromium]": {"setup": 2.0, "call": 0.5, "teardown": 0.1},
+              "suites/a.py::test_agent_replies_to_the_first_text_message_within_15_s[chromium]":
+                  {"setup": 0.3, "call": 0.4, "teardown": 0.1},
+              "suites/b.py::wire_test": {"setup": 0.01, "call": 0.2, "teardown": 0.02}}
+    costs = per_test_costs(phases)
+    assert costs["first_test_setup_s"] == 2.0
+    assert costs["browser_setup_s"]["p50"] == 0.3 and costs["wire_setup_s"]["p50"] == 0.01
+    assert costs["canary_test_s"]["p50"] == pytest.approx(0.8)
+
+
+def test_each_target_is_judged_met_or_missed_and_unmeasured_ones_are_left_out():
+    record = {"suite": {"wall_time": {"n2": {"wall_s": 72.0}}}, "precision": {"abs_error_ms": {"p95": 1.2}},
+              "load": {"max_sustained_with_zero_errors": 200}}
+    rows = {row[0]: row[3] for row in verdicts(record)}
+    assert rows == {"full suite, -n 2": "MISSED", "mock delay |error| p95": "met",
+                    "concurrent sessions, zero errors": "met"}
+
+
+def test_bench_of_the_quick_groups_writes_their_figures(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "harness", "bench", "--groups", "fixed,precision,load",
+                           "--reports-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert record["precision"]["delays"] >= 100 and record["precision"]["error_ms"]["p95"] is not None
+    assert set(record["load"]["levels"]) == {"50", "100", "200"}
+    for level in record["load"]["levels"].values():
+        assert level["completed"] + level["errors"] == level["sessions"]
+    assert all(record["fixed"][k] > 0 for k in ("mock_start_s", "proxy_start_s", "browser_launch_s"))
+    assert "mock delay |error| p95" in done.stdout
+
+
+def test_an_unknown_bench_group_is_one_line_and_exit_2():
+    done = subprocess.run([sys.executable, "-m", "harness", "bench", "--groups", "speed"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "--groups" in done.stderr
