@@ -55,3 +55,22 @@ def with_page(action, viewport: dict | None = None):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
+
+
+def version() -> str:
+    """The Chromium's own version line (for the report's environment), or 'unknown'."""
+    import subprocess
+
+    cache = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+    managed = sorted(cache.glob("chromium-*/chrome-linux*/chrome"))
+    system = [c for c in SYSTEM_CANDIDATES if Path(c).is_file()]
+    path = os.environ.get("CHROMIUM_PATH") or (str(managed[-1]) if managed else system[0] if system else None)
+    if path is None:
+        return "unknown"
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = done.stdout.strip().splitlines()
+    return lines[0] if lines else "unknown"

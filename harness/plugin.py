@@ -10,7 +10,7 @@ from pathlib import Path
 import allure
 import pytest
 
-from . import attachments, catalogue, metrics, report, run_config, timeline_view
+from . import attachments, browser, catalogue, metrics, report, run_config, timeline_view
 from .checks import ConformanceFailure
 from .errors import EnvironmentProblem, UsageProblem
 from .keys import CONSOLE, FAILED, RECORDING, TRACE
@@ -139,7 +139,7 @@ def _write_allure_environment(config: pytest.Config) -> None:
         return
     from . import __version__
     lines = {**{k: v for k, v in config.harness.describe().items() if v is not None},
-             "harness": __version__, "browser": config.getoption("--browser") or "chromium"}
+             "harness": __version__, "browser": browser.version()}
     Path(directory).mkdir(parents=True, exist_ok=True)
     (Path(directory) / "environment.properties").write_text(
         "".join(f"{key}={value}\n" for key, value in lines.items()))

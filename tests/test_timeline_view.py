@@ -53,6 +53,7 @@ def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_
     assert {a["name"] for a in results[0]["attachments"]} >= {"timeline of both legs", "proxy log (tail)"}
     environment = (tmp_path / "allure-results" / "environment.properties").read_text()
     assert "defect=premature-response-create" in environment and "upstream=mock" in environment
+    assert re.search(r"^browser=\S*Chrom\S* \d+\.", environment, re.M), environment
 
 
 def test_on_request_every_test_leaves_its_timeline_not_only_the_failed_ones(tmp_path):
