@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from .metrics import summarise
 ROOT = Path(__file__).resolve().parent.parent
 from .cli import BENCH_GROUPS as GROUPS  # noqa: E402
 # The issue's targets on the 2-core machine; the table says met or missed for each.
+RUN_TIMEOUT_S = 900
 TARGETS = {"suite_n2_s": 60.0, "canary_test_s": 1.5, "overhead_p95_ms": 50.0, "delay_error_p95_ms": 5.0,
            "sessions_zero_errors": 200}
 
@@ -40,11 +42,18 @@ def scripted_reply_latency_s(scenario: Scenario) -> float:
 
 
 def harness_run(reports: Path, *pytest_args: str, env: dict | None = None) -> tuple[int, float, str]:
+    """`harness run` in a process group of its own (its browser and proxy go with it on a timeout)."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), "--", "-q",
-                           *pytest_args], cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=1800, env=env)
-    return done.returncode, round(time.monotonic() - started, 2), done.stdout
+    process = subprocess.Popen([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), "--", "-q",
+                                *pytest_args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
+        return -1, round(time.monotonic() - started, 2), out + f"\n(killed after {RUN_TIMEOUT_S} s)"
+    return process.returncode, round(time.monotonic() - started, 2), out
 
 
 def suite(work: Path, log) -> tuple[dict, dict]:
@@ -111,19 +120,21 @@ def verdicts(record: dict) -> list[tuple[str, str, str, str]]:
     """(figure, measured, target, met/missed) rows for the targets whose figures were measured."""
     rows = []
 
-    def row(name, value, target, unit, smaller_is_better=True):
+    def row(name, value, target, unit, smaller_is_better=True, exit_code=0):
         if value is None:
             return
         met = value < target if smaller_is_better else value >= target
+        verdict = f"INVALID (run exit {exit_code})" if exit_code != 0 else "met" if met else "MISSED"
         rows.append((name, f"{value:.4g} {unit}", f"{'<' if smaller_is_better else '>='} {target:g} {unit}",
-                     "met" if met else "MISSED"))
+                     verdict))
 
-    suite_fig = record.get("suite", {}).get("wall_time", {})
-    row("full suite, -n 2", suite_fig.get("n2", {}).get("wall_s"), TARGETS["suite_n2_s"], "s")
-    canary = record.get("overhead", {}).get("canary_test_s", {}).get("p50")
-    row("one canary test (p50, browser up)", canary, TARGETS["canary_test_s"], "s")
-    row("harness overhead p95", record.get("overhead", {}).get("overhead_ms", {}).get("p95"),
-        TARGETS["overhead_p95_ms"], "ms")
+    n2 = record.get("suite", {}).get("wall_time", {}).get("n2", {})
+    row("full suite, -n 2", n2.get("wall_s"), TARGETS["suite_n2_s"], "s", exit_code=n2.get("exit", 0))
+    overhead_fig = record.get("overhead", {})
+    row("one canary test (p50, browser up)", overhead_fig.get("canary_test_s", {}).get("p50"),
+        TARGETS["canary_test_s"], "s", exit_code=overhead_fig.get("exit", 0))
+    row("harness overhead p95", overhead_fig.get("overhead_ms", {}).get("p95"),
+        TARGETS["overhead_p95_ms"], "ms", exit_code=overhead_fig.get("exit", 0))
     row("mock delay |error| p95", record.get("precision", {}).get("abs_error_ms", {}).get("p95"),
         TARGETS["delay_error_p95_ms"], "ms")
     load = record.get("load", {})
@@ -140,29 +151,39 @@ def main(groups: tuple[str, ...], runs: int, reports_dir: Path) -> int:
         ([f"--groups {','.join(groups)}"] if groups != GROUPS else []) + ([f"--runs {runs}"] if runs != 20 else []))}
     started = time.monotonic()
     log(f"harness bench: {', '.join(groups)} on {record['machine']['cpus']} cpus (work files in {work})")
-    if "suite" in groups:
-        wall, phases = suite(work, log)
-        record["suite"] = {"wall_time": wall}
-        record.setdefault("fixed", {})["per_test"] = per_test_costs(phases)
-    if "fixed" in groups:
-        record.setdefault("fixed", {}).update(bench_probes.fixed_costs())
-        log("  fixed costs measured")
-    if "overhead" in groups:
-        record["overhead"] = overhead(work, runs, log)
-    if "precision" in groups:
-        record["precision"] = bench_probes.delay_precision()
-        log(f"  precision: {record['precision']['delays']} delays")
-    if "load" in groups:
-        record["load"] = bench_probes.load()
-        log("  load: " + ", ".join(f"{k}: {v['errors']} errors" for k, v in record["load"]["levels"].items()))
-    record["bench_wall_s"] = round(time.monotonic() - started, 1)
-    record["targets"] = [dict(zip(("figure", "measured", "target", "verdict"), r)) for r in verdicts(record)]
+    measure = {
+        "suite": lambda: _suite_group(record, work, log),
+        "fixed": lambda: record.setdefault("fixed", {}).update(bench_probes.fixed_costs()),
+        "overhead": lambda: record.__setitem__("overhead", overhead(work, runs, log)),
+        "precision": lambda: record.__setitem__("precision", bench_probes.delay_precision()),
+        "load": lambda: record.__setitem__("load", bench_probes.load()),
+    }
+    failed = []
     reports_dir.mkdir(parents=True, exist_ok=True)
-    (reports_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
+    for group in groups:
+        try:
+            measure[group]()
+            log(f"  {group}: measured")
+        except Exception as exc:  # one broken group must not lose the others' figures
+            failed.append(group)
+            record.setdefault("errors", {})[group] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            log(f"  {group}: FAILED: {record['errors'][group]}")
+        record["bench_wall_s"] = round(time.monotonic() - started, 1)
+        record["targets"] = [dict(zip(("figure", "measured", "target", "verdict"), r)) for r in verdicts(record)]
+        (reports_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
     for line in table(record):
         print(line)
     print(f"written: {reports_dir / 'bench.json'} ({record['bench_wall_s']} s)")
+    if failed:
+        print(f"harness: bench could not measure {', '.join(failed)} (see errors in bench.json)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _suite_group(record: dict, work: Path, log) -> None:
+    wall, phases = suite(work, log)
+    record["suite"] = {"wall_time": wall}
+    record.setdefault("fixed", {})["per_test"] = per_test_costs(phases)
 
 
 def table(record: dict) -> list[str]:
@@ -187,6 +208,6 @@ def table(record: dict) -> list[str]:
                          f"  (scripted {overhead_fig['scripted_reply_latency_ms']:g} ms)")
     for level, fig in record.get("load", {}).get("levels", {}).items():
         latency = fig["turn_latency_s"]
-        lines.append(f"{'load ' + level + ' sessions: errors, turn p50/p95 (s)':<44} {fig['errors']:>4}, "
-                     f"{latency['p50']:.3f} / {latency['p95']:.3f}")
+        turn = f"{latency['p50']:.3f} / {latency['p95']:.3f}" if latency["p50"] is not None else "no turn completed"
+        lines.append(f"{'load ' + level + ' sessions: errors, turn p50/p95 (s)':<44} {fig['errors']:>4}, {turn}")
     return lines

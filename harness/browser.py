@@ -62,7 +62,8 @@ def version() -> str:
     import subprocess
 
     cache = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
-    managed = sorted(cache.glob("chromium-*/chrome-linux*/chrome"))
+    revision = lambda path: int("".join(ch for ch in path.parts[-3] if ch.isdigit()) or 0)  # noqa: E731
+    managed = sorted(cache.glob("chromium-*/chrome-linux*/chrome"), key=revision)
     system = [c for c in SYSTEM_CANDIDATES if Path(c).is_file()]
     path = os.environ.get("CHROMIUM_PATH") or (str(managed[-1]) if managed else system[0] if system else None)
     if path is None:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 import allure
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from mock_upstream import scenario as scenarios
 from mock_upstream import tap_rules
@@ -247,23 +248,35 @@ def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_t
     """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
     client tap unless the profile turns the tap off. Its console is kept for the failure report, and with
     --harness-trace=failed (what `harness run` passes) a Playwright trace is kept when the test fails."""
-    console = request.node.stash.setdefault(CONSOLE, [])
+    console = request.node.stash[CONSOLE] = []  # fresh also when a plugin reruns the same item
+    for key in (FAILED, TRACE):
+        if key in request.node.stash:
+            del request.node.stash[key]
     page.on("console", lambda m: console.append(f"{time.monotonic() - recording.origin:8.3f}s  {m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"{time.monotonic() - recording.origin:8.3f}s  pageerror: {e}"))
-    tracing = request.config.getoption("--harness-trace") == "failed"
+    # pytest-playwright's own tracing (--tracing on|retain-on-failure) replaces the harness's lighter one.
+    tracing = request.config.getoption("--harness-trace") == "failed" and request.config.getoption("--tracing") == "off"
     if tracing:
-        # Actions, console and network, no DOM snapshots or screencast: about 3 s on the full suite with -n 2,
-        # where pytest-playwright's full trace (`--tracing retain-on-failure`) costs about 12 s.
-        page.context.tracing.start(snapshots=False, screenshots=False, sources=False)
+        # DOM snapshots and network, no screencast: about 7 s on the full suite with -n 2, where
+        # pytest-playwright's full trace (`--tracing retain-on-failure`) costs about 12 s.
+        page.context.tracing.start(snapshots=True, screenshots=False, sources=False)
     spec, path = harness_config.profile.app, harness_config.profile.proxy.path
     endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
     yield AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,
                     spec.extra_params)
     if tracing:
-        if request.node.stash.get(FAILED, False):
-            trace = harness_config.reports_dir / "playwright" / f"{safe_name(request.node.nodeid)}.zip"
+        _stop_tracing(request.node, page, harness_config.reports_dir / "traces")
+
+
+def _stop_tracing(node: pytest.Item, page, directory: Path) -> None:
+    """Keep the trace of a test that failed in setup or call; drop the others. A crashed page has none."""
+    try:
+        if node.stash.get(FAILED, False):
+            trace = directory / f"{safe_name(node.nodeid)}.zip"
             trace.parent.mkdir(parents=True, exist_ok=True)
             page.context.tracing.stop(path=str(trace))
-            request.node.stash[TRACE] = trace
+            node.stash[TRACE] = trace
         else:
             page.context.tracing.stop()
+    except PlaywrightError:
+        pass

@@ -32,8 +32,12 @@ def allure_executable(tools_dir: Path = TOOLS_DIR, log=print) -> Path:
     tools_dir.mkdir(parents=True, exist_ok=True)
     (tools_dir / "package.json").write_text(json.dumps(
         {"name": "harness-allure", "private": True, "dependencies": {"allure": ALLURE_VERSION}}, indent=2) + "\n")
-    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tools_dir,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    try:
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tools_dir,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentProblem(f"`npm install allure@{ALLURE_VERSION}` in {tools_dir} did not finish "
+                                 f"({type(exc).__name__}); check access to the npm registry") from None
     if done.returncode != 0 or not exe.is_file():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise EnvironmentProblem(f"`npm install allure@{ALLURE_VERSION}` in {tools_dir} failed "
@@ -46,13 +50,20 @@ def build(results_dir: Path, output_dir: Path, tools_dir: Path = TOOLS_DIR, log=
     if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
         raise UsageProblem(f"no test results in {results_dir}: run `python -m harness run` first "
                            f"(or pass --reports-dir of a run)")
+    if output_dir.exists():
+        if any(output_dir.iterdir()) and not (output_dir / "summary.json").is_file():
+            raise UsageProblem(f"{output_dir} is not empty and holds no earlier report: pass an empty or new "
+                               f"folder as --output")
     exe = allure_executable(tools_dir, log)
     if output_dir.exists():
-        shutil.rmtree(output_dir)
+        shutil.rmtree(output_dir)  # an earlier report only (checked above)
     command = ["node", str(exe), "awesome", str(results_dir), "--single-file", "--output", str(output_dir),
                "--report-name", REPORT_NAME]
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
-                          env={**os.environ, "NO_COLOR": "1"})
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
+                              env={**os.environ, "NO_COLOR": "1"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentProblem(f"Allure did not build the report ({type(exc).__name__})") from None
     index = output_dir / "index.html"
     if done.returncode != 0 or not index.is_file():
         last = ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]

@@ -64,9 +64,12 @@ class Relay(Listener):
                 self._pump(client, upstream, UP, conn, first, rules),
                 self._pump(upstream, client, DOWN, conn, first, rules),
             )
+            if not first:  # both sends failed at once: the side that sent a close frame closed
+                closed_client = client.protocol.close_rcvd is not None
+                await self._record_close(client if closed_client else upstream, upstream if closed_client else client,
+                                         UP if closed_client else DOWN, conn, first)
 
     async def _pump(self, source, sink, arrow: str, conn: int, first: list[str], rules: TapRules | None) -> None:
-        closed, other = source, sink  # who closed: normally the source; the sink if a send to it failed
         try:
             async for message in source:
                 if isinstance(message, bytes):
@@ -88,14 +91,17 @@ class Relay(Listener):
                 try:
                     await sink.send(message)
                 except ConnectionClosed:
-                    # The sink closed while this frame was on its way: the close is the sink's, in the other
-                    # direction (a client disconnecting during a reply is the client's close, not the proxy's).
-                    closed, other, arrow = sink, source, DOWN if arrow == UP else UP
-                    break
+                    # The sink closed while this frame was on its way: the close is the sink's (a client that
+                    # disconnects during a reply closed, not the proxy). The pump reading the sink records it,
+                    # after passing on what the sink sent before its close.
+                    return
         except ConnectionClosed:
             pass
-        if first:
-            return
+        if not first:
+            await self._record_close(source, sink, arrow, conn, first)
+
+    async def _record_close(self, closed, other, arrow: str, conn: int, first: list[str]) -> None:
+        """Record the close of `closed` (in direction `arrow`) and mirror it to `other`."""
         first.append(arrow)
         rcvd = closed.protocol.close_rcvd
         code = rcvd.code if rcvd else 1006

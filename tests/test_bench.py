@@ -37,6 +37,8 @@ def test_each_target_is_judged_met_or_missed_and_unmeasured_ones_are_left_out():
     rows = {row[0]: row[3] for row in verdicts(record)}
     assert rows == {"full suite, -n 2": "MISSED", "mock delay |error| p95": "met",
                     "concurrent sessions, zero errors": "met"}
+    record["suite"]["wall_time"]["n2"] = {"wall_s": 3.0, "exit": 2}  # fast because it broke: not a figure
+    assert {row[0]: row[3] for row in verdicts(record)}["full suite, -n 2"] == "INVALID (run exit 2)"
 
 
 def test_bench_of_the_quick_groups_writes_their_figures(tmp_path):

@@ -56,6 +56,14 @@ def test_report_without_node_exits_2_with_one_line(tmp_path):
     assert done.stderr.count("\n") == 1 and "needs Node.js" in done.stderr, done.stderr
 
 
+def test_report_never_deletes_a_folder_that_holds_no_earlier_report(tmp_path):
+    (tmp_path / "allure-results").mkdir()
+    (tmp_path / "allure-results" / "x-result.json").write_text("{}")
+    done = harness("report", "--reports-dir", str(tmp_path), "--output", str(tmp_path))
+    assert done.returncode == 2 and "holds no earlier report" in done.stderr
+    assert (tmp_path / "allure-results" / "x-result.json").is_file()
+
+
 def test_report_without_results_exits_2_saying_to_run_first(tmp_path):
     done = harness("report", "--reports-dir", str(tmp_path))
     assert done.returncode == 2

@@ -144,6 +144,13 @@ def test_a_client_closing_while_the_relay_sends_to_it_is_recorded_as_the_clients
     relay = Relay(recorder, "A", "ws://127.0.0.1:1")
     client = _Side(close_rcvd=Close(1000, "bye"), send_fails=True)
     proxy = _Side(messages=['{"type": "ConversationText", "role": "assistant", "content": "hi"}'])
-    asyncio.run(relay._pump(proxy, client, "<-", 1, [], None))
-    assert [f.label() for f in recorder.since()] == ["A<- ConversationText(assistant)", "A-> close 1000 bye"]
+
+    async def both_pumps():
+        first = []
+        await asyncio.gather(relay._pump(proxy, client, "<-", 1, first, None),
+                             relay._pump(client, proxy, "->", 1, first, None))
+
+    asyncio.run(both_pumps())
+    closes = [f.label() for f in recorder.since() if f.kind == "close"]
+    assert closes == ["A-> close 1000 bye"]
     assert proxy.closed_with == (1000, "bye")
