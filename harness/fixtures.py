@@ -257,9 +257,11 @@ def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_t
     # pytest-playwright's own tracing (--tracing on|retain-on-failure) replaces the harness's lighter one.
     tracing = request.config.getoption("--harness-trace") == "failed" and request.config.getoption("--tracing") == "off"
     if tracing:
-        # DOM snapshots and network, no screencast: about 7 s on the full suite with -n 2, where
-        # pytest-playwright's full trace (`--tracing retain-on-failure`) costs about 12 s.
-        page.context.tracing.start(snapshots=True, screenshots=False, sources=False)
+        # Actions and console only: about 3 s on the full suite with -n 2. DOM snapshots (which also carry the
+        # network) cost 7 s there, 16 s serially, and stall the reply path enough to double the harness's
+        # TTFR overhead p95; the screenshot at failure and the timeline of both legs cover that ground.
+        # pytest-playwright's full trace (`-- --tracing retain-on-failure`) remains for who needs it.
+        page.context.tracing.start(snapshots=False, screenshots=False, sources=False)
     spec, path = harness_config.profile.app, harness_config.profile.proxy.path
     endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
     yield AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,

@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--app-url", default=None, help="drive the app served at this URL instead of the bundled one")
     group.addoption("--upstream", default=None, choices=("mock", "real"), help="mock, or the real API through the tap")
     group.addoption("--harness-trace", default="off", choices=("off", "failed"),
-                    help="keep a Playwright trace (DOM snapshots, network, console) of each browser test that fails in setup or call")
+                    help="keep a Playwright trace (actions, console) of each browser test that fails in setup or call")
     group.addoption("--timelines", default="failed", choices=("failed", "all"),
                     help="write the HTML timeline of both legs for failed tests (default) or for all tests")
 
