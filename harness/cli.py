@@ -96,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     return run_pytest(pytest_args(config, extra, args))
 
 
+def _browser_found() -> bool:
+    """True when a Chromium is there; else one line on stderr (the caller exits 2)."""
+    try:
+        browser.executable(browser.managed_path())
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _bench(args) -> int:
     from .bench import main as bench
 
@@ -105,10 +115,7 @@ def _bench(args) -> int:
         print(f"harness: bench --groups takes some of {','.join(BENCH_GROUPS)} and --runs a positive number",
               file=sys.stderr)
         return 2
-    try:
-        browser.executable(browser.managed_path())
-    except EnvironmentProblem as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+    if not _browser_found():
         return 2
     return bench(groups, args.runs, Path(args.reports_dir))
 
@@ -122,10 +129,7 @@ def _sensitivity(args) -> int:
     if unknown:
         print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(DEFECTS))}", file=sys.stderr)
         return 2
-    try:
-        browser.executable(browser.managed_path())
-    except EnvironmentProblem as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+    if not _browser_found():
         return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
                        Path(args.docs) if args.docs else None)
