@@ -1,6 +1,7 @@
 """What a failed test leaves for the person reading the report, besides its timeline: the browser console,
-the mock upstream's transcript, the proxy log tail, a screenshot at the moment of failure and Playwright's trace. Each is attached to
-the Allure result; the texts are built here from records, apart from the hooks that attach them."""
+the mock upstream's transcript, the proxy log tail, a screenshot at the moment of failure and a Playwright
+trace. Each is attached to the Allure result; the texts are built here from records, apart from the hooks
+that attach them."""
 
 from __future__ import annotations
 
