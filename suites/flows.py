@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.app_driver import AppDriver
+from harness.app_driver import AppDriver, ReplyOutcome
 from harness.checks import fail
 from harness.timeouts import units
 
@@ -21,18 +21,18 @@ def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
         fail(req, "the connection closed before SettingsApplied", recording.timeline())
 
 
-def not_replies(params: dict) -> tuple[str, ...]:
-    """Texts that never count as the reply: a configured greeting may follow SettingsApplied by a moment and
-    reach the app after the send, where it must not pass for the reply."""
-    return (params["greeting"],) if params.get("greeting") else ()
+def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None) -> ReplyOutcome:
+    """Send one message and wait for the agent's reply to it. A configured greeting never counts as the
+    reply: it may follow SettingsApplied by a moment and reach the app after the send."""
+    before = app.text(app.s.agent_response)
+    app.send(text)
+    return app.wait_for_reply(within_s, before=before, ignore=(greeting,) if greeting else ())
 
 
 def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
     open_and_connect(app, recording, req, **params)
-    before = app.text(app.s.agent_response)
-    app.send(text)
-    outcome = app.wait_for_reply(units(10), before=before, ignore=not_replies(params))
+    outcome = send_and_wait_for_reply(app, text, units(10), params.get("greeting"))
     if outcome.reply is None:
         fail(req, "no agent reply, so the requirement could not be checked", recording.timeline())
     return recording.timeline()

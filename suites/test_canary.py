@@ -5,7 +5,7 @@ import pytest
 from harness import catalogue
 from harness.checks import fail
 from harness.diagnosis import first_close, why_no_reply
-from suites.flows import not_replies, open_and_connect
+from suites.flows import open_and_connect, send_and_wait_for_reply
 
 CANARY = catalogue.get("CANARY-1")
 FIRST_MESSAGE = "Hello! Please answer in one short sentence."
@@ -13,9 +13,7 @@ FIRST_MESSAGE = "Hello! Please answer in one short sentence."
 
 def run_canary(app, recording, **app_params):
     open_and_connect(app, recording, "CANARY-1", **app_params)
-    before = app.text(app.s.agent_response)
-    app.send(FIRST_MESSAGE)
-    outcome = app.wait_for_reply(CANARY.within_s, before=before, ignore=not_replies(app_params))
+    outcome = send_and_wait_for_reply(app, FIRST_MESSAGE, CANARY.within_s, app_params.get("greeting"))
     timeline = recording.timeline()
     sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
     if outcome.reply is None:

@@ -5,7 +5,7 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
-from suites.flows import app_params, browser_turn, send_until_response_create, user_creates
+from suites.flows import app_params, browser_turn, send_and_wait_for_reply, send_until_response_create, user_creates
 from suites.test_function_calls import FUNCTIONS
 
 LONG_MESSAGE = "Please tell me, in one short sentence, what the weather will be like tomorrow morning."
@@ -40,9 +40,7 @@ def test_the_user_turn_is_echoed_as_conversation_text(app, recording):
 @pytest.mark.req("MAP-3")
 def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recording):
     browser_turn(app, recording, "First question?", "MAP-3")
-    before = app.text(app.s.agent_response)
-    app.send("Second question?")
-    app.wait_for_reply(units(10), before=before)
+    send_and_wait_for_reply(app, "Second question?", units(10))
     # Two complete turns: whatever the proxy made of the first one has been relayed by now.
     timeline = recording.timeline()
     sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
