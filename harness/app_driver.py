@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -37,6 +38,10 @@ class ReplyOutcome:
     reply: str | None = None     # the agent's reply text, when one came
     closed: bool = False         # the app showed `closed` before any reply
     waited_s: float = 0.0
+    gave_up: str | None = None   # why no reply can come, when the caller's give_up said so first
+
+
+GIVE_UP_POLL_S = 0.1  # how often a reply wait asks its give_up whether a reply can still come
 
 
 # Resolves to {reply} once an assistant message follows the last user entry (or agent-response
@@ -110,16 +115,24 @@ class AppDriver:
         except PlaywrightTimeoutError:
             return None
 
-    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER, ignore: tuple[str, ...] = ()) -> ReplyOutcome:
+    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER, ignore: tuple[str, ...] = (),
+                       give_up: Callable[[], str | None] | None = None) -> ReplyOutcome:
         """Wait for an agent reply after the last send, not one of the `ignore` texts; return early when the
-        app shows `closed`."""
+        app shows `closed`, or when give_up (asked every GIVE_UP_POLL_S) says why no reply can come."""
         start = time.monotonic()
-        handle = self.wait_until(_REPLY_OR_CLOSE, {"history": self.s.history, "response": self.s.agent_response,
-                                                   "status": self.s.status, "before": before,
-                                                   "ignore": [t.strip() for t in ignore]}, timeout_s)
+        deadline = start + timeout_s
+        arg = {"history": self.s.history, "response": self.s.agent_response, "status": self.s.status,
+               "before": before, "ignore": [t.strip() for t in ignore]}
+        handle, why = None, None
+        while handle is None and why is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            handle = self.wait_until(_REPLY_OR_CLOSE, arg, min(remaining, GIVE_UP_POLL_S) if give_up else remaining)
+            why = give_up() if handle is None and give_up else None
         value = handle.json_value() if handle is not None else {}
         return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
-                            waited_s=time.monotonic() - start)
+                            waited_s=time.monotonic() - start, gave_up=why)
 
     def wait_for_text(self, testid: str, value: str, timeout_s: float) -> bool:
         """True once the element's text is value; False if it is not within the timeout."""

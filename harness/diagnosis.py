@@ -39,3 +39,34 @@ def why_no_reply(timeline: Timeline, sent: Frame | None, waited_s: float) -> str
     upstream_calls = timeline.select(leg="B", arrow="->", type="response.create", after=sent)
     hint = "" if upstream_calls else "; the proxy never sent response.create"
     return f"no agent reply within {waited_s:.1f} s after first message, connection still open{hint}"
+
+
+
+def refusal(timeline: Timeline) -> Frame | None:
+    """The response.create that the mock upstream ignored because it came before the user's item was confirmed,
+    as the real service does (it then closes the socket about 2.7 s later). Never with the real upstream,
+    whose decisions are not recorded."""
+    return next((f for f in timeline.select(leg="B", arrow="->", type="response.create") if f.note.get("premature")),
+                None)
+
+
+def refused_reply(timeline: Timeline) -> str | None:
+    """Why no reply can come, when the mock upstream has said so; None while one still can."""
+    ignored = refusal(timeline)
+    if ignored is None:
+        return None
+    return (f"the upstream ignored {ignored.label()} at {timeline.offset(ignored):.2f} s, sent before it confirmed "
+            f"user item {ignored.note.get('unconfirmed_item')} (the real service then closes the socket, code 1000, "
+            f"about 2.7 s later)")
+
+
+def ended_by(timeline: Timeline) -> tuple[str, Frame | None]:
+    """What ended the session's chance of producing more: the mock upstream's refusal to reply, else the first
+    close, as '; upstream closed 1000 at 2.71 s' with its frame; ('', None) while the session is live."""
+    why = refused_reply(timeline)
+    if why is not None:
+        return f"; {why}", refusal(timeline)
+    close = timeline.first(kind="close")
+    if close is None:
+        return "", None
+    return f"; {CLOSED_BY[(close.leg, close.arrow)]} {close.data.get('code')} at {timeline.offset(close):.2f} s", close

@@ -47,6 +47,9 @@ class Outcome:
     note: dict = field(default_factory=dict)
 
 
+CONFIRMATIONS = ("conversation.item.added", "conversation.item.done")
+
+
 @dataclass
 class _Response:
     id: str
@@ -54,8 +57,13 @@ class _Response:
 
 
 class Engine:
-    def __init__(self, scenario: Scenario, connection: int = 1):
+    def __init__(self, scenario: Scenario, connection: int = 1, track_delivery: bool = False):
+        """track_delivery: the caller reports each event it puts on the wire (delivered()), and a user item
+        counts as confirmed only once its confirmation went out, not merely when it was due. A server whose
+        loop stalls between two back-to-back client frames then still judges the second one as sent."""
         self.scenario = scenario
+        self._track_delivery = track_delivery
+        self._undelivered: set[str] = set()    # user items whose queued confirmation has not gone out yet
         self._conn = connection
         self._counter = 0
         self._last_at: dict[str, float] = {}    # chain -> time of its latest event
@@ -146,6 +154,15 @@ class Engine:
         done = self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": item}, role)
         # The service has the item from this moment on, even when the scenario loses the events.
         self._confirmed_at[item["id"]] = min(added, done)
+        if self._track_delivery and role == "user" and any(
+                isinstance(a, Send) and a.event["type"] in CONFIRMATIONS and a.event["item"]["id"] == item["id"]
+                for a in out.actions):
+            self._undelivered.add(item["id"])
+
+    def delivered(self, event: dict) -> None:
+        """The server put this event on the wire (with track_delivery)."""
+        if event.get("type") in CONFIRMATIONS:
+            self._undelivered.discard(event["item"].get("id"))
 
     def _on_response_create(self, out: Outcome, now: float, event: dict) -> None:
         if self._response is not None and now < self._response.done_at:
@@ -154,7 +171,7 @@ class Engine:
                         f"Conversation already has an active response in progress: {self._response.id}.")
             return
         pending = self._latest_user_item
-        if pending is not None and now < self._confirmed_at[pending]:
+        if pending is not None and (now < self._confirmed_at[pending] or pending in self._undelivered):
             # The field behaviour: the service neither replies nor says why.
             out.note.update({"premature": True, "unconfirmed_item": pending})
             self._fire(out, "premature_response_create", now)

@@ -103,6 +103,13 @@ class Recorder:
             self._changed.notify_all()
         return frame
 
+    def annotate(self, frame: Frame, note: dict) -> None:
+        """Add what the receiver made of a recorded frame (waiters see it at once)."""
+        if note:
+            with self._changed:
+                frame.note.update(note)
+                self._changed.notify_all()
+
     def text(self, leg: str, arrow: str, conn: int, text: str, note: dict | None = None) -> Frame:
         text = redact(text)
         data, kind = parse_text(text)

@@ -59,7 +59,7 @@ class MockUpstream(Listener):
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._ids)
-        engine = Engine(self.scenario, conn)
+        engine = Engine(self.scenario, conn, track_delivery=True)
         self.engines.append(engine)
         session = _Connection(ws, conn, engine, self.recorder)
         try:
@@ -89,7 +89,7 @@ class _Connection:
                 else:
                     frame = self.recorder.text(LEG, UP, self.conn, message)
                     outcome = self.engine.receive_text(now, message)
-                frame.note.update(outcome.note)
+                self.recorder.annotate(frame, outcome.note)
                 self._apply(outcome)
         except ConnectionClosed:
             pass
@@ -122,6 +122,8 @@ class _Connection:
                 continue
             action = heapq.heappop(self._queue)[2]
             text = json.dumps(action.event)
+            # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes.
+            self.engine.delivered(action.event)
             await self.ws.send(text)
             self.recorder.text(LEG, DOWN, self.conn, text)
 

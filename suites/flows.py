@@ -6,6 +6,7 @@ import json
 
 from harness.app_driver import AppDriver, ReplyOutcome
 from harness.checks import fail
+from harness.diagnosis import ended_by, refusal, refused_reply
 from harness.timeouts import units
 
 
@@ -21,20 +22,33 @@ def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
         fail(req, "the connection closed before SettingsApplied", recording.timeline())
 
 
-def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None) -> ReplyOutcome:
+def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None,
+                            recording=None) -> ReplyOutcome:
     """Send one message and wait for the agent's reply to it. A configured greeting never counts as the
-    reply: it may follow SettingsApplied by a moment and reach the app after the send."""
+    reply: it may follow SettingsApplied by a moment and reach the app after the send. Given the recording,
+    the wait ends as soon as the mock upstream has refused to reply (the canary leaves it out: it waits to
+    see what the service then does)."""
     before = app.text(app.s.agent_response)
     app.send(text)
-    return app.wait_for_reply(within_s, before=before, ignore=(greeting,) if greeting else ())
+    give_up = (lambda: refused_reply(recording.timeline())) if recording is not None else None
+    return app.wait_for_reply(within_s, before=before, ignore=(greeting,) if greeting else (), give_up=give_up)
+
+
+def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
+    """Fail because `what` never came, naming what ended the wait early (the mock upstream refused to reply,
+    or a connection closed), if anything did."""
+    note, close = ended_by(timeline)
+    fail(req, what + note, timeline, *anchors, close)
 
 
 def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
     open_and_connect(app, recording, req, **params)
-    outcome = send_and_wait_for_reply(app, text, units(10), params.get("greeting"))
+    outcome = send_and_wait_for_reply(app, text, units(10), params.get("greeting"), recording)
     if outcome.reply is None:
-        fail(req, "no agent reply, so the requirement could not be checked", recording.timeline())
+        why = f" ({outcome.gave_up})" if outcome.gave_up else ""
+        fail(req, f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),
+             refusal(recording.timeline()))
     return recording.timeline()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from harness.checks import fail
 from harness.timeouts import units
-from suites.flows import app_params
+from suites.flows import app_params, fail_for_want_of
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
@@ -19,9 +19,9 @@ def call_and_answer(app, recording, req):
     app.open(**app_params(functions=FUNCTIONS, functionResult=RESULT))
     app.send("What is the weather in Paris?")
     output = recording.first(units(10), leg="B", arrow="->", type="conversation.item.create",
-                             role="function_call_output")
+                             role="function_call_output", while_live=True)
     if output is None:
-        fail(req, "no function_call_output item went upstream", recording.timeline())
+        fail_for_want_of(req, "no function_call_output item went upstream", recording.timeline())
     return output
 
 
@@ -35,7 +35,7 @@ def completions_after(timeline, output):
 def assert_response_waits_for_function_output_completion(timeline, output):
     response = timeline.first(leg="B", arrow="->", type="response.create", after=output)
     if response is None:
-        fail("ORD-3", "no response.create followed the function output", timeline, output)
+        fail_for_want_of("ORD-3", "no response.create followed the function output", timeline, output)
     completed = [f for f in completions_after(timeline, output) if f.t < response.t]
     if not completed:
         fail("ORD-3", f"{response.label()} at {timeline.offset(response):.3f}s came before any completion of "
@@ -79,7 +79,7 @@ def test_function_call_response_becomes_a_function_call_output_item(app, recordi
 ])
 def test_the_response_after_a_function_output_waits_for_its_completion(app, recording, _):
     output = call_and_answer(app, recording, "ORD-3")
-    recording.first(units(10), leg="B", arrow="->", type="response.create", after=output)
+    recording.first(units(10), leg="B", arrow="->", type="response.create", after=output, while_live=True)
     assert_response_waits_for_function_output_completion(recording.timeline(), output)
 
 
@@ -92,7 +92,8 @@ RECOVERY_BOUND_S = 10
     {"event": "conversation.item.done", "role": "function_call_output"}])
 def test_a_missing_completion_does_not_hang_the_conversation(app, recording):
     output = call_and_answer(app, recording, "ORD-6")
-    response = recording.first(RECOVERY_BOUND_S, leg="B", arrow="->", type="response.create", after=output)
+    response = recording.first(RECOVERY_BOUND_S, leg="B", arrow="->", type="response.create", after=output,
+                               while_live=True)
     if response is None:
-        fail("ORD-6", f"no response.create within {RECOVERY_BOUND_S} s after the function output, whose "
-                      f"completion never came", recording.timeline(), output)
+        fail_for_want_of("ORD-6", f"no response.create within {RECOVERY_BOUND_S} s after the function output, "
+                                  f"whose completion never came", recording.timeline(), output)

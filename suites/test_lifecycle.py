@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from harness.checks import assert_never, assert_within, fail
+from harness.diagnosis import refused_reply
 from harness.timeouts import units
 from harness.wire_client import settings
 from suites.flows import app_params, open_and_connect
@@ -163,9 +164,9 @@ def disconnect_and_wait(app, recording):
         fail("LIFE-3", "the client tap never saw the app's close", recording.timeline())
 
 
-def first_connection_replied(app, before):
+def first_connection_replied(app, recording, before):
     """The first connection's reply is a precondition (CANARY-1 checks it), not part of LIFE-3."""
-    if app.wait_for_reply(units(10), before=before).reply is None:
+    if app.wait_for_reply(units(10), before=before, give_up=lambda: refused_reply(recording.timeline())).reply is None:
         pytest.skip("the first connection got no agent reply (see CANARY-1), so reconnecting was not checked")
 
 
@@ -205,7 +206,7 @@ def first_conversation(app, recording, text):
         fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
     before = app.text(app.s.agent_response)
     app.send(text)
-    first_connection_replied(app, before)
+    first_connection_replied(app, recording, before)
 
 
 @pytest.mark.req("LIFE-3")

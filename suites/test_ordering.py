@@ -4,7 +4,7 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
-from suites.flows import app_params, send_until_response_create
+from suites.flows import app_params, fail_for_want_of, send_until_response_create
 
 
 def assert_response_create_waits_for_user_item_confirmation(timeline):
@@ -92,7 +92,7 @@ def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
     app.send("Second question?")
     finished = recording.wait_for(
         lambda tl: len(tl.select(leg="B", arrow="<-", type="response.done")) >= 2
-        or tl.first(leg="B", arrow="<-", type="error"), units(10))
+        or tl.first(leg="B", arrow="<-", type="error"), units(10), while_live=True)
     if not finished:
-        fail("ORD-4", "two turns did not complete", recording.timeline())
+        fail_for_want_of("ORD-4", "two turns did not complete", recording.timeline())
     assert_one_active_response_at_a_time(recording.timeline())

@@ -67,6 +67,22 @@ def test_premature_response_create_gets_no_reply_and_a_close_1000_after_2_7_s():
     assert out.actions == [CloseSocket(pytest.approx(3.701), 1000, "")]
 
 
+def test_with_delivery_tracked_a_confirmation_counts_once_it_is_on_the_wire_not_when_it_was_due():
+    # A stalled mock reads the proxy's back-to-back response.create late, after the confirmation was due but
+    # before it went out: the proxy cannot have seen it, so the request is still premature.
+    engine = Engine(Scenario(), track_delivery=True)
+    engine.connect(0.0)
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    confirmations = sends(engine.receive(1.0, USER_ITEM))
+    assert engine.receive(1.2, {"type": "response.create"}).note["premature"] is True
+    engine = Engine(Scenario(), track_delivery=True)
+    engine.connect(0.0)
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    confirmations = sends(engine.receive(1.0, USER_ITEM))
+    engine.delivered(confirmations[0].event)
+    assert "response_id" in engine.receive(1.05, {"type": "response.create"}).note
+
+
 def test_second_response_create_during_an_active_response_gets_an_error():
     engine = configured()
     engine.receive(1.0, USER_ITEM)
