@@ -1,5 +1,5 @@
 # Two entry points, each doing its whole set-up on a fresh machine:
-#   make conformance   the conformance suites against the embedded default (ARGS="-- -n 2" for xdist)
+#   make conformance   the conformance suites against the embedded default (ARGS="--workers 1" for a serial run)
 #   make test          the project's own tests plus the suites against the reference stack
 PYTHON ?= python3
 VENV := .venv

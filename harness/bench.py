@@ -60,7 +60,7 @@ def suite(work: Path, log) -> tuple[dict, dict]:
     """Wall time of the whole selection, three ways; and the serial run's per-test phase durations."""
     figures = {}
     phases_path = work / "phases.json"
-    for label, extra in (("serial", []), ("n2", ["-n", "2"]), ("n_auto", ["-n", "auto"])):
+    for label, extra in (("serial", ["-n", "0"]), ("n2", ["-n", "2"]), ("n_auto", ["-n", "auto"])):
         env = {**os.environ, "HARNESS_PHASE_TIMES": str(phases_path)} if label == "serial" else None
         plugin = ["-p", "harness.phase_times"] if label == "serial" else []
         code, wall, out = harness_run(work / f"suite-{label}", *extra, *plugin, env=env)
@@ -91,7 +91,8 @@ def per_test_costs(phases: dict) -> dict:
 def overhead(work: Path, runs: int, log) -> dict:
     """TTFR of `runs` canary tests minus the default scenario's scripted reply latency."""
     reports = work / "overhead"
-    code, wall, _ = harness_run(reports, "-k", "test_agent_replies_to_the_first_text_message", "--count", str(runs))
+    code, wall, _ = harness_run(reports, "-k", "test_agent_replies_to_the_first_text_message", "--count", str(runs),
+                                "-n", "0")
     record = json.loads((reports / "metrics.json").read_text()) if (reports / "metrics.json").is_file() else {}
     ttfr = [r["ttfr_s"] for r in record.get("canary_runs", []) if r.get("ttfr_s") is not None]
     scripted = scripted_reply_latency_s(Scenario())

@@ -19,7 +19,9 @@ _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selecte
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, as every usage error here
-        print(f"harness: {message} (see python -m harness {self.prog.split()[-1]} --help)", file=sys.stderr)
+        command = self.prog.removeprefix("python -m harness").strip()   # "" for the top-level parser
+        print(f"harness: {message} (see {' '.join(filter(None, ['python -m harness', command, '--help']))})",
+              file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -61,8 +63,18 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
                         help="mock, or the real OpenAI Realtime API through the recording tap")
     parser.add_argument("--timelines", choices=("failed", "all"), default="failed",
                         help="HTML timelines of both legs under reports/timelines/: for failed tests, or all")
+    parser.add_argument("--workers", type=_workers_value, default="auto",
+                        help="pytest-xdist workers: a number, or auto (default): one per CPU, at most "
+                             f"{run_config.MAX_AUTO_WORKERS}; 1 for a proxy at a URL, a mock on a fixed port, the "
+                             "real upstream, --headed or --pdb")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every selected test N times (flake statistics in reports/metrics.json)")
+
+
+def _workers_value(text: str) -> str:
+    if text == "auto" or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"a positive number or auto, not {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
                                   args.proxy_cmd, args.proxy_url, args.app_url, args.upstream)
         browser.executable(browser.managed_path())
+        workers = run_config.workers(args.workers, config, extra, run_config.available_cpus())
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
-    return run_pytest(pytest_args(config, extra, args))
+    return run_pytest(pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args))
 
 
 def _browser_found() -> bool:

@@ -52,3 +52,45 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
             raise UsageProblem(f"profile {loaded.name!r} starts no proxy with proxy.defect_args, "
                                f"so --defect cannot be applied")
     return RunConfig(loaded, base, scenario, defect, strict, reports_dir)
+
+
+# On the 2-core development machine, more workers than cores made the passing suite slower (47 s with 2,
+# 53 s with 3 or 4); each worker starts its own browser, proxy and mock, so past a few the start-up outweighs
+# what is left to share out among 60 tests.
+MAX_AUTO_WORKERS = 4
+_SERIAL_ONLY = ("--pdb", "--trace", "--headed")   # a debugger or a watched browser wants one test at a time
+
+
+def _chooses_workers(pytest_args: list[str]) -> bool:
+    """The pytest arguments already say how to parallelise (or that xdist is off)."""
+    return any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("--numprocesses=", "--dist"))
+               or (a.startswith("-n") and a[2:].isalnum()) for a in pytest_args)
+
+
+def workers(requested: str, config: RunConfig, pytest_args: list[str], cpus: int) -> int:
+    """pytest-xdist workers for the run, 1 meaning serial (0: the pytest arguments decide). `auto`: one per CPU
+    up to MAX_AUTO_WORKERS, except where every worker cannot have a proxy and a mock of its own (a proxy
+    already running at a URL, a mock on a fixed port), with the real upstream (one session at a time against
+    the paid service) and when debugging or watching the browser."""
+    if _chooses_workers(pytest_args):
+        return 0
+    shared = ("a proxy already running at a URL" if config.profile.proxy.url else
+              f"a mock upstream on the fixed port {config.profile.upstream.port}" if config.profile.upstream.port
+              else None)
+    if requested != "auto":
+        count = int(requested)
+        if count > 1 and shared:
+            raise UsageProblem(f"--workers {count} needs a proxy and a mock per worker, but profile "
+                               f"{config.profile.name!r} tests {shared}: use --workers 1")
+        return count
+    if shared or config.real_upstream or any(a in _SERIAL_ONLY for a in pytest_args):
+        return 1
+    return max(1, min(cpus, MAX_AUTO_WORKERS))
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+

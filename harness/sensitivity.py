@@ -24,8 +24,7 @@ def run_one(defect: Defect, reports_dir: Path, reduced: bool, workers: int) -> d
             "-q"]
     if reduced:
         args.append("--req=" + ",".join(sorted({*defect.breaks, *defect.collateral, "CANARY-1"})))
-    if workers > 1:
-        args += ["-n", str(workers)]
+    args += ["-n", str(workers) if workers > 1 else "0"]  # two defects run at once already (--jobs)
     started = time.monotonic()
     done = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800)
     (out / "output.txt").parent.mkdir(parents=True, exist_ok=True)

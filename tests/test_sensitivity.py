@@ -27,7 +27,7 @@ def verdict_ids(record: dict, verdict: str) -> set[str]:
 
 
 def test_the_reference_proxy_passes_every_requirement_with_two_workers(tmp_path):
-    done = harness("run", "--reports-dir", str(tmp_path), "--", "-n", "2")
+    done = harness("run", "--workers", "2", "--reports-dir", str(tmp_path))
     record = json.loads((tmp_path / "conformance.json").read_text())
     assert verdict_ids(record, "fail") == set(), done.stdout[-3000:]
     assert verdict_ids(record, "untested") == set()

@@ -1,0 +1,48 @@
+"""How many pytest-xdist workers `harness run` uses: one per CPU where every worker can have its own proxy and
+mock, one where it cannot, and whatever the user's pytest arguments say."""
+
+from pathlib import Path
+
+import pytest
+
+from harness import run_config
+from harness.errors import UsageProblem
+
+
+def config(profile="reference", **overrides):
+    return run_config.build(profile, None, None, False, Path("reports"), **overrides)
+
+
+def test_auto_is_one_worker_per_cpu_up_to_the_cap():
+    assert run_config.workers("auto", config(), [], cpus=2) == 2
+    assert run_config.workers("auto", config(), [], cpus=64) == run_config.MAX_AUTO_WORKERS
+    assert run_config.workers("auto", config(), [], cpus=1) == 1
+
+
+def test_auto_is_serial_where_workers_would_share_a_proxy_or_the_paid_service(monkeypatch):
+    assert run_config.workers("auto", config("url"), [], cpus=8) == 1
+    assert run_config.workers("auto", config(proxy_url="ws://127.0.0.1:9/openai"), [], cpus=8) == 1
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    assert run_config.workers("auto", config("real"), [], cpus=8) == 1
+
+
+@pytest.mark.parametrize("args", [["--headed"], ["--pdb"], ["-k", "canary", "--trace"]])
+def test_auto_is_serial_when_debugging_or_watching(args):
+    assert run_config.workers("auto", config(), args, cpus=8) == 1
+
+
+@pytest.mark.parametrize("args", [["-n", "3"], ["-n3"], ["-nauto"], ["--numprocesses=2"], ["-p", "no:xdist"]])
+def test_pytest_arguments_that_choose_workers_win(args):
+    assert run_config.workers("auto", config(), args, cpus=8) == 0
+    assert run_config.workers("5", config(), args, cpus=8) == 0
+
+
+def test_a_number_is_taken_as_it_is_but_not_where_workers_would_share_one_proxy():
+    assert run_config.workers("3", config(), [], cpus=2) == 3
+    assert run_config.workers("1", config("url"), [], cpus=2) == 1
+    with pytest.raises(UsageProblem, match="a proxy already running at a URL: use --workers 1"):
+        run_config.workers("2", config("url"), [], cpus=2)
+
+
+def test_expressions_that_only_look_like_options_do_not_count():
+    assert run_config.workers("auto", config(), ["-k", "not canary", "--no-header"], cpus=2) == 2
