@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -66,9 +68,17 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_workers_value, default="auto",
                         help="pytest-xdist workers: a number, or auto (default): one per CPU, at most "
                              f"{run_config.MAX_AUTO_WORKERS}; 1 for a proxy at a URL, a mock on a fixed port, the "
-                             "real upstream, --headed or --pdb")
+                             "real upstream, --headed, --pdb or --trace")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every selected test N times (flake statistics in reports/metrics.json)")
+
+
+def _addopts() -> list[str]:
+    """PYTEST_ADDOPTS, which can choose the workers too (pytest itself reports it if it cannot be split)."""
+    try:
+        return shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    except ValueError:
+        return []
 
 
 def _workers_value(text: str) -> str:
@@ -102,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
                                   args.proxy_cmd, args.proxy_url, args.app_url, args.upstream)
         browser.executable(browser.managed_path())
-        workers = run_config.workers(args.workers, config, extra, run_config.available_cpus())
+        workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from .timeline import Frame, Timeline
+from .timeouts import units
 
 CLOSED_BY = {
     ("B", "<-"): "upstream closed",
@@ -41,32 +44,59 @@ def why_no_reply(timeline: Timeline, sent: Frame | None, waited_s: float) -> str
     return f"no agent reply within {waited_s:.1f} s after first message, connection still open{hint}"
 
 
+# After the mock ignored an early response.create, how long the proxy has, once the user item's confirmation
+# went out, to ask again before no reply is expected any more. A proxy that retries on the confirmation does
+# so within milliseconds; this is seconds of the timeout unit.
+RETRY_GRACE_UNITS = 0.5
 
-def refusal(timeline: Timeline) -> Frame | None:
+
+def refusal(timeline: Timeline, now: float | None = None) -> Frame | None:
     """The response.create that the mock upstream ignored because it came before the user's item was confirmed,
-    as the real service does (it then closes the socket about 2.7 s later). Never with the real upstream,
-    whose decisions are not recorded."""
-    return next((f for f in timeline.select(leg="B", arrow="->", type="response.create") if f.note.get("premature")),
-                None)
+    as the real service does (it then closes the socket about 2.7 s later), once that refusal is final: the
+    confirmation went out more than the retry grace ago and the proxy did not ask again. Never with the real
+    upstream, whose decisions are not recorded."""
+    creates = timeline.select(leg="B", arrow="->", type="response.create")
+    ignored = next((f for f in creates if f.note.get("premature")), None)
+    if ignored is None or any(f.t > ignored.t for f in creates):
+        return None
+    item = ignored.note.get("unconfirmed_item")
+    confirmed = timeline.first(leg="B", arrow="<-", type=("conversation.item.added", "conversation.item.done"),
+                               item_id=item)
+    now = time.monotonic() if now is None else now
+    return ignored if confirmed is not None and now - confirmed.t >= units(RETRY_GRACE_UNITS) else None
 
 
-def refused_reply(timeline: Timeline) -> str | None:
-    """Why no reply can come, when the mock upstream has said so; None while one still can."""
-    ignored = refusal(timeline)
+def refused_reply(timeline: Timeline, now: float | None = None) -> str | None:
+    """Why no reply can come, when the mock upstream has said so for good; None while one still can."""
+    ignored = refusal(timeline, now)
     if ignored is None:
         return None
     return (f"the upstream ignored {ignored.label()} at {timeline.offset(ignored):.2f} s, sent before it confirmed "
-            f"user item {ignored.note.get('unconfirmed_item')} (the real service then closes the socket, code 1000, "
-            f"about 2.7 s later)")
+            f"user item {ignored.note.get('unconfirmed_item')}, and the proxy did not ask again (the real service "
+            f"then closes the socket, code 1000, about 2.7 s later)")
 
 
-def ended_by(timeline: Timeline) -> tuple[str, Frame | None]:
-    """What ended the session's chance of producing more: the mock upstream's refusal to reply, else the first
-    close, as '; upstream closed 1000 at 2.71 s' with its frame; ('', None) while the session is live."""
-    why = refused_reply(timeline)
+def own_closes(timeline: Timeline) -> list[Frame]:
+    """Closes of connections that carried something else in this timeline: not a close of an earlier test's
+    connection that reached the recorder late."""
+    seen, closes = set(), []
+    for frame in timeline.frames:
+        if frame.kind != "close":
+            seen.add((frame.leg, frame.conn))
+        elif (frame.leg, frame.conn) in seen:
+            closes.append(frame)
+    return closes
+
+
+def ended_by(timeline: Timeline, now: float | None = None) -> tuple[str, Frame | None]:
+    """What ended the session's chance of producing more: the mock upstream's final refusal to reply, else the
+    first close of this test's connections, as '; upstream closed 1000 at 2.71 s' with its frame; ('', None)
+    while the session is live."""
+    why = refused_reply(timeline, now)
     if why is not None:
-        return f"; {why}", refusal(timeline)
-    close = timeline.first(kind="close")
-    if close is None:
+        return f"; {why}", refusal(timeline, now)
+    closes = own_closes(timeline)
+    if not closes:
         return "", None
+    close = closes[0]
     return f"; {CLOSED_BY[(close.leg, close.arrow)]} {close.data.get('code')} at {timeline.offset(close):.2f} s", close

@@ -19,7 +19,7 @@ from mock_upstream.relay import Relay
 from mock_upstream.server import MockUpstream
 
 from . import browser, catalogue
-from .app_driver import AppDriver
+from .app_driver import GIVE_UP_POLL_S, AppDriver
 from .diagnosis import ended_by
 from .loop_thread import LoopThread
 from .errors import EnvironmentProblem
@@ -214,7 +214,8 @@ class Recording:
             timeline = Timeline(frames, self.origin)
             return predicate(timeline) or (while_live and ended_by(timeline)[1])
 
-        value = self.recorder.wait_for(done, timeout, self.mark)
+        # A refusal becomes final by time passing, with no frame to wake the wait: poll for it.
+        value = self.recorder.wait_for(done, timeout, self.mark, poll=GIVE_UP_POLL_S if while_live else None)
         return (predicate(self.timeline()) or None) if while_live and value is not None else value
 
     def first(self, timeout: float, while_live: bool = False, **criteria) -> Frame | None:

@@ -62,8 +62,10 @@ _SERIAL_ONLY = ("--pdb", "--trace", "--headed")   # a debugger or a watched brow
 
 
 def _chooses_workers(pytest_args: list[str]) -> bool:
-    """The pytest arguments already say how to parallelise (or that xdist is off)."""
-    return any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("--numprocesses=", "--dist"))
+    """The pytest arguments already say how many workers (-n, --tx) or that xdist is off (-p no:xdist).
+    --dist and the like only shape the distribution: workers are still added for them."""
+    return any(a in ("-n", "--numprocesses", "--tx", "no:xdist", "-pno:xdist")
+               or a.startswith(("--numprocesses=", "--tx="))
                or (a.startswith("-n") and a[2:].isalnum()) for a in pytest_args)
 
 
@@ -88,9 +90,17 @@ def workers(requested: str, config: RunConfig, pytest_args: list[str], cpus: int
     return max(1, min(cpus, MAX_AUTO_WORKERS))
 
 
-def available_cpus() -> int:
+def available_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity, and a container's CPU quota where one is set."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota here
+    return count
 

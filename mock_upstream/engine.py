@@ -154,9 +154,11 @@ class Engine:
         done = self._send(out, at, {"type": "conversation.item.done", "previous_item_id": previous, "item": item}, role)
         # The service has the item from this moment on, even when the scenario loses the events.
         self._confirmed_at[item["id"]] = min(added, done)
-        if self._track_delivery and role == "user" and any(
-                isinstance(a, Send) and a.event["type"] in CONFIRMATIONS and a.event["item"]["id"] == item["id"]
-                for a in out.actions):
+        # Tracked only when both confirmations go out now: a dropped one leaves the due time as the only record
+        # (see above), and a held-back (reordered) one goes out later, with some other event.
+        emitted = {a.event["type"] for a in out.actions if isinstance(a, Send)
+                   and a.event["type"] in CONFIRMATIONS and a.event["item"]["id"] == item["id"]}
+        if self._track_delivery and role == "user" and len(emitted) == len(CONFIRMATIONS):
             self._undelivered.add(item["id"])
 
     def delivered(self, event: dict) -> None:

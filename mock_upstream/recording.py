@@ -132,8 +132,10 @@ class Recorder:
         with self._changed:
             return list(self._frames[mark:])
 
-    def wait_for(self, predicate: Callable[[list[Frame]], Any], timeout: float, mark: int = 0) -> Any:
-        """Wait until predicate(frames since mark) is truthy; its value, or None on timeout."""
+    def wait_for(self, predicate: Callable[[list[Frame]], Any], timeout: float, mark: int = 0,
+                 poll: float | None = None) -> Any:
+        """Wait until predicate(frames since mark) is truthy; its value, or None on timeout. The predicate is
+        asked again on every new frame, and also every `poll` seconds when it depends on time passing."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -143,4 +145,4 @@ class Recorder:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                self._changed.wait(remaining)
+                self._changed.wait(remaining if poll is None else min(remaining, poll))

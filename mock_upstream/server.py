@@ -122,10 +122,11 @@ class _Connection:
                 continue
             action = heapq.heappop(self._queue)[2]
             text = json.dumps(action.event)
-            # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes.
+            # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes
+            # (send() writes before its first await), and the answer must not be recorded first.
             self.engine.delivered(action.event)
-            await self.ws.send(text)
             self.recorder.text(LEG, DOWN, self.conn, text)
+            await self.ws.send(text)
 
     async def _close(self, action: CloseSocket) -> None:
         if self._closing or self.ws.close_code is not None:

@@ -83,6 +83,15 @@ def test_with_delivery_tracked_a_confirmation_counts_once_it_is_on_the_wire_not_
     assert "response_id" in engine.receive(1.05, {"type": "response.create"}).note
 
 
+def test_with_delivery_tracked_a_dropped_confirmation_still_counts_from_its_due_time():
+    scenario = Scenario(drops=(Drop("conversation.item.added"),), delays=(Delay("conversation.item.done", 2000),))
+    engine = Engine(scenario, track_delivery=True)
+    engine.connect(0.0)
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    engine.receive(1.0, USER_ITEM)
+    assert "response_id" in engine.receive(1.5, {"type": "response.create"}).note
+
+
 def test_second_response_create_during_an_active_response_gets_an_error():
     engine = configured()
     engine.receive(1.0, USER_ITEM)

@@ -31,7 +31,8 @@ def test_auto_is_serial_when_debugging_or_watching(args):
     assert run_config.workers("auto", config(), args, cpus=8) == 1
 
 
-@pytest.mark.parametrize("args", [["-n", "3"], ["-n3"], ["-nauto"], ["--numprocesses=2"], ["-p", "no:xdist"]])
+@pytest.mark.parametrize("args", [["-n", "3"], ["-n3"], ["-nauto"], ["--numprocesses=2"], ["-p", "no:xdist"],
+                                  ["-pno:xdist"], ["--tx", "3*popen"]])
 def test_pytest_arguments_that_choose_workers_win(args):
     assert run_config.workers("auto", config(), args, cpus=8) == 0
     assert run_config.workers("5", config(), args, cpus=8) == 0
@@ -46,3 +47,15 @@ def test_a_number_is_taken_as_it_is_but_not_where_workers_would_share_one_proxy(
 
 def test_expressions_that_only_look_like_options_do_not_count():
     assert run_config.workers("auto", config(), ["-k", "not canary", "--no-header"], cpus=2) == 2
+
+
+def test_a_distribution_mode_alone_still_gets_workers():
+    assert run_config.workers("auto", config(), ["--dist", "loadfile"], cpus=2) == 2
+
+
+@pytest.mark.parametrize("cpu_max, cpus", [("max 100000", 8), ("200000 100000", 2), ("50000 100000", 1)])
+def test_a_container_cpu_quota_caps_the_cpus(tmp_path, cpu_max, cpus, monkeypatch):
+    monkeypatch.setattr(run_config.os, "sched_getaffinity", lambda pid: set(range(8)))
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    assert run_config.available_cpus(tmp_path / "cpu.max") == cpus
+    assert run_config.available_cpus(tmp_path / "absent") == 8
