@@ -69,8 +69,10 @@ def refusal(timeline: Timeline, now: float | None = None) -> Frame | None:
 def refused_reply(timeline: Timeline, now: float | None = None) -> str | None:
     """Why no reply can come, when the mock upstream has said so for good; None while one still can."""
     ignored = refusal(timeline, now)
-    if ignored is None:
-        return None
+    return None if ignored is None else _refused(timeline, ignored)
+
+
+def _refused(timeline: Timeline, ignored: Frame) -> str:
     return (f"the upstream ignored {ignored.label()} at {timeline.offset(ignored):.2f} s, sent before it confirmed "
             f"user item {ignored.note.get('unconfirmed_item')}, and the proxy did not ask again (the real service "
             f"then closes the socket, code 1000, about 2.7 s later)")
@@ -92,9 +94,9 @@ def ended_by(timeline: Timeline, now: float | None = None) -> tuple[str, Frame |
     """What ended the session's chance of producing more: the mock upstream's final refusal to reply, else the
     first close of this test's connections, as '; upstream closed 1000 at 2.71 s' with its frame; ('', None)
     while the session is live."""
-    why = refused_reply(timeline, now)
-    if why is not None:
-        return f"; {why}", refusal(timeline, now)
+    ignored = refusal(timeline, now)
+    if ignored is not None:
+        return f"; {_refused(timeline, ignored)}", ignored
     closes = own_closes(timeline)
     if not closes:
         return "", None

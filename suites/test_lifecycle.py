@@ -9,10 +9,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from harness.checks import assert_never, assert_within, fail
-from harness.diagnosis import refused_reply
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import app_params, open_and_connect
+from suites.flows import app_params, open_and_connect, send_and_wait_for_reply
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -164,10 +163,6 @@ def disconnect_and_wait(app, recording):
         fail("LIFE-3", "the client tap never saw the app's close", recording.timeline())
 
 
-def first_connection_replied(app, recording, before):
-    """The first connection's reply is a precondition (CANARY-1 checks it), not part of LIFE-3."""
-    if app.wait_for_reply(units(10), before=before, give_up=lambda: refused_reply(recording.timeline())).reply is None:
-        pytest.skip("the first connection got no agent reply (see CANARY-1), so reconnecting was not checked")
 
 
 def second_connection(timeline):
@@ -204,9 +199,9 @@ def first_conversation(app, recording, text):
     app.open()
     if not app.connect(units(10)):
         fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
-    before = app.text(app.s.agent_response)
-    app.send(text)
-    first_connection_replied(app, recording, before)
+    # Its reply is a precondition (CANARY-1 checks it), not part of LIFE-3.
+    if send_and_wait_for_reply(app, text, units(10), recording=recording).reply is None:
+        pytest.skip("the first connection got no agent reply (see CANARY-1), so reconnecting was not checked")
 
 
 @pytest.mark.req("LIFE-3")
