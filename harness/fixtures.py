@@ -207,8 +207,8 @@ class Recording:
 
     def wait_for(self, predicate: Callable[[Timeline], Any], timeout: float, while_live: bool = False) -> Any:
         """Wait until predicate(timeline so far) is truthy; its value, or None on timeout. With while_live, stop
-        waiting as soon as the session can produce nothing more (a connection of either leg closed, or the mock
-        upstream refused to reply): a test that needs a live session fails then, with that reason
+        waiting as soon as the session can produce nothing more (one of this test's connections closed, or the
+        mock upstream refused to reply for good): a test that needs a live session fails then, with that reason
         (diagnosis.ended_by), not at the timeout."""
         def done(frames):
             timeline = Timeline(frames, self.origin)

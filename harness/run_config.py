@@ -103,4 +103,3 @@ def available_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int
     except (OSError, ValueError):
         pass  # no cgroup v2 quota here
     return count
-

@@ -35,8 +35,8 @@ def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting
 
 
 def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
-    """Fail because `what` never came, naming what ended the wait early (the mock upstream refused to reply,
-    or a connection closed), if anything did."""
+    """Fail because `what` never came, naming what ended the wait early (the mock upstream refused to reply
+    for good, or one of this test's connections closed), if anything did."""
     note, close = ended_by(timeline)
     fail(req, what + note, timeline, *anchors, close)
 

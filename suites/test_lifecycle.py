@@ -163,8 +163,6 @@ def disconnect_and_wait(app, recording):
         fail("LIFE-3", "the client tap never saw the app's close", recording.timeline())
 
 
-
-
 def second_connection(timeline):
     """The Settings frame that opened the second leg A connection, or None."""
     sent = timeline.select(leg="A", arrow="->", type="Settings")
