@@ -19,6 +19,7 @@ class Requirement:
     text: str
     guards: str = ""
     within_s: float | None = None
+    invariant: bool = False   # checked on every recorded session, not only in the id's own tests
 
 
 @lru_cache(maxsize=None)
@@ -39,3 +40,8 @@ def load(path: Path = CATALOGUE_PATH) -> dict[str, Requirement]:
 
 def get(req_id: str) -> Requirement:
     return load()[req_id]
+
+
+def invariants() -> list[str]:
+    """The ids checked on every recorded session of every test."""
+    return [rid for rid, req in load().items() if req.invariant]

@@ -1,4 +1,9 @@
-"""Checks named after what they assert; a failure names the requirement and shows the timeline slice."""
+"""Checks named after what they assert; a failure names the requirement and shows the timeline slice.
+
+Three ways a check ends besides passing: `fail` (the proxy broke the requirement), `not_provoked` (the
+situation the check needs never arose: inconclusive, never a pass) and `for_want_of` (a step the check needed
+did not happen, so the requirement could not be judged; the missing step is another id's failure, reported
+under that id, or this one is inconclusive)."""
 
 from __future__ import annotations
 
@@ -13,10 +18,40 @@ class ConformanceFailure(AssertionError):
         super().__init__(f"{req}: {reason}" + (f"\ntimeline (t from test start):\n{slice_text}" if slice_text else ""))
 
 
-def fail(req: str, reason: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+class Inconclusive(ConformanceFailure):
+    """The requirement could not be judged in this test: the situation it needs never arose, or a step it
+    needed did not happen. Never a pass; never the proxy's failure under this id."""
+
+
+def _slice(timeline: Timeline | None, anchors: tuple[Frame | None, ...]) -> tuple[str, tuple[Frame, ...]]:
     present = tuple(a for a in anchors if a is not None)
-    slice_text = timeline.render(timeline.around(*anchors), highlight=present) if timeline else ""
+    return (timeline.render(timeline.around(*anchors), highlight=present) if timeline else ""), present
+
+
+def fail(req: str, reason: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    slice_text, present = _slice(timeline, anchors)
     raise ConformanceFailure(req, reason, slice_text, present)
+
+
+def not_provoked(req: str, needs: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    """End the test inconclusive: the situation the check needs (`needs`) never arose."""
+    slice_text, present = _slice(timeline, anchors)
+    raise Inconclusive(req, f"inconclusive: the check needs {needs}, which never arose in this test",
+                       slice_text, present)
+
+
+def for_want_of(req: str, what: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    """End the test inconclusive because a step it needed (`what`) did not happen: judged under the id whose
+    requirement that step is, not counted again under this one."""
+    slice_text, present = _slice(timeline, anchors)
+    raise Inconclusive(req, f"not judged: {what}", slice_text, present)
+
+
+def provoked(req: str, situation: object, needs: str, timeline: Timeline | None = None,
+             *anchors: Frame | None) -> None:
+    """The check's situation arose (situation is truthy), else the test is inconclusive."""
+    if not situation:
+        not_provoked(req, needs, timeline, *anchors)
 
 
 def assert_before(timeline: Timeline, first: Frame | None, then: Frame | None, req: str, first_is: str) -> None:

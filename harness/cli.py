@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run (default 1)")
     sens.add_argument("--reports-dir", default=str(ROOT / "reports"))
     sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
+    sens.add_argument("--variant", choices=run_config.VARIANTS,
+                      help="run the matrix against the reference proxy's feature-minimal variant")
     return parser
 
 
@@ -56,6 +58,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="reference", help="a profile name in profiles/ or a .toml path")
     parser.add_argument("--scenario", help="mock upstream scenario for tests without their own")
     parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
+    parser.add_argument("--variant", choices=run_config.VARIANTS,
+                        help="the reference proxy's feature-minimal variant (no greeting, context or functions)")
     parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     parser.add_argument("--reports-dir", default=str(ROOT / "reports"))
     parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
-                                  args.proxy_cmd, args.proxy_url, args.app_url, args.upstream)
+                                  args.proxy_cmd, args.proxy_url, args.app_url, args.upstream, args.variant)
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
     except (UsageProblem, EnvironmentProblem) as exc:
@@ -155,7 +159,7 @@ def _sensitivity(args) -> int:
     if not _browser_found():
         return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
-                       Path(args.docs) if args.docs else None)
+                       Path(args.docs) if args.docs else None, args.variant)
 
 
 def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
@@ -168,6 +172,8 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
         args += ["--scenario", config.scenario_name]
     if config.defect:
         args += ["--defect", config.defect]
+    if config.variant:
+        args += ["--variant", config.variant]
     if config.strict:
         args.append("--harness-strict")
     for option, value in (("--proxy-cmd", cli.proxy_cmd), ("--proxy-url", cli.proxy_url),

@@ -133,8 +133,8 @@ def proxy(harness_config: RunConfig, upstream_url: str, worker_id: str) -> Itera
         yield ExternalProxy(spec.url)
         return
     port = free_port()
-    process = ProxyProcess(spec.argv(port, upstream_url, harness_config.defect),
-                           spec.environment(port, upstream_url, harness_config.defect),
+    process = ProxyProcess(spec.argv(port, upstream_url, harness_config.defect, harness_config.variant),
+                           spec.environment(port, upstream_url, harness_config.defect, harness_config.variant),
                            harness_config.reports_dir / "logs" / f"proxy-{worker_id}.log", port,
                            spec.ready_log, spec.ready_timeout_s)
     try:
@@ -204,6 +204,11 @@ class Recording:
 
     def timeline(self) -> Timeline:
         return Timeline(self.recorder.since(self.mark), self.origin)
+
+    def own_timeline(self) -> Timeline:
+        """This test's connections only: without the late frames of an earlier test's connections."""
+        own = self.recorder.opened_since(self.mark)
+        return Timeline([f for f in self.recorder.since(self.mark) if (f.leg, f.conn) in own], self.origin)
 
     def wait_for(self, predicate: Callable[[Timeline], Any], timeout: float, while_live: bool = False) -> Any:
         """Wait until predicate(timeline so far) is truthy; its value, or None on timeout. With while_live, stop

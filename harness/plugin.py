@@ -10,8 +10,8 @@ from pathlib import Path
 import allure
 import pytest
 
-from . import attachments, browser, catalogue, metrics, report, run_config, timeline_view
-from .checks import ConformanceFailure
+from . import attachments, browser, catalogue, invariants, metrics, report, run_config, timeline_view
+from .checks import ConformanceFailure, Inconclusive
 from .errors import EnvironmentProblem, UsageProblem
 from .keys import CONSOLE, FAILED, RECORDING, TRACE
 from .verdicts import CaseResult, exit_status, verdicts
@@ -29,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--profile", default="reference", help="target profile: a name in profiles/ or a .toml path")
     group.addoption("--scenario", default=None, help="mock upstream scenario for tests that do not set their own")
     group.addoption("--defect", default=None, help="switch on a known defect of the reference proxy")
+    group.addoption("--variant", default=None, help="a variant of the reference proxy: minimal (no greeting, "
+                                                    "context or functions)")
     group.addoption("--harness-strict", action="store_true", help="SHOULD failures fail the run too (CLI: --strict)")
     group.addoption("--reports-dir", default=None, help="where conformance reports go (default: <rootdir>/reports)")
     group.addoption("--req", default=None, help="run only the tests of these requirement ids (comma-separated)")
@@ -58,7 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.harness = run_config.build(
             config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
             config.getoption("--harness-strict"), reports_dir, config.getoption("--proxy-cmd"),
-            config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"))
+            config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"),
+            config.getoption("--variant"))
     except UsageProblem as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
@@ -98,9 +101,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     rep = outcome.get_result()
     extra = []
+    violations = _invariant_violations(item) if rep.when == "call" else []
     if call.excinfo is not None and rep.outcome == "failed":
         exc = call.excinfo.value
-        if isinstance(exc, ConformanceFailure):
+        if isinstance(exc, Inconclusive):
+            caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
+            reason = exc.reason + (f" ({caused})" if caused else "")
+            extra += [("reason", reason), ("own", "inconclusive")]
+            rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
+                                                    f"INCONCLUSIVE {exc.req}: {reason}")
+            item.stash[FAILED] = True   # keep its trace; a scenario rule it never reached is no news
+        elif isinstance(exc, ConformanceFailure):
             extra.append(("reason", f"{exc.reason}"))
             rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
         elif isinstance(exc, EnvironmentProblem):
@@ -110,6 +121,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+    if violations:
+        extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
+        if not rep.failed:
+            # The test's own requirements held (or could not be judged); its session broke an invariant.
+            extra.append(("own", "inconclusive" if rep.skipped else "passed"))
+            rep.outcome = "failed"
+            rep.longrepr = "\n".join(f"{v.req} (invariant, broken in this test's session): {v.reason}"
+                                     for v in violations)
     if RECORDING in item.stash:
         timeline = item.stash[RECORDING].timeline()
         if rep.when == "call" and "CANARY-1" in {r for m in item.iter_markers("req") for r in m.args}:
@@ -130,6 +149,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
+
+
+def _invariant_violations(item: pytest.Item) -> list[invariants.Violation]:
+    """The invariants this test's session broke, except those of its own ids that its own check judged."""
+    if RECORDING not in item.stash:
+        return []
+    return invariants.check(item.stash[RECORDING].own_timeline())
 
 
 def _write_allure_environment(config: pytest.Config) -> None:
@@ -196,7 +222,9 @@ class Conformance:
         reason = props.get("reason", "")
         if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-        result.merge_phase(report.outcome, reason)
+        result.merge_phase(props.get("own", report.outcome), reason)
+        for rid, why in json.loads(props.get("invariants", "{}")).items():
+            result.found(rid, why)
         if "metrics" in props:
             self.figures.append({"test": report.nodeid, **json.loads(props["metrics"])})
         if "failure_class" in props:
@@ -212,7 +240,7 @@ class Conformance:
             return
         known = catalogue.load()
         table = verdicts(known, results)
-        self.record = report.to_json(table, known, self.config.harness.describe())
+        self.record = report.to_json(table, known, self.config.harness.describe(), self.config.harness.strict)
         self.record["failures"] = self.failures
         report.write(self.config.harness.reports_dir, self.record)
         if self.figures:
@@ -227,7 +255,7 @@ class Conformance:
                 terminalreporter.write_line(line)
             terminalreporter.section("requirement areas")
             for line in report.area_status(self.record):
-                terminalreporter.write_line(line, red=" FAIL " in line, green=" pass " in line)
+                terminalreporter.write_line(line, red=" FAIL " in line or " INCONCL " in line, green=" pass " in line)
             terminalreporter.write_line(f"reports: {self.config.harness.reports_dir}/conformance.json, .md")
         for problem in self.env_errors:
             terminalreporter.write_line(f"harness: environment problem: {problem}", red=True, bold=True)

@@ -21,12 +21,12 @@ from .app_driver import Selectors
 from .errors import UsageProblem
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
-PLACEHOLDERS = {"python", "port", "upstream_url", "defect"}
+PLACEHOLDERS = {"python", "port", "upstream_url", "defect", "variant"}
 REAL_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 UPSTREAM_MODES = ("mock", "real")
 
 _TOP_KEYS = {"description", "proxy", "upstream", "app"}
-_PROXY_KEYS = {"command", "url", "defect_args", "path", "ready_log", "ready_timeout_s", "env"}
+_PROXY_KEYS = {"command", "url", "defect_args", "variant_args", "path", "ready_log", "ready_timeout_s", "env"}
 _UPSTREAM_KEYS = {"mode", "port", "real_url"}
 _APP_KEYS = {"url", "client_tap", "endpoint_param", "extra_params", "selectors"}
 
@@ -40,17 +40,21 @@ class ProxySpec:
     ready_log: str | None = None
     ready_timeout_s: float = 20.0
     env: dict[str, str] = field(default_factory=dict)
+    variant_args: tuple[str, ...] = ()      # appended for --variant NAME (the reference proxy's --minimal)
 
-    def _values(self, port: int, upstream_url: str, defect: str | None) -> dict[str, str]:
-        return {"python": sys.executable, "port": str(port), "upstream_url": upstream_url, "defect": defect or ""}
+    def _values(self, port: int, upstream_url: str, defect: str | None, variant: str | None) -> dict[str, str]:
+        return {"python": sys.executable, "port": str(port), "upstream_url": upstream_url, "defect": defect or "",
+                "variant": variant or ""}
 
-    def argv(self, port: int, upstream_url: str, defect: str | None) -> list[str]:
-        values = self._values(port, upstream_url, defect)
-        parts = list(self.command) + (list(self.defect_args) if defect else [])
+    def argv(self, port: int, upstream_url: str, defect: str | None, variant: str | None = None) -> list[str]:
+        values = self._values(port, upstream_url, defect, variant)
+        parts = list(self.command) + (list(self.defect_args) if defect else []) + \
+            (list(self.variant_args) if variant else [])
         return [part.format(**values) for part in parts]
 
-    def environment(self, port: int, upstream_url: str, defect: str | None) -> dict[str, str]:
-        values = self._values(port, upstream_url, defect)
+    def environment(self, port: int, upstream_url: str, defect: str | None, variant: str | None = None
+                    ) -> dict[str, str]:
+        values = self._values(port, upstream_url, defect, variant)
         return {key: value.format(**values) for key, value in self.env.items()}
 
 
@@ -82,6 +86,10 @@ class Profile:
     @property
     def can_switch_defects(self) -> bool:
         return bool(self.proxy.defect_args) and self.proxy.url is None
+
+    @property
+    def can_switch_variants(self) -> bool:
+        return bool(self.proxy.variant_args) and self.proxy.url is None
 
 
 def names() -> list[str]:
@@ -146,6 +154,7 @@ def _proxy(table: dict, path: Path) -> ProxySpec:
     if url is not None and "command" in table:
         raise UsageProblem(f"{path}: give proxy.command or proxy.url, not both")
     defect_args = _str_list(table.get("defect_args", []), path, "proxy.defect_args")
+    variant_args = _str_list(table.get("variant_args", []), path, "proxy.variant_args")
     env = table.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise UsageProblem(f"{path}: proxy.env must be a table of strings")
@@ -160,7 +169,8 @@ def _proxy(table: dict, path: Path) -> ProxySpec:
             raise UsageProblem(f"{path}: proxy.url must be a ws:// or wss:// URL, got {url!r}")
         return ProxySpec(url=url.rstrip("/"), path=parts.path or path_value, env=dict(env))
     command = _str_list(table.get("command"), path, "proxy.command", required=True)
-    for key, parts in (("proxy.command", command), ("proxy.defect_args", defect_args)):
+    for key, parts in (("proxy.command", command), ("proxy.defect_args", defect_args),
+                       ("proxy.variant_args", variant_args)):
         for part in parts:
             _check_placeholders(part, path, key)
     if "{port}" not in " ".join(command):
@@ -174,7 +184,8 @@ def _proxy(table: dict, path: Path) -> ProxySpec:
     timeout = table.get("ready_timeout_s", 20.0)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise UsageProblem(f"{path}: proxy.ready_timeout_s must be a positive number")
-    return ProxySpec(tuple(command), None, tuple(defect_args), path_value, ready_log, float(timeout), dict(env))
+    return ProxySpec(tuple(command), None, tuple(defect_args), path_value, ready_log, float(timeout), dict(env),
+                     tuple(variant_args))
 
 
 def _upstream(table: dict, path: Path) -> UpstreamSpec:

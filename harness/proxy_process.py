@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +22,8 @@ PROBE_INTERVAL_S = 0.05
 
 
 def _copy_redacted(stream, path: Path) -> None:
-    with open(path, "w", encoding="utf-8", errors="replace") as log:
+    # Appended: a restart after a crash must not wipe the crash's trace.
+    with open(path, "a", encoding="utf-8", errors="replace") as log:
         for raw in iter(stream.readline, b""):
             log.write(redact(raw.decode("utf-8", errors="replace")))
             log.flush()
@@ -63,17 +66,29 @@ class ProxyProcess:
         self.ready_log = re.compile(ready_log) if ready_log else None
         self.ready_timeout_s = ready_timeout_s
         self._proc: subprocess.Popen | None = None
+        self._copier: threading.Thread | None = None
+        self._starts = 0
+        self._log_start = 0  # where this start's part of the log begins (readiness reads only that part)
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._copier is not None:
+            self._copier.join(timeout=2)  # the previous process's last lines go before the new header
+        self._starts += 1
+        # A run's first start begins a fresh log; every restart appends to it, so a crash's trace survives.
+        with open(self.log_path, "w" if self._starts == 1 else "a", encoding="utf-8") as log:
+            log.write(redact(f"--- proxy start {self._starts} at {datetime.now(timezone.utc).isoformat()}: "
+                             f"{shlex.join(self.argv)}\n"))
+            self._log_start = log.tell()
         try:
             self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
         except OSError as exc:
             raise EnvironmentProblem(f"proxy command {self.argv[0]!r} could not be started: {exc.strerror}") from None
         # The log goes through redaction: a proxy that prints its key must not leave it in the reports.
-        threading.Thread(target=_copy_redacted, args=(self._proc.stdout, self.log_path),
-                         name="proxy-log", daemon=True).start()
+        self._copier = threading.Thread(target=_copy_redacted, args=(self._proc.stdout, self.log_path),
+                                        name="proxy-log", daemon=True)
+        self._copier.start()
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             code = self._proc.poll()
@@ -90,8 +105,10 @@ class ProxyProcess:
     def _ready(self) -> bool:
         if self.ready_log is not None:
             try:
-                return bool(self.ready_log.search(self.log_path.read_text(errors="replace")))
-            except OSError:  # the log copier has not created the file yet
+                with open(self.log_path, "rb") as log:
+                    log.seek(self._log_start)
+                    return bool(self.ready_log.search(log.read().decode("utf-8", errors="replace")))
+            except OSError:
                 return False
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):

@@ -7,18 +7,36 @@ import time
 from pathlib import Path
 
 from .catalogue import Requirement
-from .verdicts import Verdict, summary
+from .verdicts import Verdict, gating, summary
 
-MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "untested": "-"}
+MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCL", "skip": "skip", "untested": "-"}
 
 
-def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: dict) -> dict:
+def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: dict, strict: bool = False) -> dict:
+    stopped = gating(table, strict)
     return {
-        "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "catalogue_version": 2},
         "requirements": {rid: {"level": v.level, "area": catalogue[rid].area, "verdict": v.verdict,
-                               "tests": v.tests, "reason": v.reason} for rid, v in table.items()},
+                               "tests": v.tests, "reason": v.reason,
+                               **({"exposed_by": v.exposed_by} if v.exposed_by else {})}
+                         for rid, v in table.items()},
         "summary": summary(table),
+        "gate": {"passed": not any(stopped.values()), "failed": stopped["fail"],
+                 "only_inconclusive": stopped["inconclusive"]},
     }
+
+
+def gate_line(record: dict) -> str:
+    """One line saying whether the gate passed, and which ids stopped it."""
+    gate = record.get("gate") or {}
+    if gate.get("passed", True):
+        return "gate: passed"
+    parts = []
+    if gate.get("failed"):
+        parts.append(f"failed: {', '.join(gate['failed'])}")
+    if gate.get("only_inconclusive"):
+        parts.append(f"only inconclusive (never provoked, so not passed): {', '.join(gate['only_inconclusive'])}")
+    return "gate: FAILED; " + "; ".join(parts)
 
 
 def to_markdown(record: dict) -> str:
@@ -27,9 +45,12 @@ def to_markdown(record: dict) -> str:
         "# Conformance",
         "",
         f"Profile `{run.get('profile')}`, scenario `{run.get('scenario') or 'per test'}`, "
-        f"defect `{run.get('defect') or 'none'}`. MUST failed: **{counts['must_failed']}**, "
-        f"MUST passed: {counts['must_passed']}, SHOULD failed: {counts['should_failed']}, "
+        f"defect `{run.get('defect') or 'none'}`{_variant(run)}. MUST failed: **{counts['must_failed']}**, "
+        f"MUST inconclusive: **{counts['must_inconclusive']}**, MUST passed: {counts['must_passed']}, "
+        f"SHOULD failed: {counts['should_failed']}, SHOULD inconclusive: {counts['should_inconclusive']}, "
         f"untested: {counts['untested']}.",
+        "",
+        gate_line(record) + ".",
         "",
         "| id | level | verdict | tests | reason |",
         "|---|---|---|---|---|",
@@ -44,6 +65,10 @@ def to_markdown(record: dict) -> str:
             lines.append(f"| {f['test']} | {', '.join(f['requirements'])} | {f['phase']} | {f['close_code']} | "
                          f"{f['closed_first']} |")
     return "\n".join(lines) + "\n"
+
+
+def _variant(run: dict) -> str:
+    return f", variant `{run['variant']}`" if run.get("variant") else ""
 
 
 def write_metrics(reports_dir: Path, results: list, figures: list[dict], failures: list[dict]) -> Path:
@@ -85,10 +110,11 @@ def area_status(record: dict) -> list[str]:
         areas.setdefault(entry["area"], {}).setdefault(entry["verdict"], []).append(rid)
     lines = []
     for area, by_verdict in areas.items():
-        ran = len(by_verdict.get("pass", [])) + len(by_verdict.get("fail", []))
-        state = "FAIL" if by_verdict.get("fail") else "pass" if ran else "-"
-        line = f"{area:<12} {state:<5} {len(by_verdict.get('pass', []))}/{ran} pass"
-        for verdict, label in (("fail", "failed"), ("skip", "skipped")):
+        ran = sum(len(by_verdict.get(v, [])) for v in ("pass", "fail", "inconclusive"))
+        state = "FAIL" if by_verdict.get("fail") else "INCONCL" if by_verdict.get("inconclusive") else \
+            "pass" if ran else "-"
+        line = f"{area:<12} {state:<7} {len(by_verdict.get('pass', []))}/{ran} pass"
+        for verdict, label in (("fail", "failed"), ("inconclusive", "inconclusive"), ("skip", "skipped")):
             if by_verdict.get(verdict):
                 line += f"; {label}: {', '.join(by_verdict[verdict])}"
         if by_verdict.get("untested"):
@@ -104,7 +130,9 @@ def terminal_table(record: dict, width: int = 100) -> list[str]:
         line = f"{rid:<10} {entry['level']:<7} {MARK[entry['verdict']]:<8} {reason}"
         lines.append(line if len(line) <= width else line[: width - 3] + "...")
     counts = record["summary"]
-    lines.append(f"MUST: {counts['must_passed']} passed, {counts['must_failed']} failed; "
-                 f"SHOULD: {counts['should_passed']} passed, {counts['should_failed']} failed; "
+    lines.append(f"MUST: {counts['must_passed']} passed, {counts['must_failed']} failed, "
+                 f"{counts['must_inconclusive']} inconclusive; SHOULD: {counts['should_passed']} passed, "
+                 f"{counts['should_failed']} failed, {counts['should_inconclusive']} inconclusive; "
                  f"untested: {counts['untested']}")
+    lines.append(gate_line(record))
     return lines

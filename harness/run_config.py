@@ -12,6 +12,10 @@ from reference_proxy.defects import DEFECTS
 from . import profiles
 from .errors import UsageProblem
 
+# Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
+# and functions, so the sensitivity matrix can show that no core defect hides behind an optional feature.
+VARIANTS = ("minimal",)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -21,6 +25,7 @@ class RunConfig:
     defect: str | None
     strict: bool
     reports_dir: Path
+    variant: str | None = None     # the reference proxy's variant (minimal), through the profile's variant_args
 
     @property
     def real_upstream(self) -> bool:
@@ -30,12 +35,12 @@ class RunConfig:
         return {"profile": self.profile.name, "upstream": self.profile.upstream.mode,
                 "proxy": self.profile.proxy.url or "started by the profile's command",
                 "app": self.profile.app.url or "bundled", "scenario": self.scenario_name, "defect": self.defect,
-                "strict": self.strict}
+                "variant": self.variant, "strict": self.strict}
 
 
 def build(profile: str, scenario: str | None, defect: str | None, strict: bool, reports_dir: Path,
           proxy_cmd: str | None = None, proxy_url: str | None = None, app_url: str | None = None,
-          upstream: str | None = None) -> RunConfig:
+          upstream: str | None = None, variant: str | None = None) -> RunConfig:
     """Resolve the user's choices; a bad one raises UsageProblem with one line saying what to do."""
     loaded = profiles.with_overrides(profiles.load(profile), proxy_cmd, proxy_url, app_url, upstream)
     if loaded.upstream.mode == "real" and not os.environ.get("OPENAI_API_KEY"):
@@ -51,7 +56,13 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
         if not loaded.can_switch_defects:
             raise UsageProblem(f"profile {loaded.name!r} starts no proxy with proxy.defect_args, "
                                f"so --defect cannot be applied")
-    return RunConfig(loaded, base, scenario, defect, strict, reports_dir)
+    if variant is not None:
+        if variant not in VARIANTS:
+            raise UsageProblem(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
+        if not loaded.can_switch_variants:
+            raise UsageProblem(f"profile {loaded.name!r} starts no proxy with proxy.variant_args, "
+                               f"so --variant cannot be applied")
+    return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant)
 
 
 # On the 2-core development machine, more workers than cores made the passing suite slower (47 s with 2,

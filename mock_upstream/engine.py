@@ -53,7 +53,11 @@ CONFIRMATIONS = ("conversation.item.added", "conversation.item.done")
 @dataclass
 class _Response:
     id: str
-    done_at: float
+    created_at: float    # response.created: the response is active from here
+    done_at: float       # response.done: ... to here
+
+    def active(self, now: float) -> bool:
+        return self.created_at <= now < self.done_at
 
 
 class Engine:
@@ -167,7 +171,7 @@ class Engine:
             self._undelivered.discard(event["item"].get("id"))
 
     def _on_response_create(self, out: Outcome, now: float, event: dict) -> None:
-        if self._response is not None and now < self._response.done_at:
+        if self._response is not None and self._response.active(now):
             out.note["rejected"] = "conversation_already_has_active_response"
             self._error(out, now, "invalid_request_error", "conversation_already_has_active_response",
                         f"Conversation already has an active response in progress: {self._response.id}.")
@@ -182,7 +186,7 @@ class Engine:
             out.note["response_id"] = self._respond(out, now)
 
     def _on_response_cancel(self, out: Outcome, now: float, event: dict) -> None:
-        if self._response is not None and now < self._response.done_at:
+        if self._response is not None and self._response.active(now):
             self._response.done_at = now
             self._send(out, now, {"type": "response.done", "response": {
                 "id": self._response.id, "object": "realtime.response", "status": "cancelled", "output": []}})
@@ -235,17 +239,18 @@ class Engine:
     # ----------------------------------------------------------------- replies
 
     def _respond(self, out: Outcome, now: float) -> str:
-        """Answer one response.create with the next turn of the script; the response id."""
+        """Answer one response.create with the next turn of the script; the response id. response.created goes
+        out at once; the first output follows after the scenario's reply latency."""
         turn = self.scenario.script[self._turns] if self._turns < len(self.scenario.script) else Turn()
         self._turns += 1
         response_id, item_id = self._new_id("resp"), self._new_id("item")
         send = functools.partial(self._send, out, chain=f"response:{response_id}")
         previous = self._order[-1] if self._order else None
         self._order.append(item_id)
-        at = now + self._ms(self.scenario.reply_latency_ms)
         response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": [],
                     "output_modalities": ["audio" if self.scenario.reply_audio_chunks else "text"]}
-        send(at, {"type": "response.created", "response": response})
+        created_at = send(now, {"type": "response.created", "response": response})
+        at = created_at + self._ms(self.scenario.reply_latency_ms)
         if turn.kind == "function_call":
             final_item, at = self._function_call(send, at, response_id, item_id, previous, turn)
         else:
@@ -253,47 +258,50 @@ class Engine:
         done_at = send(at, {"type": "response.done", "response": dict(
             response, status="completed", output=[final_item])})
         self._items[item_id] = final_item
-        self._response = _Response(response_id, done_at)
+        self._response = _Response(response_id, created_at, done_at)
         self._fire(out, "response_done", done_at)
         return response_id
 
     def _message(self, send: Callable[..., float], at: float, response_id: str, item_id: str, previous: str | None,
                  turn: Turn) -> tuple[dict, float]:
+        """An assistant message item of reply_parts content parts: the text (an audio reply's transcript and its
+        audio deltas) split across them, each part streamed in turn with its own content_index."""
         text = (turn.text if turn.text is not None else self.scenario.reply_text).replace(
             "{user_text}", self._text_of(self._latest_user_item))
         audio = self.scenario.reply_audio_chunks > 0
         step = self._ms(self.scenario.delta_interval_ms)
-        base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        texts = _chunks(text, self.scenario.reply_parts)
+        audio_chunks = _spread(list(range(self.scenario.reply_audio_chunks)), len(texts))
         empty_item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant",
                       "status": "in_progress", "content": []}
-        part = {"type": "output_audio", "transcript": text} if audio else {"type": "output_text", "text": text}
-        final_item = dict(empty_item, status="completed", content=[part])
+        content = [{"type": "output_audio", "transcript": part} if audio else {"type": "output_text", "text": part}
+                   for part in texts]
+        final_item = dict(empty_item, status="completed", content=content)
         send(at, {"type": "response.output_item.added", "response_id": response_id,
-                             "output_index": 0, "item": empty_item}, "assistant")
-        send(at, {"type": "conversation.item.added", "previous_item_id": previous,
-                             "item": empty_item}, "assistant")
-        send(at, {"type": "response.content_part.added", **base,
-                             "part": {"type": "audio" if audio else "text"}})
+                  "output_index": 0, "item": empty_item}, "assistant")
+        send(at, {"type": "conversation.item.added", "previous_item_id": previous, "item": empty_item}, "assistant")
         text_event = "response.output_audio_transcript" if audio else "response.output_text"
-        for chunk in _chunks(text, self.scenario.reply_chunks):
+        key = "transcript" if audio else "text"
+        for index, (part_text, part_audio) in enumerate(zip(texts, audio_chunks)):
+            base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": index}
+            send(at, {"type": "response.content_part.added", **base,
+                      "part": {"type": "audio" if audio else "text", key: ""}})
+            for chunk in _chunks(part_text, self.scenario.reply_chunks):
+                at += step
+                send(at, {"type": f"{text_event}.delta", **base, "delta": chunk})
+            for chunk_index in part_audio:
+                at += step
+                send(at, {"type": "response.output_audio.delta", **base,
+                          "delta": base64.b64encode(audio_chunk(chunk_index, self.scenario.audio_chunk_ms)).decode()})
             at += step
-            send(at, {"type": f"{text_event}.delta", **base, "delta": chunk})
-        for index in range(self.scenario.reply_audio_chunks):
-            at += step
-            send(at, {"type": "response.output_audio.delta", **base,
-                                 "delta": base64.b64encode(audio_chunk(index, self.scenario.audio_chunk_ms)).decode()})
-        at += step
-        if audio:
-            send(at, {"type": "response.output_audio.done", **base})
-            send(at, {"type": f"{text_event}.done", **base, "transcript": text})
-        else:
-            send(at, {"type": f"{text_event}.done", **base, "text": text})
-        send(at, {"type": "response.content_part.done", **base,
-                             "part": {"type": "audio", "transcript": text} if audio else {"type": "text", "text": text}})
+            if audio:
+                send(at, {"type": "response.output_audio.done", **base})
+            send(at, {"type": f"{text_event}.done", **base, key: part_text})
+            send(at, {"type": "response.content_part.done", **base,
+                      "part": {"type": "audio" if audio else "text", key: part_text}})
         send(at, {"type": "response.output_item.done", "response_id": response_id,
-                             "output_index": 0, "item": final_item}, "assistant")
-        send(at, {"type": "conversation.item.done", "previous_item_id": previous,
-                             "item": final_item}, "assistant")
+                  "output_index": 0, "item": final_item}, "assistant")
+        send(at, {"type": "conversation.item.done", "previous_item_id": previous, "item": final_item}, "assistant")
         return final_item, at
 
     def _function_call(self, send: Callable[..., float], at: float, response_id: str, item_id: str, previous: str | None,
@@ -382,9 +390,13 @@ class Engine:
 
 
 def _chunks(text: str, count: int) -> list[str]:
-    count = max(1, min(count, len(text) or 1))
-    size = -(-len(text) // count)
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    """text in count non-empty pieces (fewer when it is shorter; one empty piece when it is empty)."""
+    return _spread(text, max(1, min(count, len(text))))
+
+
+def _spread(values, count: int) -> list:
+    """A sequence in count contiguous runs, as even as can be (some empty when there are fewer values)."""
+    return [values[len(values) * i // count:len(values) * (i + 1) // count] for i in range(count)]
 
 
 def audio_chunk(index: int, ms: int) -> bytes:

@@ -96,12 +96,19 @@ class Recorder:
     def __init__(self) -> None:
         self._frames: list[Frame] = []
         self._changed = threading.Condition()
+        self._opened_at: dict[tuple[str, int], int] = {}   # (leg, conn) -> index of its first frame
 
     def record(self, frame: Frame) -> Frame:
         with self._changed:
+            self._opened_at.setdefault((frame.leg, frame.conn), len(self._frames))
             self._frames.append(frame)
             self._changed.notify_all()
         return frame
+
+    def opened_since(self, mark: int) -> set[tuple[str, int]]:
+        """The (leg, conn) of connections whose first frame came at or after mark: not an earlier test's."""
+        with self._changed:
+            return {key for key, index in self._opened_at.items() if index >= mark}
 
     def annotate(self, frame: Frame, note: dict) -> None:
         """Add what the receiver made of a recorded frame (waiters see it at once)."""

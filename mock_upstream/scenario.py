@@ -103,13 +103,18 @@ class Scenario:
     description: str = "behaves like the real service, including the 2.7 s close"
     # Latency of the service's confirmation of a client item (item.added, item.done).
     confirm_latency_ms: int = 40
-    # Latency from response.create to response.created.
+    # Latency from an accepted response.create to the response's first output (response.output_item.added and
+    # what follows); response.created itself comes at once, and the response is active from then on.
     reply_latency_ms: int = 30
     # Gap between consecutive reply deltas.
     delta_interval_ms: int = 5
     # {user_text} is replaced by the text of the latest user item.
     reply_text: str = "Mock reply to: {user_text}"
+    # Deltas per content part.
     reply_chunks: int = 3
+    # Content parts of each assistant message item: the reply text (or an audio reply's transcript, and its
+    # audio deltas) is split across them, each streamed with its own content_part.added ... content_part.done.
+    reply_parts: int = 1
     # False: response.create is accepted but never answered.
     replies: bool = True
     # Audio deltas (PCM16 24 kHz, audio_chunk_ms each) in every text reply; 0: text only.
@@ -163,6 +168,8 @@ def _build(data: dict[str, Any], where: str) -> Scenario:
     for turn in scenario.script:
         if turn.kind not in ("text", "function_call"):
             raise ScenarioError(f"{where}: turn kind {turn.kind!r} is not text or function_call")
+    if not isinstance(scenario.reply_parts, int) or scenario.reply_parts < 1:
+        raise ScenarioError(f"{where}: reply_parts must be at least 1, got {scenario.reply_parts}")
     if scenario.handshake not in HANDSHAKES:
         raise ScenarioError(f"{where}: handshake {scenario.handshake!r} is not one of {', '.join(HANDSHAKES)}")
     return scenario

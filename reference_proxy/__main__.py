@@ -1,4 +1,4 @@
-"""python -m reference_proxy --port N --upstream-url URL [--defect NAME]"""
+"""python -m reference_proxy --port N --upstream-url URL [--defect NAME] [--minimal | --variant minimal]"""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import sys
 from .defects import DEFECTS, session_class
 from .server import PATH, Proxy
 
+VARIANTS = ("reference", "minimal")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_proxy", description=__doc__)
@@ -18,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream-url", required=True, help="ws(s) URL of the Realtime upstream")
     parser.add_argument("--defect", choices=sorted(DEFECTS), help="switch on one known field defect")
+    parser.add_argument("--variant", choices=VARIANTS, default="reference",
+                        help="reference (default), or minimal: no greeting, context or function calls")
+    parser.add_argument("--minimal", dest="variant", action="store_const", const="minimal",
+                        help="the feature-minimal variant (same as --variant minimal)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(args) -> None:
-    proxy = Proxy(args.upstream_url, session_class(args.defect))
+    proxy = Proxy(args.upstream_url, session_class(args.defect, minimal=args.variant == "minimal"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -42,7 +48,8 @@ async def _serve(args) -> None:
         print(f"reference_proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(2)
     defect = f" with defect {args.defect}" if args.defect else ""
-    print(f"reference_proxy listening on ws://{args.host}:{args.port}{PATH}{defect}", file=sys.stderr, flush=True)
+    print(f"reference_proxy listening on ws://{args.host}:{args.port}{PATH} (variant {args.variant}){defect}",
+          file=sys.stderr, flush=True)
     async with server:
         await stop.wait()
 

@@ -4,15 +4,20 @@ Every defect names the requirements it must turn red (`breaks`): the sensitivity
 matrix runs the suites against each one to prove that the harness's checks can
 fail, and that a defect turns nothing else red. A defect models a real defect
 class (the `guards` column of the catalogue), not an arbitrary breakage.
+Each defect also composes with the feature-minimal variant (`session_class(name, minimal=True)`), where a
+defect of an optional feature (greeting, context, functions) has nothing to act on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from array import array
 from dataclasses import dataclass
 
-from .session import (Action, CloseUpstream, Log, Session, ToClient, ToClientAudio, ToUpstream,
+from .audio import AudioInput
+from .minimal import MinimalSession
+from .session import (Action, CloseClient, CloseUpstream, Log, Session, ToClient, ToClientAudio, ToUpstream,
                       ToUpstreamBinary, context_item, session_config)
 
 
@@ -38,10 +43,26 @@ def defect(name: str, breaks: tuple[str, ...], description: str, collateral: tup
     return register
 
 
-def session_class(name: str | None) -> type[Session]:
-    if name is None:
-        return Session
-    return DEFECTS[name].session_class
+_COMPOSED: dict[tuple[str | None, bool], type[Session]] = {}
+
+
+def session_class(name: str | None = None, minimal: bool = False) -> type[Session]:
+    """The session of the reference proxy, or of its feature-minimal variant, with defect `name` switched on.
+
+    A defect on the minimal variant is a class of its own whose bases are (defect, MinimalSession): the defect's
+    override comes first, and the variant's dropped features come before the reference's."""
+    key = (name, minimal)
+    if key not in _COMPOSED:
+        base = MinimalSession if minimal else Session
+        if name is None:
+            _COMPOSED[key] = base
+        elif not minimal:
+            _COMPOSED[key] = DEFECTS[name].session_class
+        else:
+            defect_class = DEFECTS[name].session_class
+            _COMPOSED[key] = type(f"{defect_class.__name__}Minimal", (defect_class, MinimalSession),
+                                  {"__module__": __name__, "__doc__": f"{name} on the feature-minimal variant"})
+    return _COMPOSED[key]
 
 
 # ----------------------------------------------------------------- readiness
@@ -88,8 +109,8 @@ class InjectBeforeReady(Session):
 @defect("premature-response-create", ("CANARY-1", "ORD-1"),
         "sends response.create right after conversation.item.create, without waiting for the "
         "upstream to confirm the user item (the field defect behind the 2.7 s close)",
-        collateral=("ORD-3", "ORD-4", "ORD-6", "WIRE-1", "WIRE-3", "WIRE-4", "MAP-3", "MAP-4", "MAP-5", "MAP-6",
-                    "MAP-7", "MAP-10", "ERR-3"),
+        collateral=("ORD-3", "ORD-4", "ORD-6", "ORD-7", "WIRE-1", "WIRE-3", "WIRE-4", "MAP-3", "MAP-4", "MAP-5",
+                    "MAP-6", "MAP-7", "MAP-10", "ERR-3"),
         collateral_reason="the upstream closes 2.7 s after the first message and never replies, so every check "
                           "that needs a completed reply (function calls, reply audio, a full conversation) fails")
 class PrematureResponseCreate(Session):
@@ -126,8 +147,30 @@ class ImmediateResponseAfterFunctionOutput(Session):
 
 
 @defect("no-active-response-guard", ("ORD-4",),
-        "sends response.create for every confirmed user item, even while a response is still active")
+        "sends response.create for every confirmed user item, even while a response is still active; when the "
+        "upstream rejects it (conversation_already_has_active_response) it sends it again after response.done, "
+        "so no turn is lost (a retry-on-rejection fix)")
 class NoActiveResponseGuard(Session):
+    _sent_while_active = 0
+
+    def _request_response(self) -> list[Action]:
+        if self._response_active:
+            self._sent_while_active += 1
+        return self._create_response()
+
+    def _upstream_error(self, event: dict) -> list[Action]:
+        if (event.get("error") or {}).get("code") == "conversation_already_has_active_response" and \
+                self._sent_while_active:
+            self._sent_while_active -= 1
+            self._responses_wanted += 1  # the retry: sent when the active response is done
+        return super()._upstream_error(event)
+
+
+@defect("turn-lost-during-reply", ("ORD-4", "ORD-7"),
+        "sends response.create at once for a message confirmed while a response is active, instead of queueing "
+        "it; the upstream rejects it with conversation_already_has_active_response, which the proxy hides (as "
+        "ERR-3 asks), so that turn is never answered")
+class TurnLostDuringReply(Session):
     def _request_response(self) -> list[Action]:
         return self._create_response()
 
@@ -166,23 +209,28 @@ def _as_binary(action: Action) -> Action:
 
 
 @defect("binary-audio-upstream", ("WIRE-2",),
-        "forwards the client's binary audio frames upstream as binary frames instead of input_audio_buffer.append",
-        collateral=("ORD-2", "MAP-9"),
-        collateral_reason="the audio never becomes input_audio_buffer.append, so no check of appended audio "
-                          "(queueing, voice activity) can pass")
+        "forwards the client's binary audio frames upstream as binary frames instead of input_audio_buffer.append")
 class BinaryAudioUpstream(Session):
     def _append_audio(self, data: bytes) -> list[Action]:
         return [ToUpstreamBinary(data)]
 
 
-@defect("forward-keepalive", ("CLI-1", "WIRE-3"),
+@defect("resample-from-fixed-rate", ("WIRE-2",),
+        "resamples client audio to 24 kHz as if it were 16 kHz, whatever Settings.audio.input declares (a rate "
+        "hard-coded from another integration), so at a declared 24 kHz the upstream gets 1.5 times the samples")
+class ResampleFromFixedRate(Session):
+    def _audio_input(self, settings: dict) -> AudioInput:
+        return AudioInput(16000)
+
+
+@defect("forward-keepalive", ("CLI-1",),
         "forwards the component-level KeepAlive upstream, where it is not a Realtime client event")
 class ForwardKeepAlive(Session):
     def _client_KeepAlive(self, message: dict) -> list[Action]:
         return [ToUpstream(dict(message))]
 
 
-@defect("forward-unknown-types", ("CLI-2", "WIRE-3"),
+@defect("forward-unknown-types", ("CLI-2",),
         "forwards client messages of unknown types upstream unchanged instead of answering Error")
 class ForwardUnknownTypes(Session):
     def on_client_text(self, text: str) -> list[Action]:
@@ -329,14 +377,45 @@ class CrashOnMalformedFrame(Session):
         return super().on_client_text(text)
 
 
+@defect("crash-on-odd-length-frame", ("CLI-3",),
+        "the proxy process dies on a binary frame of odd length: its audio path unpacks whole 16-bit samples "
+        "without a guard; a text frame that is not JSON is taken for audio and goes the same way")
+class CrashOnOddLengthFrame(Session):
+    def on_client_text(self, text: str) -> list[Action]:
+        try:
+            json.loads(text)
+        except ValueError:
+            return self.on_client_binary(text.encode())
+        return super().on_client_text(text)
+
+    def on_client_binary(self, data: bytes) -> list[Action]:
+        try:
+            array("h", data)
+        except ValueError:
+            os._exit(70)  # the defect: the unpacking error is not handled and takes the whole process down
+        return super().on_client_binary(data)
+
+
 # ----------------------------------------------------------------- lifecycle
 
 @defect("hang-on-upstream-close", ("LIFE-1",),
-        "keeps the client connection open after the upstream closed, so the client waits forever")
+        "keeps the client connection open after the upstream closed, so the client waits forever",
+        collateral=("LIFE-5",),
+        collateral_reason="the client is never closed and gets no Error, so it never learns the upstream's close "
+                          "code either")
 class HangOnUpstreamClose(Session):
     def on_upstream_closed(self, code: int | None, reason: str) -> list[Action]:
         self.closed = True
         return [Log(f"upstream closed {code}; client left open")]
+
+
+@defect("close-code-dropped", ("LIFE-5",),
+        "closes the client with 1000 whatever code the upstream closed with, and sends no Error, so a protocol "
+        "kill (1008, 1011, a dropped connection) looks like a normal hang-up")
+class CloseCodeDropped(Session):
+    def on_upstream_closed(self, code: int | None, reason: str) -> list[Action]:
+        self.closed = True
+        return [Log(f"upstream closed ({code}) {reason!r}"), CloseClient(1000, "upstream closed")]
 
 
 @defect("leak-upstream-on-client-close", ("LIFE-2",),

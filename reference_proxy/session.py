@@ -13,8 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# Close codes that cannot be sent in a close frame; mirrored as "internal error".
-UNSENDABLE_CLOSE_CODES = {1005, 1006, 1015}
+from .audio import AudioInput
+
+# Close codes an endpoint may put in a close frame (RFC 6455 section 7.4, as websockets enforces it); any other
+# (1005, 1006, 1015: "no code", "dropped", "TLS failed") is reported to the client in an Error instead (LIFE-5).
+SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 RECOVERABLE_CODES = {"idle_timeout", "session_max_duration"}
 
 
@@ -102,6 +105,7 @@ class Session:
         self._response_active = False
         self._responses_wanted = 0
         self._shown_items: set[str] = set()
+        self._audio_in = AudioInput()            # WIRE-2: replaced by the declared format on Settings
         self.closed = False
 
     # ----------------------------------------------------------- client side
@@ -135,6 +139,7 @@ class Session:
             # A repeated Settings: the session is configured once; acknowledge without a second update.
             return self._ack_settings() if self.ready else []
         self.session_update_sent = True
+        self._audio_in = self._audio_input(message)
         agent = message.get("agent") or {}
         greeting = agent.get("greeting")
         self._greeting = greeting if isinstance(greeting, str) and greeting else None
@@ -186,9 +191,18 @@ class Session:
         return handler(event) if handler else []
 
     def on_upstream_closed(self, code: int | None, reason: str) -> list[Action]:
+        """LIFE-1: the client is closed too. LIFE-5: a close other than 1000 reaches it with its code and reason,
+        or, when that code cannot be sent in a close frame, as an Error naming it, then close 1011."""
         self.closed = True
-        sendable = code if code and code not in UNSENDABLE_CLOSE_CODES else 1011
-        return [Log(f"upstream closed {code} {reason!r}"), CloseClient(sendable, f"upstream closed ({code})")]
+        logged = Log(f"upstream closed ({code}) {reason!r}")
+        if code == 1000:
+            return [logged, CloseClient(1000, "upstream closed (1000)")]
+        if is_sendable_close_code(code):
+            return [logged, CloseClient(code, reason)]
+        return [logged, error("upstream_closed", f"upstream closed with code {code}"
+                                                 f"{f' ({reason})' if reason else ''}, which cannot be relayed "
+                                                 f"in a close frame"),
+                CloseClient(1011, f"upstream closed ({code})")]
 
     def on_upstream_unreachable(self, description: str) -> list[Action]:
         self.closed = True
@@ -324,8 +338,20 @@ class Session:
         self._shown_items.add(item.get("id"))
         return [ToClient({"type": "ConversationText", "role": "assistant", "content": text})]
 
+    def _audio_input(self, settings: dict) -> AudioInput:
+        """WIRE-2: client audio is converted from the format the client declared in Settings.audio.input."""
+        audio = settings.get("audio")
+        return AudioInput.declared(audio.get("input") if isinstance(audio, dict) else None)
+
     def _append_audio(self, data: bytes) -> list[Action]:
-        return [ToUpstream({"type": "input_audio_buffer.append", "audio": base64.b64encode(data).decode()})]
+        pcm = self._audio_in.convert(data)
+        if not pcm:  # CLI-3: a frame of one byte only; it waits for the rest of its sample
+            return []
+        return [ToUpstream({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})]
+
+
+def is_sendable_close_code(code: int | None) -> bool:
+    return code is not None and (code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999)
 
 
 def session_config(settings: dict) -> dict:

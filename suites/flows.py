@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from harness.app_driver import AppDriver, ReplyOutcome
-from harness.checks import fail
+from harness.checks import fail, for_want_of
 from harness.diagnosis import ended_by, refusal, refused_reply
+from harness.invariants import CONFIRMATIONS
 from harness.timeouts import units
 
 
@@ -16,10 +17,12 @@ def app_params(**params) -> dict:
 
 
 def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
-    """Open the app with these URL parameters and connect (SettingsApplied shown)."""
+    """Open the app with these URL parameters and connect (SettingsApplied shown). Without SettingsApplied the
+    canary fails (it is the release criterion); any other id is not judged (READY-1's and the canary's to say)."""
     app.open(**app_params(**params))
     if not app.connect(units(10)):
-        fail(req, "the connection closed before SettingsApplied", recording.timeline())
+        (fail if req == "CANARY-1" else for_want_of)(req, "the connection closed before SettingsApplied",
+                                                     recording.timeline())
 
 
 def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None,
@@ -35,10 +38,11 @@ def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting
 
 
 def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
-    """Fail because `what` never came, naming what ended the wait early (the mock upstream refused to reply
-    for good, or one of this test's connections closed), if anything did."""
+    """End the test inconclusive because `what` never came (a step the check needed: it is another id's
+    failure, judged there), naming what ended the wait early (the mock upstream refused to reply for good, or
+    one of this test's connections closed), if anything did."""
     note, close = ended_by(timeline)
-    fail(req, what + note, timeline, *anchors, close)
+    for_want_of(req, what + note, timeline, *anchors, close)
 
 
 def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
@@ -47,8 +51,8 @@ def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     outcome = send_and_wait_for_reply(app, text, units(10), params.get("greeting"), recording)
     if outcome.reply is None:
         why = f" ({outcome.gave_up})" if outcome.gave_up else ""
-        fail(req, f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),
-             refusal(recording.timeline()))
+        for_want_of(req, f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),
+                    refusal(recording.timeline()))
     return recording.timeline()
 
 
@@ -67,3 +71,16 @@ def user_creates(timeline):
 
 def frames_of_upstream_connection(timeline, conn: int):
     return [f for f in timeline.frames if f.leg == "B" and f.conn == conn]
+
+
+def confirmations_of(timeline, item_id):
+    return timeline.select(leg="B", arrow="<-", type=CONFIRMATIONS, item_id=item_id)
+
+
+def competing_confirmations(timeline, create):
+    """The confirmations of other items that arrived inside this user item's window: after it went upstream,
+    before the upstream confirmed it (or up to now, if it never did). What must never release its response."""
+    own = confirmations_of(timeline, create.item_id)
+    end = own[0].t if own else float("inf")
+    return [f for f in timeline.select(leg="B", arrow="<-", type=CONFIRMATIONS, after=create)
+            if f.item_id != create.item_id and f.conn == create.conn and f.t < end]

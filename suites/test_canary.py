@@ -19,10 +19,42 @@ def run_canary(app, recording, **app_params):
     if outcome.reply is None:
         fail("CANARY-1", why_no_reply(timeline, sent, outcome.waited_s), timeline,
              sent, first_close(timeline, sent) if sent else None)
-    errors = app.error_count()
-    if errors:
-        fail("CANARY-1", f"the agent replied but the app shows {errors} agent error(s)", timeline)
+    turn_errors = errors_answering_the_turn(timeline, sent)
+    if turn_errors is None:   # leg A not recorded (client tap off): the app's own count
+        errors = app.error_count()
+        if errors:
+            fail("CANARY-1", f"the agent replied but the app shows {errors} agent error(s)", timeline)
+    elif turn_errors:
+        fail("CANARY-1", f"the agent replied but answered the turn with an error: {turn_errors[0].data}",
+             timeline, sent, *turn_errors[:2])
     return outcome
+
+
+def errors_answering_the_turn(timeline, sent):
+    """The Error messages the client got for this turn: after the message was sent, and not caused by an
+    upstream error that answered another client event (e.g. a greeting sent upstream as an assistant item
+    and rejected: MAP-6's). None when leg A was not recorded."""
+    if sent is None:
+        return None
+    answering = []
+    for error in timeline.select(leg="A", arrow="<-", type="Error", after=sent):
+        cause = _upstream_cause(timeline, error)
+        if cause is None or cause.type == "response.create" or cause.role == "user":
+            answering.append(error)
+    return answering
+
+
+def _upstream_cause(timeline, error):
+    """The client event upstream that the latest upstream error before this Error rejected, when the error
+    names it (error.event_id) and the proxy gave its events ids; else None."""
+    upstream = [f for f in timeline.select(leg="B", arrow="<-", type="error") if f.t <= error.t]
+    if not upstream:
+        return None
+    event_id = (upstream[-1].data.get("error") or {}).get("event_id")
+    if not event_id:
+        return None
+    return next((f for f in timeline.select(leg="B", arrow="->", kind="text")
+                 if isinstance(f.data, dict) and f.data.get("event_id") == event_id), None)
 
 
 @pytest.mark.req("CANARY-1")

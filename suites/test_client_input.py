@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.checks import assert_never, fail
 from harness.timeouts import units
 from harness.wire_client import settings
+from suites.flows import fail_for_want_of
 
 KEEPALIVE = {"type": "KeepAlive"}
 # "Codes are protocol codes, not prose" (PROTOCOL.md section 2).
@@ -176,7 +177,7 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
         make_wire_client, recording, live_proxy, frame, configured):
     client = make_wire_client()
     if configured and client.configure() is None:
-        fail("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
+        fail_for_want_of("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
     size = len(frame.encode())
     what = f"a {size:,}-byte frame" if size > 64 else f"the frame {frame!r}"
     send(client, frame)
@@ -193,5 +194,38 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
     next_problem = next_connection_problem(make_wire_client, live_proxy)
     if next_problem:
         problems.append(f"after {what}, {next_problem}")
+    if problems:
+        fail("CLI-3", "; ".join(problems), recording.timeline(), sent, answer)
+
+
+@pytest.mark.req("CLI-3")
+@pytest.mark.parametrize("frame", [
+    pytest.param(b"\x01\x02\x03", id="odd-length-audio-frame"),
+    pytest.param(b"\x00" * 961, id="odd-length-20-ms-frame"),
+])
+def test_an_odd_length_audio_frame_does_not_bring_the_proxy_down(make_wire_client, recording, live_proxy, frame):
+    # Not malformed for the component protocol (audio is a byte stream), but a frame a naive converter
+    # chokes on: the connection may answer with an Error or a clean close, never a crash.
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("CLI-3", "no SettingsApplied", recording.timeline())
+    send(client, frame)
+    sent = recording.wait_for(lambda tl: sent_frame(tl, lambda f: f.kind == "binary" and f.size == len(frame)),
+                              units(5))
+    if sent is None:
+        fail_for_want_of("CLI-3", "the client tap never saw the binary frame", recording.timeline())
+    # Something after it that the proxy must still handle: a message, which should reach upstream.
+    send(client, {"type": "InjectUserMessage", "content": "Still there after the odd frame?"})
+    recording.wait_for(lambda tl: proxy_answer(tl, sent) or any(
+        "odd frame" in str(f.data) for f in tl.select(leg="B", arrow="->", type="conversation.item.create")),
+        units(5))
+    answer = proxy_answer(recording.timeline(), sent)
+    problems = []
+    if answer is not None and answer.kind == "close" and answer.data.get("code") == DROPPED:
+        problems.append(f"a {len(frame)}-byte binary frame made the proxy drop the connection without a close "
+                        f"frame (1006)")
+    next_problem = next_connection_problem(make_wire_client, live_proxy)
+    if next_problem:
+        problems.append(f"after a {len(frame)}-byte binary frame, {next_problem}")
     if problems:
         fail("CLI-3", "; ".join(problems), recording.timeline(), sent, answer)

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.checks import assert_never, assert_within, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import app_params, open_and_connect, send_and_wait_for_reply
+from suites.flows import app_params, fail_for_want_of, open_and_connect, send_and_wait_for_reply
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -196,10 +196,11 @@ def first_conversation(app, recording, text):
     """Open the app, connect and have one exchange on the first connection."""
     app.open()
     if not app.connect(units(10)):
-        fail("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
+        fail_for_want_of("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
     # Its reply is a precondition (CANARY-1 checks it), not part of LIFE-3.
     if send_and_wait_for_reply(app, text, units(10), recording=recording).reply is None:
-        pytest.skip("the first connection got no agent reply (see CANARY-1), so reconnecting was not checked")
+        fail_for_want_of("LIFE-3", "the first connection got no agent reply (CANARY-1's to judge), so "
+                                   "reconnecting was not checked", recording.timeline())
 
 
 @pytest.mark.req("LIFE-3")
@@ -222,7 +223,7 @@ def test_the_app_reconnects_on_the_same_page_after_closing_and_the_new_connectio
 
 
 @pytest.mark.req("LIFE-3")
-def test_context_sent_on_reconnect_reaches_upstream_as_items_in_order(app, recording):
+def test_context_sent_on_reconnect_reaches_upstream_as_items_or_in_the_instructions(app, recording):
     # First connection: a short conversation; the app then closes and reconnects, sending it back as context.
     first_conversation(app, recording, "My favourite colour is teal.")
     context = [{"role": role, "content": text} for role, text in app.history()]
@@ -241,9 +242,14 @@ def test_context_sent_on_reconnect_reaches_upstream_as_items_in_order(app, recor
     got = [(f.role, item_text(f)) for f in creates]
     want = [(m["role"], m["content"]) for m in context]
     remaining = iter(got)
-    if not all(message in remaining for message in want):  # each context message, in order
-        fail("LIFE-3", f"upstream connection {conn} got the items {got}; expected the context {want} among "
-                       f"them, in order", timeline, settings_frame, *creates[:3])
+    if all(message in remaining for message in want):  # each context message as an item, in order (MAP-7's way)
+        return
+    update = next((f for f in timeline.select(leg="B", arrow="->", type="session.update") if f.conn == conn), None)
+    instructions = str(((update.data if update else {}).get("session") or {}).get("instructions") or "")
+    missing = [m["content"] for m in context if m["content"] not in instructions]
+    if missing:
+        fail("LIFE-3", f"upstream connection {conn} got the context neither as items (items: {got}) nor in the "
+                       f"instructions (missing there: {missing})", timeline, settings_frame, update, *creates[:2])
 
 
 # ------------------------------------------------------------------ LIFE-4
@@ -272,3 +278,36 @@ def test_an_unreachable_upstream_gets_the_client_an_error_or_a_close_within_10_s
         took = f"{answer.t - started:.2f} s" if answer else f"nothing within {UNREACHABLE_ANSWER_S:g} s"
         fail("LIFE-4", f"upstream handshake {handshake}: the client got no Error and no close within "
                        f"{UNREACHABLE_ANSWER_S:g} s of connecting ({took})", timeline, answer)
+
+
+# ------------------------------------------------------------------ LIFE-5
+
+
+def closing_with(code, reason):
+    return pytest.mark.scenario(
+        replies=False, closes=[{"trigger": "first_user_item", "after_ms": 100, "code": code, "reason": reason}])
+
+
+@pytest.mark.req("LIFE-5")
+@pytest.mark.parametrize("code, reason", [
+    pytest.param(4000, "protocol error", id="application-code-4000", marks=closing_with(4000, "protocol error")),
+    pytest.param(1008, "policy violation", id="policy-violation-1008", marks=closing_with(1008, "policy violation")),
+])
+def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_wire_client, recording, code, reason):
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("LIFE-5", "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "Hello?"})
+    upstream = recording.first(units(10), leg="B", arrow="<-", kind="close")
+    if upstream is None or upstream.data.get("code") != code:
+        fail_for_want_of("LIFE-5", f"the scenario's upstream close {code} never happened", recording.timeline())
+    client.wait_closed(units(10))
+    timeline = recording.timeline()
+    told = [f for f in timeline.select(leg="A", arrow="<-", type="Error", after=upstream) if str(code) in str(f.data)]
+    closed = next((f for f in timeline.select(leg="A", kind="close", after=upstream)), None)
+    same = closed is not None and closed.arrow == "<-" and \
+        (closed.data.get("code"), closed.data.get("reason")) == (code, reason)
+    if not told and not same:
+        got = f"a close {closed.data.get('code')} {closed.data.get('reason')!r}" if closed else "no close"
+        fail("LIFE-5", f"upstream closed {code} {reason!r}; the client got no Error naming {code} and {got}, not "
+                       f"the same code and reason", timeline, upstream, closed)

@@ -1,22 +1,48 @@
-"""ORD-*: the proxy orders its upstream events as the real service requires."""
+"""ORD-*: the proxy orders its upstream events as the real service requires.
+
+ORD-1 is provoked by each way a real session puts another item's confirmation inside a user item's
+confirmation window, through the core features first (a message typed while a reply streams, two messages
+before the first is confirmed, a spoken turn made by server VAD) and then through the optional ones (context,
+greeting, a function output): a proxy that lacks an optional feature cannot hide the defect class. A test in
+which no competing confirmation arrived inside the window is inconclusive, not a pass."""
 
 import pytest
 
-from harness.checks import assert_before, fail
+from harness import invariants
+from harness.checks import fail, for_want_of, provoked
 from harness.timeouts import units
-from suites.flows import app_params, fail_for_want_of, send_until_response_create
+from harness.wire_client import settings
+from suites.flows import app_params, competing_confirmations, fail_for_want_of, send_until_response_create
+from suites.test_audio import chunk
+from suites.test_function_calls import FUNCTIONS, RESULT
+
+COMPETING = "another item's confirmation inside a user item's confirmation window (after it went upstream, " \
+            "before the upstream confirmed it)"
 
 
-def assert_response_create_waits_for_user_item_confirmation(timeline):
-    creates = timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+def user_items(timeline):
+    """The user items made from the client's messages (not context given as user items)."""
+    texts = invariants.injected_texts(timeline)
+    return [f for f in timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+            if texts is None or invariants.item_text(f) in texts]
+
+
+def judge_ord_1(timeline, needs_competition: bool = False):
+    """ORD-1 on this timeline: the proxy sent the user item and later a response.create, none of them while
+    the user item was unconfirmed; with needs_competition, another item's confirmation must have arrived inside
+    a user item's window (else the test is inconclusive)."""
+    creates = user_items(timeline)
     if not creates:
-        fail("ORD-1", "the proxy never sent the user item upstream", timeline)
-    for create in creates:
-        response = timeline.first(leg="B", arrow="->", type="response.create", after=create)
-        confirmation = timeline.first(leg="B", arrow="<-", type=("conversation.item.added", "conversation.item.done"),
-                                      item_id=create.item_id)
-        assert_before(timeline, confirmation, response, "ORD-1",
-                      f"the upstream's confirmation of user item {create.item_id}")
+        fail_for_want_of("ORD-1", "the proxy never sent the user item upstream (MAP-1's to judge)", timeline)
+    violation = invariants.ord_1(timeline)
+    if violation is not None:
+        fail("ORD-1", violation.reason, timeline, *violation.anchors)
+    if timeline.first(leg="B", arrow="->", type="response.create", after=creates[0]) is None:
+        fail_for_want_of("ORD-1", "the proxy never asked upstream for a response, so its timing could not be "
+                                  "judged", timeline, creates[0])
+    if needs_competition:
+        provoked("ORD-1", any(competing_confirmations(timeline, c) for c in creates), COMPETING, timeline,
+                 *creates[:2])
 
 
 def delayed(event, ms, role=None):
@@ -35,22 +61,90 @@ SWEEP = [
 @pytest.mark.req("ORD-1")
 @pytest.mark.parametrize("_", SWEEP)
 def test_response_create_waits_for_the_user_item_confirmation(app, recording, _):
-    assert_response_create_waits_for_user_item_confirmation(send_until_response_create(app, recording, "What is two plus two?"))
+    judge_ord_1(send_until_response_create(app, recording, "What is two plus two?"))
+
+
+def wait_for_responses(recording, count, timeout=None):
+    """Wait until `count` response.create went upstream (or the session ended); the timeline."""
+    recording.wait_for(lambda tl: len(tl.select(leg="B", arrow="->", type="response.create")) >= count,
+                       timeout or units(10), while_live=True)
+    return recording.timeline()
+
+
+def first_output(recording):
+    """Wait until the first reply streams (its first delta reached the proxy); the frame, or None."""
+    return recording.first(units(10), while_live=True, leg="B", arrow="<-",
+                           type=("response.output_text.delta", "response.output_audio_transcript.delta"))
+
+
+# A short reply (10 deltas, 20 ms apart) and a slow user-item confirmation (600 ms): a message typed as the
+# reply starts streaming has the reply's assistant item confirmed (conversation.item.done) inside its window.
+STREAMING_WHILE_SLOW_CONFIRMATION = pytest.mark.scenario(
+    reply_chunks=10, delta_interval_ms=20,
+    delays=[{"event": "conversation.item.added", "ms": 600, "role": "user"},
+            {"event": "conversation.item.done", "ms": 600, "role": "user"}])
 
 
 @pytest.mark.req("ORD-1")
-@delayed("conversation.item.added", 900, role="user")
-def test_user_item_confirmations_slower_than_others_are_still_awaited_on_every_turn(app, recording):
-    app.open()
-    app.connect(units(10))
-    for turn, text in enumerate(["First question?", "Second question?"], start=1):
-        before = app.text(app.s.agent_response)
-        app.send(text)
-        recording.wait_for(lambda tl: len(tl.select(leg="B", arrow="->", type="response.create")) >= turn,
-                           units(10))
-        assert_response_create_waits_for_user_item_confirmation(recording.timeline())
-        if turn == 1 and app.wait_for_reply(units(10), before=before).reply is None:
-            fail("ORD-1", "no reply to the first turn, so the second turn cannot be checked", recording.timeline())
+@STREAMING_WHILE_SLOW_CONFIRMATION
+def test_a_message_typed_while_a_reply_streams_waits_for_its_own_confirmation(make_wire_client, recording):
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "Tell me a story."})
+    if first_output(recording) is None:
+        fail_for_want_of("ORD-1", "the first reply never started streaming", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "And another one."})
+    judge_ord_1(wait_for_responses(recording, 2), needs_competition=True)
+
+
+@pytest.mark.req("ORD-1")
+@delayed("conversation.item.added", 300, role="user")
+def test_two_messages_sent_before_the_first_is_confirmed_wait_for_both_confirmations(make_wire_client, recording):
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "First question?"})
+    client.send({"type": "InjectUserMessage", "content": "Second question?"})
+    judge_ord_1(wait_for_responses(recording, 1), needs_competition=True)
+
+
+@pytest.mark.req("ORD-1")
+@pytest.mark.scenario("server-vad", confirm_latency_ms=300)
+def test_a_message_typed_while_a_spoken_turn_is_confirmed_waits_for_its_own_confirmation(make_wire_client,
+                                                                                         recording):
+    # The spoken utterance ends with the last chunk; the server-VAD item is confirmed 300 ms later, inside the
+    # typed message's window (its own confirmation follows in the service's order).
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+    for index in range(5):
+        client.send_raw(chunk(index))
+    if recording.first(units(10), while_live=True, leg="B", arrow="<-", type="input_audio_buffer.committed") is None:
+        fail_for_want_of("ORD-1", "the upstream never committed the spoken turn (the proxy's audio did not reach "
+                                  "it: WIRE-2's to judge)", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "Also, what time is it?"})
+    judge_ord_1(wait_for_responses(recording, 1), needs_competition=True)
+
+
+@pytest.mark.req("ORD-1")
+@pytest.mark.scenario("function-call", delays=[{"event": "conversation.item.added", "ms": 500, "role": "user"},
+                                               {"event": "conversation.item.done", "ms": 500, "role": "user"}])
+def test_a_message_typed_right_after_a_function_output_waits_for_its_own_confirmation(make_wire_client,
+                                                                                      recording):
+    client = make_wire_client()
+    if client.configure(think={"functions": FUNCTIONS}) is None:
+        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
+    request = client.expect("FunctionCallRequest", units(10))
+    if request is None:
+        for_want_of("ORD-1", "no FunctionCallRequest reached the client (the proxy may not support functions; "
+                             "MAP-4's to judge)", recording.timeline())
+    calls = request.get("functions") or [request]
+    client.send({"type": "FunctionCallResponse", "id": calls[0].get("id"), "name": calls[0].get("name"),
+                 "content": RESULT})
+    client.send({"type": "InjectUserMessage", "content": "And in Rome?"})
+    judge_ord_1(wait_for_responses(recording, 2), needs_competition=True)
 
 
 @pytest.mark.req("ORD-1")
@@ -61,25 +155,69 @@ def test_response_create_waits_for_the_user_item_not_for_earlier_context_items(a
     # still unconfirmed: their confirmations arrive first and must not release the response.
     app.open(**app_params(context=[{"role": "assistant", "content": "Earlier, I said hello."}]))
     app.send("And what now?")
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
-    assert_response_create_waits_for_user_item_confirmation(recording.timeline())
+    recording.first(units(10), leg="B", arrow="->", type="response.create", while_live=True)
+    judge_ord_1(recording.timeline(), needs_competition=True)
 
 
-def assert_one_active_response_at_a_time(timeline):
-    rejected = [f for f in timeline.select(leg="B", arrow="<-", type="error")
-                if (f.data.get("error") or {}).get("code") == "conversation_already_has_active_response"]
-    if rejected:
-        fail("ORD-4", "the upstream rejected a response.create: conversation_already_has_active_response",
-             timeline, rejected[0])
-    active = None
-    for frame in timeline.select(leg="B"):
-        if frame.arrow == "<-" and frame.type == "response.created":
-            active = frame
-        elif frame.arrow == "<-" and frame.type == "response.done":
-            active = None
-        elif frame.arrow == "->" and frame.type == "response.create" and active is not None:
-            fail("ORD-4", f"{frame.label()} while response {active.response_id} was still active",
-                 timeline, active, frame)
+def response_windows(timeline):
+    """(response.created, its response.done or None) per response, in order, on each upstream connection."""
+    windows, open_by_conn = [], {}
+    for frame in timeline.select(leg="B", arrow="<-", type=("response.created", "response.done")):
+        if frame.type == "response.created":
+            open_by_conn[frame.conn] = len(windows)
+            windows.append([frame, None])
+        elif frame.conn in open_by_conn:
+            windows[open_by_conn.pop(frame.conn)][1] = frame
+    return windows
+
+
+def judge_ord_4(timeline):
+    violation = invariants.ord_4(timeline)
+    if violation is not None:
+        fail("ORD-4", violation.reason, timeline, *violation.anchors)
+
+
+# A long reply (20 deltas, 50 ms apart: about 1 s) and prompt confirmations: a message typed while it streams
+# is confirmed while the response is still active.
+LONG_REPLY = pytest.mark.scenario(reply_chunks=20, delta_interval_ms=50)
+
+
+def message_during_a_reply(client, recording, req):
+    """Send a message, and a second one as soon as the reply to the first streams."""
+    if client.configure() is None:
+        fail_for_want_of(req, "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "Tell me a long story."})
+    if first_output(recording) is None:
+        fail_for_want_of(req, "the first reply never started streaming", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "Wait, one more thing."})
+
+
+def sent_during_responses(timeline):
+    """(user item, [response.created, response.done or None]) for each user item that went upstream while a
+    response was active on its connection."""
+    windows = response_windows(timeline)
+    during = []
+    for create in user_items(timeline):
+        active = next((w for w in windows if w[0].conn == create.conn and w[0].t <= create.t
+                       and (w[1] is None or create.t < w[1].t)), None)
+        if active is not None:
+            during.append((create, active))
+    return during
+
+
+@pytest.mark.req("ORD-4")
+@LONG_REPLY
+def test_a_message_typed_during_a_reply_gets_no_response_create_until_the_reply_is_done(make_wire_client,
+                                                                                        recording):
+    client = make_wire_client()
+    message_during_a_reply(client, recording, "ORD-4")
+    timeline = wait_for_responses(recording, 2)
+    judge_ord_4(timeline)
+    creates = timeline.select(leg="B", arrow="->", type="response.create")
+    if len(creates) < 2:
+        fail_for_want_of("ORD-4", "the second message never got a response.create (ORD-7's to judge)", timeline)
+    provoked("ORD-4", sent_during_responses(timeline), "a user message that went upstream while a response was "
+                                                        "active", timeline)
 
 
 @pytest.mark.req("ORD-4")
@@ -87,12 +225,58 @@ def assert_one_active_response_at_a_time(timeline):
 def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
     app.open()
     app.send("First question?")
-    # The second message goes out while the first response is active (1.5 s until it even starts).
+    # The second message goes out while the first response is active (1.5 s until its first output).
     recording.first(units(10), leg="B", arrow="->", type="response.create")
     app.send("Second question?")
     finished = recording.wait_for(
         lambda tl: len(tl.select(leg="B", arrow="<-", type="response.done")) >= 2
         or tl.first(leg="B", arrow="<-", type="error"), units(10), while_live=True)
+    timeline = recording.timeline()
+    judge_ord_4(timeline)
     if not finished:
-        fail_for_want_of("ORD-4", "two turns did not complete", recording.timeline())
-    assert_one_active_response_at_a_time(recording.timeline())
+        fail_for_want_of("ORD-4", "two turns did not complete (ORD-7's to judge)", timeline)
+
+
+def judge_ord_7(timeline, waited_s: float):
+    """Every message sent while a response was active got its response.create after that response was done,
+    and then a reply (ConversationText assistant) reached the client; inconclusive if no message was sent
+    during an active response."""
+    during = sent_during_responses(timeline)
+    provoked("ORD-7", during, "a user message sent while a response was active", timeline)
+    for create, (created, done) in during:
+        if done is None:
+            fail_for_want_of("ORD-7", "the active response never finished", timeline, created)
+        answer = timeline.first(leg="B", arrow="->", type="response.create", after=done)
+        if answer is None or answer.conn != create.conn:
+            fail("ORD-7", f"the message sent at {timeline.offset(create):.3f} s during response "
+                          f"{created.response_id} got no response.create after that response was done: the turn "
+                          f"was lost", timeline, create, done)
+        reply = timeline.first(leg="A", arrow="<-", type="ConversationText", role="assistant", after=answer)
+        if reply is None:
+            fail("ORD-7", f"no reply reached the client after the response.create for the message sent during "
+                          f"response {created.response_id} (waited {waited_s:g} s)", timeline, create, answer)
+
+
+@pytest.mark.req("ORD-7")
+@LONG_REPLY
+def test_a_message_typed_during_a_reply_is_answered_after_it(make_wire_client, recording):
+    client = make_wire_client()
+    message_during_a_reply(client, recording, "ORD-7")
+    # Wait for the second reply: two assistant texts, or the session's end.
+    recording.wait_for(lambda tl: len(tl.select(leg="A", arrow="<-", type="ConversationText", role="assistant")) >= 2,
+                       units(10), while_live=True)
+    judge_ord_7(recording.timeline(), units(10))
+
+
+@pytest.mark.req("ORD-7")
+@pytest.mark.scenario(reply_latency_ms=800, reply_chunks=10, delta_interval_ms=50)
+def test_a_message_typed_in_the_app_during_a_reply_is_answered(app, recording):
+    app.open()
+    app.connect(units(10))
+    app.send("First question?")
+    recording.first(units(10), while_live=True, leg="B", arrow="<-", type="response.created")
+    app.send("Second question?")
+    recording.wait_for(lambda tl: len(tl.select(leg="A", arrow="<-", type="ConversationText", role="assistant")) >= 2,
+                       units(10), while_live=True)
+    judge_ord_7(recording.timeline(), units(10))
+

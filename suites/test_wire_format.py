@@ -4,7 +4,8 @@ the client is a known component message (WIRE-4) and never a raw upstream event 
 import pytest
 
 from harness import component_protocol
-from harness.checks import fail
+from harness import invariants
+from harness.checks import fail, provoked
 from harness.timeouts import units
 from harness.timeline import Timeline
 from suites.flows import browser_turn, user_creates
@@ -12,12 +13,12 @@ from suites.test_function_calls import FUNCTIONS
 
 
 def assert_upstream_events_validate(timeline):
-    for frame in timeline.select(leg="B", arrow="->"):
-        if frame.kind == "binary":
-            fail("WIRE-3", "a binary frame went upstream", timeline, frame)
-        if frame.kind == "text" and (frame.data is None or frame.note.get("problems")):
-            problems = "; ".join(frame.note.get("problems") or ["not JSON"])
-            fail("WIRE-3", f"{frame.label()} is not a valid Realtime client event: {problems}", timeline, frame)
+    """WIRE-3 as the invariant judges it (binary frames are WIRE-2's, forwarded client messages CLI-1's or
+    CLI-2's), provoked by at least one event sent upstream."""
+    provoked("WIRE-3", timeline.first(leg="B", arrow="->", kind="text"), "an event sent upstream", timeline)
+    violation = invariants.wire_3(timeline)
+    if violation is not None:
+        fail("WIRE-3", violation.reason, timeline, *violation.anchors)
 
 
 @pytest.mark.req("WIRE-3")

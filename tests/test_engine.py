@@ -245,3 +245,118 @@ def test_every_kind_of_reply_validates_as_realtime_server_events():
             "input_audio_buffer.speech_started", "error"} <= {e["type"] for e in events}
     for event in events:
         assert server_event_problems(event) == [], (event, server_event_problems(event))
+
+
+def at_of(outcome, kind, **match):
+    return [s.at for s in sends(outcome) if s.event["type"] == kind
+            and all(s.event.get(k) == v or (s.event.get("item") or {}).get(k) == v for k, v in match.items())]
+
+
+def test_response_created_comes_at_once_and_the_reply_latency_delays_the_first_output():
+    engine = configured(Scenario(reply_latency_ms=500))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert sends(out)[0].event["type"] == "response.created" and sends(out)[0].at == pytest.approx(1.1)
+    assert at_of(out, "response.output_item.added") == [pytest.approx(1.6)]
+    assert at_of(out, "conversation.item.added", role="assistant") == [pytest.approx(1.6)]
+    assert min(s.at for s in sends(out) if s.event["type"] != "response.created") == pytest.approx(1.6)
+    # Active from response.created on: a second response.create before the first output is rejected.
+    rejected = engine.receive(1.3, {"type": "response.create"})
+    assert rejected.note["rejected"] == "conversation_already_has_active_response"
+    assert "response_id" in engine.receive(at_of(out, "response.done")[0], {"type": "response.create"}).note
+
+
+def part_events(outcome, prefix):
+    return [s.event for s in sends(outcome) if s.event["type"].startswith(prefix)]
+
+
+def test_a_text_reply_in_several_parts_streams_each_part_and_the_item_holds_them_all():
+    engine = configured(Scenario(reply_parts=3, reply_chunks=2))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    content = [e for e in all_events([out]) if e["type"] == "conversation.item.done"][-1]["item"]["content"]
+    assert len(content) == 3 and all(p["type"] == "output_text" for p in content)
+    assert "".join(p["text"] for p in content) == "Mock reply to: hello"
+    response_done = [e for e in all_events([out]) if e["type"] == "response.done"][0]
+    assert response_done["response"]["output"][0]["content"] == content
+    # Per part, in order: added, its deltas, text done, part done.
+    streamed = [(e["type"], e["content_index"]) for e in all_events([out])
+                if e["type"].startswith(("response.content_part", "response.output_text"))]
+    expected = []
+    for index in range(3):
+        expected += [("response.content_part.added", index), ("response.output_text.delta", index),
+                     ("response.output_text.delta", index), ("response.output_text.done", index),
+                     ("response.content_part.done", index)]
+    assert streamed == expected
+    for index, part in enumerate(content):
+        deltas = [e["delta"] for e in part_events(out, "response.output_text.delta") if e["content_index"] == index]
+        done = [e for e in part_events(out, "response.output_text.done") if e["content_index"] == index][0]
+        part_done = [e for e in part_events(out, "response.content_part.done") if e["content_index"] == index][0]
+        assert "".join(deltas) == done["text"] == part["text"] == part_done["part"]["text"]
+    for event in all_events([out]):
+        assert server_event_problems(event) == [], (event, server_event_problems(event))
+    # Exactly reply_parts parts, however the text's length divides.
+    engine = configured(Scenario(reply_parts=6))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert len([e for e in all_events([out]) if e["type"] == "conversation.item.done"][-1]["item"]["content"]) == 6
+
+
+def test_an_audio_reply_in_several_parts_splits_the_transcript_and_the_audio():
+    engine = configured(Scenario(reply_parts=2, reply_audio_chunks=4))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    content = [e for e in all_events([out]) if e["type"] == "conversation.item.done"][-1]["item"]["content"]
+    assert [p["type"] for p in content] == ["output_audio", "output_audio"]
+    assert "".join(p["transcript"] for p in content) == "Mock reply to: hello"
+    audio = part_events(out, "response.output_audio.delta")
+    assert len(audio) == 4 and {e["content_index"] for e in audio} == {0, 1}
+    assert [e["content_index"] for e in part_events(out, "response.output_audio.done")] == [0, 1]
+    for index, part in enumerate(content):
+        done = [e for e in part_events(out, "response.output_audio_transcript.done") if e["content_index"] == index]
+        assert done[0]["transcript"] == part["transcript"]
+    for event in all_events([out]):
+        assert server_event_problems(event) == [], (event, server_event_problems(event))
+
+
+def test_content_parts_carry_the_fields_the_service_sends():
+    engine = configured()
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert part_events(out, "response.content_part.added")[0]["part"] == {"type": "text", "text": ""}
+    engine = configured(Scenario(reply_audio_chunks=1))
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create"})
+    assert part_events(out, "response.content_part.added")[0]["part"] == {"type": "audio", "transcript": ""}
+
+
+def test_a_user_item_sent_during_a_long_reply_is_confirmed_after_the_assistant_item_is_done():
+    # The competing confirmation ORD-1 needs: the assistant item's conversation.item.done falls inside the
+    # window in which the second user item is unconfirmed; a response.create sent then is premature.
+    scenario = Scenario(reply_chunks=20, delta_interval_ms=50,
+                        delays=(Delay("conversation.item.added", 600, role="user"),
+                                Delay("conversation.item.done", 600, role="user")))
+    engine = configured(scenario)
+    engine.receive(1.0, USER_ITEM)
+    reply = engine.receive(1.7, {"type": "response.create"})
+    assistant_added = at_of(reply, "conversation.item.added", role="assistant")[0]
+    assistant_done = at_of(reply, "conversation.item.done", role="assistant")[0]
+    assert assistant_added == pytest.approx(1.73) and assistant_done > 2.5
+    second = engine.receive(2.3, {"type": "conversation.item.create", "item": {
+        "id": "msg_user2", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "more"}]}})
+    confirmed = min(at_of(second, "conversation.item.added") + at_of(second, "conversation.item.done"))
+    assert confirmed > assistant_done
+    between = (assistant_done + confirmed) / 2
+    premature = engine.receive(between, {"type": "response.create"})
+    assert premature.note == {"premature": True, "unconfirmed_item": "msg_user2"} and sends(premature) == []
+    assert premature.actions == [CloseSocket(pytest.approx(between + 2.7), 1000, "")]
+
+
+def test_a_response_create_while_a_server_vad_item_is_unconfirmed_is_premature():
+    engine = configured(Scenario(vad_utterance_ms=100))
+    utterance = engine.receive(1.0, {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(4800)).decode()})
+    confirmed = at_of(utterance, "conversation.item.added", role="user")[0]
+    assert confirmed == pytest.approx(1.04)
+    out = engine.receive(1.01, {"type": "response.create"})
+    assert out.note["premature"] is True and out.note["unconfirmed_item"].startswith("item_vad")
+    assert sends(out) == [] and out.actions == [CloseSocket(pytest.approx(3.71), 1000, "")]

@@ -1,12 +1,17 @@
 """The reference proxy's session logic, without sockets."""
 
+import base64
 import itertools
 import json
+import os
+from array import array
 
 import pytest
 
+from reference_proxy.audio import AudioInput
 from reference_proxy.defects import DEFECTS, session_class
-from reference_proxy.session import CloseClient, CloseUpstream, Session, ToClient, ToUpstream
+from reference_proxy.minimal import MinimalSession
+from reference_proxy.session import CloseClient, CloseUpstream, Log, Session, ToClient, ToUpstream
 
 SETTINGS = json.dumps({"type": "Settings", "agent": {"think": {"prompt": "be brief"}, "greeting": "Hi there"}})
 
@@ -153,3 +158,288 @@ def test_defect_settings_applied_on_created_acknowledges_early(created_first):
     assert {"type": "SettingsApplied"} in client(actions)
 
 
+# ------------------------------------------------------------ helpers for the tests below
+
+def confirm(session, item_id, type_="conversation.item.added", **item):
+    return session.on_upstream_text(event(type_, item={"id": item_id, **item}))
+
+
+def assistant_item(item_id, text):
+    return {"id": item_id, "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+
+
+def appended(actions) -> bytes:
+    return b"".join(base64.b64decode(e["audio"]) for e in upstream(actions) if e["type"] == "input_audio_buffer.append")
+
+
+def settings(**agent_and_audio):
+    audio = agent_and_audio.pop("audio", None)
+    message = {"type": "Settings", "agent": {"think": {"prompt": "be brief"}, **agent_and_audio}}
+    if audio is not None:
+        message["audio"] = audio
+    return json.dumps(message)
+
+
+def ready_with(cls, message):
+    session = make_session(cls)
+    session.on_client_text(message)
+    session.on_upstream_text(event("session.updated", session={}))
+    return session
+
+
+def pcm(samples) -> bytes:
+    return array("h", samples).tobytes()
+
+
+FUNCTIONS = [{"name": "get_weather", "description": "weather", "parameters": {"type": "object", "properties": {}}}]
+FULL_SETTINGS = json.dumps({"type": "Settings", "agent": {
+    "think": {"prompt": "be brief", "functions": FUNCTIONS}, "greeting": "Hi there",
+    "context": {"messages": [{"role": "user", "content": "earlier question"},
+                             {"role": "assistant", "content": "earlier answer"}]}}})
+MINIMAL = session_class(None, minimal=True)
+
+
+# ------------------------------------------------------------ the feature-minimal variant
+
+def test_the_reference_maps_greeting_context_and_functions_that_the_minimal_variant_ignores():
+    session = make_session()
+    update = upstream(session.on_client_text(FULL_SETTINGS))
+    assert [t["name"] for t in update[0]["session"]["tools"]] == ["get_weather"]
+    ready = session.on_upstream_text(event("session.updated", session={}))
+    assert len(client(ready)) == 2 and len(upstream(ready)) == 2
+
+
+def test_the_minimal_variant_sends_no_tools_no_context_and_shows_no_greeting():
+    session = make_session(MINIMAL)
+    assert upstream(session.on_client_text(FULL_SETTINGS)) == [
+        {"type": "session.update", "session": {"type": "realtime", "instructions": "be brief"}}]
+    ready = session.on_upstream_text(event("session.updated", session={}))
+    assert client(ready) == [{"type": "SettingsApplied"}]
+    assert upstream(ready) == []
+
+
+def test_the_minimal_variant_drops_function_calls_both_ways_without_an_error():
+    session = ready_with(MINIMAL, FULL_SETTINGS)
+    call = session.on_upstream_text(event("response.function_call_arguments.done", call_id="call_1",
+                                          name="get_weather", arguments="{}"))
+    assert client(call) == [] and any(isinstance(a, Log) for a in call)
+    answer = session.on_client_text(event("FunctionCallResponse", id="call_1", name="get_weather", content="21"))
+    assert upstream(answer) == [] and client(answer) == []
+    assert any(isinstance(a, Log) for a in answer)
+
+
+def test_the_minimal_variant_answers_a_text_turn_only_after_its_item_is_confirmed():
+    session = ready_with(MINIMAL, FULL_SETTINGS)
+    sent = session.on_client_text(event("InjectUserMessage", content="hello"))
+    assert [e["type"] for e in upstream(sent)] == ["conversation.item.create"]
+    assert client(sent) == [{"type": "ConversationText", "role": "user", "content": "hello"}]
+    assert upstream(confirm(session, "other")) == []
+    assert upstream(confirm(session, "msg_1")) == [{"type": "response.create"}]
+    shown = confirm(session, "a1", "conversation.item.done", **assistant_item("a1", "Hi!"))
+    assert client(shown) == [{"type": "ConversationText", "role": "assistant", "content": "Hi!"}]
+
+
+def test_the_minimal_variant_answers_a_message_sent_during_a_reply_after_that_reply_is_done():
+    session = ready_with(MINIMAL, FULL_SETTINGS)
+    session.on_client_text(event("InjectUserMessage", content="one"))
+    assert upstream(confirm(session, "msg_1")) == [{"type": "response.create"}]
+    session.on_client_text(event("InjectUserMessage", content="two"))
+    assert upstream(confirm(session, "msg_2")) == []
+    assert upstream(session.on_upstream_text(event("response.done", response={"output": []}))) == [
+        {"type": "response.create"}]
+    reply = confirm(session, "a2", "conversation.item.done", **assistant_item("a2", "Two."))
+    assert client(reply) == [{"type": "ConversationText", "role": "assistant", "content": "Two."}]
+
+
+def test_the_minimal_variant_queues_audio_until_session_updated():
+    session = make_session(MINIMAL)
+    session.on_client_text(SETTINGS)
+    assert session.on_client_binary(pcm([1, 2])) == []
+    assert appended(session.on_upstream_text(event("session.updated", session={}))) == pcm([1, 2])
+
+
+# ------------------------------------------------------------ defects on the minimal variant
+
+def test_a_defect_on_the_minimal_variant_is_one_cached_class_with_the_defect_first():
+    composed = session_class("ack-any-item", minimal=True)
+    assert composed.__mro__[1:4] == (DEFECTS["ack-any-item"].session_class, MinimalSession, Session)
+    assert session_class("ack-any-item", minimal=True) is composed
+    assert session_class("ack-any-item") is DEFECTS["ack-any-item"].session_class
+    assert session_class(None) is Session and MINIMAL is MinimalSession
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_every_defect_composes_with_the_minimal_variant(name):
+    session = ready_with(session_class(name, minimal=True), FULL_SETTINGS)
+    assert isinstance(session, MinimalSession)
+
+
+@pytest.mark.parametrize("cls, released", [(MINIMAL, False), (session_class("ack-any-item", minimal=True), True)])
+def test_ack_any_item_on_the_minimal_variant_releases_on_an_assistant_items_confirmation(cls, released):
+    # An assistant item the upstream streams on its own (server VAD) is confirmed while the user item is not.
+    session = ready_with(cls, SETTINGS)
+    session.on_client_text(event("InjectUserMessage", content="hello"))
+    actions = confirm(session, "a1", role="assistant", type="message", content=[])
+    assert (upstream(actions) == [{"type": "response.create"}]) is released
+
+
+@pytest.mark.parametrize("cls, released", [(MINIMAL, False), (session_class("ack-any-item", minimal=True), True)])
+def test_ack_any_item_on_the_minimal_variant_releases_on_the_streaming_reply_of_an_earlier_turn(cls, released):
+    session = ready_with(cls, SETTINGS)
+    session.on_client_text(event("InjectUserMessage", content="one"))
+    confirm(session, "msg_1")
+    session.on_client_text(event("InjectUserMessage", content="two"))
+    confirm(session, "a1", "conversation.item.done", **assistant_item("a1", "One."))
+    done = session.on_upstream_text(event("response.done", response={"output": []}))
+    # msg_2 is still unconfirmed: only the defect sends response.create now.
+    assert (upstream(done) == [{"type": "response.create"}]) is released
+
+
+# ------------------------------------------------------------ new and changed defects
+
+def during_a_reply(cls):
+    """A session whose first turn's response is active and whose second message was just confirmed."""
+    session = ready_session(cls)
+    session.on_client_text(event("InjectUserMessage", content="one"))
+    confirm(session, "msg_1")
+    session.on_client_text(event("InjectUserMessage", content="two"))
+    return session, confirm(session, "msg_2")
+
+
+REJECTION = event("error", error={"type": "invalid_request_error", "code": "conversation_already_has_active_response",
+                                  "message": "active response"})
+
+
+def test_defect_turn_lost_during_reply_sends_at_once_and_never_answers_the_turn():
+    session, confirmed = during_a_reply(session_class("turn-lost-during-reply"))
+    assert upstream(confirmed) == [{"type": "response.create"}]
+    assert client(session.on_upstream_text(REJECTION)) == []
+    assert upstream(session.on_upstream_text(event("response.done", response={"output": []}))) == []
+
+
+def test_defect_no_active_response_guard_sends_at_once_but_retries_the_rejected_turn():
+    session, confirmed = during_a_reply(session_class("no-active-response-guard"))
+    assert upstream(confirmed) == [{"type": "response.create"}]
+    assert client(session.on_upstream_text(REJECTION)) == []
+    assert upstream(session.on_upstream_text(event("response.done", response={"output": []}))) == [
+        {"type": "response.create"}]
+
+
+def test_the_reference_holds_the_second_turn_until_the_reply_is_done():
+    session, confirmed = during_a_reply(Session)
+    assert upstream(confirmed) == []
+    assert upstream(session.on_upstream_text(event("response.done", response={"output": []}))) == [
+        {"type": "response.create"}]
+
+
+AUDIO_24K = {"input": {"encoding": "linear16", "sample_rate": 24000}}
+AUDIO_16K = {"input": {"encoding": "linear16", "sample_rate": 16000}}
+
+
+@pytest.mark.parametrize("cls, factor", [(Session, 1), (session_class("resample-from-fixed-rate"), 1.5)])
+def test_defect_resample_from_fixed_rate_gives_a_declared_24_khz_stream_one_and_a_half_times_the_samples(
+        cls, factor):
+    session = ready_with(cls, settings(audio=AUDIO_24K))
+    frame = pcm(range(480))
+    assert len(appended(session.on_client_binary(frame))) == len(frame) * factor
+
+
+class Exited(Exception):
+    pass
+
+
+@pytest.fixture
+def no_exit(monkeypatch):
+    """os._exit raises instead of ending the test process."""
+    def fake_exit(code):
+        raise Exited(code)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+
+
+def feed(session, frame):
+    return session.on_client_binary(frame) if isinstance(frame, bytes) else session.on_client_text(frame)
+
+
+@pytest.mark.parametrize("frame", [b"\x01\x02\x03", "not JSON!"], ids=["odd-binary", "odd-non-json-text"])
+def test_defect_crash_on_odd_length_frame_exits_the_process(no_exit, frame):
+    with pytest.raises(Exited):
+        feed(ready_session(session_class("crash-on-odd-length-frame")), frame)
+
+
+def test_the_reference_carries_an_odd_byte_over_and_answers_non_json_with_an_error(no_exit):
+    assert appended(feed(ready_session(), b"\x01\x02\x03")) == b"\x01\x02"
+    assert client(feed(ready_session(), "not JSON!"))[0]["code"] == "malformed_frame"
+
+
+def test_defect_crash_on_odd_length_frame_survives_even_frames_and_json(no_exit):
+    session = ready_session(session_class("crash-on-odd-length-frame"))
+    assert appended(session.on_client_binary(pcm([1, 2]))) == pcm([1, 2])
+    assert client(session.on_client_text("[1, 2]"))[0]["code"] == "malformed_frame"
+
+
+def test_defect_close_code_dropped_closes_with_1000_and_no_error():
+    actions = ready_session(session_class("close-code-dropped")).on_upstream_closed(1011, "server error")
+    assert client(actions) == []
+    assert [a.code for a in actions if isinstance(a, CloseClient)] == [1000]
+
+
+# ------------------------------------------------------------ LIFE-5: the upstream's close code reaches the client
+
+@pytest.mark.parametrize("code, reason", [(1011, "server error"), (1008, "policy"), (4000, "custom"), (1001, "")])
+def test_an_upstream_close_other_than_1000_closes_the_client_with_the_same_code_and_reason(code, reason):
+    actions = ready_session().on_upstream_closed(code, reason)
+    assert client(actions) == []
+    assert [a for a in actions if isinstance(a, CloseClient)] == [CloseClient(code, reason)]
+
+
+@pytest.mark.parametrize("code", [1005, 1006, 1015, None])
+def test_an_unsendable_upstream_close_code_reaches_the_client_as_an_error_then_close_1011(code):
+    actions = ready_session().on_upstream_closed(code, "")
+    relevant = [a for a in actions if isinstance(a, (ToClient, CloseClient))]
+    assert len(relevant) == 2 and isinstance(relevant[1], CloseClient) and relevant[1].code == 1011
+    assert relevant[0].message["type"] == "Error" and relevant[0].message["code"] == "upstream_closed"
+    assert str(code) in relevant[0].message["description"]
+
+
+def test_an_upstream_close_with_1000_stays_a_plain_close_without_an_error():
+    actions = ready_session().on_upstream_closed(1000, "done")
+    assert client(actions) == [] and [a.code for a in actions if isinstance(a, CloseClient)] == [1000]
+
+
+# ------------------------------------------------------------ WIRE-2: audio from the declared format
+
+@pytest.mark.parametrize("message", [settings(audio=AUDIO_24K), SETTINGS], ids=["declared-24k", "undeclared"])
+def test_audio_at_the_session_rate_passes_through_byte_for_byte(message):
+    session = ready_with(Session, message)
+    frames = [bytes(range(i, i + 200)) for i in range(3)]
+    assert b"".join(appended(session.on_client_binary(f)) for f in frames) == b"".join(frames)
+
+
+def test_16_khz_audio_becomes_one_and_a_half_times_the_samples_over_the_same_duration():
+    session = ready_with(Session, settings(audio=AUDIO_16K))
+    frames = [pcm(range(n * 320, (n + 1) * 320)) for n in range(3)]  # three 20 ms frames
+    out = [appended(session.on_client_binary(f)) for f in frames]
+    assert [len(o) // 2 for o in out] == [480, 480, 480]  # 20 ms at 24 kHz each
+    samples = array("h")
+    samples.frombytes(b"".join(out))
+    # A ramp stays a ramp: output sample k sits at input position k * 2/3, across frame boundaries too.
+    assert list(samples[:7]) == [0, 0, 1, 2, 2, 3, 4]
+    assert samples[480] == 320 and samples[-3] == 958
+
+
+def test_48_khz_audio_becomes_half_the_samples():
+    converter = AudioInput(48000)
+    assert len(converter.convert(pcm(range(960)))) // 2 == 480
+
+
+def test_an_odd_trailing_byte_waits_for_the_next_frame():
+    session = ready_with(Session, settings(audio=AUDIO_24K))
+    assert session.on_client_binary(b"\x01") == []
+    assert appended(session.on_client_binary(b"\x02\x03")) == b"\x01\x02"
+    assert appended(session.on_client_binary(b"\x04")) == b"\x03\x04"
+
+
+def test_an_odd_trailing_byte_waits_for_the_next_frame_when_resampling():
+    converter = AudioInput(16000)
+    whole = pcm(range(320))
+    assert len(converter.convert(whole[:101])) + len(converter.convert(whole[101:])) == 960

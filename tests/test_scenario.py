@@ -33,3 +33,13 @@ def test_an_unknown_trigger_is_named(tmp_path):
     path.write_text('[[close]]\ntrigger = "whenever"\n')
     with pytest.raises(ScenarioError, match="trigger .whenever."):
         scenario.load(str(path))
+
+
+def test_reply_parts_loads_and_must_be_at_least_one(tmp_path):
+    path = tmp_path / "parts.toml"
+    path.write_text("reply_parts = 3\n")
+    assert scenario.load(str(path)).reply_parts == 3
+    assert scenario.Scenario().reply_parts == 1
+    path.write_text("reply_parts = 0\n")
+    with pytest.raises(ScenarioError, match="parts.toml: reply_parts"):
+        scenario.load(str(path))

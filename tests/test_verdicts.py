@@ -53,3 +53,43 @@ def test_the_catalogue_has_exactly_the_ids_of_the_protocol_document():
     ids = re.findall(r"^\| ([A-Z]+-\d+) \| (MUST|SHOULD) \|", protocol.read_text(), re.M)
     assert [(rid, CAT[rid].level) for rid, _ in ids if rid in CAT] == ids
     assert [rid for rid, _ in ids] == list(CAT)
+
+
+def test_an_id_whose_tests_were_all_inconclusive_is_inconclusive_and_a_must_one_stops_the_gate():
+    results = [result("a", ["ORD-1"], "inconclusive", "inconclusive: the check needs a competing confirmation"),
+               result("b", ["CANARY-1"])]
+    table = verdicts(CAT, results)
+    assert table["ORD-1"].verdict == "inconclusive" and "competing" in table["ORD-1"].reason
+    assert exit_status(0, table, results, strict=False) == 1
+
+
+def test_one_provoking_test_makes_an_id_pass_beside_inconclusive_ones():
+    results = [result("a", ["ORD-1"], "inconclusive", "never provoked"), result("b", ["ORD-1"])]
+    table = verdicts(CAT, results)
+    assert table["ORD-1"].verdict == "pass"
+    assert exit_status(0, table, results, strict=False) == 0
+
+
+def test_a_should_id_only_inconclusive_gates_only_when_strict():
+    results = [result("a", ["MAP-7"], "inconclusive", "no context"), result("b", ["CANARY-1"])]
+    table = verdicts(CAT, results)
+    assert exit_status(0, table, results, strict=False) == 0
+    assert exit_status(0, table, results, strict=True) == 1
+
+
+def test_an_invariant_broken_in_another_tests_session_fails_that_invariant_not_the_tests_own_id():
+    test = result("tests::test_echo", ["MAP-2"])
+    test.found("ORD-4", "B-> response.create while response r1 was still active")
+    table = verdicts(CAT, [test, result("tests::test_one_at_a_time", ["ORD-4"])])
+    assert table["MAP-2"].verdict == "pass"
+    assert table["ORD-4"].verdict == "fail"
+    assert "tests::test_echo" in table["ORD-4"].reason and table["ORD-4"].exposed_by == ["tests::test_echo"]
+
+
+def test_inconclusive_outranks_a_pass_and_a_failure_outranks_both_across_phases():
+    test = result("a", ["ORD-1"])
+    test.merge_phase("inconclusive", "not judged: no reply")
+    test.merge_phase("passed", "")
+    assert test.outcome == "inconclusive"
+    test.merge_phase("failed", "teardown")
+    assert test.outcome == "failed"

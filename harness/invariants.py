@@ -1,0 +1,207 @@
+"""The invariants: requirements that must hold in every recorded session, whatever the test is for.
+
+Pure functions of a timeline (no waiting, no I/O). `check` runs each invariant id of the catalogue
+(`invariant = true` in requirements.toml) over the frames of each connection and returns the violations; the
+plugin reports them under their own id, naming the test whose session exposed them, and `harness explore`
+judges its generated sessions with the same function. Each check judges only what the proxy did, and each
+defect has one id: a binary frame sent upstream is WIRE-2's (not WIRE-3's), a client message forwarded
+upstream is CLI-1's or CLI-2's (not WIRE-3's).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from . import catalogue
+from .timeline import Frame, Timeline
+
+CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
+ALREADY_ACTIVE = "conversation_already_has_active_response"
+
+
+@dataclass(frozen=True)
+class Violation:
+    req: str
+    reason: str
+    anchors: tuple[Frame, ...] = ()
+
+
+def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violation]:
+    """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id."""
+    found = []
+    for rid in (catalogue.invariants() if ids is None else ids):
+        violation = CHECKS[rid](timeline)
+        if violation is not None:
+            found.append(violation)
+    return found
+
+
+def connections(timeline: Timeline, leg: str) -> dict[int, list[Frame]]:
+    """The frames of each connection of one leg, in order."""
+    conns: dict[int, list[Frame]] = {}
+    for frame in timeline.frames:
+        if frame.leg == leg:
+            conns.setdefault(frame.conn, []).append(frame)
+    return conns
+
+
+def _at(timeline: Timeline, frame: Frame) -> str:
+    return f"{frame.label()} at {timeline.offset(frame):.3f} s"
+
+
+# ------------------------------------------------------------------------------------------------- ORD-1
+
+def injected_texts(timeline: Timeline) -> set[str] | None:
+    """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
+    if not any(f.leg == "A" for f in timeline.frames):
+        return None
+    return {f.data.get("content") for f in timeline.select(leg="A", arrow="->", type="InjectUserMessage")
+            if isinstance(f.data, dict)}
+
+
+def item_text(frame: Frame) -> str | None:
+    item = frame.data.get("item") if isinstance(frame.data, dict) else None
+    parts = item.get("content") if isinstance(item, dict) else None
+    if not isinstance(parts, list):
+        return None
+    return "".join(p.get("text") or "" for p in parts if isinstance(p, dict))
+
+
+def ord_1(timeline: Timeline) -> Violation | None:
+    """No response.create while a user item made from InjectUserMessage is unconfirmed on its connection."""
+    texts = injected_texts(timeline)
+    for frames in connections(timeline, "B").values():
+        unconfirmed: list[Frame] = []     # user item creates, oldest first
+        last_confirmation: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "user" \
+                    and (texts is None or item_text(frame) in texts):
+                unconfirmed.append(frame)
+            elif frame.arrow == "<-" and frame.type in CONFIRMATIONS:
+                last_confirmation = frame
+                mine = next((c for c in unconfirmed if c.item_id is not None and c.item_id == frame.item_id), None)
+                if mine is None and frame.role == "user":
+                    # The proxy gave no id: the service confirms items in the order they were created.
+                    mine = next((c for c in unconfirmed if c.item_id is None), None)
+                if mine is not None:
+                    unconfirmed.remove(mine)
+            elif frame.arrow == "->" and frame.type == "response.create" and unconfirmed:
+                pending = unconfirmed[0]
+                released = (f"; the last confirmation before it was {_at(timeline, last_confirmation)}, of "
+                            f"another item" if last_confirmation is not None and last_confirmation.t > pending.t
+                            else "")
+                return Violation("ORD-1", f"{_at(timeline, frame)} came before the upstream confirmed user item "
+                                          f"{pending.item_id or '(no id)'} sent at {timeline.offset(pending):.3f} s"
+                                          f"{released}", (pending, last_confirmation, frame) if released else
+                                 (pending, frame))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- ORD-4
+
+def ord_4(timeline: Timeline) -> Violation | None:
+    """Never a response.create while a response is active (response.created seen, its response.done not yet);
+    a response.create the upstream rejected as one too many is the same defect, seen from the service."""
+    for frames in connections(timeline, "B").values():
+        active: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "<-" and frame.type == "response.created":
+                active = frame
+            elif frame.arrow == "<-" and frame.type == "response.done":
+                active = None
+            elif frame.arrow == "->" and frame.type == "response.create":
+                if frame.note.get("rejected") == ALREADY_ACTIVE:
+                    return Violation("ORD-4", f"{_at(timeline, frame)} while a response was active: the upstream "
+                                              f"rejected it ({ALREADY_ACTIVE})", (frame,))
+                if active is not None:
+                    return Violation("ORD-4", f"{_at(timeline, frame)} while response {active.response_id} "
+                                              f"was still active", (active, frame))
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- READY-3
+
+def ready_3(timeline: Timeline) -> Violation | None:
+    """The first event the proxy sends on each upstream connection is session.update."""
+    for frames in connections(timeline, "B").values():
+        first = next((f for f in frames if f.arrow == "->" and f.kind in ("text", "binary")), None)
+        if first is not None and first.type != "session.update":
+            return Violation("READY-3", f"the first event sent upstream is {_at(timeline, first)}", (first,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ WIRE-1
+
+def upstream_audio(timeline: Timeline) -> bytes:
+    """The decoded audio of every response.output_audio.delta the upstream sent, in order."""
+    chunks = []
+    for frame in timeline.select(leg="B", arrow="<-", type="response.output_audio.delta"):
+        try:
+            chunks.append(base64.b64decode(frame.data.get("delta") or "", validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return b"".join(chunks)
+
+
+def is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data.decode("utf-8")), dict)
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
+def wire_1(timeline: Timeline) -> Violation | None:
+    """Binary frames to the client carry only upstream audio; a JSON message never goes as a binary frame."""
+    audio = None
+    for frame in timeline.select(leg="A", arrow="<-", kind="binary"):
+        if is_json_object(frame.data):
+            return Violation("WIRE-1", f"a JSON message went to the client as a binary frame ({_at(timeline, frame)})"
+                                       f": {frame.data[:80]!r}", (frame,))
+        audio = upstream_audio(timeline) if audio is None else audio
+        if frame.data not in audio:
+            return Violation("WIRE-1", f"a binary frame to the client ({_at(timeline, frame)}, {frame.size} bytes) "
+                                       f"is not audio the upstream sent", (frame,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ WIRE-3
+
+def wire_3(timeline: Timeline) -> Violation | None:
+    """Every JSON event sent upstream validates as a Realtime client event (as the mock or the tap judged it)."""
+    forwarded = {f.type for f in timeline.select(leg="A", arrow="->", kind="text") if f.type}
+    for frame in timeline.select(leg="B", arrow="->", kind="text"):
+        if frame.type in forwarded:
+            continue    # a client message passed through: CLI-1's or CLI-2's defect
+        if frame.data is None or frame.note.get("problems"):
+            problems = "; ".join(frame.note.get("problems") or ["not JSON"])
+            return Violation("WIRE-3", f"{_at(timeline, frame)} is not a valid Realtime client event: {problems}",
+                             (frame,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- CLI-1
+
+def cli_1(timeline: Timeline) -> Violation | None:
+    forwarded = timeline.first(leg="B", arrow="->", type="KeepAlive")
+    if forwarded is not None:
+        return Violation("CLI-1", f"the client's KeepAlive went upstream ({_at(timeline, forwarded)})", (forwarded,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ MAP-10
+
+def map_10(timeline: Timeline) -> Violation | None:
+    for frame in timeline.select(leg="A", arrow="<-", kind="text"):
+        if frame.type and ("." in frame.type or frame.type == "error"):
+            return Violation("MAP-10", f"a raw upstream event reached the client: {_at(timeline, frame)}", (frame,))
+    return None
+
+
+CHECKS: dict[str, Callable[[Timeline], Violation | None]] = {
+    "ORD-1": ord_1, "ORD-4": ord_4, "READY-3": ready_3, "WIRE-1": wire_1, "WIRE-3": wire_3, "CLI-1": cli_1,
+    "MAP-10": map_10,
+}
