@@ -175,8 +175,10 @@ class Session:
         if kind != "deferred" or item_id not in self._awaiting_output or self.closed:
             return []
         self._awaiting_output.discard(item_id)
-        return [Log(f"recovered: no completion of {item_id} within {DEFERRED_RESPONSE_TIMEOUT_S:g} s; "
-                    f"sending the deferred response.create")] + self._request_response()
+        log = Log(f"recovered: no completion of {item_id} within {DEFERRED_RESPONSE_TIMEOUT_S:g} s; "
+                  f"sending the deferred response.create")
+        # ORD-1: with a user item unconfirmed, its confirmation sends the response instead.
+        return [log] + ([] if self._awaiting_confirmation else self._request_response())
 
     # --------------------------------------------------------- upstream side
 
@@ -229,6 +231,11 @@ class Session:
         item = event.get("item") or {}
         return self._on_item_confirmed(item) + self._on_output_completed(item.get("id")) + \
             self._show_assistant_item(item)
+
+    def _upstream_response_created(self, event: dict) -> list[Action]:
+        # ORD-4: a response the service started itself (server VAD) is as active as one the proxy asked for.
+        self._response_active = True
+        return []
 
     def _upstream_response_done(self, event: dict) -> list[Action]:
         actions: list[Action] = []
@@ -317,6 +324,9 @@ class Session:
             self._awaiting_output.clear()
         else:
             self._awaiting_output.discard(item_id)
+        if self._awaiting_confirmation:
+            # ORD-1: a user item sent meanwhile is unconfirmed; its confirmation asks for one response for both.
+            return []
         return self._request_response()
 
     def _request_response(self) -> list[Action]:

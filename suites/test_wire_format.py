@@ -48,10 +48,13 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
 
 
 @pytest.mark.req("WIRE-4", "MAP-10")
-@pytest.mark.scenario("function-call", reply_audio_chunks=2)
-def test_the_client_gets_only_known_component_messages(app, recording):
-    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4",
-                            greeting="Hi!", functions=FUNCTIONS)
+@pytest.mark.parametrize("features", [
+    pytest.param({}, id="text-and-audio-turn", marks=pytest.mark.scenario(reply_audio_chunks=2)),
+    pytest.param({"greeting": "Hi!", "functions": FUNCTIONS}, id="greeting-and-function-call",
+                 marks=pytest.mark.scenario("function-call", reply_audio_chunks=2)),
+])
+def test_the_client_gets_only_known_component_messages(app, recording, features):
+    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4", **features)
     for frame in timeline.select(leg="A", arrow="<-", kind="text"):
         if frame.type and "." in frame.type:
             fail("MAP-10", f"a raw upstream event reached the client: {frame.type}", timeline, frame)

@@ -443,3 +443,23 @@ def test_an_odd_trailing_byte_waits_for_the_next_frame_when_resampling():
     converter = AudioInput(16000)
     whole = pcm(range(320))
     assert len(converter.convert(whole[:101])) + len(converter.convert(whole[101:])) == 960
+
+
+def test_a_function_outputs_completion_does_not_release_a_response_while_a_user_item_is_unconfirmed():
+    session = ready_session()
+    session.on_client_text(json.dumps({"type": "FunctionCallResponse", "id": "call_1", "name": "f", "content": "{}"}))
+    session.on_client_text(json.dumps({"type": "InjectUserMessage", "content": "and now?"}))
+    # msg_1 is the function output, msg_2 the user item; the output completes first.
+    done = session.on_upstream_text(event("conversation.item.done", item={"id": "msg_1", "type": "function_call_output"}))
+    assert upstream(done) == []
+    confirmed = session.on_upstream_text(event("conversation.item.added", item={"id": "msg_2", "role": "user"}))
+    assert upstream(confirmed) == [{"type": "response.create"}]
+
+
+def test_a_response_the_service_started_itself_is_active_until_done():
+    session = ready_session()
+    session.on_upstream_text(event("response.created", response={"id": "resp_vad"}))
+    session.on_client_text(json.dumps({"type": "InjectUserMessage", "content": "typed meanwhile"}))
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_1", "role": "user"}))) == []
+    assert upstream(session.on_upstream_text(event("response.done", response={"id": "resp_vad", "output": []}))) == \
+        [{"type": "response.create"}]

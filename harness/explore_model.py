@@ -1,0 +1,430 @@
+"""What `harness explore` generates and judges, with no I/O: the client's session script, the upstream's timing
+(a mock scenario), the Hypothesis strategies that draw both, the ORD-7 judge, and the reproducer's files.
+
+A session is a client script crossed with a scenario. The script says what the headless client sends and when
+("250 ms after the previous step", "when the first reply delta leaves the upstream", "right after the previous
+message"); the scenario says how late the mock upstream confirms, replies and streams. Delays stay small (tens to
+a few hundred ms) so that a session takes well under a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from mock_upstream.scenario import _TOML_KEYS, Delay, Scenario, Turn
+
+from . import invariants, wire_client
+from .invariants import Violation
+from .timeline import Frame, Timeline
+
+# ------------------------------------------------------------------------------------------- the script
+
+# Moments a step can wait for, after the previous step was sent (the first step: after Settings was sent, or
+# after SettingsApplied arrived). The wait is bounded: a moment that never comes sends the step anyway.
+MOMENTS = ("previous",          # only the step's own ms
+           "reply_delta",       # the upstream sent a reply delta (text, transcript or audio)
+           "response_created",  # the upstream sent response.created
+           "assistant_text")    # an assistant ConversationText reached the client
+STEP_KINDS = ("inject", "audio", "keepalive")
+FUNCTION_NAMES = ("get_weather", "lookup_order")
+GREETING = "Hello, I am the test agent."
+MAX_INJECTS = 4
+
+
+class ModelError(ValueError):
+    """A script file is malformed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class When:
+    after: str = "previous"
+    ms: int = 0
+
+    def describe(self) -> str:
+        if self.after == "previous":
+            return f"{self.ms} ms after the previous step" if self.ms else "right after the previous step"
+        moment = {"reply_delta": "a reply delta left the upstream", "response_created": "response.created",
+                  "assistant_text": "an assistant ConversationText reached the client"}[self.after]
+        return f"when {moment}" + (f", +{self.ms} ms" if self.ms else "")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str                 # inject | audio | keepalive
+    when: When = When()
+    text: str = ""            # inject: the message
+    chunks: int = 1           # audio: binary frames of chunk_bytes (PCM16 24 kHz: 48 bytes per ms)
+    chunk_bytes: int = 480
+
+    def describe(self) -> str:
+        what = {"inject": f"InjectUserMessage {self.text!r}", "keepalive": "KeepAlive",
+                "audio": f"{self.chunks} audio chunk(s) of {self.chunk_bytes} bytes"}[self.kind]
+        return f"{what}, {self.when.describe()}"
+
+
+@dataclass(frozen=True)
+class Script:
+    steps: tuple[Step, ...]
+    greeting: str | None = None
+    context: tuple[tuple[str, str], ...] = ()    # (role, content) of Settings.agent.context.messages
+    functions: tuple[str, ...] = ()
+    early: bool = False                          # the first step does not wait for SettingsApplied
+    function_reply_ms: int = 0                   # FunctionCallResponse this long after each FunctionCallRequest
+
+    def settings(self) -> dict:
+        """The Settings message the client sends first."""
+        agent: dict[str, Any] = {}
+        if self.greeting:
+            agent["greeting"] = self.greeting
+        if self.context:
+            agent["context"] = {"messages": [{"role": r, "content": c} for r, c in self.context]}
+        if self.functions:
+            agent["think"] = {"functions": [{"name": n, "description": f"test function {n}",
+                                             "parameters": {"type": "object", "properties": {}}}
+                                            for n in self.functions]}
+        return wire_client.settings(**agent)
+
+    @property
+    def injects(self) -> list[Step]:
+        return [s for s in self.steps if s.kind == "inject"]
+
+    def describe(self) -> list[str]:
+        head = ["Settings" + "".join(f", {x}" for x in (
+            f"greeting" if self.greeting else "", f"{len(self.context)} context message(s)" if self.context else "",
+            f"functions {', '.join(self.functions)}" if self.functions else "") if x)
+                + ("; steps start without waiting for SettingsApplied" if self.early else
+                   "; steps start at SettingsApplied")]
+        return head + [s.describe() for s in self.steps]
+
+    def to_json(self) -> dict:
+        return {"greeting": self.greeting, "context": [{"role": r, "content": c} for r, c in self.context],
+                "functions": list(self.functions), "early": self.early,
+                "function_reply_ms": self.function_reply_ms,
+                "steps": [{"kind": s.kind, "when": {"after": s.when.after, "ms": s.when.ms},
+                           **({"text": s.text} if s.kind == "inject" else {}),
+                           **({"chunks": s.chunks, "chunk_bytes": s.chunk_bytes} if s.kind == "audio" else {})}
+                          for s in self.steps]}
+
+
+def script_from_json(data: Any) -> Script:
+    """The script of a script.json; ModelError names what is wrong."""
+    if not isinstance(data, dict):
+        raise ModelError("the script must be a JSON object")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ModelError("steps must be a non-empty list")
+    parsed = []
+    for index, raw in enumerate(steps):
+        where = f"steps[{index}]"
+        if not isinstance(raw, dict) or raw.get("kind") not in STEP_KINDS:
+            raise ModelError(f"{where}.kind must be one of {', '.join(STEP_KINDS)}")
+        when = raw.get("when", {})
+        if not isinstance(when, dict) or when.get("after", "previous") not in MOMENTS \
+                or not _nonneg_int(when.get("ms", 0)):
+            raise ModelError(f"{where}.when must be {{after: one of {', '.join(MOMENTS)}, ms: a number >= 0}}")
+        chunks, chunk_bytes = raw.get("chunks", 1), raw.get("chunk_bytes", 480)
+        if raw["kind"] == "audio" and not (_nonneg_int(chunks) and _nonneg_int(chunk_bytes) and chunk_bytes % 2 == 0):
+            raise ModelError(f"{where}: chunks and chunk_bytes (even) must be numbers >= 0")
+        text = raw.get("text", "")
+        if not isinstance(text, str):
+            raise ModelError(f"{where}.text must be a string")
+        parsed.append(Step(raw["kind"], When(when.get("after", "previous"), when.get("ms", 0)), text,
+                           chunks, chunk_bytes))
+    context = data.get("context", [])
+    if not isinstance(context, list) or not all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+            for m in context):
+        raise ModelError("context must be a list of {role: user|assistant, content: string}")
+    functions = data.get("functions", [])
+    if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
+        raise ModelError("functions must be a list of names")
+    greeting = data.get("greeting")
+    if greeting is not None and not isinstance(greeting, str):
+        raise ModelError("greeting must be a string or null")
+    early, reply_ms = data.get("early", False), data.get("function_reply_ms", 0)
+    if not isinstance(early, bool) or not _nonneg_int(reply_ms):
+        raise ModelError("early must be true or false and function_reply_ms a number >= 0")
+    return Script(tuple(parsed), greeting, tuple((m["role"], m["content"]) for m in context), tuple(functions),
+                  early, reply_ms)
+
+
+def _nonneg_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """One generated session: what the client does, and how the upstream times its answers."""
+
+    script: Script
+    scenario: Scenario
+
+    def describe(self) -> str:
+        return "; ".join(self.script.describe()) + " | upstream: " + describe_scenario(self.scenario)
+
+
+def describe_scenario(scenario: Scenario) -> str:
+    changed = scenario_changes(scenario)
+    changed.pop("name", None)
+    changed.pop("description", None)
+    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+
+
+# ------------------------------------------------------------------------------------------ strategies
+
+SCENARIO_NAME = "explore"
+AUDIO_CHUNK_MS = 10
+SCENARIO_DESCRIPTION = "upstream timing generated by harness explore"
+
+
+@st.composite
+def whens(draw) -> When:
+    # "previous" first: a shrunk step is sent a fixed time after the step before it.
+    after = draw(st.sampled_from(MOMENTS))
+    ms = draw(st.integers(0, 400) if after == "previous" else st.integers(0, 100))
+    return When(after, ms)
+
+
+@st.composite
+def steps(draw) -> tuple[Step, ...]:
+    """One to six steps, one to four of them InjectUserMessage (each with its own text). A step waits for a
+    moment of the reply only once a message was sent, so that the moment can come."""
+    kinds = draw(st.lists(st.sampled_from(STEP_KINDS), min_size=1, max_size=6))
+    injects = [i for i, k in enumerate(kinds) if k == "inject"]
+    for extra in injects[MAX_INJECTS:]:
+        kinds[extra] = "keepalive"
+    if not injects:
+        kinds.append("inject")
+    made, count = [], 0
+    for kind in kinds:
+        when = draw(whens()) if count else When("previous", draw(st.integers(0, 400)))
+        if kind == "inject":
+            count += 1
+            made.append(Step("inject", when, text=f"user message {count}"))
+        elif kind == "audio":
+            made.append(Step("audio", when, chunks=draw(st.integers(1, 3)),
+                             chunk_bytes=draw(st.sampled_from((480, 960, 4800)))))
+        else:
+            made.append(Step("keepalive", when))
+    return tuple(made)
+
+
+@st.composite
+def scripts(draw) -> Script:
+    greeting = draw(st.sampled_from((None, GREETING)))
+    roles = draw(st.lists(st.sampled_from(("user", "assistant")), max_size=3))
+    context = tuple((role, f"earlier {role} turn {i + 1}") for i, role in enumerate(roles))
+    functions = tuple(draw(st.lists(st.sampled_from(FUNCTION_NAMES), max_size=2, unique=True)))
+    return Script(draw(steps()), greeting, context, functions, early=draw(st.booleans()),
+                  function_reply_ms=draw(st.integers(0, 200)))
+
+
+DELAYABLE = (("conversation.item.added", "user"), ("conversation.item.done", "user"),
+             ("conversation.item.added", None), ("conversation.item.added", "assistant"),
+             ("conversation.item.done", "assistant"), ("session.updated", None), ("response.created", None),
+             ("response.output_item.added", None), ("response.done", None))
+
+
+@st.composite
+def scenarios(draw, functions: tuple[str, ...] = ()) -> Scenario:
+    """Upstream timing: confirmation and reply latencies, streaming, per-event (and per-role) delays, and
+    function-call turns when the client declared functions."""
+    delays = []
+    for event, role in draw(st.lists(st.sampled_from(DELAYABLE), max_size=3, unique=True)):
+        delays.append(Delay(event, draw(st.integers(0, 300)), role))
+    turns: tuple[Turn, ...] = ()
+    if functions:
+        kinds = draw(st.lists(st.sampled_from(("text", "function_call")), max_size=2))
+        turns = tuple(Turn("function_call", name=draw(st.sampled_from(functions)), arguments="{}")
+                      if kind == "function_call" else Turn() for kind in kinds)
+        while turns and turns[-1].kind == "text":       # a trailing text turn is the default anyway
+            turns = turns[:-1]
+    audio = draw(st.integers(0, 2))
+    return Scenario().with_overrides(
+        name=SCENARIO_NAME, description=SCENARIO_DESCRIPTION,
+        confirm_latency_ms=draw(st.integers(0, 150)), reply_latency_ms=draw(st.integers(0, 200)),
+        reply_chunks=draw(st.integers(1, 6)), delta_interval_ms=draw(st.integers(0, 40)),
+        reply_parts=draw(st.integers(1, 2)), reply_audio_chunks=audio,
+        audio_chunk_ms=AUDIO_CHUNK_MS if audio else Scenario.audio_chunk_ms, delays=tuple(delays), script=turns)
+
+
+@st.composite
+def sessions(draw) -> Session:
+    script = draw(scripts())
+    return Session(script, draw(scenarios(script.functions)))
+
+
+def batches(groups: int = 8, per_group: int = 4):
+    """A batch of sessions run at the same time: a list of small lists, flattened, so that a batch holds about a
+    dozen sessions on average and still shrinks to the one session that failed."""
+    return st.lists(st.lists(sessions(), min_size=1, max_size=per_group), min_size=1, max_size=groups).map(
+        lambda nested: [s for group in nested for s in group])
+
+
+# ----------------------------------------------------------------------------------------------- judges
+
+# How long a session must have stayed open after the moment a reply was due before a missing reply counts.
+SETTLE_S = 0.5
+ALREADY_ACTIVE = invariants.ALREADY_ACTIVE
+DELTAS = ("response.output_text.delta", "response.output_audio_transcript.delta", "response.output_audio.delta")
+
+
+@dataclass
+class _Response:
+    id: str | None
+    created: Frame
+    done: Frame | None = None
+
+    def active_at(self, t: float) -> bool:
+        return self.created.t < t and (self.done is None or self.done.t > t)
+
+    def texts(self) -> list[str]:
+        """The assistant texts of this response's output (its response.done), as a proxy shows them."""
+        if self.done is None or not isinstance(self.done.data, dict):
+            return []
+        output = (self.done.data.get("response") or {}).get("output") or []
+        found = []
+        for item in output:
+            if isinstance(item, dict) and item.get("role") == "assistant":
+                parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
+                text = "".join(p.get("text") or "" for p in parts) or "".join(p.get("transcript") or ""
+                                                                               for p in parts)
+                if text:
+                    found.append(text)
+        return found
+
+
+def _pairs(timeline: Timeline) -> list[tuple[list[Frame], list[Frame]]]:
+    """Each client connection with the upstream connection opened for it (both in order of opening)."""
+    a, b = invariants.connections(timeline, "A"), invariants.connections(timeline, "B")
+    return list(zip([a[k] for k in sorted(a, key=lambda k: a[k][0].t)],
+                    [b[k] for k in sorted(b, key=lambda k: b[k][0].t)]))
+
+
+def _responses(b_frames: list[Frame]) -> list[_Response]:
+    found: dict[str | None, _Response] = {}
+    order = []
+    for frame in b_frames:
+        if frame.arrow != "<-":
+            continue
+        if frame.type == "response.created":
+            response = _Response(frame.response_id, frame)
+            found[frame.response_id] = response
+            order.append(response)
+        elif frame.type == "response.done" and frame.response_id in found and found[frame.response_id].done is None:
+            found[frame.response_id].done = frame
+    return order
+
+
+def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
+    """ORD-7, judged where it arose: a message sent while a response was active gets a response.create after
+    that response's response.done, and the last message's reply reaches the client as an assistant
+    ConversationText. Two messages answered by one response are fine (a proxy may merge turns). Not judged when
+    the session ended (either side closed, or the recording stopped) within settle_s of the moment the proxy
+    had to act, when the response never finished, or when the reply was withheld by the upstream because of a
+    premature response.create (ORD-1's failure)."""
+    for a_frames, b_frames in _pairs(timeline):
+        both = a_frames + b_frames
+        closes = [f.t for f in both if f.kind == "close"]
+        end = min(closes) if closes else max(f.t for f in both)
+        responses = _responses(b_frames)
+        creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
+        injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
+        during = False
+        for message in injects:
+            active = next((r for r in responses if r.active_at(message.t)), None)
+            if active is None:
+                continue
+            during = True
+            if active.done is None or end - active.done.t < settle_s:
+                continue
+            if not any(c.t > active.done.t for c in creates):
+                return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
+                                          f"response {active.id} was active; that response was done at "
+                                          f"{timeline.offset(active.done):.3f} s and no response.create followed in "
+                                          f"the {end - active.done.t:.1f} s the session stayed open: the turn was "
+                                          f"lost", (message, active.created, active.done))
+        if not during or not injects:
+            continue    # the situation (a message during a reply) never arose on this connection
+        last = injects[-1]
+        if any(c.t > last.t and (c.note.get("premature") or c.note.get("rejected")) for c in creates):
+            continue    # the upstream withheld the reply: ORD-1's or ORD-4's failure, judged there
+        answers = [r for r in responses if r.created.t > last.t]
+        if not answers:
+            due = max([last.t] + [r.done.t for r in responses if r.done is not None and r.done.t <= end])
+            if end - due >= settle_s:
+                return Violation("ORD-7", f"no response was created for the last InjectUserMessage (at "
+                                          f"{timeline.offset(last):.3f} s) in the {end - due:.1f} s the session "
+                                          f"stayed open after the proxy could send one: the turn was lost",
+                                 (last,))
+            continue
+        texts = {text for r in answers for text in r.texts()}
+        if not texts:
+            continue    # not finished, or a function call: no assistant text to show yet
+        shown = [f for f in a_frames if f.arrow == "<-" and f.type == "ConversationText" and f.t > last.t
+                 and f.role == "assistant" and isinstance(f.data, dict) and f.data.get("content") in texts]
+        first_done = min(r.done.t for r in answers if r.done is not None and r.texts())
+        if not shown and end - first_done >= settle_s:
+            return Violation("ORD-7", f"the reply to the last InjectUserMessage (at {timeline.offset(last):.3f} s) "
+                                      f"was done upstream at {first_done - timeline.origin:.3f} s "
+                                      f"but never reached the client as an assistant ConversationText", (last,))
+    return None
+
+
+JUDGES = {"ORD-7": ord_7}
+
+
+def judge(timeline: Timeline) -> list[Violation]:
+    """Every violation of the session: the invariants, then the other ids a generated session can provoke."""
+    found = invariants.check(timeline)
+    for check in JUDGES.values():
+        violation = check(timeline)
+        if violation is not None:
+            found.append(violation)
+    return found
+
+
+# ------------------------------------------------------------------------------------------ reproducers
+
+def scenario_changes(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's fields that differ from the defaults, as plain data."""
+    defaults = Scenario()
+    changed = {}
+    for f in dataclasses.fields(Scenario):
+        value = getattr(scenario, f.name)
+        if value != getattr(defaults, f.name):
+            changed[f.name] = ([{k: v for k, v in dataclasses.asdict(rule).items() if v is not None}
+                                for rule in value] if isinstance(value, tuple) else value)
+    return changed
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)   # a JSON string is a TOML basic string
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """The scenario as a TOML file that mock_upstream.scenario.from_toml loads back to an equal scenario."""
+    table_of = {field: key for key, field in _TOML_KEYS.items()}
+    changed = scenario_changes(scenario)
+    # Keys of the top-level table first (an emptied rule list too), then the rule tables.
+    lines = [f"{k} = {_toml_value(v)}" if not isinstance(v, list) else f"{k} = []"
+             for k, v in changed.items() if not isinstance(v, list) or not v]
+    for field, rules in changed.items():
+        for rule in rules if isinstance(rules, list) else ():
+            lines += ["", f"[[{table_of[field]}]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["ModelError", "Script", "Session", "Step", "When", "batches", "judge", "ord_7",
+           "scenario_toml", "script_from_json", "scenarios", "scripts", "sessions"]
