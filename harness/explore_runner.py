@@ -218,8 +218,9 @@ class _Client:
                      "response_created": lambda f: f.leg == "B" and f.arrow == "<-" and f.type == "response.created",
                      "assistant_text": lambda f: f.leg == "A" and f.arrow == "<-" and f.type == "ConversationText"
                      and f.role == "assistant"}[when.after]
-            await self.record.wait_for(lambda: any(f.t > since and match(f) for f in self.record.frames),
-                                       MOMENT_TIMEOUT_S)
+            # A moment that cannot come any more (nothing in flight) is not waited for.
+            await self.record.wait_for(lambda: any(f.t > since and match(f) for f in self.record.frames)
+                                       or not (self.pending or in_flight(self.record.frames)), MOMENT_TIMEOUT_S)
             since = time.monotonic()
         delay = since + when.ms / 1000 - time.monotonic()
         if delay > 0:

@@ -31,10 +31,13 @@ class Violation:
 
 
 def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violation]:
-    """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id."""
+    """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id. One
+    frame is one defect: a response.create released by another item's confirmation (ORD-1) that also ran into
+    an active response is not counted again under ORD-4."""
+    wanted = set(catalogue.invariants() if ids is None else ids)
     found = []
-    for rid in (catalogue.invariants() if ids is None else ids):
-        violation = CHECKS[rid](timeline)
+    for rid in (r for r in CHECKS if r in wanted):
+        violation = ord_4(timeline, excused=ord_1_offenders(timeline)) if rid == "ORD-4" else CHECKS[rid](timeline)
         if violation is not None:
             found.append(violation)
     return found
@@ -73,6 +76,17 @@ def item_text(frame: Frame) -> str | None:
 
 def ord_1(timeline: Timeline) -> Violation | None:
     """No response.create while a user item made from InjectUserMessage is unconfirmed on its connection."""
+    found = _ord_1_violations(timeline)
+    return found[0] if found else None
+
+
+def ord_1_offenders(timeline: Timeline) -> set[int]:
+    """The ids (id()) of the response.create frames that broke ORD-1."""
+    return {id(v.anchors[-1]) for v in _ord_1_violations(timeline)}
+
+
+def _ord_1_violations(timeline: Timeline) -> list[Violation]:
+    found = []
     texts = injected_texts(timeline)
     for frames in connections(timeline, "B").values():
         unconfirmed: list[Frame] = []     # user item creates, oldest first
@@ -94,18 +108,19 @@ def ord_1(timeline: Timeline) -> Violation | None:
                 released = (f"; the last confirmation before it was {_at(timeline, last_confirmation)}, of "
                             f"another item" if last_confirmation is not None and last_confirmation.t > pending.t
                             else "")
-                return Violation("ORD-1", f"{_at(timeline, frame)} came before the upstream confirmed user item "
-                                          f"{pending.item_id or '(no id)'} sent at {timeline.offset(pending):.3f} s"
-                                          f"{released}", (pending, last_confirmation, frame) if released else
-                                 (pending, frame))
-    return None
+                found.append(Violation(
+                    "ORD-1", f"{_at(timeline, frame)} came before the upstream confirmed user item "
+                             f"{pending.item_id or '(no id)'} sent at {timeline.offset(pending):.3f} s{released}",
+                    (pending, last_confirmation, frame) if released else (pending, frame)))
+    return found
 
 
 # ------------------------------------------------------------------------------------------------- ORD-4
 
-def ord_4(timeline: Timeline) -> Violation | None:
+def ord_4(timeline: Timeline, excused: set[int] = frozenset()) -> Violation | None:
     """Never a response.create while a response is active (response.created seen, its response.done not yet);
-    a response.create the upstream rejected as one too many is the same defect, seen from the service."""
+    a response.create the upstream rejected as one too many is the same defect, seen from the service. Frames
+    in `excused` (id()) were already counted under another id."""
     for frames in connections(timeline, "B").values():
         active: Frame | None = None
         for frame in frames:
@@ -113,7 +128,7 @@ def ord_4(timeline: Timeline) -> Violation | None:
                 active = frame
             elif frame.arrow == "<-" and frame.type == "response.done":
                 active = None
-            elif frame.arrow == "->" and frame.type == "response.create":
+            elif frame.arrow == "->" and frame.type == "response.create" and id(frame) not in excused:
                 if frame.note.get("rejected") == ALREADY_ACTIVE:
                     return Violation("ORD-4", f"{_at(timeline, frame)} while a response was active: the upstream "
                                               f"rejected it ({ALREADY_ACTIVE})", (frame,))
@@ -125,10 +140,18 @@ def ord_4(timeline: Timeline) -> Violation | None:
 
 # ----------------------------------------------------------------------------------------------- READY-3
 
+def forwarded_types(timeline: Timeline) -> set[str]:
+    """The types of the client's own messages: one of them upstream is a client message passed through
+    (CLI-1's or CLI-2's defect), never counted again under READY-3 or WIRE-3."""
+    return {f.type for f in timeline.select(leg="A", arrow="->", kind="text") if f.type}
+
+
 def ready_3(timeline: Timeline) -> Violation | None:
     """The first event the proxy sends on each upstream connection is session.update."""
+    forwarded = forwarded_types(timeline)
     for frames in connections(timeline, "B").values():
-        first = next((f for f in frames if f.arrow == "->" and f.kind in ("text", "binary")), None)
+        first = next((f for f in frames if f.arrow == "->" and f.kind in ("text", "binary")
+                      and f.type not in forwarded), None)
         if first is not None and first.type != "session.update":
             return Violation("READY-3", f"the first event sent upstream is {_at(timeline, first)}", (first,))
     return None
@@ -172,7 +195,7 @@ def wire_1(timeline: Timeline) -> Violation | None:
 
 def wire_3(timeline: Timeline) -> Violation | None:
     """Every JSON event sent upstream validates as a Realtime client event (as the mock or the tap judged it)."""
-    forwarded = {f.type for f in timeline.select(leg="A", arrow="->", kind="text") if f.type}
+    forwarded = forwarded_types(timeline)
     for frame in timeline.select(leg="B", arrow="->", kind="text"):
         if frame.type in forwarded:
             continue    # a client message passed through: CLI-1's or CLI-2's defect

@@ -73,7 +73,7 @@ def matrix(results: dict[str, dict], mode: str, variant: str | None = None, base
     known = catalogue.load()
     caught = {rid for name, r in results.items() for rid in DEFECTS[name].breaks if rid in r["red"]}
     # On a variant, a MUST id it cannot pass (a feature it ignores) is not the matrix's to catch.
-    scope = [rid for rid, req in known.items() if baseline is None or rid in baseline["green"]]
+    scope = [rid for rid, req in known.items() if (baseline is None or rid in baseline["green"]) and not req.planned]
     musts = [rid for rid in scope if known[rid].level == "MUST"]
     return {"mode": mode, "variant": variant, "defects": results,
             **({"baseline": baseline, "not_applicable": list(not_applicable)} if baseline is not None else {}),
@@ -132,7 +132,8 @@ def to_markdown(record: dict) -> str:
                   f"{len(record['must_ids_caught']) + len(record['must_ids_uncaught'])}; uncaught: "
                   f"{', '.join(record['must_ids_uncaught']) or 'none'}. SHOULD ids caught: "
                   f"{len(record['should_ids_caught'])}; without a defect: "
-                  f"{', '.join(record['should_ids_uncaught']) or 'none'}.", "", "Collateral, with reasons:", ""]
+                  f"{', '.join(record['should_ids_uncaught']) or 'none'}. Planned, no test yet: "
+                  f"{', '.join(catalogue.planned()) or 'none'}.", "", "Collateral, with reasons:", ""]
     for defect in DEFECTS.values():
         if defect.collateral:
             lines.append(f"- `{defect.name}` also turns {', '.join(defect.collateral)} red: {defect.collateral_reason}")

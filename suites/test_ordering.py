@@ -172,7 +172,7 @@ def response_windows(timeline):
 
 
 def judge_ord_4(timeline):
-    violation = invariants.ord_4(timeline)
+    violation = invariants.ord_4(timeline, excused=invariants.ord_1_offenders(timeline))
     if violation is not None:
         fail("ORD-4", violation.reason, timeline, *violation.anchors)
 

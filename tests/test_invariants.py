@@ -106,3 +106,15 @@ def test_an_invalid_upstream_event_breaks_wire_3_but_a_forwarded_keepalive_is_on
 def test_a_raw_upstream_event_forwarded_to_the_client_breaks_map_10():
     assert ids([text(0.1, "A", "<-", {"type": "response.output_text.delta", "delta": "x"})]) == ["MAP-10"]
     assert ids([text(0.1, "A", "<-", {"type": "ConversationText", "role": "assistant", "content": "x"})]) == []
+
+
+def test_a_premature_response_create_that_also_meets_an_active_response_counts_once_under_ord_1():
+    frames = [update(), text(0.1, "B", "<-", {"type": "response.created", "response": {"id": "r_vad"}}),
+              user_item(0.12, "u1"), confirmed(0.15, "vad1"),
+              create(0.16, note={"rejected": "conversation_already_has_active_response"}), confirmed(0.5, "u1")]
+    assert ids(frames) == ["ORD-1"]
+
+
+def test_a_keepalive_passed_through_before_settings_is_cli_1s_not_ready_3s():
+    frames = [text(0.0, "A", "->", {"type": "KeepAlive"}), text(0.01, "B", "->", {"type": "KeepAlive"}), update(0.02)]
+    assert ids(frames) == ["CLI-1"]
