@@ -121,7 +121,11 @@ class PrematureResponseCreate(Session):
 
 
 @defect("ack-any-item", ("ORD-1",),
-        "sends the pending response.create on the first confirmation of any item, not of the user's item")
+        "sends the pending response.create on the first confirmation of any item, not of the user's item",
+        collateral=("ORD-4",),
+        collateral_reason="released by a server-VAD item's confirmation, its response.create also meets the response "
+                          "the service started for that spoken turn; when the user item's confirmation goes out in "
+                          "the same instant, that collision is all the wire shows")
 class AckAnyItem(Session):
     def _on_item_confirmed(self, item: dict) -> list[Action]:
         if not self._awaiting_confirmation:

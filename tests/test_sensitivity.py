@@ -30,7 +30,8 @@ def test_the_reference_proxy_passes_every_requirement_with_two_workers(tmp_path)
     done = harness("run", "--workers", "2", "--reports-dir", str(tmp_path))
     record = json.loads((tmp_path / "conformance.json").read_text())
     assert verdict_ids(record, "fail") == set(), done.stdout[-3000:]
-    assert verdict_ids(record, "untested") == set()
+    assert verdict_ids(record, "inconclusive") == set(), done.stdout[-3000:]
+    assert verdict_ids(record, "untested") == set(catalogue.planned())
     assert done.returncode == 0
 
 
@@ -56,6 +57,35 @@ def test_every_must_requirement_is_caught_by_some_defect(reduced_matrix):
     record = reduced_matrix["record"]
     assert record["must_ids_uncaught"] == []
     assert reduced_matrix["exit"] == 0, reduced_matrix["output"][-2000:]
+
+
+@pytest.fixture(scope="module")
+def minimal_matrix(tmp_path_factory) -> dict:
+    reports = tmp_path_factory.mktemp("sensitivity-minimal")
+    done = harness("sensitivity", "--reduced", "--variant", "minimal", "--reports-dir", str(reports))
+    assert (reports / "sensitivity-minimal.json").is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    return {"record": json.loads((reports / "sensitivity-minimal.json").read_text()), "exit": done.returncode,
+            "output": done.stdout}
+
+
+def test_on_the_minimal_variant_every_core_defect_is_caught_and_no_core_must_id_uncaught(minimal_matrix):
+    record = minimal_matrix["record"]
+    assert record["must_ids_uncaught"] == [], minimal_matrix["output"][-3000:]
+    for name, result in record["defects"].items():
+        assert result["missed"] == [] and result["unexpected_red"] == [], (name, result.get("reasons"))
+    assert minimal_matrix["exit"] == 0, minimal_matrix["output"][-2000:]
+
+
+def test_on_the_minimal_variant_ack_any_item_turns_ord_1_red(minimal_matrix):
+    # The minimal proxy makes no context items: the check must provoke the defect through the core features.
+    assert "ORD-1" in minimal_matrix["record"]["defects"]["ack-any-item"]["red"]
+
+
+def test_on_the_minimal_variant_only_the_ignored_features_are_out_of_scope(minimal_matrix):
+    baseline = minimal_matrix["record"]["baseline"]
+    out = set(baseline["red"]) | set(baseline["inconclusive"])
+    assert out <= {"ORD-3", "ORD-6", "MAP-4", "MAP-5", "MAP-6", "MAP-7", "MAP-8", "LIFE-3"}, out
+    assert "CANARY-1" in baseline["green"] and "ORD-1" in baseline["green"] and "ORD-7" in baseline["green"]
 
 
 def test_every_defect_names_requirements_of_the_catalogue_with_reasons_for_collateral():

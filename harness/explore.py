@@ -1,0 +1,384 @@
+"""python -m harness explore: generated sessions and upstream timings against a proxy, every session judged by the
+invariants and ORD-7; a violation is shrunk (by Hypothesis) to one minimal session and written as a reproducer.
+
+One Hypothesis example is a batch of sessions run at the same time (explore_runner); a batch with a violation of
+an id not reported yet fails the example, so Hypothesis shrinks the batch to the one session that shows it and
+minimises that session. Hypothesis has no time budget: the search stops at the budget (the example raises
+SkipTest, which ends the run without counting as a failure), a shrink stops SHRINK_BUDGET_S after its violation
+was found, and after a shrink a new run (seed derived from --seed and the run's number) searches on for other ids
+until the budget is spent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import signal
+import sys
+import time
+import unittest
+from dataclasses import dataclass
+from pathlib import Path
+
+from mock_upstream.scenario import ScenarioError, from_toml
+
+from . import explore_model, profiles, run_config, timeline_view
+from .errors import EnvironmentProblem, UsageProblem
+from .explore_model import ModelError, Session
+from .explore_runner import Runner, SessionResult
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BUDGET_S = 60.0
+SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found
+PROGRESS_S = 5.0
+REPLAY_TRIES = 3            # a timing race may need a few runs to show again
+VARIANTS = ("minimal",)
+MAX_LANES = 4
+# Batches per Hypothesis run. Hypothesis starts a run with a tenth of them (at most 50) kept small, which here
+# means single quick sessions: a small count keeps that start short; a run that ends before the budget is
+# followed by the next (seed derived from --seed).
+EXAMPLES_PER_RUN = 100
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                        help=f"seconds of generated sessions (default {DEFAULT_BUDGET_S:g}); a violation found is "
+                             f"then shrunk for at most {SHRINK_BUDGET_S:g} s more")
+    parser.add_argument("--seed", type=int, help="Hypothesis seed, for a reproducible search (default: random)")
+    parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
+    parser.add_argument("--variant", choices=VARIANTS, help="the reference proxy's feature-minimal variant")
+    parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
+    parser.add_argument("--reports-dir", default=str(ROOT / "reports"),
+                        help="explore.json and explore/<ID>-<n>/ reproducers go here (default reports/)")
+    parser.add_argument("--replay", metavar="DIR", help="run the one session of a reproducer folder and judge it")
+
+
+class ViolationFound(AssertionError):
+    """A generated session broke a requirement; one subclass per id, so Hypothesis shrinks each id on its own."""
+
+
+_VIOLATION_TYPES: dict[str, type[ViolationFound]] = {}
+
+
+def violation_type(req: str) -> type[ViolationFound]:
+    if req not in _VIOLATION_TYPES:
+        _VIOLATION_TYPES[req] = type(f"{req.replace('-', '_')}_Violation", (ViolationFound,), {})
+    return _VIOLATION_TYPES[req]
+
+
+@dataclass
+class Finding:
+    req: str
+    reason: str
+    result: SessionResult
+    batch: int              # sessions in the smallest failing batch (1 once shrunk)
+    folder: Path | None = None
+    command: str = ""
+    reproduced: str = ""
+
+
+class _Run:
+    """One Hypothesis run: the id it shrinks, once one was found, and the smallest failing session so far."""
+
+    def __init__(self) -> None:
+        self.target: str | None = None
+        self.found_at = 0.0
+        self.best: Finding | None = None
+        self.error: BaseException | None = None
+
+
+class Exploration:
+    def __init__(self, runner: Runner, seed: int, budget_s: float, storage: Path, out=sys.stdout):
+        self.runner, self.seed, self.budget_s, self.storage, self.out = runner, seed, budget_s, storage, out
+        self.started = time.monotonic()
+        self.deadline = self.started + budget_s
+        self.sessions = 0
+        self.problems = 0
+        self.found: dict[str, Finding] = {}
+        self.seen: set[str] = set()
+        self._last_progress = self.started
+
+    def run(self) -> None:
+        number = 0
+        while time.monotonic() < self.deadline:
+            self._one_run(derived_seed(self.seed, number))
+            number += 1
+
+    def _one_run(self, seed: int) -> None:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import seed as with_seed
+
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        # No Hypothesis directory in the user's working directory (it caches there even without a database).
+        set_hypothesis_home_dir(self.storage)
+        run = _Run()
+
+        @settings(max_examples=EXAMPLES_PER_RUN, database=None, deadline=None, derandomize=False, print_blob=False,
+                  report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
+                  phases=(Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
+        @with_seed(seed)
+        @given(explore_model.batches())
+        def probe(batch: list[Session]) -> None:
+            self._probe(batch, run)
+
+        try:
+            probe()
+        except unittest.SkipTest:
+            pass
+        except KeyboardInterrupt:
+            raise
+        except BaseException:   # the shrunk failure (or a flaky replay of it): run.best holds the session
+            if run.best is None and run.error is None:
+                raise
+        if run.error is not None:
+            raise run.error
+        if run.best is not None:
+            self.found[run.best.req] = run.best
+            self._say(f"{run.best.req}: shrunk to {run.best.batch} session(s) in "
+                      f"{time.monotonic() - run.found_at:.0f} s")
+
+    def _probe(self, batch: list[Session], run: _Run) -> None:
+        now = time.monotonic()
+        if run.target is None and now >= self.deadline or run.target is not None and \
+                now >= run.found_at + SHRINK_BUDGET_S:
+            raise unittest.SkipTest("budget spent")
+        try:
+            t0 = time.monotonic()
+            results = self.runner.run_batch(batch)
+            if os.environ.get("EXPLORE_DEBUG"):
+                print("batch", len(batch), round(time.monotonic() - t0, 2), file=sys.stderr)
+        except Exception as exc:      # the harness's own failure: end the run and surface it, never shrink it
+            run.error = exc
+            raise unittest.SkipTest("harness error") from None
+        self.sessions += len(results)
+        self.problems += sum(1 for r in results if r.problem)
+        hits = [(r, v) for r in results for v in r.violations if v.req not in self.found]
+        self.seen.update(v.req for _, v in hits)
+        if run.target is None and hits:
+            run.target, run.found_at = hits[0][1].req, time.monotonic()
+            self._say(f"{run.target}: found ({hits[0][1].reason}); shrinking")
+        self._progress(run)
+        mine = [(r, v) for r, v in hits if v.req == run.target]
+        if mine:
+            result, violation = mine[0]
+            run.best = Finding(violation.req, violation.reason, result, len(batch))
+            raise violation_type(violation.req)(violation.reason)
+
+    def _progress(self, run: _Run) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_S:
+            return
+        self._last_progress = now
+        found = sorted(set(self.found) | ({run.target} if run.target else set()))
+        shrinking = f"; shrinking {run.target} (batch of {run.best.batch})" if run.best else ""
+        self._say(f"{now - self.started:.0f} s: {self.sessions} sessions ({self.rate():.1f}/s), "
+                  f"violations: {', '.join(found) or 'none'}{shrinking}")
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.sessions / elapsed if elapsed > 0 else 0.0
+
+    def _say(self, line: str) -> None:
+        print(f"explore: {line}", file=self.out, flush=True)
+
+
+def derived_seed(seed: int, number: int) -> int:
+    """The seed of the search's run `number` (0: the first run), reproducible from --seed."""
+    return seed if number == 0 else random.Random(f"{seed}:{number}").randrange(2 ** 63)
+
+
+# ----------------------------------------------------------------------------------------------- reproducers
+
+def replay_command(folder: Path, defect: str | None, variant: str | None, proxy_cmd: str | None) -> str:
+    parts = ["python", "-m", "harness", "explore", "--replay", str(folder)]
+    for option, value in (("--defect", defect), ("--variant", variant), ("--proxy-cmd", proxy_cmd)):
+        if value:
+            parts += [option, value]
+    return shlex.join(parts)
+
+
+def write_reproducer(folder: Path, finding: Finding, command: str) -> None:
+    """scenario.toml, script.json, violation.json, command.txt and the session's timeline (HTML and JSON)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    session = finding.result.session
+    (folder / "scenario.toml").write_text(explore_model.scenario_toml(session.scenario))
+    (folder / "script.json").write_text(json.dumps(session.script.to_json(), indent=2) + "\n")
+    (folder / "violation.json").write_text(json.dumps({
+        "id": finding.req, "reason": finding.reason, "session": session.describe(), "command": command},
+        indent=2) + "\n")
+    (folder / "command.txt").write_text(command + "\n")
+    timeline = finding.result.timeline
+    anchors = next((list(v.anchors) for v in finding.result.violations if v.req == finding.req), [])
+    timeline_view.write(folder, "timeline", timeline.frames, timeline.origin, [a for a in anchors if a], 
+                        f"{finding.req}: {finding.reason}")
+
+
+def load_reproducer(folder: Path) -> tuple[Session, str | None]:
+    """The session of a reproducer folder and the id it was written for; UsageProblem when it is not one."""
+    if not folder.is_dir():
+        raise UsageProblem(f"--replay {folder}: not a directory")
+    for name in ("scenario.toml", "script.json"):
+        if not (folder / name).is_file():
+            raise UsageProblem(f"--replay {folder}: no {name} (a reproducer folder holds scenario.toml and "
+                               f"script.json)")
+    try:
+        scenario = from_toml(folder / "scenario.toml")
+        script = explore_model.script_from_json(json.loads((folder / "script.json").read_text()))
+    except (ScenarioError, ModelError) as exc:
+        raise UsageProblem(f"--replay {folder}: {exc}") from None
+    except ValueError as exc:
+        raise UsageProblem(f"--replay {folder}/script.json: not JSON: {exc}") from None
+    expected = None
+    try:
+        expected = json.loads((folder / "violation.json").read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return Session(script, scenario), expected
+
+
+def confirm(runner: Runner, session: Session, req: str, tries: int = REPLAY_TRIES) -> tuple[int, int]:
+    """(runs, red): the session run alone until req goes red, at most `tries` times."""
+    for run in range(1, tries + 1):
+        result = runner.run_batch([session])[0]
+        if any(v.req == req for v in result.violations):
+            return run, 1
+    return tries, 0
+
+
+def replay(runner: Runner, folder: Path, session: Session, expected: str | None, out=sys.stdout) -> int:
+    print(f"explore: replaying {folder} (up to {REPLAY_TRIES} runs: a timing race may not show every time)",
+          file=out)
+    for line in session.script.describe():
+        print(f"  client: {line}", file=out)
+    print(f"  upstream: {explore_model.describe_scenario(session.scenario)}", file=out)
+    others: list = []
+    for run in range(1, REPLAY_TRIES + 1):
+        result = runner.run_batch([session])[0]
+        mine = [v for v in result.violations if expected is None or v.req == expected]
+        others = [v for v in result.violations if v not in mine]
+        if mine:
+            violation = mine[0]
+            print(f"replay {run}/{REPLAY_TRIES}: {violation.req} red: {violation.reason}", file=out)
+            print(result.timeline.render(result.timeline.around(*violation.anchors),
+                                         highlight=[a for a in violation.anchors if a]), file=out)
+            return 1
+        print(f"replay {run}/{REPLAY_TRIES}: {expected or 'every id'} held"
+              + (f" ({result.problem})" if result.problem else ""), file=out)
+    if others:
+        print(f"explore: {expected} held, but {', '.join(v.req for v in others)} went red: "
+              f"{others[0].reason}", file=out)
+        return 1
+    print(f"explore: {expected or 'the session'} holds in {REPLAY_TRIES} runs", file=out)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------ main
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        options = _validate(args)
+    except UsageProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    profile, reports, replay_session = options
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        lanes = 1 if args.replay else max(2, min(MAX_LANES, run_config.available_cpus()))
+        with Runner(profile, args.defect, args.variant, lanes, reports / "logs") as runner:
+            if replay_session is not None:
+                return replay(runner, Path(args.replay), *replay_session)
+            return _explore(runner, args, reports)
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: explore interrupted; proxies stopped", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _validate(args: argparse.Namespace):
+    from reference_proxy.defects import DEFECTS
+
+    if not args.budget > 0:
+        raise UsageProblem(f"--budget must be a positive number of seconds, not {args.budget:g}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageProblem("--seed must be a number >= 0")
+    if args.defect is not None and args.defect not in DEFECTS:
+        raise UsageProblem(f"unknown defect {args.defect!r}: use one of {', '.join(sorted(DEFECTS))}")
+    profile = profiles.with_overrides(profiles.load("reference"), proxy_cmd=args.proxy_cmd)
+    if args.defect and not profile.can_switch_defects:
+        raise UsageProblem("--defect switches a defect of the reference proxy: not with --proxy-cmd")
+    if args.variant and not profile.can_switch_variants:
+        raise UsageProblem("--variant chooses a variant of the reference proxy: not with --proxy-cmd")
+    replay_session = load_reproducer(Path(args.replay)) if args.replay else None
+    reports = Path(args.reports_dir)
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageProblem(f"--reports-dir {reports}: {exc.strerror}") from None
+    return profile, reports, replay_session
+
+
+def _explore(runner: Runner, args: argparse.Namespace, reports: Path) -> int:
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 32)
+    what = f"defect {args.defect}" if args.defect else "no defect"
+    print(f"explore: seed {seed}, budget {args.budget:g} s, {len(runner.lanes)} lanes, "
+          f"{args.proxy_cmd or 'reference proxy'}{' (variant ' + args.variant + ')' if args.variant else ''}, "
+          f"{what}", flush=True)
+    exploration = Exploration(runner, seed, args.budget, reports / "explore" / ".hypothesis")
+    interrupted = False
+    try:
+        exploration.run()
+    except KeyboardInterrupt:
+        interrupted = True
+    elapsed = time.monotonic() - exploration.started
+    rate = exploration.sessions / elapsed if elapsed > 0 else 0.0
+    findings = list(exploration.found.values())
+    folder_root = reports / "explore"
+    _clear_old_reproducers(folder_root)
+    for number, finding in enumerate(findings, 1):
+        finding.folder = folder_root / f"{finding.req}-{number}"
+        finding.command = replay_command(finding.folder, args.defect, args.variant, args.proxy_cmd)
+        write_reproducer(finding.folder, finding, finding.command)
+        if not interrupted:
+            runs, red = confirm(runner, finding.result.session, finding.req)
+            finding.reproduced = f"red in run {runs} of {REPLAY_TRIES}" if red else \
+                f"held in {runs} replays (a timing race: replay it a few times)"
+    record = {"seed": seed, "sessions": exploration.sessions, "sessions_per_s": round(rate, 2),
+              "elapsed_s": round(elapsed, 1), "budget_s": args.budget, "lanes": len(runner.lanes),
+              "defect": args.defect, "variant": args.variant, "proxy_cmd": args.proxy_cmd,
+              "sessions_not_as_scripted": exploration.problems, "interrupted": interrupted,
+              "violations": [{"id": f.req, "reason": f.reason, "reproducer": str(f.folder), "command": f.command,
+                              "replayed": f.reproduced, "session": f.result.session.describe()}
+                             for f in findings]}
+    (reports / "explore.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"explore: {exploration.sessions} sessions in {elapsed:.1f} s ({rate:.1f} sessions/s), "
+          f"{len(findings)} violation(s); {reports / 'explore.json'}", flush=True)
+    for finding in findings:
+        print(f"  {finding.req}: {finding.reason}\n    reproducer: {finding.folder} ({finding.reproduced})\n"
+              f"    replay: {finding.command}", flush=True)
+    if interrupted:
+        raise KeyboardInterrupt
+    return 1 if findings else 0
+
+
+def _clear_old_reproducers(folder_root: Path) -> None:
+    """Reproducers of an earlier run would read as this run's: remove them (only folders explore writes)."""
+    if not folder_root.is_dir():
+        return
+    for folder in folder_root.iterdir():
+        if folder.is_dir() and (folder / "script.json").is_file() and (folder / "scenario.toml").is_file():
+            for file in folder.iterdir():
+                if file.is_file():
+                    file.unlink()
+            os.rmdir(folder)
