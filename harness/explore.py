@@ -1,12 +1,13 @@
 """python -m harness explore: generated sessions and upstream timings against a proxy, every session judged by the
 invariants and ORD-7; a violation is shrunk (by Hypothesis) to one minimal session and written as a reproducer.
 
-One Hypothesis example is a batch of sessions run at the same time (explore_runner); a batch with a violation of
-an id not reported yet fails the example, so Hypothesis shrinks the batch to the one session that shows it and
-minimises that session. Hypothesis has no time budget: the search stops at the budget (the example raises
-SkipTest, which ends the run without counting as a failure), a shrink stops SHRINK_BUDGET_S after its violation
-was found, and after a shrink a new run (seed derived from --seed and the run's number) searches on for other ids
-until the budget is spent.
+Sessions take real time (the upstream's delays), so several Hypothesis searches run at once, one per worker
+thread, each example one session; their sessions share the runner's lanes (explore_runner). The first worker to
+see a violation of an id not reported yet claims it: its example fails and Hypothesis shrinks that session,
+while the other workers search on. Hypothesis has no time budget: at the budget each search's next example
+raises SkipTest, which ends the run without counting as a failure; a shrink stops SHRINK_BUDGET_S after its
+violation was found; a worker whose run ended before the budget (max_examples, or a shrink done) starts a new
+run, its seed derived from --seed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import random
 import shlex
 import signal
 import sys
+import threading
 import time
 import unittest
 from dataclasses import dataclass
@@ -35,12 +37,14 @@ DEFAULT_BUDGET_S = 60.0
 SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found
 PROGRESS_S = 5.0
 REPLAY_TRIES = 3            # a timing race may need a few runs to show again
+SHRINK_TRIES = 3            # runs of each shrink candidate, at the same time
 VARIANTS = ("minimal",)
 MAX_LANES = 4
-# Batches per Hypothesis run. Hypothesis starts a run with a tenth of them (at most 50) kept small, which here
-# means single quick sessions: a small count keeps that start short; a run that ends before the budget is
-# followed by the next (seed derived from --seed).
+WORKERS = 12                # Hypothesis searches at the same time, one session each at a time
+# Sessions per Hypothesis run. Hypothesis starts a run with a tenth of them (at most 50) kept small: a small
+# count keeps that start short; a run that ends before the budget is followed by the next (its seed derived).
 EXAMPLES_PER_RUN = 100
+SHUTDOWN_S = 5.0            # for the workers to end after Ctrl-C
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,14 +78,13 @@ class Finding:
     req: str
     reason: str
     result: SessionResult
-    batch: int              # sessions in the smallest failing batch (1 once shrunk)
     folder: Path | None = None
     command: str = ""
     reproduced: str = ""
 
 
 class _Run:
-    """One Hypothesis run: the id it shrinks, once one was found, and the smallest failing session so far."""
+    """One Hypothesis run of one worker: the id it shrinks, once one was found, and its smallest failing session."""
 
     def __init__(self) -> None:
         self.target: str | None = None
@@ -91,92 +94,139 @@ class _Run:
 
 
 class Exploration:
-    def __init__(self, runner: Runner, seed: int, budget_s: float, storage: Path, out=sys.stdout):
+    """WORKERS threads, each a Hypothesis search of its own (one session per example, seeds derived from the seed
+    and the worker's number), their sessions running at the same time on the runner's lanes. The first worker to
+    see a violation of an id nobody reported yet claims the id and shrinks it; the others search on."""
+
+    def __init__(self, runner: Runner, seed: int, budget_s: float, storage: Path, workers: int = None,
+                 out=sys.stdout):
         self.runner, self.seed, self.budget_s, self.storage, self.out = runner, seed, budget_s, storage, out
+        self.workers = workers or WORKERS
         self.started = time.monotonic()
         self.deadline = self.started + budget_s
         self.sessions = 0
         self.problems = 0
         self.found: dict[str, Finding] = {}
-        self.seen: set[str] = set()
-        self._last_progress = self.started
+        self.claimed: dict[str, _Run] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.errors: list[BaseException] = []
 
     def run(self) -> None:
+        """Search until the budget is spent and every claimed id is shrunk; KeyboardInterrupt stops the workers."""
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        # No Hypothesis directory in the user's working directory (it caches there even without a database).
+        set_hypothesis_home_dir(self.storage)
+        threads = [threading.Thread(target=self._worker, args=(i,), name=f"explore-{i}", daemon=True)
+                   for i in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        last = time.monotonic()
+        try:
+            while any(t.is_alive() for t in threads):
+                for thread in threads:
+                    thread.join(0.2)
+                if time.monotonic() - last >= PROGRESS_S:
+                    last = time.monotonic()
+                    self._progress()
+        except KeyboardInterrupt:
+            self.stopping.set()
+            for thread in threads:
+                thread.join(SHUTDOWN_S)
+            raise
+        if self.errors:
+            raise self.errors[0]
+
+    def _worker(self, index: int) -> None:
         number = 0
-        while time.monotonic() < self.deadline:
-            self._one_run(derived_seed(self.seed, number))
-            number += 1
+        try:
+            while not self.stopping.is_set() and time.monotonic() < self.deadline:
+                self._one_run(derived_seed(self.seed, index, number))
+                number += 1
+        except BaseException as exc:  # the harness's own failure: stop every worker, surface it
+            self.errors.append(exc)
+            self.stopping.set()
 
     def _one_run(self, seed: int) -> None:
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import seed as with_seed
 
-        from hypothesis.configuration import set_hypothesis_home_dir
-
-        # No Hypothesis directory in the user's working directory (it caches there even without a database).
-        set_hypothesis_home_dir(self.storage)
         run = _Run()
 
-        @settings(max_examples=EXAMPLES_PER_RUN, database=None, deadline=None, derandomize=False, print_blob=False,
-                  report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=EXAMPLES_PER_RUN, database=None, deadline=None, derandomize=False,
+                  print_blob=False, report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
                   phases=(Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
         @with_seed(seed)
-        @given(explore_model.batches())
-        def probe(batch: list[Session]) -> None:
-            self._probe(batch, run)
+        @given(explore_model.sessions())
+        def probe(session: Session) -> None:
+            self._probe(session, run)
 
         try:
             probe()
         except unittest.SkipTest:
             pass
-        except KeyboardInterrupt:
-            raise
-        except BaseException:   # the shrunk failure (or a flaky replay of it): run.best holds the session
+        except ViolationFound:    # the shrunk failure: run.best holds its session
+            pass
+        except BaseException as exc:
+            if os.environ.get("EXPLORE_DEBUG"):
+                print("run ended", repr(exc)[:300], file=sys.stderr)
+            # Hypothesis's report of a failure that did not show again on its final replay (a timing race): the
+            # smallest failing session is in run.best all the same.
             if run.best is None and run.error is None:
                 raise
         if run.error is not None:
             raise run.error
-        if run.best is not None:
-            self.found[run.best.req] = run.best
-            self._say(f"{run.best.req}: shrunk to {run.best.batch} session(s) in "
-                      f"{time.monotonic() - run.found_at:.0f} s")
+        if run.target is not None:
+            with self.lock:
+                self.claimed.pop(run.target, None)
+                if run.best is not None:
+                    self.found[run.target] = run.best
+            self._say(f"{run.target}: shrunk in {time.monotonic() - run.found_at:.0f} s to: "
+                      f"{run.best.result.session.describe()}")
 
-    def _probe(self, batch: list[Session], run: _Run) -> None:
+    def _open(self, req: str) -> bool:
+        return req not in self.found and req not in self.claimed
+
+    def _probe(self, session: Session, run: _Run) -> None:
         now = time.monotonic()
-        if run.target is None and now >= self.deadline or run.target is not None and \
-                now >= run.found_at + SHRINK_BUDGET_S:
+        if self.stopping.is_set() or run.target is None and now >= self.deadline or \
+                run.target is not None and now >= run.found_at + SHRINK_BUDGET_S:
             raise unittest.SkipTest("budget spent")
+        target = run.target
+        stop_on = (lambda found: any(v.req == target for v in found)) if target else \
+            (lambda found: any(self._open(v.req) for v in found))
         try:
-            t0 = time.monotonic()
-            results = self.runner.run_batch(batch)
-            if os.environ.get("EXPLORE_DEBUG"):
-                print("batch", len(batch), round(time.monotonic() - t0, 2), file=sys.stderr)
+            # While shrinking, each candidate runs SHRINK_TRIES times at once (all cut short when one shows the
+            # id): a timing race that shows only now and then must not read as "this candidate holds".
+            results = self.runner.run_batch([session] * (SHRINK_TRIES if target else 1), stop_on)
         except Exception as exc:      # the harness's own failure: end the run and surface it, never shrink it
             run.error = exc
             raise unittest.SkipTest("harness error") from None
-        self.sessions += len(results)
-        self.problems += sum(1 for r in results if r.problem)
-        hits = [(r, v) for r in results for v in r.violations if v.req not in self.found]
-        self.seen.update(v.req for _, v in hits)
-        if run.target is None and hits:
-            run.target, run.found_at = hits[0][1].req, time.monotonic()
-            self._say(f"{run.target}: found ({hits[0][1].reason}); shrinking")
-        self._progress(run)
-        mine = [(r, v) for r, v in hits if v.req == run.target]
+        result = next((r for r in results if any(v.req == target for v in r.violations)), results[0])
+        if target and os.environ.get("EXPLORE_DEBUG"):
+            print("shrink", target, [sorted(v.req for v in r.violations) for r in results],
+                  len(session.script.steps), file=sys.stderr)
+        with self.lock:
+            self.sessions += len(results)
+            self.problems += sum(bool(r.problem) for r in results)
+            if run.target is None:
+                new = [v for v in result.violations if self._open(v.req)]
+                if new:
+                    run.target, run.found_at = new[0].req, time.monotonic()
+                    self.claimed[run.target] = run
+                    self._say(f"{run.target}: found ({new[0].reason}); shrinking")
+        mine = [v for v in result.violations if v.req == run.target]
         if mine:
-            result, violation = mine[0]
-            run.best = Finding(violation.req, violation.reason, result, len(batch))
-            raise violation_type(violation.req)(violation.reason)
+            run.best = Finding(mine[0].req, mine[0].reason, result)
+            raise violation_type(run.target)(mine[0].reason)
 
-    def _progress(self, run: _Run) -> None:
-        now = time.monotonic()
-        if now - self._last_progress < PROGRESS_S:
-            return
-        self._last_progress = now
-        found = sorted(set(self.found) | ({run.target} if run.target else set()))
-        shrinking = f"; shrinking {run.target} (batch of {run.best.batch})" if run.best else ""
-        self._say(f"{now - self.started:.0f} s: {self.sessions} sessions ({self.rate():.1f}/s), "
-                  f"violations: {', '.join(found) or 'none'}{shrinking}")
+    def _progress(self) -> None:
+        with self.lock:
+            found, shrinking = sorted(self.found), sorted(self.claimed)
+        elapsed = time.monotonic() - self.started
+        self._say(f"{elapsed:.0f} s: {self.sessions} sessions ({self.rate():.1f}/s), violations: "
+                  f"{', '.join(found) or 'none'}" + (f"; shrinking {', '.join(shrinking)}" if shrinking else ""))
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -186,9 +236,9 @@ class Exploration:
         print(f"explore: {line}", file=self.out, flush=True)
 
 
-def derived_seed(seed: int, number: int) -> int:
-    """The seed of the search's run `number` (0: the first run), reproducible from --seed."""
-    return seed if number == 0 else random.Random(f"{seed}:{number}").randrange(2 ** 63)
+def derived_seed(seed: int, worker: int, number: int) -> int:
+    """The seed of a worker's run `number`, reproducible from --seed."""
+    return random.Random(f"{seed}:{worker}:{number}").randrange(2 ** 63)
 
 
 # ----------------------------------------------------------------------------------------------- reproducers
@@ -243,7 +293,7 @@ def load_reproducer(folder: Path) -> tuple[Session, str | None]:
 def confirm(runner: Runner, session: Session, req: str, tries: int = REPLAY_TRIES) -> tuple[int, int]:
     """(runs, red): the session run alone until req goes red, at most `tries` times."""
     for run in range(1, tries + 1):
-        result = runner.run_batch([session])[0]
+        result = runner.run_batch([session], lambda found: any(v.req == req for v in found))[0]
         if any(v.req == req for v in result.violations):
             return run, 1
     return tries, 0

@@ -262,13 +262,6 @@ def sessions(draw) -> Session:
     return Session(script, draw(scenarios(script.functions)))
 
 
-def batches(groups: int = 10, per_group: int = 6):
-    """A batch of sessions run at the same time: a list of small lists, flattened, so that a batch holds about a
-    score of sessions on average and still shrinks to the one session that failed."""
-    return st.lists(st.lists(sessions(), min_size=1, max_size=per_group), min_size=1, max_size=groups).map(
-        lambda nested: [s for group in nested for s in group])
-
-
 # ----------------------------------------------------------------------------------------------- judges
 
 # How long a session must have stayed open after the moment a reply was due before a missing reply counts.
@@ -324,13 +317,27 @@ def _responses(b_frames: list[Frame]) -> list[_Response]:
     return order
 
 
+def _confirmed_at(b_frames: list[Frame], message: Frame) -> float | None:
+    """When the upstream confirmed the user item the proxy made of this InjectUserMessage: its creation time when
+    the item has no id to follow or was never made (nothing to wait for), None while it is unconfirmed."""
+    text = message.data.get("content") if isinstance(message.data, dict) else None
+    item = next((f for f in b_frames if f.arrow == "->" and f.type == "conversation.item.create"
+                 and f.role == "user" and f.t >= message.t and invariants.item_text(f) == text), None)
+    if item is None or item.item_id is None:
+        return message.t if item is None else item.t
+    return next((f.t for f in b_frames if f.arrow == "<-" and f.type in invariants.CONFIRMATIONS
+                 and f.item_id == item.item_id), None)
+
+
 def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
-    """ORD-7, judged where it arose: a message sent while a response was active gets a response.create after
-    that response's response.done, and the last message's reply reaches the client as an assistant
-    ConversationText. Two messages answered by one response are fine (a proxy may merge turns). Not judged when
-    the session ended (either side closed, or the recording stopped) within settle_s of the moment the proxy
-    had to act, when the response never finished, or when the reply was withheld by the upstream because of a
-    premature response.create (ORD-1's failure)."""
+    """ORD-7, judged where it arose (a message sent while a response was active): that response's response.done
+    is followed by a response.create, and the last message's reply reaches the client as an assistant
+    ConversationText. Two messages answered by one response are fine (a proxy may merge turns). The proxy's
+    moment to act is the later of the response's done and the confirmation of the message's user item (ORD-1 has
+    it wait for that); a missing response.create or reply counts only when the session stayed open settle_s past
+    that moment. Not judged while the item is unconfirmed or the response unfinished, nor when the upstream
+    withheld the reply because of a premature or rejected response.create (ORD-1's or ORD-4's failure). A
+    violation on a prefix of a session stands for the whole session."""
     for a_frames, b_frames in _pairs(timeline):
         both = a_frames + b_frames
         closes = [f.t for f in both if f.kind == "close"]
@@ -344,38 +351,44 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
             if active is None:
                 continue
             during = True
-            if active.done is None or end - active.done.t < settle_s:
+            confirmed = _confirmed_at(b_frames, message)
+            if active.done is None or confirmed is None:
                 continue
-            if not any(c.t > active.done.t for c in creates):
+            due = max(active.done.t, confirmed)
+            if end - due >= settle_s and not any(c.t > active.done.t for c in creates):
                 return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
                                           f"response {active.id} was active; that response was done at "
                                           f"{timeline.offset(active.done):.3f} s and no response.create followed in "
-                                          f"the {end - active.done.t:.1f} s the session stayed open: the turn was "
-                                          f"lost", (message, active.created, active.done))
-        if not during or not injects:
+                                          f"the {end - due:.1f} s the session stayed open: the turn was lost",
+                                 (message, active.created, active.done))
+        if not during:
             continue    # the situation (a message during a reply) never arose on this connection
         last = injects[-1]
         if any(c.t > last.t and (c.note.get("premature") or c.note.get("rejected")) for c in creates):
             continue    # the upstream withheld the reply: ORD-1's or ORD-4's failure, judged there
         answers = [r for r in responses if r.created.t > last.t]
         if not answers:
-            due = max([last.t] + [r.done.t for r in responses if r.done is not None and r.done.t <= end])
+            confirmed = _confirmed_at(b_frames, last)
+            if confirmed is None or any(r.done is None for r in responses):
+                continue    # the proxy must still wait: for the item's confirmation, or the active response
+            due = max([confirmed] + [r.done.t for r in responses if r.done is not None and r.done.t <= end])
             if end - due >= settle_s:
                 return Violation("ORD-7", f"no response was created for the last InjectUserMessage (at "
                                           f"{timeline.offset(last):.3f} s) in the {end - due:.1f} s the session "
                                           f"stayed open after the proxy could send one: the turn was lost",
                                  (last,))
             continue
-        texts = {text for r in answers for text in r.texts()}
-        if not texts:
+        finished = [r for r in answers if r.texts()]
+        if not finished:
             continue    # not finished, or a function call: no assistant text to show yet
-        shown = [f for f in a_frames if f.arrow == "<-" and f.type == "ConversationText" and f.t > last.t
-                 and f.role == "assistant" and isinstance(f.data, dict) and f.data.get("content") in texts]
-        first_done = min(r.done.t for r in answers if r.done is not None and r.texts())
+        texts = {text for r in finished for text in r.texts()}
+        shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.t > last.t and f.role == "assistant"
+                    and isinstance(f.data, dict) and f.data.get("content") in texts for f in a_frames)
+        first_done = min(r.done.t for r in finished)
         if not shown and end - first_done >= settle_s:
             return Violation("ORD-7", f"the reply to the last InjectUserMessage (at {timeline.offset(last):.3f} s) "
-                                      f"was done upstream at {first_done - timeline.origin:.3f} s "
-                                      f"but never reached the client as an assistant ConversationText", (last,))
+                                      f"was done upstream at {first_done - timeline.origin:.3f} s but never "
+                                      f"reached the client as an assistant ConversationText", (last,))
     return None
 
 
@@ -429,5 +442,5 @@ def scenario_toml(scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ModelError", "Script", "Session", "Step", "When", "batches", "judge", "ord_7",
+__all__ = ["ModelError", "Script", "Session", "Step", "When", "judge", "ord_7",
            "scenario_toml", "script_from_json", "scenarios", "scripts", "sessions"]

@@ -38,7 +38,8 @@ from .timeline import Timeline
 from .timeouts import units
 
 SHORT_QUIET_S = 0.1     # nothing in flight and both legs this quiet: the session is over
-LONG_QUIET_S = 1.0      # something in flight but both legs this quiet: stuck (more than explore_model.SETTLE_S)
+LONG_QUIET_S = 0.7      # something in flight but both legs this quiet: stuck (more than explore_model.SETTLE_S)
+WATCH_S = 0.1           # how often a session's timeline so far is judged, to cut a failing batch short
 MOMENT_TIMEOUT_S = 1.0  # a step waits this long at most for its moment
 SESSION_CAP_S = 8.0
 CONNECT_S = 2.0         # for the session's connections to show up on both legs
@@ -71,13 +72,15 @@ class _Record:
     def legs(self) -> set[str]:
         return {f.leg for f in self.frames}
 
-    async def wait_for(self, predicate: Callable[[], object], timeout: float) -> object:
-        """predicate's truthy value once it has one, else None after timeout (asked again on every frame)."""
+    async def wait_for(self, predicate: Callable[[], object], timeout: float,
+                       stop: asyncio.Event | None = None) -> object:
+        """predicate's truthy value once it has one, else None after timeout or once stop is set (asked again on
+        every frame)."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             remaining = deadline - time.monotonic()
-            if value or remaining <= 0:
+            if value or remaining <= 0 or stop is not None and stop.is_set():
                 return value or None
             self.changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -146,10 +149,15 @@ class Lane:
 
     # ------------------------------------------------------------------------------------------- a session
 
-    async def run(self, session: Session) -> SessionResult:
+    async def run(self, session: Session, stop: asyncio.Event,
+                  stop_on: Callable[[list[Violation]], bool] | None = None) -> SessionResult:
+        """Play the session; cut it short once stop is set (by this session's watcher, when its timeline so far
+        shows a violation stop_on wants, or by another session of the batch). Every judge holds on a prefix of
+        a session, so a session cut short is judged like a whole one."""
         record = _Record()
         start = time.monotonic()
-        client = _Client(session, record)
+        client = _Client(session, record, stop)
+        watcher = asyncio.ensure_future(_watch(record, start, stop, stop_on)) if stop_on else None
         problem = None
         try:
             async with self.lock:
@@ -164,6 +172,8 @@ class Lane:
         except Exception as exc:  # the session's own machinery: reported with the session, not the proxy's
             problem = f"session error: {exc!r}"
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await client.close()
             await record.wait_for(lambda: {f.leg for f in record.frames if f.kind == "close"} >= record.legs(),
                                   CLOSE_S)
@@ -173,11 +183,20 @@ class Lane:
         return SessionResult(session, timeline, explore_model.judge(timeline), problem, time.monotonic() - start)
 
 
+async def _watch(record: "_Record", start: float, stop: asyncio.Event,
+                 stop_on: Callable[[list[Violation]], bool]) -> None:
+    """Judge the session's timeline so far every WATCH_S; set stop when it shows a violation stop_on wants."""
+    while not stop.is_set():
+        await asyncio.sleep(WATCH_S)
+        if stop_on(explore_model.judge(Timeline(list(record.frames), start))):
+            stop.set()
+
+
 class _Client:
     """The headless component-protocol client playing one script."""
 
-    def __init__(self, session: Session, record: _Record):
-        self.script, self.record = session.script, record
+    def __init__(self, session: Session, record: _Record, stop: asyncio.Event):
+        self.script, self.record, self.stop = session.script, record, stop
         self.ws = None
         self.reader: asyncio.Task | None = None
         self.pending: set[asyncio.Task] = set()
@@ -190,21 +209,21 @@ class _Client:
             return f"could not connect to the proxy through the client tap: {type(exc).__name__}"
         self.reader = asyncio.ensure_future(self._read())
         await self._send(json.dumps(self.script.settings()))
-        both = await self.record.wait_for(lambda: self.record.legs() >= {"A", "B"}, units(CONNECT_S))
-        return None if both else "the proxy opened no upstream connection"
+        both = await self.record.wait_for(lambda: self.record.legs() >= {"A", "B"}, units(CONNECT_S), self.stop)
+        return None if both or self.stop.is_set() else "the proxy opened no upstream connection"
 
     async def play(self) -> str | None:
         problem = None
         previous = self.last_sent
         if not self.script.early:
             ready = await self.record.wait_for(lambda: self._seen("A", "<-", "SettingsApplied", 0.0),
-                                               units(CONNECT_S))
-            if not ready:
+                                               units(CONNECT_S), self.stop)
+            if not ready and not self.stop.is_set():
                 problem = "no SettingsApplied"
             previous = time.monotonic()
         for step in self.script.steps:
             await self._wait_moment(step, previous)
-            if self.ws.state.name != "OPEN":
+            if self.ws.state.name != "OPEN" or self.stop.is_set():
                 break
             await self._do(step)
             previous = self.last_sent
@@ -220,11 +239,13 @@ class _Client:
                      and f.role == "assistant"}[when.after]
             # A moment that cannot come any more (nothing in flight) is not waited for.
             await self.record.wait_for(lambda: any(f.t > since and match(f) for f in self.record.frames)
-                                       or not (self.pending or in_flight(self.record.frames)), MOMENT_TIMEOUT_S)
+                                       or not (self.pending or in_flight(self.record.frames)), MOMENT_TIMEOUT_S,
+                                       self.stop)
             since = time.monotonic()
         delay = since + when.ms / 1000 - time.monotonic()
         if delay > 0:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), delay)
 
     async def _do(self, step: Step) -> None:
         if step.kind == "inject":
@@ -280,7 +301,7 @@ class _Client:
             frames = self.record.frames
             now = time.monotonic()
             quiet = now - max([self.last_sent] + [f.t for f in frames[-1:]])
-            if any(f.kind == "close" for f in frames) or now >= cap or quiet >= LONG_QUIET_S:
+            if any(f.kind == "close" for f in frames) or now >= cap or quiet >= LONG_QUIET_S or self.stop.is_set():
                 return
             if quiet >= SHORT_QUIET_S and not self.pending and not in_flight(frames):
                 return
@@ -358,12 +379,15 @@ class Runner:
                 lane.proxy.stop(grace_s=0.5)
                 lane.proxy.start()
 
-    def run_batch(self, sessions: list[Session]) -> list[SessionResult]:
-        """Run the sessions at the same time, spread over the lanes; their results in the same order."""
+    def run_batch(self, sessions: list[Session],
+                  stop_on: Callable[[list[Violation]], bool] | None = None) -> list[SessionResult]:
+        """Run the sessions at the same time, spread over the lanes; their results in the same order. With
+        stop_on, the whole batch is cut short as soon as one session shows a violation stop_on wants."""
         self.revive()
 
         async def batch() -> list[SessionResult]:
-            return list(await asyncio.gather(*(self.lanes[i % len(self.lanes)].run(s)
+            stop = asyncio.Event()
+            return list(await asyncio.gather(*(self.lanes[i % len(self.lanes)].run(s, stop, stop_on)
                                                for i, s in enumerate(sessions))))
 
         return self.loop.run(batch(), timeout=units(SESSION_CAP_S + 30))
