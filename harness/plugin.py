@@ -152,7 +152,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def _invariant_violations(item: pytest.Item) -> list[invariants.Violation]:
-    """The invariants this test's session broke, except those of its own ids that its own check judged."""
+    """The invariants this test's session broke (only its own connections: not an earlier test's late frames)."""
     if RECORDING not in item.stash:
         return []
     return invariants.check(item.stash[RECORDING].own_timeline())

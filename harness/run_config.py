@@ -50,19 +50,20 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
         base = scenarios.load(scenario) if scenario else scenarios.load("default")
     except scenarios.ScenarioError as exc:
         raise UsageProblem(str(exc)) from None
-    if defect is not None:
-        if defect not in DEFECTS:
-            raise UsageProblem(f"unknown defect {defect!r}: use one of {', '.join(sorted(DEFECTS))}")
-        if not loaded.can_switch_defects:
-            raise UsageProblem(f"profile {loaded.name!r} starts no proxy with proxy.defect_args, "
-                               f"so --defect cannot be applied")
-    if variant is not None:
-        if variant not in VARIANTS:
-            raise UsageProblem(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
-        if not loaded.can_switch_variants:
-            raise UsageProblem(f"profile {loaded.name!r} starts no proxy with proxy.variant_args, "
-                               f"so --variant cannot be applied")
+    _check_switch("defect", defect, sorted(DEFECTS), loaded.can_switch_defects, loaded.name)
+    _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
     return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant)
+
+
+def _check_switch(kind: str, value: str | None, known, profile_can: bool, profile: str) -> None:
+    """A --defect or --variant names a known one, and the profile starts a proxy it can be passed to."""
+    if value is None:
+        return
+    if value not in known:
+        raise UsageProblem(f"unknown {kind} {value!r}: use one of {', '.join(known)}")
+    if not profile_can:
+        raise UsageProblem(f"profile {profile!r} starts no proxy with proxy.{kind}_args, so --{kind} cannot be "
+                           f"applied")
 
 
 # On the 2-core development machine, more workers than cores made the passing suite slower (47 s with 2,

@@ -140,6 +140,26 @@ def to_markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+DOCS_TITLE = "# Sensitivity of the harness\n"
+
+
+def write_docs(docs: Path, record: dict, reduced: bool) -> None:
+    """Put this matrix on the docs page in its own section (one per variant), keeping the others."""
+    variant = record.get("variant")
+    key = variant or "reference"
+    flags = (" --reduced" if reduced else "") + (f" --variant {variant}" if variant else "")
+    heading = f"## {'The feature-minimal variant' if variant else 'The reference proxy'}"
+    section = (f"<!-- matrix:{key} -->\n{heading}\n\nMade by `python -m harness sensitivity --docs {docs}{flags}`."
+               f"\n\n{to_markdown(record)}<!-- /matrix:{key} -->\n")
+    text = docs.read_text() if docs.is_file() else DOCS_TITLE
+    start, end = f"<!-- matrix:{key} -->", f"<!-- /matrix:{key} -->\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    docs.write_text(text)
+
+
 def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, reports_dir: Path,
          docs: Path | None, variant: str | None = None) -> int:
     chosen = [DEFECTS[n] for n in (names or sorted(DEFECTS))]
@@ -173,9 +193,7 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
     markdown = to_markdown(record)
     (reports_dir / f"sensitivity{suffix}.md").write_text(markdown)
     if docs is not None:
-        flags = (" --reduced" if reduced else "") + (f" --variant {variant}" if variant else "")
-        docs.write_text("# Sensitivity of the harness\n\nMade by `python -m harness sensitivity "
-                        f"--docs {docs}{flags}`.\n\n" + markdown)
+        write_docs(docs, record, reduced)
     print(f"reports: {reports_dir / f'sensitivity{suffix}.json'}, sensitivity{suffix}.md; MUST ids uncaught: "
           f"{', '.join(record['must_ids_uncaught']) or 'none'}"
           + (f"; not applicable to the variant: {', '.join(skipped)}" if skipped else ""))

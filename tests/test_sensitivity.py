@@ -94,3 +94,18 @@ def test_every_defect_names_requirements_of_the_catalogue_with_reasons_for_colla
         assert defect.breaks and set(defect.breaks) <= set(known), defect.name
         assert set(defect.collateral) <= set(known), defect.name
         assert not defect.collateral or defect.collateral_reason, f"{defect.name}: collateral without a reason"
+
+
+def test_the_docs_page_keeps_one_section_per_matrix(tmp_path):
+    from harness.sensitivity import write_docs
+
+    page = tmp_path / "sensitivity.md"
+    empty = {"mode": "full", "variant": None, "defects": {}, "must_ids_caught": [], "must_ids_uncaught": [],
+             "should_ids_caught": [], "should_ids_uncaught": []}
+    write_docs(page, empty, reduced=False)
+    write_docs(page, {**empty, "variant": "minimal", "baseline": {"red": [], "green": [], "inconclusive": []},
+                      "not_applicable": ["greeting-upstream"]}, reduced=False)
+    write_docs(page, {**empty, "must_ids_uncaught": ["ORD-1"]}, reduced=False)
+    text = page.read_text()
+    assert text.count("<!-- matrix:reference -->") == 1 and text.count("<!-- matrix:minimal -->") == 1
+    assert "uncaught: ORD-1" in text and "`greeting-upstream`" in text
