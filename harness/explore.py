@@ -197,13 +197,14 @@ class Exploration:
         stop_on = (lambda found: any(v.req == target for v in found)) if target else \
             (lambda found: any(self._open(v.req) for v in found))
         try:
-            # While shrinking, each candidate runs SHRINK_TRIES times at once (all cut short when one shows the
-            # id): a timing race that shows only now and then must not read as "this candidate holds".
+            # While shrinking, each candidate runs SHRINK_TRIES times at once and fails only when every run
+            # shows the id: the shrink keeps to sessions that fail reliably, not to a lucky timing race.
             results = self.runner.run_batch([session] * (SHRINK_TRIES if target else 1), stop_on)
         except Exception as exc:      # the harness's own failure: end the run and surface it, never shrink it
             run.error = exc
             raise unittest.SkipTest("harness error") from None
-        result = next((r for r in results if any(v.req == target for v in r.violations)), results[0])
+        reds = [r for r in results if any(v.req == target for v in r.violations)]
+        result = reds[0] if target and len(reds) == len(results) else results[0]
         if target and os.environ.get("EXPLORE_DEBUG"):
             print("shrink", target, [sorted(v.req for v in r.violations) for r in results],
                   len(session.script.steps), file=sys.stderr)

@@ -335,15 +335,18 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
     ConversationText. Two messages answered by one response are fine (a proxy may merge turns). The proxy's
     moment to act is the later of the response's done and the confirmation of the message's user item (ORD-1 has
     it wait for that); a missing response.create or reply counts only when the session stayed open settle_s past
-    that moment. Not judged while the item is unconfirmed or the response unfinished, nor when the upstream
-    withheld the reply because of a premature or rejected response.create (ORD-1's or ORD-4's failure). A
-    violation on a prefix of a session stands for the whole session."""
+    that moment. Not judged while the item is unconfirmed or the response unfinished, nor on a connection with a
+    premature response.create (the upstream then withholds every reply: ORD-1's failure); the last message's
+    reply is not asked for when the upstream rejected its response.create (ORD-4's failure). A violation on a
+    prefix of a session stands for the whole session."""
     for a_frames, b_frames in _pairs(timeline):
         both = a_frames + b_frames
         closes = [f.t for f in both if f.kind == "close"]
         end = min(closes) if closes else max(f.t for f in both)
         responses = _responses(b_frames)
         creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
+        if any(c.note.get("premature") for c in creates):
+            continue    # the upstream withholds every reply after a premature response.create: ORD-1's failure
         injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
         during = False
         for message in injects:
@@ -364,8 +367,8 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
         if not during:
             continue    # the situation (a message during a reply) never arose on this connection
         last = injects[-1]
-        if any(c.t > last.t and (c.note.get("premature") or c.note.get("rejected")) for c in creates):
-            continue    # the upstream withheld the reply: ORD-1's or ORD-4's failure, judged there
+        if any(c.t > last.t and c.note.get("rejected") for c in creates):
+            continue    # the upstream rejected the reply's response.create: ORD-4's failure, judged there
         answers = [r for r in responses if r.created.t > last.t]
         if not answers:
             confirmed = _confirmed_at(b_frames, last)

@@ -151,9 +151,9 @@ class Lane:
 
     async def run(self, session: Session, stop: asyncio.Event,
                   stop_on: Callable[[list[Violation]], bool] | None = None) -> SessionResult:
-        """Play the session; cut it short once stop is set (by this session's watcher, when its timeline so far
-        shows a violation stop_on wants, or by another session of the batch). Every judge holds on a prefix of
-        a session, so a session cut short is judged like a whole one."""
+        """Play the session; cut it short once stop is set (by its watcher, when its timeline so far shows a
+        violation stop_on wants). Every judge holds on a prefix of a session, so a session cut short is judged
+        like a whole one."""
         record = _Record()
         start = time.monotonic()
         client = _Client(session, record, stop)
@@ -382,12 +382,11 @@ class Runner:
     def run_batch(self, sessions: list[Session],
                   stop_on: Callable[[list[Violation]], bool] | None = None) -> list[SessionResult]:
         """Run the sessions at the same time, spread over the lanes; their results in the same order. With
-        stop_on, the whole batch is cut short as soon as one session shows a violation stop_on wants."""
+        stop_on, a session is cut short as soon as its timeline shows a violation stop_on wants."""
         self.revive()
 
         async def batch() -> list[SessionResult]:
-            stop = asyncio.Event()
-            return list(await asyncio.gather(*(self.lanes[i % len(self.lanes)].run(s, stop, stop_on)
+            return list(await asyncio.gather(*(self.lanes[i % len(self.lanes)].run(s, asyncio.Event(), stop_on)
                                                for i, s in enumerate(sessions))))
 
         return self.loop.run(batch(), timeout=units(SESSION_CAP_S + 30))

@@ -56,3 +56,25 @@ def test_a_bad_profile_option_is_a_usage_error(run):
     result = run("def test_x():\n    pass\n", "--profile", "nosuchprofile")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown profile 'nosuchprofile'*"])
+
+
+def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pytester):
+    result = run('import pytest\nfrom harness.checks import provoked\n'
+                 '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
+                 '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n'
+                 '    provoked("ORD-7", [], "a user message sent while a response was active")\n')
+    assert result.ret == 1
+    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    assert record["requirements"]["ORD-7"]["verdict"] == "inconclusive"
+    assert "a user message sent while a response was active" in record["requirements"]["ORD-7"]["reason"]
+    assert record["gate"] == {"passed": False, "failed": [], "only_inconclusive": ["ORD-7"]}
+    result.stdout.fnmatch_lines(["*gate: FAILED; only inconclusive (never provoked, so not passed): ORD-7*"])
+
+
+def test_the_same_run_passes_once_another_test_provokes_the_id(run, pytester):
+    result = run('import pytest\nfrom harness.checks import provoked\n'
+                 '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n    provoked("ORD-7", [], "x")\n'
+                 '@pytest.mark.req("ORD-7")\ndef test_provoked():\n    provoked("ORD-7", [1], "x")\n')
+    assert result.ret == 0
+    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    assert record["requirements"]["ORD-7"]["verdict"] == "pass"

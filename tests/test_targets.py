@@ -113,3 +113,17 @@ def test_an_app_served_elsewhere_with_other_selectors_and_parameter_names(tmp_pa
         server.stop()
     assert verdicts(record, "CANARY-1") == {"CANARY-1": "pass"}, done.stdout[-3000:]
     assert done.returncode == 0
+
+
+def test_a_keepalive_passed_through_is_cli_1s_failure_in_another_tests_session_and_not_wire_3s(tmp_path):
+    # The WIRE-3 test's client sends KeepAlive; the defect passes it upstream. One defect, one id: CLI-1 fails
+    # as an invariant, naming that test, and WIRE-3 (what was a valid Realtime event) still passes.
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--defect", "forward-keepalive", "--workers", "1",
+                           "--reports-dir", str(tmp_path), "--", "-k", "whatever_the_client_sends"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    record = json.loads((tmp_path / "conformance.json").read_text())["requirements"]
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert record["WIRE-3"]["verdict"] == "pass"
+    assert record["CLI-1"]["verdict"] == "fail" and "KeepAlive" in record["CLI-1"]["reason"]
+    assert record["CLI-1"]["exposed_by"] == [
+        "suites/test_wire_format.py::test_upstream_events_validate_whatever_the_client_sends"]
