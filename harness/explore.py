@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import unittest
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mock_upstream.scenario import ScenarioError, from_toml
@@ -38,6 +38,8 @@ SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found
 PROGRESS_S = 5.0
 REPLAY_TRIES = 3            # a timing race may need a few runs to show again
 SHRINK_TRIES = 3            # runs of each shrink candidate, at the same time
+CANDIDATES_KEPT = 12        # failing sessions of a shrink kept for the choice of the reproducer
+CANDIDATES_CONFIRMED = 8    # of which the smallest few are replayed alone before the search's own
 VARIANTS = ("minimal",)
 MAX_LANES = 4
 WORKERS = 12                # Hypothesis searches at the same time, one session each at a time
@@ -81,6 +83,8 @@ class Finding:
     folder: Path | None = None
     command: str = ""
     reproduced: str = ""
+    # Sessions that showed the id while shrinking, smallest last (the search's own first, then the shrink's).
+    candidates: list[Session] = field(default_factory=list)
 
 
 class _Run:
@@ -109,6 +113,7 @@ class Exploration:
         self.found: dict[str, Finding] = {}
         self.claimed: dict[str, _Run] = {}
         self.lock = threading.Lock()
+        self.shrinks_done = threading.Condition(self.lock)
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
 
@@ -182,8 +187,19 @@ class Exploration:
                 self.claimed.pop(run.target, None)
                 if run.best is not None:
                     self.found[run.target] = run.best
+                self.shrinks_done.notify_all()
             self._say(f"{run.target}: shrunk in {time.monotonic() - run.found_at:.0f} s to: "
                       f"{run.best.result.session.describe()}")
+
+    def _wait_for_no_shrink(self) -> bool:
+        """Searchers pause while a shrink runs, so that its candidates run as a replay will: without the load of
+        a dozen other sessions, which hides or shows a timing race. False when the search is over meanwhile."""
+        with self.shrinks_done:
+            while self.claimed:
+                if self.stopping.is_set() or time.monotonic() >= self.deadline:
+                    return False
+                self.shrinks_done.wait(0.5)
+        return not self.stopping.is_set() and time.monotonic() < self.deadline
 
     def _open(self, req: str) -> bool:
         return req not in self.found and req not in self.claimed
@@ -192,6 +208,8 @@ class Exploration:
         now = time.monotonic()
         if self.stopping.is_set() or run.target is None and now >= self.deadline or \
                 run.target is not None and now >= run.found_at + SHRINK_BUDGET_S:
+            raise unittest.SkipTest("budget spent")
+        if run.target is None and not self._wait_for_no_shrink():
             raise unittest.SkipTest("budget spent")
         target = run.target
         stop_on = (lambda found: any(v.req == target for v in found)) if target else \
@@ -219,7 +237,10 @@ class Exploration:
                     self._say(f"{run.target}: found ({new[0].reason}); shrinking")
         mine = [v for v in result.violations if v.req == run.target]
         if mine:
-            run.best = Finding(mine[0].req, mine[0].reason, result)
+            candidates = run.best.candidates if run.best else []
+            if session not in candidates:
+                candidates = candidates[:1] + candidates[1:][-CANDIDATES_KEPT:] + [session]
+            run.best = Finding(mine[0].req, mine[0].reason, result, candidates=candidates)
             raise violation_type(run.target)(mine[0].reason)
 
     def _progress(self) -> None:
@@ -291,13 +312,29 @@ def load_reproducer(folder: Path) -> tuple[Session, str | None]:
     return Session(script, scenario), expected
 
 
-def confirm(runner: Runner, session: Session, req: str, tries: int = REPLAY_TRIES) -> tuple[int, int]:
-    """(runs, red): the session run alone until req goes red, at most `tries` times."""
-    for run in range(1, tries + 1):
-        result = runner.run_batch([session], lambda found: any(v.req == req for v in found))[0]
-        if any(v.req == req for v in result.violations):
-            return run, 1
-    return tries, 0
+def confirm(runner: Runner, finding: Finding, out=sys.stdout) -> None:
+    """Choose the reproducer: the smallest session of the shrink that shows the id in every one of REPLAY_TRIES
+    runs alone (as --replay runs it), trying the last few of the shrink and then the search's own; else the one
+    that showed it most often. The finding takes that session and the timeline of its first red run."""
+    req = finding.req
+    tried, best = [], (-1, None, [])
+    for session in list(reversed(finding.candidates[-CANDIDATES_CONFIRMED:])) + finding.candidates[:1]:
+        if session in tried:
+            continue
+        tried.append(session)
+        reds = [r for r in (runner.run_batch([session], lambda found: any(v.req == req for v in found))[0]
+                            for _ in range(REPLAY_TRIES)) if any(v.req == req for v in r.violations)]
+        if len(reds) > best[0]:
+            best = (len(reds), session, reds)
+        if len(reds) == REPLAY_TRIES:
+            break
+    count, session, reds = best
+    if reds:
+        finding.result = reds[0]
+        finding.reason = next(v.reason for v in reds[0].violations if v.req == req)
+    finding.reproduced = f"red in {count} of {REPLAY_TRIES} replays" + (
+        "" if count == REPLAY_TRIES else ": a timing race, replay it a few times")
+    print(f"explore: {req}: reproducer {finding.reproduced}", file=out, flush=True)
 
 
 def replay(runner: Runner, folder: Path, session: Session, expected: str | None, out=sys.stdout) -> int:
@@ -338,7 +375,8 @@ def main(args: argparse.Namespace) -> int:
     profile, reports, replay_session = options
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        lanes = 1 if args.replay else max(2, min(MAX_LANES, run_config.available_cpus()))
+        # A shrink runs its candidate SHRINK_TRIES times at once, each on a lane (proxy process) of its own.
+        lanes = 1 if args.replay else max(SHRINK_TRIES, min(MAX_LANES, run_config.available_cpus()))
         with Runner(profile, args.defect, args.variant, lanes, reports / "logs") as runner:
             if replay_session is not None:
                 return replay(runner, Path(args.replay), *replay_session)
@@ -400,11 +438,9 @@ def _explore(runner: Runner, args: argparse.Namespace, reports: Path) -> int:
     for number, finding in enumerate(findings, 1):
         finding.folder = folder_root / f"{finding.req}-{number}"
         finding.command = replay_command(finding.folder, args.defect, args.variant, args.proxy_cmd)
-        write_reproducer(finding.folder, finding, finding.command)
         if not interrupted:
-            runs, red = confirm(runner, finding.result.session, finding.req)
-            finding.reproduced = f"red in run {runs} of {REPLAY_TRIES}" if red else \
-                f"held in {runs} replays (a timing race: replay it a few times)"
+            confirm(runner, finding)
+        write_reproducer(finding.folder, finding, finding.command)
     record = {"seed": seed, "sessions": exploration.sessions, "sessions_per_s": round(rate, 2),
               "elapsed_s": round(elapsed, 1), "budget_s": args.budget, "lanes": len(runner.lanes),
               "defect": args.defect, "variant": args.variant, "proxy_cmd": args.proxy_cmd,

@@ -203,12 +203,12 @@ class Recording:
     origin: float
 
     def timeline(self) -> Timeline:
-        return Timeline(self.recorder.since(self.mark), self.origin)
+        """This test's frames: those of the connections it opened, never the late frames of an earlier test's."""
+        return Timeline(self._own(self.recorder.since(self.mark)), self.origin)
 
-    def own_timeline(self) -> Timeline:
-        """This test's connections only: without the late frames of an earlier test's connections."""
+    def _own(self, frames: list[Frame]) -> list[Frame]:
         own = self.recorder.opened_since(self.mark)
-        return Timeline([f for f in self.recorder.since(self.mark) if (f.leg, f.conn) in own], self.origin)
+        return [f for f in frames if (f.leg, f.conn) in own]
 
     def wait_for(self, predicate: Callable[[Timeline], Any], timeout: float, while_live: bool = False) -> Any:
         """Wait until predicate(timeline so far) is truthy; its value, or None on timeout. With while_live, stop
@@ -216,7 +216,7 @@ class Recording:
         mock upstream refused to reply for good): a test that needs a live session fails then, with that reason
         (diagnosis.ended_by), not at the timeout."""
         def done(frames):
-            timeline = Timeline(frames, self.origin)
+            timeline = Timeline(self._own(frames), self.origin)
             return predicate(timeline) or (while_live and ended_by(timeline)[1])
 
         # A refusal becomes final by time passing, with no frame to wake the wait: poll for it.

@@ -32,12 +32,13 @@ class Violation:
 
 def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violation]:
     """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id. One
-    frame is one defect: a response.create released by another item's confirmation (ORD-1) that also ran into
-    an active response is not counted again under ORD-4."""
+    frame is one defect: a response.create that broke a more specific rule (ORD-1: released by another item's
+    confirmation; ORD-3: sent before a function output's completion) and also ran into an active response is
+    not counted again under ORD-4."""
     wanted = set(catalogue.invariants() if ids is None else ids)
     found = []
     for rid in (r for r in CHECKS if r in wanted):
-        violation = ord_4(timeline, excused=ord_1_offenders(timeline)) if rid == "ORD-4" else CHECKS[rid](timeline)
+        violation = ord_4(timeline, excused=counted_elsewhere(timeline)) if rid == "ORD-4" else CHECKS[rid](timeline)
         if violation is not None:
             found.append(violation)
     return found
@@ -113,6 +114,31 @@ def _ord_1_violations(timeline: Timeline) -> list[Violation]:
                              f"{pending.item_id or '(no id)'} sent at {timeline.offset(pending):.3f} s{released}",
                     (pending, last_confirmation, frame) if released else (pending, frame)))
     return found
+
+
+def ord_3_offenders(timeline: Timeline) -> set[int]:
+    """The ids (id()) of the response.create frames that broke ORD-3: the first one after a function_call_output
+    item, with no completion (response.done, response.output_text.done, or that item's conversation.item.done)
+    between them."""
+    offenders = set()
+    for frames in connections(timeline, "B").values():
+        output: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "function_call_output":
+                output = frame
+            elif output is not None and frame.arrow == "<-" and (
+                    frame.type in ("response.done", "response.output_text.done")
+                    or (frame.type == "conversation.item.done" and frame.item_id == output.item_id)):
+                output = None
+            elif output is not None and frame.arrow == "->" and frame.type == "response.create":
+                offenders.add(id(frame))
+                output = None
+    return offenders
+
+
+def counted_elsewhere(timeline: Timeline) -> set[int]:
+    """The response.create frames already counted under ORD-1 or ORD-3."""
+    return ord_1_offenders(timeline) | ord_3_offenders(timeline)
 
 
 # ------------------------------------------------------------------------------------------------- ORD-4

@@ -155,7 +155,7 @@ def _invariant_violations(item: pytest.Item) -> list[invariants.Violation]:
     """The invariants this test's session broke (only its own connections: not an earlier test's late frames)."""
     if RECORDING not in item.stash:
         return []
-    return invariants.check(item.stash[RECORDING].own_timeline())
+    return invariants.check(item.stash[RECORDING].timeline())
 
 
 def _write_allure_environment(config: pytest.Config) -> None:

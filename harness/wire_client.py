@@ -44,8 +44,11 @@ class WireClient:
         self.ws.send(data)
 
     def configure(self, **agent: Any) -> dict | None:
-        """Send Settings and wait for SettingsApplied; the message, or None."""
-        self.send(settings(**agent))
+        """Send Settings and wait for SettingsApplied; the message, or None (also when the connection closed)."""
+        try:
+            self.send(settings(**agent))
+        except ConnectionClosed:
+            return None
         return self.expect("SettingsApplied")
 
     def expect(self, type_: str, timeout: float | None = None) -> dict | None:

@@ -76,7 +76,7 @@ def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
         for _ in range(3):
             client.send(KEEPALIVE)
     if ready is None:
-        fail("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
+        fail_for_want_of("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
     send(client, {"type": "InjectUserMessage", "content": "After the keep-alives."})
     keepalive = recording.first(units(5), leg="A", arrow="->", type="KeepAlive")
     if keepalive is None:
@@ -111,7 +111,7 @@ def test_an_unknown_message_type_gets_an_error_and_is_not_forwarded(make_wire_cl
     if when == "before-settings":
         client.send(unknown)
     if client.configure() is None:
-        fail("CLI-2", "no SettingsApplied, so the unknown message could not be checked", recording.timeline())
+        fail_for_want_of("CLI-2", "no SettingsApplied, so the unknown message could not be checked", recording.timeline())
     if when != "before-settings":
         client.send(unknown)
     send(client, {"type": "InjectUserMessage", "content": "After the unknown message."})

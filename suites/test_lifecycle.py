@@ -132,7 +132,7 @@ def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_during_
         make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail("LIFE-2", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("LIFE-2", "no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "A question that never gets its answer."})
     if recording.first(units(10), leg="B", arrow="->", type="response.create") is None:
         fail("LIFE-2", "no response.create went upstream, so no response was in progress", recording.timeline())

@@ -5,7 +5,7 @@ import pytest
 from harness.checks import assert_before, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import send_until_response_create, user_creates
+from suites.flows import fail_for_want_of, send_until_response_create, user_creates
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -30,7 +30,7 @@ def test_settings_applied_is_sent_only_after_session_updated(app, recording, upd
 def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail("READY-2", "no SettingsApplied for the first Settings", recording.timeline())
+        fail_for_want_of("READY-2", "no SettingsApplied for the first Settings", recording.timeline())
     client.send(settings())
     second = client.expect("SettingsApplied", units(5))
     timeline = recording.timeline()

@@ -118,3 +118,14 @@ def test_a_premature_response_create_that_also_meets_an_active_response_counts_o
 def test_a_keepalive_passed_through_before_settings_is_cli_1s_not_ready_3s():
     frames = [text(0.0, "A", "->", {"type": "KeepAlive"}), text(0.01, "B", "->", {"type": "KeepAlive"}), update(0.02)]
     assert ids(frames) == ["CLI-1"]
+
+
+def test_a_response_create_before_a_function_outputs_completion_is_ord_3s_not_ord_4s():
+    output = text(0.1, "B", "->", {"type": "conversation.item.create", "item": {
+        "id": "o1", "type": "function_call_output", "call_id": "c1", "output": "{}"}})
+    frames = [update(), text(0.05, "B", "<-", {"type": "response.created", "response": {"id": "r1"}}), output,
+              create(0.11, note={"rejected": "conversation_already_has_active_response"})]
+    assert ids(frames) == []
+    completed = [update(), output, text(0.2, "B", "<-", {"type": "response.created", "response": {"id": "r2"}}),
+                 text(0.3, "B", "<-", {"type": "conversation.item.done", "item": {"id": "o1"}}), create(0.31)]
+    assert ids(completed) == ["ORD-4"]
