@@ -124,8 +124,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if violations:
         extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
         if not rep.failed:
-            # The test's own requirements held (or could not be judged); its session broke an invariant.
-            extra.append(("own", "inconclusive" if rep.skipped else "passed"))
+            # The test's own requirements held (or could not be judged, or do not apply); its session broke an
+            # invariant. The test shows as failed; its own ids keep their outcome.
+            if not any(key == "own" for key, _ in extra):
+                extra.append(("own", rep.outcome))
             rep.outcome = "failed"
             rep.longrepr = "\n".join(f"{v.req} (invariant, broken in this test's session): {v.reason}"
                                      for v in violations)
