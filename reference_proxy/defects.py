@@ -108,11 +108,8 @@ class InjectBeforeReady(Session):
 
 @defect("premature-response-create", ("CANARY-1", "ORD-1"),
         "sends response.create right after conversation.item.create, without waiting for the "
-        "upstream to confirm the user item (the field defect behind the 2.7 s close)",
-        collateral=("ORD-3", "ORD-4", "ORD-6", "ORD-7", "WIRE-1", "WIRE-3", "WIRE-4", "MAP-3", "MAP-4", "MAP-5",
-                    "MAP-6", "MAP-7", "MAP-10", "ERR-3"),
-        collateral_reason="the upstream closes 2.7 s after the first message and never replies, so every check "
-                          "that needs a completed reply (function calls, reply audio, a full conversation) fails")
+        "upstream to confirm the user item (the field defect behind the 2.7 s close); every check that needs a "
+        "completed reply is inconclusive on it (no reply: CANARY-1's), not red")
 class PrematureResponseCreate(Session):
     def _inject(self, text: str) -> list[Action]:
         actions = super()._inject(text)
@@ -217,6 +214,15 @@ def _as_binary(action: Action) -> Action:
 class BinaryAudioUpstream(Session):
     def _append_audio(self, data: bytes) -> list[Action]:
         return [ToUpstreamBinary(data)]
+
+
+@defect("append-with-format-field", ("WIRE-3",),
+        "adds the audio format to every input_audio_buffer.append (a field of the beta API's session, not of this "
+        "GA client event), so the service rejects each append as an invalid event")
+class AppendWithFormatField(Session):
+    def _append_audio(self, data: bytes) -> list[Action]:
+        return [ToUpstream(dict(a.event, input_audio_format="pcm16")) if isinstance(a, ToUpstream) else a
+                for a in super()._append_audio(data)]
 
 
 @defect("resample-from-fixed-rate", ("WIRE-2",),

@@ -463,3 +463,12 @@ def test_a_response_the_service_started_itself_is_active_until_done():
     assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_1", "role": "user"}))) == []
     assert upstream(session.on_upstream_text(event("response.done", response={"id": "resp_vad", "output": []}))) == \
         [{"type": "response.create"}]
+
+
+def test_append_with_format_field_sends_appends_the_realtime_models_reject():
+    from mock_upstream.validation import client_event_problems
+
+    session = ready_session(session_class("append-with-format-field"))
+    appends = upstream(session.on_client_binary(b"\x00\x01" * 480))
+    assert appends and client_event_problems(appends[0]) == ["input_audio_format: unknown field"]
+    assert client_event_problems(upstream(ready_session().on_client_binary(b"\x00\x01" * 480))[0]) == []
