@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
     html.add_argument("--reports-dir", default=str(ROOT / "reports"), help="the run's reports (default reports/)")
     html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
+    explore = commands.add_parser("explore", help="generated sessions and upstream timings; a violation is shrunk "
+                                                  "to a reproducer: reports/explore.json")
+    from .explore import add_arguments as explore_arguments
+    explore_arguments(explore)
     sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
     sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
     sens.add_argument("--reduced", action="store_true",
@@ -101,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "setup-browser":
         from .setup_browser import main as setup_browser
         return setup_browser()
+    if args.command == "explore":
+        from .explore import main as explore
+        return explore(args)
     if args.command == "sensitivity":
         return _sensitivity(args)
     if args.command == "bench":

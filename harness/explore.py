@@ -3,20 +3,22 @@ invariants and ORD-7; a violation is shrunk (by Hypothesis) to one minimal sessi
 
 Sessions take real time (the upstream's delays), so several Hypothesis searches run at once, one per worker
 thread, each example one session; their sessions share the runner's lanes (explore_runner). The first worker to
-see a violation of an id not reported yet claims it: its example fails and Hypothesis shrinks that session,
-while the other workers search on. Hypothesis has no time budget: at the budget each search's next example
-raises SkipTest, which ends the run without counting as a failure; a shrink stops SHRINK_BUDGET_S after its
-violation was found; a worker whose run ended before the budget (max_examples, or a shrink done) starts a new
-run, its seed derived from --seed.
+see a violation of an id not reported yet claims it: its example fails and Hypothesis shrinks that session (each
+candidate run SHRINK_TRIES times, red only when red every time), while the other workers pause, so that the
+candidates run as a replay will. Hypothesis has no time budget: at the budget each search's next example raises
+SkipTest, which ends the run without counting as a failure; a shrink stops SHRINK_BUDGET_S after its violation
+was found; a worker whose run ended before the budget (max_examples, or a shrink done) starts a new run, its
+seed derived from --seed. The reproducer is the smallest failing session that is red in every one of
+REPLAY_TRIES replays alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -24,17 +26,20 @@ import time
 import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mock_upstream.scenario import ScenarioError, from_toml
 
-from . import explore_model, profiles, run_config, timeline_view
+from . import profiles, run_config
 from .errors import EnvironmentProblem, UsageProblem
-from .explore_model import ModelError, Session
-from .explore_runner import Runner, SessionResult
+
+if TYPE_CHECKING:   # imported where used: `python -m harness` builds this command's parser on every run
+    from .explore_model import Session
+    from .explore_runner import Runner, SessionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BUDGET_S = 60.0
-SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found
+SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found (never more than the budget)
 PROGRESS_S = 5.0
 REPLAY_TRIES = 3            # a timing race may need a few runs to show again
 SHRINK_TRIES = 3            # runs of each shrink candidate, at the same time
@@ -52,7 +57,7 @@ SHUTDOWN_S = 5.0            # for the workers to end after Ctrl-C
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help=f"seconds of generated sessions (default {DEFAULT_BUDGET_S:g}); a violation found is "
-                             f"then shrunk for at most {SHRINK_BUDGET_S:g} s more")
+                             f"shrunk for at most as long again (at most {SHRINK_BUDGET_S:g} s)")
     parser.add_argument("--seed", type=int, help="Hypothesis seed, for a reproducible search (default: random)")
     parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
     parser.add_argument("--variant", choices=VARIANTS, help="the reference proxy's feature-minimal variant")
@@ -94,13 +99,14 @@ class _Run:
         self.target: str | None = None
         self.found_at = 0.0
         self.best: Finding | None = None
+        self.steady = False      # some shrink candidate showed the id in every one of its SHRINK_TRIES runs
         self.error: BaseException | None = None
 
 
 class Exploration:
     """WORKERS threads, each a Hypothesis search of its own (one session per example, seeds derived from the seed
     and the worker's number), their sessions running at the same time on the runner's lanes. The first worker to
-    see a violation of an id nobody reported yet claims the id and shrinks it; the others search on."""
+    see a violation of an id nobody reported yet claims the id and shrinks it; the others pause meanwhile."""
 
     def __init__(self, runner: Runner, seed: int, budget_s: float, storage: Path, workers: int = None,
                  out=sys.stdout):
@@ -108,12 +114,18 @@ class Exploration:
         self.workers = workers or WORKERS
         self.started = time.monotonic()
         self.deadline = self.started + budget_s
+        self.shrink_budget_s = min(SHRINK_BUDGET_S, budget_s)
         self.sessions = 0
         self.problems = 0
         self.found: dict[str, Finding] = {}
         self.claimed: dict[str, _Run] = {}
+        # Ids whose session showed them once but never again in a shrink: the search looks on for a steadier one.
+        self.unsteady: dict[str, Finding] = {}
         self.lock = threading.Lock()
         self.shrinks_done = threading.Condition(self.lock)
+        # Hypothesis is not safe to run in several threads at once (its caches): a worker holds this lock while
+        # Hypothesis generates and shrinks, and lets go of it while its session runs.
+        self.hypothesis_lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
 
@@ -130,18 +142,23 @@ class Exploration:
         last = time.monotonic()
         try:
             while any(t.is_alive() for t in threads):
-                for thread in threads:
-                    thread.join(0.2)
+                time.sleep(0.2)
                 if time.monotonic() - last >= PROGRESS_S:
                     last = time.monotonic()
                     self._progress()
         except KeyboardInterrupt:
             self.stopping.set()
+            end = time.monotonic() + SHUTDOWN_S
             for thread in threads:
-                thread.join(SHUTDOWN_S)
+                thread.join(max(0.0, end - time.monotonic()))
             raise
         if self.errors:
             raise self.errors[0]
+
+    def findings(self) -> list[Finding]:
+        """The violations found, in the order they were; an id seen only in unsteady sessions comes last."""
+        with self.lock:
+            return list(self.found.values()) + [f for req, f in self.unsteady.items() if req not in self.found]
 
     def _worker(self, index: int) -> None:
         number = 0
@@ -157,6 +174,8 @@ class Exploration:
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import seed as with_seed
 
+        from . import explore_model
+
         run = _Run()
 
         @settings(max_examples=EXAMPLES_PER_RUN, database=None, deadline=None, derandomize=False,
@@ -168,14 +187,13 @@ class Exploration:
             self._probe(session, run)
 
         try:
-            probe()
+            with self.hypothesis_lock:
+                probe()
         except unittest.SkipTest:
             pass
         except ViolationFound:    # the shrunk failure: run.best holds its session
             pass
-        except BaseException as exc:
-            if os.environ.get("EXPLORE_DEBUG"):
-                print("run ended", repr(exc)[:300], file=sys.stderr)
+        except BaseException:
             # Hypothesis's report of a failure that did not show again on its final replay (a timing race): the
             # smallest failing session is in run.best all the same.
             if run.best is None and run.error is None:
@@ -183,13 +201,17 @@ class Exploration:
         if run.error is not None:
             raise run.error
         if run.target is not None:
+            steady = run.steady or time.monotonic() >= self.deadline or self.stopping.is_set()
             with self.lock:
                 self.claimed.pop(run.target, None)
-                if run.best is not None:
-                    self.found[run.target] = run.best
+                (self.found if steady else self.unsteady)[run.target] = run.best
                 self.shrinks_done.notify_all()
-            self._say(f"{run.target}: shrunk in {time.monotonic() - run.found_at:.0f} s to: "
-                      f"{run.best.result.session.describe()}")
+            if steady:
+                self._say(f"{run.target}: shrunk in {time.monotonic() - run.found_at:.0f} s to: "
+                          f"{run.best.result.session.describe()}")
+            else:
+                self._say(f"{run.target}: its session did not show it again in {SHRINK_TRIES} runs (a timing race); "
+                          f"searching on for a steadier one")
 
     def _wait_for_no_shrink(self) -> bool:
         """Searchers pause while a shrink runs, so that its candidates run as a replay will: without the load of
@@ -205,9 +227,21 @@ class Exploration:
         return req not in self.found and req not in self.claimed
 
     def _probe(self, session: Session, run: _Run) -> None:
+        """One example: run the session (without the Hypothesis lock, so that the workers' sessions overlap) and
+        fail the example when it shows the run's id."""
+        self.hypothesis_lock.release()
+        try:
+            failure = self._run_session(session, run)
+        finally:
+            self.hypothesis_lock.acquire()
+        if failure is not None:
+            raise violation_type(run.target)(failure)
+
+    def _run_session(self, session: Session, run: _Run) -> str | None:
+        """The reason of the run's id in this session, or None; SkipTest when the run must end."""
         now = time.monotonic()
         if self.stopping.is_set() or run.target is None and now >= self.deadline or \
-                run.target is not None and now >= run.found_at + SHRINK_BUDGET_S:
+                run.target is not None and now >= run.found_at + self.shrink_budget_s:
             raise unittest.SkipTest("budget spent")
         if run.target is None and not self._wait_for_no_shrink():
             raise unittest.SkipTest("budget spent")
@@ -222,10 +256,8 @@ class Exploration:
             run.error = exc
             raise unittest.SkipTest("harness error") from None
         reds = [r for r in results if any(v.req == target for v in r.violations)]
+        run.steady = run.steady or bool(target) and len(reds) == len(results)
         result = reds[0] if target and len(reds) == len(results) else results[0]
-        if target and os.environ.get("EXPLORE_DEBUG"):
-            print("shrink", target, [sorted(v.req for v in r.violations) for r in results],
-                  len(session.script.steps), file=sys.stderr)
         with self.lock:
             self.sessions += len(results)
             self.problems += sum(bool(r.problem) for r in results)
@@ -236,12 +268,13 @@ class Exploration:
                     self.claimed[run.target] = run
                     self._say(f"{run.target}: found ({new[0].reason}); shrinking")
         mine = [v for v in result.violations if v.req == run.target]
-        if mine:
-            candidates = run.best.candidates if run.best else []
-            if session not in candidates:
-                candidates = candidates[:1] + candidates[1:][-CANDIDATES_KEPT:] + [session]
-            run.best = Finding(mine[0].req, mine[0].reason, result, candidates=candidates)
-            raise violation_type(run.target)(mine[0].reason)
+        if not mine:
+            return None
+        candidates = run.best.candidates if run.best else []
+        if session not in candidates:
+            candidates = candidates[:1] + candidates[1:][-CANDIDATES_KEPT:] + [session]
+        run.best = Finding(mine[0].req, mine[0].reason, result, candidates=candidates)
+        return mine[0].reason
 
     def _progress(self) -> None:
         with self.lock:
@@ -275,6 +308,8 @@ def replay_command(folder: Path, defect: str | None, variant: str | None, proxy_
 
 def write_reproducer(folder: Path, finding: Finding, command: str) -> None:
     """scenario.toml, script.json, violation.json, command.txt and the session's timeline (HTML and JSON)."""
+    from . import explore_model, timeline_view
+
     folder.mkdir(parents=True, exist_ok=True)
     session = finding.result.session
     (folder / "scenario.toml").write_text(explore_model.scenario_toml(session.scenario))
@@ -285,12 +320,14 @@ def write_reproducer(folder: Path, finding: Finding, command: str) -> None:
     (folder / "command.txt").write_text(command + "\n")
     timeline = finding.result.timeline
     anchors = next((list(v.anchors) for v in finding.result.violations if v.req == finding.req), [])
-    timeline_view.write(folder, "timeline", timeline.frames, timeline.origin, [a for a in anchors if a], 
+    timeline_view.write(folder, "timeline", timeline.frames, timeline.origin, [a for a in anchors if a],
                         f"{finding.req}: {finding.reason}")
 
 
 def load_reproducer(folder: Path) -> tuple[Session, str | None]:
     """The session of a reproducer folder and the id it was written for; UsageProblem when it is not one."""
+    from .explore_model import ModelError, Session, script_from_json
+
     if not folder.is_dir():
         raise UsageProblem(f"--replay {folder}: not a directory")
     for name in ("scenario.toml", "script.json"):
@@ -299,7 +336,7 @@ def load_reproducer(folder: Path) -> tuple[Session, str | None]:
                                f"script.json)")
     try:
         scenario = from_toml(folder / "scenario.toml")
-        script = explore_model.script_from_json(json.loads((folder / "script.json").read_text()))
+        script = script_from_json(json.loads((folder / "script.json").read_text()))
     except (ScenarioError, ModelError) as exc:
         raise UsageProblem(f"--replay {folder}: {exc}") from None
     except ValueError as exc:
@@ -312,7 +349,7 @@ def load_reproducer(folder: Path) -> tuple[Session, str | None]:
     return Session(script, scenario), expected
 
 
-def confirm(runner: Runner, finding: Finding, out=sys.stdout) -> None:
+def choose_reproducer(runner: Runner, finding: Finding, out=sys.stdout) -> None:
     """Choose the reproducer: the smallest session of the shrink that shows the id in every one of REPLAY_TRIES
     runs alone (as --replay runs it), trying the last few of the shrink and then the search's own; else the one
     that showed it most often. The finding takes that session and the timeline of its first red run."""
@@ -338,16 +375,18 @@ def confirm(runner: Runner, finding: Finding, out=sys.stdout) -> None:
 
 
 def replay(runner: Runner, folder: Path, session: Session, expected: str | None, out=sys.stdout) -> int:
+    from .explore_model import describe_scenario
+
     print(f"explore: replaying {folder} (up to {REPLAY_TRIES} runs: a timing race may not show every time)",
           file=out)
     for line in session.script.describe():
         print(f"  client: {line}", file=out)
-    print(f"  upstream: {explore_model.describe_scenario(session.scenario)}", file=out)
-    others: list = []
+    print(f"  upstream: {describe_scenario(session.scenario)}", file=out)
+    others: dict[str, str] = {}
     for run in range(1, REPLAY_TRIES + 1):
         result = runner.run_batch([session])[0]
         mine = [v for v in result.violations if expected is None or v.req == expected]
-        others = [v for v in result.violations if v not in mine]
+        others.update((v.req, v.reason) for v in result.violations if v not in mine and v.req not in others)
         if mine:
             violation = mine[0]
             print(f"replay {run}/{REPLAY_TRIES}: {violation.req} red: {violation.reason}", file=out)
@@ -357,8 +396,8 @@ def replay(runner: Runner, folder: Path, session: Session, expected: str | None,
         print(f"replay {run}/{REPLAY_TRIES}: {expected or 'every id'} held"
               + (f" ({result.problem})" if result.problem else ""), file=out)
     if others:
-        print(f"explore: {expected} held, but {', '.join(v.req for v in others)} went red: "
-              f"{others[0].reason}", file=out)
+        print(f"explore: {expected} held, but {', '.join(others)} went red: {next(iter(others.values()))}",
+              file=out)
         return 1
     print(f"explore: {expected or 'the session'} holds in {REPLAY_TRIES} runs", file=out)
     return 0
@@ -373,6 +412,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
     profile, reports, replay_session = options
+    from .explore_runner import Runner
+
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         # A shrink runs its candidate SHRINK_TRIES times at once, each on a lane (proxy process) of its own.
@@ -432,14 +473,16 @@ def _explore(runner: Runner, args: argparse.Namespace, reports: Path) -> int:
         interrupted = True
     elapsed = time.monotonic() - exploration.started
     rate = exploration.sessions / elapsed if elapsed > 0 else 0.0
-    findings = list(exploration.found.values())
+    findings = exploration.findings()
     folder_root = reports / "explore"
     _clear_old_reproducers(folder_root)
     for number, finding in enumerate(findings, 1):
         finding.folder = folder_root / f"{finding.req}-{number}"
         finding.command = replay_command(finding.folder, args.defect, args.variant, args.proxy_cmd)
-        if not interrupted:
-            confirm(runner, finding)
+        if interrupted:
+            finding.reproduced = "not replayed: interrupted"
+        else:
+            choose_reproducer(runner, finding)
         write_reproducer(finding.folder, finding, finding.command)
     record = {"seed": seed, "sessions": exploration.sessions, "sessions_per_s": round(rate, 2),
               "elapsed_s": round(elapsed, 1), "budget_s": args.budget, "lanes": len(runner.lanes),
@@ -465,7 +508,4 @@ def _clear_old_reproducers(folder_root: Path) -> None:
         return
     for folder in folder_root.iterdir():
         if folder.is_dir() and (folder / "script.json").is_file() and (folder / "scenario.toml").is_file():
-            for file in folder.iterdir():
-                if file.is_file():
-                    file.unlink()
-            os.rmdir(folder)
+            shutil.rmtree(folder, ignore_errors=True)

@@ -95,12 +95,12 @@ class Script:
         return [s for s in self.steps if s.kind == "inject"]
 
     def describe(self) -> list[str]:
-        head = ["Settings" + "".join(f", {x}" for x in (
-            f"greeting" if self.greeting else "", f"{len(self.context)} context message(s)" if self.context else "",
-            f"functions {', '.join(self.functions)}" if self.functions else "") if x)
-                + ("; steps start without waiting for SettingsApplied" if self.early else
-                   "; steps start at SettingsApplied")]
-        return head + [s.describe() for s in self.steps]
+        """One line for Settings (what it holds, and when the steps start), then one per step."""
+        parts = ["Settings"] + (["greeting"] if self.greeting else []) + \
+            ([f"{len(self.context)} context message(s)"] if self.context else []) + \
+            ([f"functions {', '.join(self.functions)}"] if self.functions else [])
+        start = "without waiting for SettingsApplied" if self.early else "at SettingsApplied"
+        return [f"{', '.join(parts)}; steps start {start}"] + [s.describe() for s in self.steps]
 
     def to_json(self) -> dict:
         return {"greeting": self.greeting, "context": [{"role": r, "content": c} for r, c in self.context],
@@ -337,69 +337,70 @@ def _confirmed_at(b_frames: list[Frame], message: Frame) -> float | None:
                  and f.item_id == item.item_id), None)
 
 
+def _due(b_frames: list[Frame], injects: list[Frame], message: Frame, done: float) -> float | None:
+    """When the proxy can send the response.create for a message sent during a response done at `done`: once that
+    response is done and the message's user item confirmed, and also every later message's that it may answer with
+    the same response (sent before then); None while one of them is unconfirmed."""
+    due = done
+    for other in injects:
+        if other.t < message.t:
+            continue
+        if other is not message and other.t > due:
+            break
+        confirmed = _confirmed_at(b_frames, other)
+        if confirmed is None:
+            return None
+        due = max(due, confirmed)
+    return due
+
+
 def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
-    """ORD-7, judged where it arose (a message sent while a response was active): that response's response.done
-    is followed by a response.create, and the last message's reply reaches the client as an assistant
-    ConversationText. Two messages answered by one response are fine (a proxy may merge turns). The proxy's
-    moment to act is the later of the response's done and the confirmation of the message's user item (ORD-1 has
-    it wait for that); a missing response.create or reply counts only when the session stayed open settle_s past
-    that moment. Not judged while the item is unconfirmed or the response unfinished, nor on a connection with a
-    premature response.create (the upstream then withholds every reply: ORD-1's failure); the last message's
-    reply is not asked for when the upstream rejected its response.create (ORD-4's failure). A violation on a
-    prefix of a session stands for the whole session."""
+    """ORD-7, judged where it arose (a message sent while a response was active): once that response is done and
+    the message's user item confirmed (ORD-1 has the proxy wait for it), a response.create follows within settle_s
+    (a proxy may answer later messages sent meanwhile with the same response), and that response's assistant text
+    reaches the client as ConversationText within settle_s of its response.done. A response.create that comes only
+    later answers another message: this one's turn was lost. Not judged until the session has run settle_s past
+    the moment the proxy had to act, nor on a connection with a premature response.create (the upstream then
+    withholds every reply: ORD-1's failure); the reply is not asked for when the upstream rejected its
+    response.create (ORD-4's failure). Each verdict depends only on frames up to its moment plus settle_s, so a
+    violation on a prefix of a session is one of the whole session."""
     for a_frames, b_frames in _pairs(timeline):
         both = a_frames + b_frames
         closes = [f.t for f in both if f.kind == "close"]
         end = min(closes) if closes else max(f.t for f in both)
-        responses = _responses(b_frames)
         creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
         if any(c.note.get("premature") for c in creates):
             continue    # the upstream withholds every reply after a premature response.create: ORD-1's failure
+        responses = _responses(b_frames)
         injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
-        during = False
         for message in injects:
             active = next((r for r in responses if r.active_at(message.t)), None)
-            if active is None:
-                continue
-            during = True
-            confirmed = _confirmed_at(b_frames, message)
-            if active.done is None or confirmed is None:
-                continue
-            due = max(active.done.t, confirmed)
-            if end - due >= settle_s and not any(c.t > active.done.t for c in creates):
+            if active is None or active.done is None:
+                continue    # not the situation ORD-7 needs, or the response has not finished yet
+            due = _due(b_frames, injects, message, active.done.t)
+            if due is None or end - due < settle_s:
+                continue    # the proxy must still wait, or has not had its moment yet
+            answer = next((c for c in creates if c.t > active.done.t), None)
+            if answer is None or answer.t > due + settle_s:
                 return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
                                           f"response {active.id} was active; that response was done at "
-                                          f"{timeline.offset(active.done):.3f} s and no response.create followed in "
-                                          f"the {end - due:.1f} s the session stayed open: the turn was lost",
-                                 (message, active.created, active.done))
-        if not during:
-            continue    # the situation (a message during a reply) never arose on this connection
-        last = injects[-1]
-        if any(c.t > last.t and c.note.get("rejected") for c in creates):
-            continue    # the upstream rejected the reply's response.create: ORD-4's failure, judged there
-        answers = [r for r in responses if r.created.t > last.t]
-        if not answers:
-            confirmed = _confirmed_at(b_frames, last)
-            if confirmed is None or any(r.done is None for r in responses):
-                continue    # the proxy must still wait: for the item's confirmation, or the active response
-            due = max([confirmed] + [r.done.t for r in responses if r.done is not None and r.done.t <= end])
-            if end - due >= settle_s:
-                return Violation("ORD-7", f"no response was created for the last InjectUserMessage (at "
-                                          f"{timeline.offset(last):.3f} s) in the {end - due:.1f} s the session "
-                                          f"stayed open after the proxy could send one: the turn was lost",
-                                 (last,))
-            continue
-        finished = [r for r in answers if r.texts()]
-        if not finished:
-            continue    # not finished, or a function call: no assistant text to show yet
-        texts = {text for r in finished for text in r.texts()}
-        shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.t > last.t and f.role == "assistant"
-                    and isinstance(f.data, dict) and f.data.get("content") in texts for f in a_frames)
-        first_done = min(r.done.t for r in finished)
-        if not shown and end - first_done >= settle_s:
-            return Violation("ORD-7", f"the reply to the last InjectUserMessage (at {timeline.offset(last):.3f} s) "
-                                      f"was done upstream at {first_done - timeline.origin:.3f} s but never "
-                                      f"reached the client as an assistant ConversationText", (last,))
+                                          f"{timeline.offset(active.done):.3f} s and no response.create followed "
+                                          f"within {settle_s:g} s of the moment the proxy could send it "
+                                          f"({due - timeline.origin:.3f} s): the turn was lost",
+                                 (message, active.created, active.done) + ((answer,) if answer else ()))
+            if answer.note.get("rejected"):
+                continue    # ORD-4's failure: the upstream rejected the reply's response.create
+            reply = next((r for r in responses if r.created.t >= answer.t), None)
+            if reply is None or reply.done is None or not reply.texts() or end - reply.done.t < settle_s:
+                continue    # no assistant text to show (yet): a function call, or still streaming
+            shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.role == "assistant"
+                        and message.t < f.t <= reply.done.t + settle_s and isinstance(f.data, dict)
+                        and f.data.get("content") in reply.texts() for f in a_frames)
+            if not shown:
+                return Violation("ORD-7", f"the reply to the InjectUserMessage at {timeline.offset(message):.3f} s "
+                                          f"(response {reply.id}, done at {timeline.offset(reply.done):.3f} s) never "
+                                          f"reached the client as an assistant ConversationText",
+                                 (message, reply.created, reply.done))
     return None
 
 
@@ -452,6 +453,3 @@ def scenario_toml(scenario: Scenario) -> str:
             lines += ["", f"[[{table_of[field]}]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
     return "\n".join(lines) + "\n"
 
-
-__all__ = ["ModelError", "Script", "Session", "Step", "When", "judge", "ord_7",
-           "scenario_toml", "script_from_json", "scenarios", "scripts", "sessions"]

@@ -7,17 +7,20 @@ lock from `mock.use(scenario)` until the session's two connections (client tap a
 first frames; each connection's frames are routed to the session that opened it. A session ends when nothing is
 in flight (every response done, every user item confirmed, the last message and function result answered, no
 function result pending) and both legs were quiet for a moment; or after a longer quiet (something is stuck:
-that is what the judges look at); or at a cap.
+that is what the judges look at); or at a cap; or, when the caller asks for it, as soon as its timeline so far
+shows a violation the caller wants (every judge holds on a prefix of a session).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +42,7 @@ from .timeouts import units
 
 SHORT_QUIET_S = 0.1     # nothing in flight and both legs this quiet: the session is over
 LONG_QUIET_S = 0.7      # something in flight but both legs this quiet: stuck (more than explore_model.SETTLE_S)
-WATCH_S = 0.1           # how often a session's timeline so far is judged, to cut a failing batch short
+WATCH_S = 0.1           # how often a session's timeline so far is judged, to cut a failing session short
 MOMENT_TIMEOUT_S = 1.0  # a step waits this long at most for its moment
 SESSION_CAP_S = 8.0
 CONNECT_S = 2.0         # for the session's connections to show up on both legs
@@ -347,6 +350,8 @@ class Runner:
     def __init__(self, profile: Profile, defect: str | None, variant: str | None, lanes: int, log_dir: Path):
         self.loop = LoopThread("harness-explore")
         self.lanes = [Lane(i + 1, profile, defect, variant, log_dir) for i in range(lanes)]
+        self._next_lane = itertools.count()
+        self._reviving = threading.Lock()      # run_batch is called from several threads
 
     def __enter__(self) -> "Runner":
         try:
@@ -374,19 +379,23 @@ class Runner:
 
     def revive(self) -> None:
         """Restart the proxy of any lane whose proxy exited (a defect that crashes it must not end the run)."""
-        for lane in self.lanes:
-            if lane.proxy is not None and not lane.proxy.running:
-                lane.proxy.stop(grace_s=0.5)
-                lane.proxy.start()
+        with self._reviving:
+            for lane in self.lanes:
+                if lane.proxy is not None and not lane.proxy.running:
+                    lane.proxy.stop(grace_s=0.5)
+                    lane.proxy.start()
 
     def run_batch(self, sessions: list[Session],
                   stop_on: Callable[[list[Violation]], bool] | None = None) -> list[SessionResult]:
-        """Run the sessions at the same time, spread over the lanes; their results in the same order. With
-        stop_on, a session is cut short as soon as its timeline shows a violation stop_on wants."""
+        """Run the sessions at the same time, each on the next lane in turn (so the sessions of one batch are on
+        different lanes, as many as there are); their results in the same order. With stop_on, a session is cut
+        short as soon as its timeline shows a violation stop_on wants."""
         self.revive()
+        first = next(self._next_lane)
 
         async def batch() -> list[SessionResult]:
-            return list(await asyncio.gather(*(self.lanes[i % len(self.lanes)].run(s, asyncio.Event(), stop_on)
-                                               for i, s in enumerate(sessions))))
+            lanes = [self.lanes[(first + i) % len(self.lanes)] for i in range(len(sessions))]
+            return list(await asyncio.gather(*(lane.run(s, asyncio.Event(), stop_on)
+                                               for lane, s in zip(lanes, sessions))))
 
         return self.loop.run(batch(), timeout=units(SESSION_CAP_S + 30))
