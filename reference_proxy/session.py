@@ -244,8 +244,13 @@ class Session:
         self._response_active = False
         actions += self._on_output_completed(None)
         if self._responses_wanted and not self._response_active:
-            self._responses_wanted -= 1
-            actions += self._create_response()
+            if self._awaiting_confirmation:
+                # ORD-1: a user item sent meanwhile is unconfirmed; its confirmation asks for one response for
+                # every turn still waiting.
+                self._responses_wanted = 0
+            else:
+                self._responses_wanted -= 1
+                actions += self._create_response()
         return actions
 
     def _upstream_response_output_text_done(self, event: dict) -> list[Action]:

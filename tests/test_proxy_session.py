@@ -472,3 +472,21 @@ def test_append_with_format_field_sends_appends_the_realtime_models_reject():
     appends = upstream(session.on_client_binary(b"\x00\x01" * 480))
     assert appends and client_event_problems(appends[0]) == ["input_audio_format: unknown field"]
     assert client_event_problems(upstream(ready_session().on_client_binary(b"\x00\x01" * 480))[0]) == []
+
+
+def test_a_queued_response_waits_for_a_user_item_still_unconfirmed_when_the_active_response_ends():
+    # Found by harness explore: message 2 confirmed during reply 1 queues a response; message 3, typed late in
+    # reply 1, is unconfirmed when reply 1 ends. The queued response.create must wait for that confirmation.
+    session = ready_session()
+    session.on_client_text(json.dumps({"type": "InjectUserMessage", "content": "one"}))
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_1", "role": "user"}))) \
+        == [{"type": "response.create"}]
+    session.on_upstream_text(event("response.created", response={"id": "r1"}))
+    session.on_client_text(json.dumps({"type": "InjectUserMessage", "content": "two"}))
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_2", "role": "user"}))) == []
+    session.on_client_text(json.dumps({"type": "InjectUserMessage", "content": "three"}))
+    assert upstream(session.on_upstream_text(event("response.done", response={"id": "r1", "output": []}))) == []
+    assert upstream(session.on_upstream_text(event("conversation.item.added", item={"id": "msg_3", "role": "user"}))) \
+        == [{"type": "response.create"}]
+    session.on_upstream_text(event("response.created", response={"id": "r2"}))
+    assert upstream(session.on_upstream_text(event("response.done", response={"id": "r2", "output": []}))) == []

@@ -1,0 +1,278 @@
+"""harness explore: the pure parts (strategies, reproducer files, the ORD-7 judge on hand-built timelines) and the
+command itself against the reference proxy, with small budgets."""
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from harness import explore, explore_model
+from harness.errors import UsageProblem
+from harness.explore_model import MAX_INJECTS, MAX_OTHERS, ModelError, Script, Session, Step, When, ord_7
+from harness.explore_runner import SessionResult, in_flight
+from harness.invariants import Violation
+from harness.timeline import Timeline
+from mock_upstream.recording import Frame
+from mock_upstream.scenario import Delay, Scenario, Turn, from_toml
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+# Hypothesis's pytest plugin caches constants in Hypothesis's home directory while collecting (before any fixture
+# runs): a temporary one, not the working directory.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "voice-harness-tests-hypothesis")
+
+
+# ------------------------------------------------------------------------------------------------ strategies
+
+@GENERATED
+@given(explore_model.sessions())
+def test_a_generated_script_has_one_to_four_distinct_messages_and_at_most_two_other_steps(session):
+    script = session.script
+    texts = [s.text for s in script.injects]
+    assert 1 <= len(texts) <= MAX_INJECTS and len(set(texts)) == len(texts)
+    assert len(script.steps) - len(texts) <= MAX_OTHERS
+    first = script.steps.index(script.injects[0])
+    assert all(s.when.after == "previous" for s in script.steps[:first + 1])
+    assert all(s.when.after in explore_model.MOMENTS and s.when.ms >= 0 for s in script.steps)
+    settings_message = script.settings()
+    assert settings_message["type"] == "Settings" and settings_message["agent"]["think"]["prompt"]
+    names = [f["name"] for f in settings_message["agent"]["think"].get("functions", [])]
+    assert names == list(script.functions)
+
+
+@GENERATED
+@given(explore_model.sessions())
+def test_a_generated_scenario_keeps_delays_small_and_calls_only_declared_functions(session):
+    scenario = session.scenario
+    assert explore_model.MIN_CONFIRM_MS <= scenario.confirm_latency_ms <= 150
+    assert 0 <= scenario.reply_latency_ms <= 200 and all(0 <= d.ms <= 300 for d in scenario.delays)
+    assert len({(d.event, d.role) for d in scenario.delays}) == len(scenario.delays)
+    assert {t.name for t in scenario.script if t.kind == "function_call"} <= set(session.script.functions)
+    assert scenario.closes == Scenario().closes     # the field behaviour stays on
+
+
+@GENERATED
+@given(explore_model.sessions())
+def test_a_generated_session_round_trips_through_its_reproducer_files(tmp_path_factory, session):
+    folder = tmp_path_factory.mktemp("session")
+    (folder / "scenario.toml").write_text(explore_model.scenario_toml(session.scenario))
+    assert from_toml(folder / "scenario.toml") == session.scenario
+    assert explore_model.script_from_json(json.loads(json.dumps(session.script.to_json()))) == session.script
+
+
+# ------------------------------------------------------------------------------------------------ reproducers
+
+def a_session() -> Session:
+    script = Script((Step("inject", When(), "user message 1"), Step("audio", When("previous", 30), chunks=2),
+                     Step("inject", When("reply_delta", 20), "user message 2")),
+                    greeting="hi", context=(("user", "earlier"),), functions=("get_weather",), early=True,
+                    function_reply_ms=40)
+    scenario = Scenario().with_overrides(name="explore", confirm_latency_ms=60,
+                                         delays=(Delay("conversation.item.added", 300, "user"),),
+                                         script=(Turn("function_call", name="get_weather"),))
+    return Session(script, scenario)
+
+
+def test_a_reproducer_folder_loads_back_to_its_session_and_id(tmp_path):
+    frame = text(0.1, "B", "->", {"type": "response.create"})
+    finding = explore.Finding("ORD-1", "too early", SessionResult(a_session(), Timeline([frame], 0.0),
+                                                                  [Violation("ORD-1", "too early", (frame,))]))
+    command = explore.replay_command(tmp_path, "ack-any-item", "minimal", None)
+    explore.write_reproducer(tmp_path, finding, command)
+    assert explore.load_reproducer(tmp_path) == (a_session(), "ORD-1")
+    assert (tmp_path / "command.txt").read_text().strip() == command
+    assert shlex.split(command)[-4:] == ["--defect", "ack-any-item", "--variant", "minimal"]
+    assert (tmp_path / "timeline.html").is_file()
+
+
+@pytest.mark.parametrize("files, says", [
+    ({}, "no scenario.toml"),
+    ({"scenario.toml": "confirm_latency_ms = 10\n"}, "no script.json"),
+    ({"scenario.toml": "nonsense = 1\n", "script.json": "{}"}, "unknown key 'nonsense'"),
+    ({"scenario.toml": "", "script.json": "not json"}, "not JSON"),
+    ({"scenario.toml": "", "script.json": '{"steps": [{"kind": "shout"}]}'}, "steps[0].kind"),
+])
+def test_a_folder_that_is_no_reproducer_is_a_usage_problem(tmp_path, files, says):
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    with pytest.raises(UsageProblem) as raised:
+        explore.load_reproducer(tmp_path)
+    assert says in str(raised.value)
+
+
+def test_a_script_with_a_bad_moment_is_rejected():
+    with pytest.raises(ModelError, match="when"):
+        explore_model.script_from_json({"steps": [{"kind": "inject", "when": {"after": "later"}}]})
+
+
+def test_each_worker_run_has_its_own_reproducible_seed():
+    assert explore.derived_seed(7, 0, 0) == explore.derived_seed(7, 0, 0)
+    assert len({explore.derived_seed(7, w, n) for w in range(4) for n in range(4)}) == 16
+
+
+# ------------------------------------------------------------------------------------ ORD-7, hand-built timelines
+
+def text(t, leg, arrow, data, note=None):
+    return Frame(t, leg, arrow, "text", data.get("type"), 1, len(json.dumps(data)), data, dict(note or {}))
+
+
+def inject(t, content):
+    return text(t, "A", "->", {"type": "InjectUserMessage", "content": content})
+
+
+def user_item(t, item_id, content):
+    return text(t, "B", "->", {"type": "conversation.item.create", "item": {
+        "id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": content}]}})
+
+
+def confirmed(t, item_id):
+    return text(t, "B", "<-", {"type": "conversation.item.added", "item": {"id": item_id, "role": "user"}})
+
+
+def create(t, note=None):
+    return text(t, "B", "->", {"type": "response.create"}, note)
+
+
+def created(t, rid):
+    return text(t, "B", "<-", {"type": "response.created", "response": {"id": rid}})
+
+
+def done(t, rid, reply):
+    return text(t, "B", "<-", {"type": "response.done", "response": {"id": rid, "output": [
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}]}})
+
+
+def shown(t, reply):
+    return text(t, "A", "<-", {"type": "ConversationText", "role": "assistant", "content": reply})
+
+
+def closed(t):
+    return Frame(t, "A", "->", "close", None, 1, 0, {"code": 1000, "reason": ""})
+
+
+def first_reply_streaming(second_confirmed_at=0.25):
+    """One message answered by r1; a second message sent while r1 streams, confirmed during it."""
+    frames = [text(0.0, "B", "->", {"type": "session.update", "session": {}}),
+              inject(0.1, "one"), user_item(0.101, "u1", "one"), confirmed(0.15, "u1"), create(0.15),
+              created(0.151, "r1"), inject(0.2, "two"), user_item(0.201, "u2", "two")]
+    if second_confirmed_at is not None:
+        frames.append(confirmed(second_confirmed_at, "u2"))
+    return frames + [done(0.4, "r1", "reply one"), shown(0.401, "reply one")]
+
+
+def judged(frames):
+    return ord_7(Timeline(sorted(frames, key=lambda f: f.t), 0.0))
+
+
+def test_a_message_during_a_reply_with_no_response_create_after_it_is_a_lost_turn():
+    violation = judged(first_reply_streaming() + [closed(1.2)])
+    assert violation is not None and violation.req == "ORD-7" and "lost" in violation.reason
+    assert [f.type for f in violation.anchors] == ["InjectUserMessage", "response.created", "response.done"]
+
+
+def test_a_response_create_that_comes_only_for_a_later_message_does_not_answer_the_lost_one():
+    later = [inject(1.2, "three"), user_item(1.201, "u3", "three"), confirmed(1.25, "u3"), create(1.25),
+             created(1.251, "r2"), done(1.4, "r2", "reply three"), shown(1.401, "reply three"), closed(1.6)]
+    violation = judged(first_reply_streaming() + later)
+    assert violation is not None and "lost" in violation.reason
+    on_the_prefix = judged(first_reply_streaming() + [closed(1.2)])
+    assert (violation.req, violation.reason) == (on_the_prefix.req, on_the_prefix.reason)
+
+
+def test_a_message_during_a_reply_answered_after_the_reply_holds_ord_7():
+    answered = [create(0.402), created(0.403, "r2"), done(0.5, "r2", "reply two"), shown(0.501, "reply two")]
+    assert judged(first_reply_streaming() + answered + [closed(1.2)]) is None
+    assert explore_model.judge(Timeline(first_reply_streaming() + answered + [closed(1.2)], 0.0)) == []
+
+
+def test_two_messages_sent_before_the_first_was_confirmed_may_share_one_response():
+    frames = [text(0.0, "B", "->", {"type": "session.update", "session": {}}),
+              inject(0.05, "zero"), user_item(0.051, "u0", "zero"), confirmed(0.06, "u0"), create(0.06),
+              created(0.061, "r0"),
+              inject(0.1, "one"), user_item(0.101, "u1", "one"), inject(0.102, "two"), user_item(0.103, "u2", "two"),
+              done(0.2, "r0", "reply zero"), shown(0.201, "reply zero"), confirmed(0.25, "u1"),
+              confirmed(0.26, "u2"), create(0.261), created(0.262, "r1"), done(0.4, "r1", "reply to both"),
+              shown(0.401, "reply to both"), closed(1.2)]
+    assert judged(frames) is None
+
+
+def test_a_reply_done_upstream_that_never_reaches_the_client_breaks_ord_7():
+    answered = [create(0.402), created(0.403, "r2"), done(0.5, "r2", "reply two")]
+    violation = judged(first_reply_streaming() + answered + [closed(1.2)])
+    assert violation is not None and "never reached the client" in violation.reason
+
+
+def test_a_session_that_closed_right_after_the_reply_is_not_judged():
+    assert judged(first_reply_streaming() + [closed(0.5)]) is None
+
+
+def test_an_unconfirmed_message_is_not_judged_the_proxy_must_wait_for_it():
+    assert judged(first_reply_streaming(second_confirmed_at=None) + [closed(1.2)]) is None
+
+
+def test_after_a_premature_response_create_ord_7_is_left_to_ord_1():
+    frames = first_reply_streaming() + [create(0.3, note={"premature": True}), closed(1.2)]
+    assert judged(frames) is None
+
+
+def test_a_session_with_a_reply_still_streaming_is_in_flight():
+    assert in_flight(first_reply_streaming()[:6])       # r1 created, not done
+    assert in_flight(first_reply_streaming())           # the second message has no response after it
+    answered = [create(0.402), created(0.403, "r2"), done(0.5, "r2", "reply two")]
+    assert not in_flight(first_reply_streaming() + answered)
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+def harness(*args, cwd=ROOT, timeout=150):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--budget", "0"], "--budget must be a positive number"),
+    (["--defect", "no-such-defect"], "unknown defect 'no-such-defect'"),
+    (["--replay", "no/such/folder"], "not a directory"),
+    (["--defect", "ack-any-item", "--proxy-cmd", "node proxy.js {port}"], "not with --proxy-cmd"),
+])
+def test_a_usage_error_is_one_line_and_exit_2(args, says):
+    done_ = harness("explore", *args)
+    assert done_.returncode == 2, done_.stderr
+    assert says in done_.stderr and len(done_.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done_.stderr
+
+
+def test_the_reference_proxy_holds_every_judged_requirement(tmp_path):
+    done_ = harness("explore", "--budget", "8", "--seed", "11", "--reports-dir", str(tmp_path / "reports"),
+                    cwd=tmp_path)
+    record = json.loads((tmp_path / "reports" / "explore.json").read_text())
+    assert done_.returncode == 0, done_.stdout + done_.stderr
+    assert record["violations"] == [] and record["seed"] == 11
+    assert record["sessions"] >= 20 and record["sessions_per_s"] > 0
+    assert "sessions/s" in done_.stdout
+    assert not (tmp_path / ".hypothesis").exists()      # no Hypothesis directory in the working directory
+
+
+def test_ack_any_item_on_the_minimal_variant_is_shrunk_to_a_reproducer_that_replays_red(tmp_path):
+    reports = tmp_path / "reports"
+    done_ = harness("explore", "--budget", "8", "--seed", "5", "--defect", "ack-any-item", "--variant", "minimal",
+                    "--reports-dir", str(reports))
+    assert done_.returncode == 1, done_.stdout + done_.stderr
+    record = json.loads((reports / "explore.json").read_text())
+    found = {v["id"]: v for v in record["violations"]}
+    assert "ORD-1" in found, record
+    folder = Path(found["ORD-1"]["reproducer"])
+    assert folder.parent == reports / "explore" and folder.name.startswith("ORD-1-")
+    assert (folder / "scenario.toml").is_file() and (folder / "script.json").is_file()
+    command = shlex.split((folder / "command.txt").read_text())
+    assert command[:4] == ["python", "-m", "harness", "explore"] and "--replay" in command
+    replayed = harness(*command[3:])
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "ORD-1 red" in replayed.stdout
