@@ -1,5 +1,6 @@
 """The proxy subprocess's log: every start of a run is kept, each under a header, with no secret in it."""
 
+import secrets
 import sys
 
 import pytest
@@ -7,7 +8,8 @@ import pytest
 from harness.errors import EnvironmentProblem
 from harness.proxy_process import ProxyProcess, free_port
 
-SECRET = "sk-test0123456789abcdef"
+# Made at run time: no key-like string is committed, and redaction cannot rely on a fixed value.
+SECRET = "sk-" + secrets.token_hex(12)
 
 
 def make_proxy(tmp_path, script: str, ready_timeout_s: float = 10) -> ProxyProcess:
