@@ -278,29 +278,19 @@ ALREADY_ACTIVE = invariants.ALREADY_ACTIVE
 DELTAS = ("response.output_text.delta", "response.output_audio_transcript.delta", "response.output_audio.delta")
 
 
-@dataclass
-class _Response:
-    id: str | None
-    created: Frame
-    done: Frame | None = None
-
-    def active_at(self, t: float) -> bool:
-        return self.created.t < t and (self.done is None or self.done.t > t)
-
-    def texts(self) -> list[str]:
-        """The assistant texts of this response's output (its response.done), as a proxy shows them."""
-        if self.done is None or not isinstance(self.done.data, dict):
-            return []
-        output = (self.done.data.get("response") or {}).get("output") or []
-        found = []
-        for item in output:
-            if isinstance(item, dict) and item.get("role") == "assistant":
-                parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
-                text = "".join(p.get("text") or "" for p in parts) or "".join(p.get("transcript") or ""
-                                                                               for p in parts)
-                if text:
-                    found.append(text)
-        return found
+def texts(response: invariants.Response) -> list[str]:
+    """The assistant texts of a response's output (its response.done), as a proxy shows them."""
+    if response.done is None or not isinstance(response.done.data, dict):
+        return []
+    output = (response.done.data.get("response") or {}).get("output") or []
+    found = []
+    for item in output:
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
+            text = "".join(p.get("text") or "" for p in parts) or "".join(p.get("transcript") or "" for p in parts)
+            if text:
+                found.append(text)
+    return found
 
 
 def _pairs(timeline: Timeline) -> list[tuple[list[Frame], list[Frame]]]:
@@ -308,21 +298,6 @@ def _pairs(timeline: Timeline) -> list[tuple[list[Frame], list[Frame]]]:
     a, b = invariants.connections(timeline, "A"), invariants.connections(timeline, "B")
     return list(zip([a[k] for k in sorted(a, key=lambda k: a[k][0].t)],
                     [b[k] for k in sorted(b, key=lambda k: b[k][0].t)]))
-
-
-def _responses(b_frames: list[Frame]) -> list[_Response]:
-    found: dict[str | None, _Response] = {}
-    order = []
-    for frame in b_frames:
-        if frame.arrow != "<-":
-            continue
-        if frame.type == "response.created":
-            response = _Response(frame.response_id, frame)
-            found[frame.response_id] = response
-            order.append(response)
-        elif frame.type == "response.done" and frame.response_id in found and found[frame.response_id].done is None:
-            found[frame.response_id].done = frame
-    return order
 
 
 def _confirmed_at(b_frames: list[Frame], message: Frame) -> float | None:
@@ -371,7 +346,7 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
         creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
         if any(c.note.get("premature") for c in creates):
             continue    # the upstream withholds every reply after a premature response.create: ORD-1's failure
-        responses = _responses(b_frames)
+        responses = invariants.responses(b_frames)
         injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
         for message in injects:
             active = next((r for r in responses if r.active_at(message.t)), None)
@@ -391,11 +366,11 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
             if answer.note.get("rejected"):
                 continue    # ORD-4's failure: the upstream rejected the reply's response.create
             reply = next((r for r in responses if r.created.t >= answer.t), None)
-            if reply is None or reply.done is None or not reply.texts() or end - reply.done.t < settle_s:
+            if reply is None or reply.done is None or not texts(reply) or end - reply.done.t < settle_s:
                 continue    # no assistant text to show (yet): a function call, or still streaming
             shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.role == "assistant"
                         and message.t < f.t <= reply.done.t + settle_s and isinstance(f.data, dict)
-                        and f.data.get("content") in reply.texts() for f in a_frames)
+                        and f.data.get("content") in texts(reply) for f in a_frames)
             if not shown:
                 return Violation("ORD-7", f"the reply to the InjectUserMessage at {timeline.offset(message):.3f} s "
                                           f"(response {reply.id}, done at {timeline.offset(reply.done):.3f} s) never "

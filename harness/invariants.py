@@ -141,6 +141,34 @@ def counted_elsewhere(timeline: Timeline) -> set[int]:
     return ord_1_offenders(timeline) | ord_3_offenders(timeline)
 
 
+@dataclass
+class Response:
+    """One response of the upstream: its response.created and, once it finished, its response.done."""
+
+    id: str | None
+    created: Frame
+    done: Frame | None = None
+
+    def active_at(self, t: float) -> bool:
+        return self.created.t < t and (self.done is None or self.done.t > t)
+
+
+def responses(frames: Iterable[Frame]) -> list[Response]:
+    """The responses the upstream announced in these frames, in order, each with its response.done (matched by
+    response id) when it came."""
+    found: dict[str | None, Response] = {}
+    order = []
+    for frame in frames:
+        if frame.leg != "B" or frame.arrow != "<-":
+            continue
+        if frame.type == "response.created":
+            found[frame.response_id] = Response(frame.response_id, frame)
+            order.append(found[frame.response_id])
+        elif frame.type == "response.done" and frame.response_id in found and found[frame.response_id].done is None:
+            found[frame.response_id].done = frame
+    return order
+
+
 # ------------------------------------------------------------------------------------------------- ORD-4
 
 def ord_4(timeline: Timeline, excused: set[int] = frozenset()) -> Violation | None:

@@ -1,7 +1,6 @@
 """Function calls through the browser: FunctionCallRequest out, the host's FunctionCallResponse back (MAP-4,
 MAP-5), and the response that follows it (ORD-3, ORD-6)."""
 
-import json
 
 import pytest
 

@@ -11,7 +11,6 @@ import pytest
 from harness import invariants
 from harness.checks import fail, for_want_of, provoked
 from harness.timeouts import units
-from harness.wire_client import settings
 from suites.flows import app_params, competing_confirmations, fail_for_want_of, send_until_response_create
 from suites.test_audio import chunk
 from suites.test_function_calls import FUNCTIONS, RESULT
@@ -159,18 +158,6 @@ def test_response_create_waits_for_the_user_item_not_for_earlier_context_items(a
     judge_ord_1(recording.timeline(), needs_competition=True)
 
 
-def response_windows(timeline):
-    """(response.created, its response.done or None) per response, in order, on each upstream connection."""
-    windows, open_by_conn = [], {}
-    for frame in timeline.select(leg="B", arrow="<-", type=("response.created", "response.done")):
-        if frame.type == "response.created":
-            open_by_conn[frame.conn] = len(windows)
-            windows.append([frame, None])
-        elif frame.conn in open_by_conn:
-            windows[open_by_conn.pop(frame.conn)][1] = frame
-    return windows
-
-
 def judge_ord_4(timeline):
     violation = invariants.ord_4(timeline, excused=invariants.counted_elsewhere(timeline))
     if violation is not None:
@@ -193,13 +180,13 @@ def message_during_a_reply(client, recording, req):
 
 
 def sent_during_responses(timeline):
-    """(user item, [response.created, response.done or None]) for each user item that went upstream while a
-    response was active on its connection."""
-    windows = response_windows(timeline)
+    """(user item, the response) for each user item that went upstream while a response was active on its
+    connection."""
+    windows = invariants.responses(timeline.frames)
     during = []
     for create in user_items(timeline):
-        active = next((w for w in windows if w[0].conn == create.conn and w[0].t <= create.t
-                       and (w[1] is None or create.t < w[1].t)), None)
+        active = next((w for w in windows if w.created.conn == create.conn and w.created.t <= create.t
+                       and (w.done is None or create.t < w.done.t)), None)
         if active is not None:
             during.append((create, active))
     return during
@@ -250,7 +237,7 @@ def answers(timeline, create, done):
 def ord_7_settled(timeline) -> bool:
     """Every message sent during an active response has been answered (its response.create and a reply)."""
     during = sent_during_responses(timeline)
-    return bool(during) and all(answers(timeline, create, done)[1] for create, (_, done) in during)
+    return bool(during) and all(answers(timeline, create, response.done)[1] for create, response in during)
 
 
 def judge_ord_7(timeline, waited_s: float):
@@ -259,7 +246,8 @@ def judge_ord_7(timeline, waited_s: float):
     during an active response."""
     during = sent_during_responses(timeline)
     provoked("ORD-7", during, "a user message sent while a response was active", timeline)
-    for create, (created, done) in during:
+    for create, response in during:
+        created, done = response.created, response.done
         if done is None:
             fail_for_want_of("ORD-7", "the active response never finished", timeline, created)
         answer, reply = answers(timeline, create, done)
