@@ -17,8 +17,7 @@ def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: d
     return {
         "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "catalogue_version": 2},
         "requirements": {rid: {"level": v.level, "area": catalogue[rid].area, "verdict": v.verdict,
-                               "tests": v.tests, "reason": v.reason or catalogue[rid].planned and
-                               f"planned: {catalogue[rid].planned}",
+                               "tests": v.tests, "reason": v.reason,
                                **({"exposed_by": v.exposed_by} if v.exposed_by else {})}
                          for rid, v in table.items()},
         "summary": summary(table),

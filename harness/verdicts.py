@@ -66,6 +66,8 @@ def verdicts(catalogue: dict[str, Requirement], results: list[CaseResult]) -> di
             verdict.reason = next(r.reason for r in mine if r.outcome == "inconclusive")
         elif mine:
             verdict.verdict, verdict.reason = SKIP, mine[0].reason
+        elif catalogue[rid].planned:
+            verdict.reason = f"planned: {catalogue[rid].planned}"
     return table
 
 

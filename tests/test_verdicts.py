@@ -93,3 +93,8 @@ def test_inconclusive_outranks_a_pass_and_a_failure_outranks_both_across_phases(
     assert test.outcome == "inconclusive"
     test.merge_phase("failed", "teardown")
     assert test.outcome == "failed"
+
+
+def test_a_planned_id_is_untested_with_the_reason_it_has_no_test():
+    table = verdicts(CAT, [result("a", ["CANARY-1"])])
+    assert table["CANARY-2"].verdict == "untested" and table["CANARY-2"].reason.startswith("planned: ")
