@@ -17,6 +17,11 @@ def run(pytester):
     return run
 
 
+def conformance(pytester) -> dict:
+    """The conformance record the sample run wrote."""
+    return json.loads((pytester.path / "out" / "conformance.json").read_text())
+
+
 def test_an_unknown_requirement_id_is_a_collection_error(run):
     result = run('import pytest\n@pytest.mark.req("NOPE-9")\ndef test_x():\n    pass\n')
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -28,7 +33,7 @@ def test_the_report_lists_every_id_with_verdicts(run, pytester):
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
                  '@pytest.mark.req("ORD-1")\ndef test_bad():\n    assert False, "late"\n')
     assert result.ret == 1
-    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    record = conformance(pytester)
     assert record["requirements"]["CANARY-1"]["verdict"] == "pass"
     assert record["requirements"]["ORD-1"]["verdict"] == "fail"
     assert "late" in record["requirements"]["ORD-1"]["reason"]
@@ -64,7 +69,7 @@ def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pyteste
                  '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n'
                  '    provoked("ORD-7", [], "a user message sent while a response was active")\n')
     assert result.ret == 1
-    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "inconclusive"
     assert "a user message sent while a response was active" in record["requirements"]["ORD-7"]["reason"]
     assert record["gate"] == {"passed": False, "failed": [], "only_inconclusive": ["ORD-7"]}
@@ -76,5 +81,5 @@ def test_the_same_run_passes_once_another_test_provokes_the_id(run, pytester):
                  '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n    provoked("ORD-7", [], "x")\n'
                  '@pytest.mark.req("ORD-7")\ndef test_provoked():\n    provoked("ORD-7", [1], "x")\n')
     assert result.ret == 0
-    record = json.loads((pytester.path / "out" / "conformance.json").read_text())
+    record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "pass"
