@@ -1,0 +1,56 @@
+"""The suites' own judges on hand-built timelines: red for the defect, inconclusive where the situation they
+need never arose, and never a pass then."""
+
+import json
+
+import pytest
+
+from harness.checks import ConformanceFailure, Inconclusive
+from harness.timeline import Timeline
+from mock_upstream.recording import Frame
+from suites.test_ordering import judge_ord_7
+
+
+def text(t, leg, arrow, data):
+    return Frame(t, leg, arrow, "text", data.get("type"), 1, len(json.dumps(data)), data)
+
+
+def inject(t, content):
+    return [text(t, "A", "->", {"type": "InjectUserMessage", "content": content}),
+            text(t + 0.001, "B", "->", {"type": "conversation.item.create", "item": {
+                "id": f"u_{content}", "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": content}]}})]
+
+
+def response(t_created, t_done, rid):
+    return [text(t_created, "B", "<-", {"type": "response.created", "response": {"id": rid}}),
+            text(t_done, "B", "<-", {"type": "response.done", "response": {"id": rid}})]
+
+
+def create(t):
+    return [text(t, "B", "->", {"type": "response.create"})]
+
+
+def reply(t):
+    return [text(t, "A", "<-", {"type": "ConversationText", "role": "assistant", "content": "answer"})]
+
+
+def timeline(*parts):
+    return Timeline(sorted((f for part in parts for f in part), key=lambda f: f.t), 0.0)
+
+
+def test_ord_7_is_inconclusive_when_no_message_was_sent_during_a_response():
+    with pytest.raises(Inconclusive, match="a user message sent while a response was active"):
+        judge_ord_7(timeline(inject(0.1, "one"), create(0.2), response(0.21, 0.4, "r1"), reply(0.41)), 10)
+
+
+def test_ord_7_is_red_when_a_message_sent_during_a_response_gets_no_response_create_after_it():
+    lost = timeline(inject(0.1, "one"), create(0.2), response(0.21, 0.6, "r1"), inject(0.3, "two"), reply(0.61))
+    with pytest.raises(ConformanceFailure, match="the turn was lost") as caught:
+        judge_ord_7(lost, 10)
+    assert not isinstance(caught.value, Inconclusive)
+
+
+def test_ord_7_holds_when_the_message_is_answered_after_the_response_is_done():
+    judge_ord_7(timeline(inject(0.1, "one"), create(0.2), response(0.21, 0.6, "r1"), inject(0.3, "two"),
+                         reply(0.61), create(0.62), response(0.63, 0.8, "r2"), reply(0.81)), 10)
