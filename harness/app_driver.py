@@ -68,8 +68,10 @@ _REPLY_OR_CLOSE = """({history, response, status, before, ignore}) => {
 
 class AppDriver:
     def __init__(self, page: Page, app_url: str, proxy_endpoint: str, selectors: Selectors = Selectors(),
-                 endpoint_param: str = "proxyEndpoint", extra_params: dict[str, str] | None = None):
+                 endpoint_param: str = "proxyEndpoint", extra_params: dict[str, str] | None = None,
+                 recorded: bool = True):
         self.page, self.app_url, self.proxy_endpoint, self.s = page, app_url, proxy_endpoint, selectors
+        self.recorded = recorded   # the app's connection goes through the client tap (leg A is on the timeline)
         self.endpoint_param = endpoint_param
         self.extra_params = {"connectionMode": "proxy"} if extra_params is None else extra_params
 
@@ -86,10 +88,11 @@ class AppDriver:
         self.page.goto(f"{self.app_url}{joiner}{query}", timeout=units(15) * 1000)
         self.by(self.s.root).wait_for(state="attached", timeout=units(10) * 1000)
 
-    def connect(self, timeout_s: float | None = None) -> bool:
-        """Open the connection by focusing the input; True once SettingsApplied arrived, False if it closed."""
+    def connect(self, timeout_s: float | None = None) -> str:
+        """Open the connection by focusing the input and wait: `ready` once the app shows SettingsApplied,
+        `closed` if this attempt closed first, `timeout` if neither happened within timeout_s."""
         self.by(self.s.text_input).focus()
-        result = self.page.wait_for_function(
+        handle = self.wait_until(
             """({ready, log}) => {
                 const q = (id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? '';
                 if (q(ready).trim() === 'true') return 'ready';
@@ -97,9 +100,8 @@ class AppDriver:
                 if (/ close /.test(q(log))) return 'closed';
                 return false;
             }""",
-            arg={"ready": self.s.settings_applied, "log": self.s.event_log},
-            timeout=(timeout_s or units(10)) * 1000, polling=10)
-        return result.json_value() == "ready"
+            {"ready": self.s.settings_applied, "log": self.s.event_log}, timeout_s or units(10))
+        return handle.json_value() if handle is not None else "timeout"
 
     def send(self, text: str) -> float:
         """Type and send a user message; the monotonic time of the click."""

@@ -75,3 +75,21 @@ def version() -> str:
         return "unknown"
     lines = done.stdout.strip().splitlines()
     return lines[0] if lines else "unknown"
+
+
+def check_starts(app_url: str | None = None) -> None:
+    """Pre-flight: the browser starts (and loads the app's page, given its URL); EnvironmentProblem if not."""
+    from .timeouts import units
+
+    def visit(page) -> None:
+        if app_url:
+            page.goto(app_url, timeout=units(15) * 1000)
+
+    try:
+        with_page(visit)
+    except EnvironmentProblem:
+        raise
+    except Exception as exc:  # Playwright's errors: a browser that will not start, a page it will not load
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        what = "load the app page " + app_url if app_url and "net::ERR_" in first else "start"
+        raise EnvironmentProblem(f"pre-flight: the browser did not {what}: {first}") from None

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import browser, run_config
+from . import browser, run_config, run_files
 from .errors import EnvironmentProblem, UsageProblem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,8 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
     try:
+        # The reports folder is this run's from here; an earlier run's artefacts go even if this run stops at
+        # a usage error below (none of them describes it). A folder another run holds is left alone.
+        run_files.claim(Path(args.reports_dir))
+        run_files.clear(Path(args.reports_dir))
+        taken = None
+    except EnvironmentProblem as exc:
+        taken = exc
+    try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
                                   args.proxy_cmd, args.proxy_url, args.app_url, args.upstream, args.variant)
+        if taken is not None:
+            raise taken
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
     except (UsageProblem, EnvironmentProblem) as exc:

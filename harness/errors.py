@@ -1,4 +1,5 @@
-"""Errors the harness reports to the user in one line (exit code 2), never as a traceback."""
+"""Errors the harness reports to the user in one line (exit code 2), never as a traceback; none of them is a
+claim about the proxy."""
 
 
 class UsageProblem(Exception):
@@ -6,4 +7,13 @@ class UsageProblem(Exception):
 
 
 class EnvironmentProblem(Exception):
-    """The machine cannot run the suites: no browser, the proxy would not start."""
+    """The machine cannot run the suites: no browser, the proxy would not start, a URL that does not answer."""
+
+
+class HarnessFault(Exception):
+    """Something inside the harness failed during a test (the mock upstream, a tap, the browser driver): the
+    test could not be judged. `party` says whose part broke, for the report."""
+
+    def __init__(self, message: str, party: str = "harness"):
+        super().__init__(message)
+        self.party = party

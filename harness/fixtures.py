@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from mock_upstream import scenario as scenarios
 from mock_upstream import tap_rules
 from mock_upstream.recording import Frame, Recorder
+from mock_upstream.engine import unused_rules
 from mock_upstream.relay import Relay
 from mock_upstream.server import MockUpstream
 
@@ -22,8 +23,9 @@ from . import browser, catalogue
 from .app_driver import GIVE_UP_POLL_S, AppDriver
 from .diagnosis import ended_by
 from .loop_thread import LoopThread
-from .errors import EnvironmentProblem
-from .keys import CONSOLE, FAILED, RECORDING, TRACE
+from .checks import not_provoked
+from .errors import EnvironmentProblem, HarnessFault
+from .keys import CONSOLE, FAILED, FAULTS, PROXY, RECORDING, TRACE
 from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
@@ -185,13 +187,23 @@ def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | No
         yield None
         upstream_tap.scenario = None
         return
-    mock_server.use(scenario_for(request.node, harness_config))
+    try:
+        mock_server.use(scenario_for(request.node, harness_config))
+    except scenarios.ScenarioError as exc:
+        raise HarnessFault(f"{request.node.nodeid}: {exc}", party="scenario") from None
+    mock_fault = lambda: ["the mock upstream failed: " + "; ".join(mock_server.errors)] if mock_server.errors else []  # noqa: E731
+    request.node.stash.setdefault(FAULTS, []).append(mock_fault)
     yield mock_server
-    problems = mock_server.self_check()
-    # A rule that never applied makes a passing test meaningless; after a failure it is only an echo of it
-    # (the session ended before the rule's event came).
-    if problems and not request.node.stash.get(FAILED, False):
-        pytest.fail("mock upstream self-check: " + "; ".join(problems), pytrace=False)
+    if mock_fault():
+        # Whatever the test saw may follow from the mock's own fault: not judged, whether it passed or failed.
+        raise HarnessFault(mock_fault()[0])
+    unused = unused_rules(mock_server.scenario, mock_server.engines)
+    # A rule that never applied means the situation the test scripts never arose: its pass proves nothing.
+    # After a failure it is only an echo of it (the session ended before the rule's event came).
+    if unused and not request.node.stash.get(FAILED, False):
+        ids = [rid for mark in request.node.iter_markers("req") for rid in mark.args]
+        not_provoked(ids[0] if ids else "scenario", "the scenario's rules to apply; they did not: "
+                     + "; ".join(unused))
 
 
 @dataclass
@@ -228,20 +240,34 @@ class Recording:
 
 
 @pytest.fixture
-def live_proxy(proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
-    """The proxy under test, started again if an earlier test made it exit (a crash is that test's failure)."""
+def live_proxy(request: pytest.FixtureRequest, proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
+    """The proxy under test, started again (its old process group ended first) if an earlier test made it exit:
+    a crash is that test's failure. Kept on the item, so an exit during this test is named in its report."""
     if not proxy.running:
         proxy.start()
+    request.node.stash[PROXY] = proxy
     return proxy
 
 
 @pytest.fixture
 def recording(request: pytest.FixtureRequest, recorder: Recorder, mock_upstream: MockUpstream | None,
-              live_proxy: ProxyProcess | ExternalProxy) -> Recording:
-    """The frames of both legs recorded during this test (kept on the test item for its failure report)."""
+              live_proxy: ProxyProcess | ExternalProxy, client_tap: Relay,
+              upstream_tap: Relay | None) -> Iterator[Recording]:
+    """The frames of both legs recorded during this test (kept on the test item for its failure report).
+    A tap that failed during the test makes it an error: what it recorded is not what was on the wire."""
+    taps = [t for t in (client_tap, upstream_tap) if t is not None]
+    seen = [len(t.errors) for t in taps]
+
+    def tap_fault() -> list[str]:
+        faults = [error for tap, before in zip(taps, seen) for error in tap.errors[before:]]
+        return ["a recording tap failed: " + "; ".join(faults)] if faults else []
+
+    request.node.stash.setdefault(FAULTS, []).append(tap_fault)
     rec = Recording(recorder, recorder.mark(), time.monotonic())
     request.node.stash[RECORDING] = rec
-    return rec
+    yield rec
+    if tap_fault():
+        raise HarnessFault(tap_fault()[0])
 
 
 @pytest.fixture
@@ -282,7 +308,7 @@ def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_t
     spec, path = harness_config.profile.app, harness_config.profile.proxy.path
     endpoint = client_tap.url(path) if spec.client_tap else proxy.base_url + path
     yield AppDriver(page, spec.url or app_server.url, endpoint, spec.selectors, spec.endpoint_param,
-                    spec.extra_params)
+                    spec.extra_params, recorded=spec.client_tap)
     if tracing:
         _stop_tracing(request.node, page, harness_config.reports_dir / "traces")
 

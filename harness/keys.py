@@ -6,3 +6,6 @@ RECORDING = pytest.StashKey["object"]()  # the test's Recording, for its failure
 CONSOLE = pytest.StashKey["list"]()    # the page's console messages and errors, for the failure report
 FAILED = pytest.StashKey[bool]()      # the test failed in setup or call (its trace is kept)
 TRACE = pytest.StashKey["object"]()    # the path of the failed test's Playwright trace
+PROXY = pytest.StashKey["object"]()    # the proxy process the test ran against (to name its exit)
+DEATH_REPORTED = pytest.StashKey[bool]()   # the proxy's exit during this test is already its failure
+FAULTS = pytest.StashKey["list"]()     # callables naming faults of the harness's own parts during this test

@@ -10,13 +10,21 @@ from pathlib import Path
 import allure
 import pytest
 
-from . import attachments, browser, catalogue, invariants, metrics, report, run_config, timeline_view
+from mock_upstream.scenario import ScenarioError
+
+from . import (attachments, attribution, browser, catalogue, invariants, metrics, preflight, report, run_config,
+               run_files, timeline_view)
 from .checks import ConformanceFailure, Inconclusive
-from .errors import EnvironmentProblem, UsageProblem
-from .keys import CONSOLE, FAILED, RECORDING, TRACE
-from .verdicts import CaseResult, exit_status, verdicts
+from .errors import EnvironmentProblem, HarnessFault, UsageProblem
+from .keys import CONSOLE, DEATH_REPORTED, FAILED, FAULTS, PROXY, RECORDING, TRACE
+from .verdicts import CaseResult, exit_status, first_error, verdicts
+
+# The run's status in conformance.json.
+COMPLETE, INTERRUPTED, ENVIRONMENT_ERROR = "complete", "interrupted", "environment error"
 
 pytest_plugins = ["harness.fixtures"]
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
 
 MARKERS = (
     "req(*ids): conformance requirement ids (harness/requirements.toml) that this test checks",
@@ -48,6 +56,7 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(tryfirst=True)   # before Allure's configure empties its results folder
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
@@ -56,6 +65,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings",
                             "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
     reports_dir = Path(config.getoption("--reports-dir") or config.rootpath / "reports")
+    owner = not _is_worker(config) and _owns_reports(config)
+    if owner:
+        try:
+            # The folder is this run's from here: a second run is refused, and an earlier run's artefacts go
+            # (also when this run then stops at a usage error: none of them describes it).
+            run_files.claim(reports_dir)
+            run_files.clear(reports_dir)
+        except EnvironmentProblem as exc:
+            pytest.exit(f"harness: {exc}", returncode=2)
     try:
         config.harness = run_config.build(
             config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
@@ -64,11 +82,40 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("--variant"))
     except UsageProblem as exc:
         raise pytest.UsageError(str(exc)) from None
+    if owner and not _only_looking(config):
+        try:
+            preflight.run(config.harness, browser.check_starts)
+        except EnvironmentProblem as exc:
+            pytest.exit(f"harness: {exc}", returncode=2)   # one line; no test runs, no verdict is written
     if not _is_worker(config):
         config.pluginmanager.register(Conformance(config), "harness-conformance")
     if threading.current_thread() is threading.main_thread():
         # A terminated run must still tear down its proxy process group.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "harness", None) is not None and not _is_worker(config):
+        run_files.release(config.harness.reports_dir)
+
+
+def _owns_reports(config: pytest.Config) -> bool:
+    """This run is a conformance run, whose reports folder it owns: it was given one (harness run always does),
+    or it collects the harness's suites. A run of other tests (the project's unit tests) leaves reports/ alone."""
+    if config.getoption("--reports-dir"):
+        return True
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == SUITES or SUITES.is_relative_to(path) or path.is_relative_to(SUITES):
+            return True
+    return False
+
+
+def _only_looking(config: pytest.Config) -> bool:
+    """Collect-only, help and the like run no test: no pre-flight for them."""
+    option = config.option
+    return bool(getattr(option, "collectonly", False) or getattr(option, "help", False)
+                or getattr(option, "markers", False) or getattr(option, "fixtures", False))
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -102,9 +149,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = outcome.get_result()
     extra = []
     violations = _invariant_violations(item) if rep.when == "call" else []
-    if call.excinfo is not None and rep.outcome == "failed":
+    death = _proxy_death(item) if rep.when in ("call", "teardown") else None
+    if not item.get_closest_marker("req"):
+        pass  # not a conformance check (the project's own tests): pytest's outcome as it is
+    elif rep.when == "call" and _harness_faults(item):
+        # The mock or a tap broke during the test: whatever the test concluded rests on a broken part.
+        reason = "; ".join(_harness_faults(item))
+        extra += [("reason", reason), ("own", "error"), ("party", attribution.HARNESS)]
+        rep.outcome, rep.longrepr = "failed", f"harness: harness error (not the proxy's failure): {reason}"
+    elif call.excinfo is not None and rep.outcome == "failed":
         exc = call.excinfo.value
-        if isinstance(exc, Inconclusive):
+        if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
+            # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
+            extra += _proxy_failed(rep, death, exc)
+        elif isinstance(exc, Inconclusive):
             caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
             reason = exc.reason + (f" ({caused})" if caused else "")
             extra += [("reason", reason), ("own", "inconclusive")]
@@ -114,13 +172,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         elif isinstance(exc, ConformanceFailure):
             extra.append(("reason", f"{exc.reason}"))
             rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
-        elif isinstance(exc, EnvironmentProblem):
-            extra += [("reason", str(exc)), ("env_error", str(exc))]
-            rep.longrepr = f"harness: environment problem: {exc}"
-            item.session.shouldstop = "environment problem"  # every later test would fail the same way
         else:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            extra.append(("reason", f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+            blame = attribution.classify(exc)
+            extra += [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
+            rep.longrepr = f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
+            if blame.party == attribution.ENVIRONMENT or _driver_gone(blame):
+                item.session.shouldstop = f"{blame.party} error"  # every later test would end the same way
+    elif death is not None and rep.outcome != "skipped":
+        extra += _proxy_failed(rep, death, None)
     if violations:
         extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
         if not rep.failed:
@@ -151,6 +210,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
+
+
+# Exceptions that are no consequence of the proxy's exit: the harness's own faults, a scenario's, the machine's.
+_NOT_THE_PROXYS = (HarnessFault, EnvironmentProblem, ScenarioError)
+
+
+def _harness_faults(item: pytest.Item) -> list[str]:
+    """Faults of the harness's own parts (the mock upstream, the taps) during this test so far."""
+    return [fault for check in item.stash.get(FAULTS, []) for fault in check()]
+
+
+def _driver_gone(blame: attribution.Blame) -> bool:
+    return blame.party == attribution.HARNESS and "browser driver went away" in blame.reason
+
+
+def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
+    """The proxy process this test ran against exited during the test (reported once per test)."""
+    proxy = item.stash.get(PROXY, None)
+    if proxy is None or item.stash.get(DEATH_REPORTED, False) or not proxy.died:
+        return None
+    item.stash[DEATH_REPORTED] = True
+    return attribution.proxy_died(proxy.exit_description(), proxy.log_tail(3))
+
+
+def _proxy_failed(rep: pytest.TestReport, death: attribution.Blame, exc: BaseException | None) -> list:
+    """Make this phase the proxy's failure for its exit, keeping what the test saw after it."""
+    seen = f"\nthe test then saw: {attribution.first_line(exc)}" if exc is not None else ""
+    rep.outcome, rep.longrepr = "failed", f"{death.reason}{seen}"
+    return [("reason", death.reason), ("own", "failed")]
 
 
 def _invariant_violations(item: pytest.Item) -> list[invariants.Violation]:
@@ -210,21 +298,19 @@ class Conformance:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results: dict[str, CaseResult] = {}
-        self.env_errors: list[str] = []
         self.record: dict | None = None
+        self.status = COMPLETE
         self.figures: list[dict] = []
         self.failures: list[dict] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
-        if "env_error" in props and props["env_error"] not in self.env_errors:
-            self.env_errors.append(props["env_error"])
         reqs = tuple(props["req"].split(",")) if props.get("req") else ()
         result = self.results.setdefault(report.nodeid, CaseResult(report.nodeid, reqs))
         reason = props.get("reason", "")
         if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-        result.merge_phase(props.get("own", report.outcome), reason)
+        result.merge_phase(props.get("own", report.outcome), reason, props.get("party", ""))
         for rid, why in json.loads(props.get("invariants", "{}")).items():
             result.found(rid, why)
         if "metrics" in props:
@@ -236,18 +322,25 @@ class Conformance:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         _write_allure_environment(self.config)
         results = list(self.results.values())
-        if self.env_errors:
+        error = first_error(results)
+        if error is not None:   # also when it stopped the run (with workers the controller sees an interrupt)
+            self.status = ENVIRONMENT_ERROR
             session.exitstatus = 2
+        elif int(exitstatus) == pytest.ExitCode.INTERRUPTED:
+            self.status = INTERRUPTED
         if not any(r.reqs for r in results):
             return
         known = catalogue.load()
         table = verdicts(known, results)
-        self.record = report.to_json(table, known, self.config.harness.describe(), self.config.harness.strict)
+        run = {**self.config.harness.describe(), "status": self.status}
+        if error is not None:
+            run["error"] = {"party": error.party, "test": error.nodeid, "reason": error.reason}
+        self.record = report.to_json(table, known, run, self.config.harness.strict)
         self.record["failures"] = self.failures
         report.write(self.config.harness.reports_dir, self.record)
         if self.figures:
             report.write_metrics(self.config.harness.reports_dir, results, self.figures, self.failures)
-        if not self.env_errors:
+        if error is None:
             session.exitstatus = exit_status(int(exitstatus), table, results, self.config.harness.strict)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -257,7 +350,13 @@ class Conformance:
                 terminalreporter.write_line(line)
             terminalreporter.section("requirement areas")
             for line in report.area_status(self.record):
-                terminalreporter.write_line(line, red=" FAIL " in line or " INCONCL " in line, green=" pass " in line)
+                terminalreporter.write_line(line, red=any(f" {m} " in line for m in ("FAIL", "ERROR", "INCONCL")),
+                                            green=" pass " in line)
             terminalreporter.write_line(f"reports: {self.config.harness.reports_dir}/conformance.json, .md")
-        for problem in self.env_errors:
-            terminalreporter.write_line(f"harness: environment problem: {problem}", red=True, bold=True)
+        error = first_error(list(self.results.values()))
+        if error is not None:
+            terminalreporter.write_line(report.error_line(error.party, error.reason, error.nodeid),
+                                        red=True, bold=True)
+        elif self.status == INTERRUPTED:
+            terminalreporter.write_line("harness: the run was interrupted; conformance.json is marked "
+                                        "\"status\": \"interrupted\"", red=True, bold=True)

@@ -137,7 +137,12 @@ def with_overrides(profile: Profile, proxy_cmd: str | None = None, proxy_url: st
             command = shlex.split(proxy_cmd)
         except ValueError as exc:
             raise UsageProblem(f"--proxy-cmd: {exc}") from None
-        proxy = _proxy({"command": command, "path": proxy.path, "env": proxy.env}, where)
+        # The profile's readiness settings still apply to the user's command (its path and env too); its
+        # defect_args and variant_args belong to its own command, not to the user's, and are dropped.
+        table = {"command": command, "path": proxy.path, "env": proxy.env, "ready_timeout_s": proxy.ready_timeout_s}
+        if proxy.ready_log is not None:
+            table["ready_log"] = proxy.ready_log
+        proxy = _proxy(table, where)
     if proxy_url is not None:
         proxy = _proxy({"url": proxy_url, "path": proxy.path}, Path("--proxy-url"))
     if app_url is not None:

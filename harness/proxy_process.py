@@ -10,24 +10,48 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mock_upstream.redaction import redact
-
 from .errors import EnvironmentProblem
+from .proxy_log import HEAD_BYTES, TAIL_BYTES, ProxyLog
 
 PROBE_INTERVAL_S = 0.05
+STOP_GRACE_S = 5.0
 
 
-def _copy_redacted(stream, path: Path) -> None:
-    # Appended: a restart after a crash must not wipe the crash's trace.
-    with open(path, "a", encoding="utf-8", errors="replace") as log:
-        for raw in iter(stream.readline, b""):
-            log.write(redact(raw.decode("utf-8", errors="replace")))
-            log.flush()
-    stream.close()
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid still runs (a zombie waiting for its reaper does not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: ask the kernel (zombies count there)
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,6 +65,7 @@ class ExternalProxy:
     """A proxy already running at a URL: nothing to start or stop."""
 
     running = True
+    died = False   # unknowable for a proxy the harness did not start
 
     def __init__(self, url: str):
         parts = urlsplit(url)
@@ -56,64 +81,77 @@ class ExternalProxy:
     def log_tail(self, lines: int = 20) -> str:
         return "(the proxy runs elsewhere: no log)"
 
+    def exit_description(self) -> str | None:
+        return None
+
+    exit_code = None
+
 
 class ProxyProcess:
+    """The proxy as a subprocess in a process group of its own; its output goes to a ProxyLog (redacted, capped,
+    appended across restarts). exit_description() and log_tail() name a proxy that died."""
+
     def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, port: int,
-                 ready_log: str | None, ready_timeout_s: float, host: str = "127.0.0.1"):
+                 ready_log: str | None, ready_timeout_s: float, host: str = "127.0.0.1", *,
+                 log_head_bytes: int = HEAD_BYTES, log_tail_bytes: int = TAIL_BYTES):
         self.argv, self.port, self.host = argv, port, host
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.ready_log = re.compile(ready_log) if ready_log else None
         self.ready_timeout_s = ready_timeout_s
+        self.stop_grace_s = STOP_GRACE_S
+        # Redacted with the proxy's own environment: a key given in the profile's env is a key too.
+        self._log = ProxyLog(log_path, log_head_bytes, log_tail_bytes, env=self.env)
         self._proc: subprocess.Popen | None = None
         self._copier: threading.Thread | None = None
-        self._starts = 0
-        self._log_start = 0  # where this start's part of the log begins (readiness reads only that part)
+        self._started_at = 0.0
+        self._exited_at: float | None = None
+        self._stopped_by_us = False
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        if self._copier is not None:
-            self._copier.join(timeout=2)  # the previous process's last lines go before the new header
-        self._starts += 1
-        # A run's first start begins a fresh log; every restart appends to it, so a crash's trace survives.
-        with open(self.log_path, "w" if self._starts == 1 else "a", encoding="utf-8") as log:
-            log.write(redact(f"--- proxy start {self._starts} at {datetime.now(timezone.utc).isoformat()}: "
-                             f"{shlex.join(self.argv)}\n"))
-            self._log_start = log.tell()
+        """Start the proxy (a restart first ends the previous process group whole) and wait until it is ready."""
+        self.stop()
+        self._log.start(shlex.join(self.argv), self.ready_log)
+        self._stopped_by_us, self._exited_at = False, None
         try:
             self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
         except OSError as exc:
+            self._proc = None
+            self._log.close()
             raise EnvironmentProblem(f"proxy command {self.argv[0]!r} could not be started: {exc.strerror}") from None
+        self._started_at = time.monotonic()
+        threading.Thread(target=self._watch, args=(self._proc,), name="proxy-exit", daemon=True).start()
         # The log goes through redaction: a proxy that prints its key must not leave it in the reports.
-        self._copier = threading.Thread(target=_copy_redacted, args=(self._proc.stdout, self.log_path),
-                                        name="proxy-log", daemon=True)
-        self._copier.start()
+        self._copier = self._log.copy(self._proc.stdout)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             code = self._proc.poll()
             if code is not None:
-                raise EnvironmentProblem(f"the proxy exited with code {code} during start-up; "
+                self.stop()  # what it started goes too; its last output is in the log before the tail is read
+                how = f"exited with code {code}" if code >= 0 else f"was killed by {_signal_name(-code)}"
+                raise EnvironmentProblem(f"the proxy {how} during start-up; "
                                          f"log {self.log_path}: {self.log_tail(3)}")
             if self._ready():
                 return
-            time.sleep(PROBE_INTERVAL_S)
         self.stop()
         raise EnvironmentProblem(f"the proxy was not ready within {self.ready_timeout_s:g} s; "
                                  f"log {self.log_path}: {self.log_tail(3)}")
 
+    def _watch(self, proc: subprocess.Popen) -> None:
+        proc.wait()
+        if proc is self._proc:
+            self._exited_at = time.monotonic()
+
     def _ready(self) -> bool:
+        """Waits up to PROBE_INTERVAL_S: for the ready line (the log's copier watches for it), or a TCP connect."""
         if self.ready_log is not None:
-            try:
-                with open(self.log_path, "rb") as log:
-                    log.seek(self._log_start)
-                    return bool(self.ready_log.search(log.read().decode("utf-8", errors="replace")))
-            except OSError:
-                return False
+            return self._log.ready.wait(PROBE_INTERVAL_S)
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):
                 return True
         except OSError:
+            time.sleep(PROBE_INTERVAL_S)
             return False
 
     @property
@@ -124,30 +162,62 @@ class ProxyProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def stop(self, grace_s: float = 5.0) -> None:
-        """End the proxy and everything it started (its process group): TERM, then KILL."""
-        if self._proc is None:
+    @property
+    def exit_code(self) -> int | None:
+        """The process's return code once it has exited (negative: the signal that killed it); else None."""
+        return None if self._proc is None else self._proc.poll()
+
+    @property
+    def died(self) -> bool:
+        """The process exited without the harness asking it to (a crash, or an exit of its own)."""
+        return self.exit_code is not None and not self._stopped_by_us
+
+    def exit_description(self) -> str | None:
+        """One line on how the process ended, or None while it runs (or before its first start)."""
+        code = self.exit_code
+        if code is None:
+            return None
+        at = (self._exited_at or time.monotonic()) - self._started_at
+        how = f"exited with code {code}" if code >= 0 else f"was killed by {_signal_name(-code)}"
+        by_us = "; the harness had asked it to stop" if self._stopped_by_us else ""
+        return f"the proxy process {how} at {at:.1f} s after its start{by_us}"
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """End the proxy and everything it started (its process group): TERM, wait, then KILL what is left,
+        children that ignore TERM after the leader exited included. Then the log is closed."""
+        proc = self._proc
+        if proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
-            try:
-                os.killpg(self._proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self._proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # Children left in the group after the leader exited.
+        grace_s = self.stop_grace_s if grace_s is None else grace_s
+        pgid = proc.pid
+        gone = lambda: proc.poll() is not None and not _group_alive(pgid)  # noqa: E731
+        if not gone():
+            self._stopped_by_us = self._stopped_by_us or proc.poll() is None
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(pgid, sig)
+                except ProcessLookupError:
+                    pass
+                if _wait_until(gone, grace_s):
+                    break
         try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
             pass
+        if self._copier is not None:
+            self._copier.join(timeout=2)  # the pipe ends with the group: the last lines reach the log
+        self._log.close()
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
+        """The last non-blank lines of the log: joined by " | " for three or fewer, else one per line."""
+        if self._log.starts == 0 and not self.log_path.exists():
             return "(no log)"
-        tail = [line for line in text.splitlines() if line.strip()][-lines:]
+        tail = self._log.tail(lines)
         return " | ".join(tail) if lines <= 3 else "\n".join(tail)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {signal.Signals(number).name} ({number})"
+    except ValueError:
+        return f"signal {number}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from .catalogue import Requirement
 from .verdicts import Verdict, gating, summary
 
-MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCL", "skip": "skip", "untested": "-"}
+MARK = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCL", "skip": "skip", "untested": "-"}
 
 
 def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: dict, strict: bool = False) -> dict:
@@ -21,7 +21,7 @@ def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: d
                                **({"exposed_by": v.exposed_by} if v.exposed_by else {})}
                          for rid, v in table.items()},
         "summary": summary(table),
-        "gate": {"passed": not any(stopped.values()), "failed": stopped["fail"],
+        "gate": {"passed": not any(stopped.values()), "failed": stopped["fail"], "not_judged": stopped["error"],
                  "only_inconclusive": stopped["inconclusive"]},
     }
 
@@ -34,9 +34,25 @@ def gate_line(record: dict) -> str:
     parts = []
     if gate.get("failed"):
         parts.append(f"failed: {', '.join(gate['failed'])}")
+    if gate.get("not_judged"):
+        parts.append(f"not judged (error, not the proxy's): {', '.join(gate['not_judged'])}")
     if gate.get("only_inconclusive"):
         parts.append(f"only inconclusive (never provoked, so not passed): {', '.join(gate['only_inconclusive'])}")
     return "gate: FAILED; " + "; ".join(parts)
+
+
+def error_line(party: str, reason: str, test: str) -> str:
+    """The one line an errored run ends with: the first cause, whose it is, and where it showed."""
+    return f"harness: {party} error (not the proxy's failure; exit 2): {reason} [first in {test}]"
+
+
+def _status(run: dict) -> list[str]:
+    status = run.get("status", "complete")
+    if status == "complete":
+        return []
+    error = run.get("error")
+    detail = f": {error['party']} error in {error['test']}: {error['reason']}" if error else ""
+    return [f"**Run {status}**{detail}. The verdicts below are those judged before it.", ""]
 
 
 def to_markdown(record: dict) -> str:
@@ -44,9 +60,10 @@ def to_markdown(record: dict) -> str:
     lines = [
         "# Conformance",
         "",
+        *_status(run),
         f"Profile `{run.get('profile')}`, scenario `{run.get('scenario') or 'per test'}`, "
         f"defect `{run.get('defect') or 'none'}`{_variant(run)}. MUST failed: **{counts['must_failed']}**, "
-        f"MUST inconclusive: **{counts['must_inconclusive']}**, MUST passed: {counts['must_passed']}, "
+        f"MUST inconclusive: **{counts['must_inconclusive']}**, MUST not judged (error): **{counts['must_error']}**, MUST passed: {counts['must_passed']}, "
         f"SHOULD failed: {counts['should_failed']}, SHOULD inconclusive: {counts['should_inconclusive']}, "
         f"untested: {counts['untested']}.",
         "",
@@ -110,11 +127,12 @@ def area_status(record: dict) -> list[str]:
         areas.setdefault(entry["area"], {}).setdefault(entry["verdict"], []).append(rid)
     lines = []
     for area, by_verdict in areas.items():
-        ran = sum(len(by_verdict.get(v, [])) for v in ("pass", "fail", "inconclusive"))
-        state = "FAIL" if by_verdict.get("fail") else "INCONCL" if by_verdict.get("inconclusive") else \
-            "pass" if ran else "-"
+        ran = sum(len(by_verdict.get(v, [])) for v in ("pass", "fail", "error", "inconclusive"))
+        state = "FAIL" if by_verdict.get("fail") else "ERROR" if by_verdict.get("error") else \
+            "INCONCL" if by_verdict.get("inconclusive") else "pass" if ran else "-"
         line = f"{area:<12} {state:<7} {len(by_verdict.get('pass', []))}/{ran} pass"
-        for verdict, label in (("fail", "failed"), ("inconclusive", "inconclusive"), ("skip", "skipped")):
+        for verdict, label in (("fail", "failed"), ("error", "not judged (error)"), ("inconclusive", "inconclusive"),
+                               ("skip", "skipped")):
             if by_verdict.get(verdict):
                 line += f"; {label}: {', '.join(by_verdict[verdict])}"
         if by_verdict.get("untested"):
@@ -131,7 +149,7 @@ def terminal_table(record: dict, width: int = 100) -> list[str]:
         lines.append(line if len(line) <= width else line[: width - 3] + "...")
     counts = record["summary"]
     lines.append(f"MUST: {counts['must_passed']} passed, {counts['must_failed']} failed, "
-                 f"{counts['must_inconclusive']} inconclusive; SHOULD: {counts['should_passed']} passed, "
+                 f"{counts['must_error']} error, {counts['must_inconclusive']} inconclusive; SHOULD: {counts['should_passed']} passed, "
                  f"{counts['should_failed']} failed, {counts['should_inconclusive']} inconclusive; "
                  f"untested: {counts['untested']}")
     lines.append(gate_line(record))

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from mock_upstream.recording import Frame
 
+TEXT_PREVIEW_CHARS = 120
+HEX_PREVIEW_BYTES = 16
+PCM16_BYTES_PER_MS = 48   # 24 kHz mono, 2 bytes a sample
+
 # (from lane, to lane) for each leg and direction; lanes: 0 browser, 1 proxy, 2 upstream.
 _LANES = {("A", "->"): (0, 1), ("A", "<-"): (1, 0), ("B", "->"): (1, 2), ("B", "<-"): (2, 1)}
 _CSS = """
@@ -31,11 +35,14 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:20em;margin:.2em 0}
 
 
 def summary(frame: Frame) -> str:
-    """A short description of the frame's payload."""
+    """A short description of the frame's payload; for a binary frame or a text frame that is not JSON, a bounded
+    preview of what was on the wire."""
     if frame.kind == "close":
         return f"code {frame.data.get('code')} {frame.data.get('reason') or ''}".rstrip()
     if frame.kind == "binary":
-        return f"{frame.size} bytes"
+        return binary_preview(frame)
+    if frame.preview is not None:
+        return text_preview(frame)
     data = frame.data if isinstance(frame.data, dict) else {}
     for key in ("content", "delta", "transcript", "code", "name", "arguments"):
         if isinstance(data.get(key), str):
@@ -43,6 +50,24 @@ def summary(frame: Frame) -> str:
     if frame.item_id:
         return f"item {frame.item_id}"
     return ""
+
+
+def text_preview(frame: Frame) -> str:
+    """A text frame that is not JSON: its size and first characters, escaped: "(not JSON, 3 bytes) 'oh!'"."""
+    shown = frame.preview[:TEXT_PREVIEW_CHARS]
+    more = "..." if len(shown.encode()) < frame.size else ""
+    return f"(not JSON, {frame.size} bytes) {shown!r}{more}"
+
+
+def binary_preview(frame: Frame) -> str:
+    """A binary frame: its size, its duration when it can be PCM16 audio, and its first bytes in hex, e.g.
+    '960 bytes = 20.0 ms at 24 kHz PCM16: 01 08 0f ...'."""
+    text = f"{frame.size} bytes"
+    if frame.size and frame.size % 2 == 0:
+        text += f" = {frame.size / PCM16_BYTES_PER_MS:.1f} ms at 24 kHz PCM16"
+    if isinstance(frame.data, bytes) and frame.data:
+        text += ": " + frame.data[:HEX_PREVIEW_BYTES].hex(" ") + (" ..." if frame.size > HEX_PREVIEW_BYTES else "")
+    return text
 
 
 def render_html(title: str, frames: list[Frame], origin: float, highlight: list[Frame], reason: str) -> str:
@@ -90,7 +115,7 @@ def write(directory: Path, nodeid: str, frames: list[Frame], origin: float, high
     name = safe_name(nodeid)
     marked = {id(f) for f in highlight}
     record = {"test": nodeid, "reason": reason, "origin": origin,
-              "frames": [dict(f.to_json(), highlighted=id(f) in marked) for f in frames]}
+              "frames": [dict(f.to_json(), summary=summary(f), highlighted=id(f) in marked) for f in frames]}
     (directory / f"{name}.json").write_text(json.dumps(record, indent=1, default=str))
     path = directory / f"{name}.html"
     path.write_text(render_html(nodeid, frames, origin, highlight, reason))

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .redaction import redact
 
 UP, DOWN = "->", "<-"
+PREVIEW_CHARS = 256   # of a text frame that is not JSON, the frame keeps this much of the text (memory stays bounded)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Frame:
     size: int = 0
     data: Any = None          # parsed JSON of a text frame; the bytes of a binary one; {code, reason} of a close
     note: dict = field(default_factory=dict)
+    preview: str | None = None  # the first PREVIEW_CHARS characters of a text frame that is not JSON
 
     def label(self) -> str:
         """How a timeline names this frame, e.g. 'B<- conversation.item.added(user)'."""
@@ -77,6 +79,8 @@ class Frame:
         record = asdict(self)
         if isinstance(self.data, bytes):
             record["data"] = {"base64": base64.b64encode(self.data).decode()}
+        if self.preview is None:
+            del record["preview"]
         return record
 
 
@@ -121,7 +125,7 @@ class Recorder:
         text = redact(text)
         data, kind = parse_text(text)
         return self.record(Frame(time.monotonic(), leg, arrow, "text", kind, conn, len(text.encode()), data,
-                                 dict(note or {})))
+                                 dict(note or {}), text[:PREVIEW_CHARS] if data is None else None))
 
     def binary(self, leg: str, arrow: str, conn: int, data: bytes) -> Frame:
         return self.record(Frame(time.monotonic(), leg, arrow, "binary", None, conn, len(data), bytes(data)))

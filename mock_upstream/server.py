@@ -7,7 +7,6 @@ import contextlib
 import heapq
 import itertools
 import json
-import logging
 import time
 
 from websockets.asyncio.server import ServerConnection
@@ -17,8 +16,6 @@ from .listener import Listener
 from .engine import CloseSocket, Engine, Outcome, Send, unused_rules
 from .recording import DOWN, UP, Recorder
 from .scenario import Scenario
-
-log = logging.getLogger("mock_upstream")
 
 LEG = "B"
 
@@ -31,7 +28,6 @@ class MockUpstream(Listener):
         self.recorder = recorder
         self.scenario = Scenario()
         self.engines: list[Engine] = []
-        self.errors: list[str] = []
         self._ids = itertools.count(1)
 
     @property
@@ -54,19 +50,14 @@ class MockUpstream(Listener):
         self.errors = []
 
     def self_check(self) -> list[str]:
-        """Problems of the current scenario run: errors in the server, rules that never applied."""
+        """Problems of the current scenario run: faults in the server, rules that never applied."""
         return list(self.errors) + unused_rules(self.scenario, self.engines)
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._ids)
         engine = Engine(self.scenario, conn, track_delivery=True)
         self.engines.append(engine)
-        session = _Connection(ws, conn, engine, self.recorder)
-        try:
-            await session.run()
-        except Exception as exc:  # a bug here must fail the test, not vanish in a thread
-            log.exception("mock upstream connection %d failed", conn)
-            self.errors.append(f"mock upstream connection {conn}: {exc!r}")
+        await _Connection(ws, conn, engine, self.recorder).run()
 
 
 class _Connection:
@@ -98,6 +89,8 @@ class _Connection:
             if not self._closing:
                 rcvd = self.ws.protocol.close_rcvd
                 self.recorder.close(LEG, UP, self.conn, rcvd.code if rcvd else 1006, rcvd.reason if rcvd else "")
+        if sender.done() and not sender.cancelled() and sender.exception() is not None:
+            raise sender.exception()   # the sender's fault is the mock's: the listener records it
 
     def _apply(self, outcome: Outcome) -> None:
         loop = asyncio.get_running_loop()

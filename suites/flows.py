@@ -7,6 +7,7 @@ import json
 from harness.app_driver import AppDriver, ReplyOutcome
 from harness.checks import fail, for_want_of
 from harness.diagnosis import ended_by, refusal, refused_reply
+from harness.errors import HarnessFault
 from harness.invariants import CONFIRMATIONS
 from harness.timeouts import units
 
@@ -17,12 +18,34 @@ def app_params(**params) -> dict:
 
 
 def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
-    """Open the app with these URL parameters and connect (SettingsApplied shown). Without SettingsApplied the
-    canary fails (it is the release criterion); any other id is not judged (READY-1's and the canary's to say)."""
+    """Open the app with these URL parameters and connect (SettingsApplied shown)."""
     app.open(**app_params(**params))
-    if not app.connect(units(10)):
-        (fail if req == "CANARY-1" else for_want_of)(req, "the connection closed before SettingsApplied",
-                                                     recording.timeline())
+    connect(app, recording, req)
+
+
+def connect(app: AppDriver, recording, req: str, within_s: float | None = None, judge=None) -> None:
+    """Connect the opened app and wait for SettingsApplied. Without it, blame whom the timeline shows: the
+    proxy (no SettingsApplied after Settings, or a close first) by `judge`, which by default fails the canary
+    (the release criterion) and leaves any other id not judged (READY-1's and the canary's to say); the app
+    (it never sent Settings, or never showed the SettingsApplied it got) by an app error."""
+    within = within_s or units(10)
+    state = app.connect(within)
+    if state == "ready":
+        return
+    judge = judge or (fail if req == "CANARY-1" else for_want_of)
+    timeline = recording.timeline()
+    settings = timeline.first(leg="A", arrow="->", type="Settings")
+    applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
+    if app.recorded and applied is not None:
+        raise HarnessFault(f"the proxy sent SettingsApplied at {timeline.offset(applied):.3f}s but the app did not "
+                           f"show it within {within:g} s: check the profile's settings_applied selector",
+                           party="app")
+    if app.recorded and settings is None and state == "timeout":
+        raise HarnessFault(f"the app sent no Settings within {within:g} s of being asked to connect: check the "
+                           f"profile's text_input selector and the app's endpoint parameter", party="app")
+    if state == "closed":
+        judge(req, "the connection closed before SettingsApplied", timeline, settings, timeline.first(kind="close"))
+    judge(req, f"no SettingsApplied within {within:g} s after Settings", timeline, settings)
 
 
 def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None,
@@ -56,10 +79,10 @@ def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     return recording.timeline()
 
 
-def send_until_response_create(app: AppDriver, recording, text: str):
+def send_until_response_create(app: AppDriver, recording, text: str, req: str):
     """Open the app, connect, send one message and wait until the proxy asks upstream for a response."""
     app.open()
-    app.connect(units(10))
+    connect(app, recording, req)
     app.send(text)
     recording.first(units(10), leg="B", arrow="->", type="response.create")
     return recording.timeline()

@@ -60,11 +60,13 @@ def _upstream_cause(timeline, error):
 @pytest.mark.req("CANARY-1")
 def test_agent_replies_to_the_first_text_message_within_15_s(app, recording):
     outcome = run_canary(app, recording)
-    assert outcome.reply.strip()
+    if not outcome.reply.strip():
+        fail("CANARY-1", "the app shows an empty agent reply", recording.timeline())
 
 
 @pytest.mark.req("CANARY-1")
 def test_a_greeting_shown_before_the_send_is_not_taken_for_the_reply(app, recording):
     greeting = "Welcome! How can I help?"
     outcome = run_canary(app, recording, greeting=greeting)
-    assert outcome.reply != greeting
+    if outcome.reply == greeting:
+        fail("CANARY-1", "the greeting was taken for the reply to the first message", recording.timeline())

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.checks import assert_never, assert_within, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import app_params, fail_for_want_of, open_and_connect, send_and_wait_for_reply
+from suites.flows import app_params, connect, fail_for_want_of, open_and_connect, send_and_wait_for_reply
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -195,8 +195,7 @@ def assert_second_connection_works(recording, settings_frame, question):
 def first_conversation(app, recording, text):
     """Open the app, connect and have one exchange on the first connection."""
     app.open()
-    if not app.connect(units(10)):
-        fail_for_want_of("LIFE-3", "the first connection closed before SettingsApplied", recording.timeline())
+    connect(app, recording, "LIFE-3")
     # Its reply is a precondition (CANARY-1 checks it), not part of LIFE-3.
     if send_and_wait_for_reply(app, text, units(10), recording=recording).reply is None:
         fail_for_want_of("LIFE-3", "the first connection got no agent reply (CANARY-1's to judge), so "
@@ -229,8 +228,7 @@ def test_context_sent_on_reconnect_reaches_upstream_as_items_or_in_the_instructi
     context = [{"role": role, "content": text} for role, text in app.history()]
     disconnect_and_wait(app, recording)
     app.open(**app_params(context=context))
-    if not app.connect(units(10)):
-        fail("LIFE-3", "the second connection closed before SettingsApplied", recording.timeline())
+    connect(app, recording, "LIFE-3", judge=fail)
     question = "What is my favourite colour?"
     app.send(question)
     settings_frame = second_connection(recording.timeline())

@@ -5,7 +5,7 @@ import pytest
 
 from harness.checks import assert_before, fail
 from harness.timeouts import units
-from suites.flows import (app_params, browser_turn, fail_for_want_of, send_and_wait_for_reply,
+from suites.flows import (app_params, browser_turn, connect, fail_for_want_of, send_and_wait_for_reply,
                           send_until_response_create, user_creates)
 from suites.test_function_calls import FUNCTIONS
 
@@ -14,7 +14,7 @@ LONG_MESSAGE = "Please tell me, in one short sentence, what the weather will be 
 
 @pytest.mark.req("MAP-1")
 def test_a_user_message_becomes_one_input_text_part_with_the_same_text(app, recording):
-    timeline = send_until_response_create(app, recording, LONG_MESSAGE)
+    timeline = send_until_response_create(app, recording, LONG_MESSAGE, "MAP-1")
     creates = user_creates(timeline)
     if not creates:
         fail("MAP-1", "no user item went upstream", timeline)
@@ -27,7 +27,7 @@ def test_a_user_message_becomes_one_input_text_part_with_the_same_text(app, reco
 
 @pytest.mark.req("MAP-2")
 def test_the_user_turn_is_echoed_as_conversation_text(app, recording):
-    send_until_response_create(app, recording, LONG_MESSAGE)
+    send_until_response_create(app, recording, LONG_MESSAGE, "MAP-2")
     # The echo needs no reply: wait for it, or for the reply that would follow it.
     recording.wait_for(lambda tl: tl.first(leg="A", arrow="<-", type="ConversationText"), units(10))
     timeline = recording.timeline()
@@ -98,7 +98,7 @@ def test_context_messages_become_items_in_order_before_any_response(app, recordi
 def test_the_prompt_becomes_instructions_and_functions_become_tools(app, recording):
     prompt = "You are the harness's test agent."
     app.open(**app_params(prompt=prompt, functions=FUNCTIONS))
-    app.connect(units(10))
+    connect(app, recording, "MAP-8")
     timeline = recording.timeline()
     update = timeline.first(leg="B", arrow="->", type="session.update")
     session = update.data.get("session", {}) if update else {}

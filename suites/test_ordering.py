@@ -11,7 +11,8 @@ import pytest
 from harness import invariants
 from harness.checks import fail, for_want_of, provoked
 from harness.timeouts import units
-from suites.flows import app_params, competing_confirmations, fail_for_want_of, send_until_response_create
+from suites.flows import (app_params, competing_confirmations, connect, fail_for_want_of,
+                          send_until_response_create)
 from suites.test_audio import chunk
 from suites.test_function_calls import FUNCTIONS, RESULT
 
@@ -60,7 +61,7 @@ SWEEP = [
 @pytest.mark.req("ORD-1")
 @pytest.mark.parametrize("_", SWEEP)
 def test_response_create_waits_for_the_user_item_confirmation(app, recording, _):
-    judge_ord_1(send_until_response_create(app, recording, "What is two plus two?"))
+    judge_ord_1(send_until_response_create(app, recording, "What is two plus two?", "ORD-1"))
 
 
 def wait_for_responses(recording, count, timeout=None):
@@ -273,7 +274,7 @@ def test_a_message_typed_during_a_reply_is_answered_after_it(make_wire_client, r
 @pytest.mark.scenario(reply_latency_ms=800, reply_chunks=10, delta_interval_ms=50)
 def test_a_message_typed_in_the_app_during_a_reply_is_answered(app, recording):
     app.open()
-    app.connect(units(10))
+    connect(app, recording, "ORD-7")
     app.send("First question?")
     recording.first(units(10), while_live=True, leg="B", arrow="<-", type="response.created")
     app.send("Second question?")

@@ -5,7 +5,7 @@ import pytest
 from harness.checks import assert_before, fail
 from harness.timeouts import units
 from harness.wire_client import settings
-from suites.flows import fail_for_want_of, send_until_response_create, user_creates
+from suites.flows import connect, fail_for_want_of, send_until_response_create, user_creates
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -17,7 +17,7 @@ SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 ])
 def test_settings_applied_is_sent_only_after_session_updated(app, recording, update_delay):
     app.open()
-    app.connect(units(10))
+    connect(app, recording, "READY-1")
     timeline = recording.timeline()
     applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
     if applied is None:
@@ -49,7 +49,7 @@ def assert_session_update_first(timeline):
 
 @pytest.mark.req("READY-3")
 def test_session_update_is_the_first_event_sent_upstream(app, recording):
-    assert_session_update_first(send_until_response_create(app, recording, "Hello there."))
+    assert_session_update_first(send_until_response_create(app, recording, "Hello there.", "READY-3"))
 
 
 @pytest.mark.req("READY-3")

@@ -29,9 +29,9 @@ def test_an_unknown_requirement_id_is_a_collection_error(run):
 
 
 def test_the_report_lists_every_id_with_verdicts(run, pytester):
-    result = run('import pytest\n'
+    result = run('import pytest\nfrom harness.checks import fail\n'
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
-                 '@pytest.mark.req("ORD-1")\ndef test_bad():\n    assert False, "late"\n')
+                 '@pytest.mark.req("ORD-1")\ndef test_bad():\n    fail("ORD-1", "late")\n')
     assert result.ret == 1
     record = conformance(pytester)
     assert record["requirements"]["CANARY-1"]["verdict"] == "pass"
@@ -44,7 +44,7 @@ def test_the_report_lists_every_id_with_verdicts(run, pytester):
 
 
 def test_a_should_failure_alone_exits_0_unless_strict(run):
-    body = 'import pytest\n@pytest.mark.req("READY-4")\ndef test_x():\n    assert False\n'
+    body = 'import pytest\nfrom harness.checks import fail\n@pytest.mark.req("READY-4")\ndef test_x():\n    fail("READY-4", "x")\n'
     assert run(body).ret == 0
     assert run(body, "--harness-strict").ret == 1
 
@@ -72,7 +72,7 @@ def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pyteste
     record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "inconclusive"
     assert "a user message sent while a response was active" in record["requirements"]["ORD-7"]["reason"]
-    assert record["gate"] == {"passed": False, "failed": [], "only_inconclusive": ["ORD-7"]}
+    assert record["gate"] == {"passed": False, "failed": [], "not_judged": [], "only_inconclusive": ["ORD-7"]}
     result.stdout.fnmatch_lines(["*gate: FAILED; only inconclusive (never provoked, so not passed): ORD-7*"])
 
 
@@ -83,3 +83,42 @@ def test_the_same_run_passes_once_another_test_provokes_the_id(run, pytester):
     assert result.ret == 0
     record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "pass"
+
+
+def test_an_exception_that_is_no_check_verdict_is_an_error_not_the_proxys_failure(run, pytester):
+    result = run('import pytest\n'
+                 '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
+                 '@pytest.mark.req("ORD-1")\ndef test_broken_check():\n    {}["session"]\n'
+                 '@pytest.mark.req("ORD-2")\ndef test_judged_after():\n    pass\n')
+    assert result.ret == 2
+    record = conformance(pytester)
+    assert record["run"]["status"] == "environment error"
+    assert record["run"]["error"]["party"] == "harness" and "KeyError" in record["run"]["error"]["reason"]
+    assert record["requirements"]["ORD-1"]["verdict"] == "error"
+    assert "fail" not in {entry["verdict"] for entry in record["requirements"].values()}
+    assert record["requirements"]["ORD-2"]["verdict"] == "pass"   # what was judged is kept
+    assert record["summary"]["must_failed"] == 0 and record["summary"]["must_error"] == 1
+    result.stdout.fnmatch_lines(["harness: harness error (not the proxy's failure; exit 2): KeyError*"
+                                 "first in test_sample.py::test_broken_check*"])
+
+
+def test_an_interrupted_run_is_marked_so(run, pytester):
+    result = run('import pytest\n'
+                 '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
+                 '@pytest.mark.req("ORD-1")\ndef test_interrupted():\n    raise KeyboardInterrupt\n')
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert conformance(pytester)["run"]["status"] == "interrupted"
+    assert "**Run interrupted**" in (pytester.path / "out" / "conformance.md").read_text()
+
+
+def test_a_failed_pre_flight_is_one_line_exit_2_and_leaves_no_verdict_of_an_earlier_run(run, pytester):
+    from harness.proxy_process import free_port
+
+    body = 'import pytest\n@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
+    assert run(body).ret == 0 and conformance(pytester)["requirements"]["CANARY-1"]["verdict"] == "pass"
+    url = f"ws://127.0.0.1:{free_port()}/openai"
+    result = run(body, "--proxy-url", url)
+    assert result.ret == 2
+    result.stderr.fnmatch_lines([f"*harness: pre-flight: the proxy at {url} is unreachable*"])
+    assert not (pytester.path / "out" / "conformance.json").exists()
+    result.stdout.no_fnmatch_line("*CANARY-1*")

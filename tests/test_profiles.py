@@ -26,3 +26,23 @@ def test_a_proxy_command_override_is_split_like_a_shell_would():
 def test_the_command_profile_templates_the_environment():
     spec = profiles.load("command").proxy
     assert spec.environment(1234, "ws://u", None) == {"UPSTREAM_URL": "ws://u"}
+
+
+def test_a_proxy_command_override_keeps_the_profiles_readiness_settings(tmp_path):
+    profile = tmp_path / "mine.toml"
+    profile.write_text('[proxy]\ncommand = ["{python}", "mine.py", "--port", "{port}"]\n'
+                       'defect_args = ["--defect", "{defect}"]\n'
+                       'ready_log = "listening on \\\\d+"\nready_timeout_s = 42\n')
+    loaded = profiles.load(str(profile))
+    assert (loaded.proxy.ready_log, loaded.proxy.ready_timeout_s) == (r"listening on \d+", 42.0)
+    changed = profiles.with_overrides(loaded, proxy_cmd="node server.js --port {port}")
+    assert changed.proxy.command == ("node", "server.js", "--port", "{port}")
+    assert (changed.proxy.ready_log, changed.proxy.ready_timeout_s) == (r"listening on \d+", 42.0)
+    # The profile's defect arguments belong to its own command: the user's command gets none.
+    assert changed.proxy.defect_args == () and not changed.can_switch_defects
+
+
+def test_a_proxy_command_override_of_a_profile_without_ready_log_keeps_the_tcp_probe():
+    changed = profiles.with_overrides(profiles.load("reference"), proxy_cmd="node server.js --port {port}")
+    base = profiles.load("reference").proxy
+    assert (changed.proxy.ready_log, changed.proxy.ready_timeout_s) == (None, base.ready_timeout_s)

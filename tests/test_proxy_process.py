@@ -1,11 +1,16 @@
 """The proxy subprocess's log: every start of a run is kept, each under a header, with no secret in it."""
 
+import re
 import secrets
+import signal
 import sys
+import time
+import tracemalloc
 
 import pytest
 
 from harness.errors import EnvironmentProblem
+from harness.proxy_log import HEAD_BYTES, TAIL_BYTES
 from harness.proxy_process import ProxyProcess, free_port
 
 # Made at run time: no key-like string is committed, and redaction cannot rely on a fixed value.
@@ -50,3 +55,141 @@ def test_a_new_run_starts_a_fresh_log(tmp_path):
     proxy.start()
     proxy.stop()
     assert "old run" not in proxy.log_path.read_text()
+
+
+# ----------------------------------------------------------------------------- bounded log, restarts, exits
+
+CUT_LINE = re.compile(r"--- \[proxy log: (\d+) bytes cut here; the head and the last (\d+) bytes are kept\] ---")
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie left for its reaper does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_huge_line_without_a_newline_is_cut_and_memory_stays_bounded(tmp_path):
+    script = ("import sys; out = sys.stdout.buffer; out.write(b'HEAD' + b'x' * (50 * 1024 * 1024)); "
+              "out.write(b'TAIL\\nready\\n'); out.flush(); import time; time.sleep(60)")
+    proxy = make_proxy(tmp_path, script, ready_timeout_s=60)
+    tracemalloc.start()
+    try:
+        proxy.start()
+        proxy.stop()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"the copier peaked at {peak} bytes"
+    data = proxy.log_path.read_bytes()
+    assert len(data) <= HEAD_BYTES + TAIL_BYTES + 1024
+    text = data.decode()
+    cut = CUT_LINE.search(text)
+    assert cut and int(cut[2]) == TAIL_BYTES
+    assert text.startswith("--- proxy start 1 at ") and "\nHEADxxx" in text[:HEAD_BYTES]
+    assert text.endswith("xxxTAIL\nready\n") and proxy.log_tail(1) == "ready"
+
+
+def test_ready_log_is_seen_after_the_head_budget_is_spent(tmp_path):
+    script = ("import time; [print('noise line', i) for i in range(20000)]; print('ready', flush=True); "
+              "time.sleep(60)")
+    argv = [sys.executable, "-c", script]
+    # The whole line: readiness is seen on the output as it arrives, the log may still hold back its end.
+    proxy = ProxyProcess(argv, {}, tmp_path / "proxy.log", free_port(), "(?m)^ready\n", 20,
+                         log_head_bytes=2048, log_tail_bytes=1024)
+    proxy.start()
+    assert proxy.log_path.stat().st_size <= 2048  # the proxy still runs: the file holds the head only
+    assert proxy.log_tail(1) == "ready"
+    proxy.stop()
+    text = proxy.log_path.read_text()
+    assert CUT_LINE.search(text) and text.endswith("noise line 19999\nready\n")
+    assert len(text.encode()) <= 2048 + 1024 + 120
+
+
+CRASHING = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                          "print('child up', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+child.stdout.readline()
+print('child pid', child.pid, flush=True)
+print('ready', flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+print('first life: crashing', flush=True)
+sys.exit(3)
+"""
+
+
+def test_a_restart_after_a_crash_ends_the_old_group_and_keeps_the_crash_in_the_log(tmp_path):
+    trigger = tmp_path / "crash-now"
+    argv = [sys.executable, "-c", CRASHING, str(trigger)]
+    proxy = ProxyProcess(argv, {}, tmp_path / "proxy.log", free_port(), "ready", 20)
+    proxy.stop_grace_s = 0.5  # the child ignores TERM: it takes a KILL after this
+    assert proxy.exit_description() is None
+    proxy.start()
+    assert proxy.exit_description() is None and proxy.exit_code is None
+    child = int(re.search(r"child pid (\d+)", proxy.log_path.read_text())[1])
+    assert alive(child)
+    trigger.touch()
+    assert wait_for(lambda: not proxy.running)
+    assert proxy.exit_code == 3
+    assert re.fullmatch(r"the proxy process exited with code 3 at \d+\.\d s after its start",
+                        proxy.exit_description())
+    assert alive(child)  # the crash left its child behind, in the proxy's process group
+    proxy.argv = [sys.executable, "-c", "print('second life: ready', flush=True); import time; time.sleep(60)"]
+    proxy.start()
+    try:
+        assert not alive(child)
+        assert proxy.exit_description() is None
+        text = proxy.log_path.read_text()
+        assert text.count("--- proxy start ") == 2
+        assert text.index("child pid") < text.index("first life: crashing") < \
+            text.index("--- proxy start 2") < text.index("second life: ready")
+    finally:
+        proxy.stop()
+    assert "the harness had asked it to stop" in proxy.exit_description()
+
+
+def test_stop_ends_children_that_ignore_term_while_the_leader_runs(tmp_path):
+    script = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
+              "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); "
+              "time.sleep(120)'], stdout=subprocess.PIPE); c.stdout.readline(); print('child pid', c.pid); "
+              "print('ready', flush=True); time.sleep(120)")
+    proxy = make_proxy(tmp_path, script)
+    proxy.start()
+    child = int(re.search(r"child pid (\d+)", proxy.log_path.read_text())[1])
+    proxy.stop(grace_s=0.5)
+    assert not alive(child) and not proxy.running
+
+
+def test_exit_description_names_the_signal_that_killed_the_proxy(tmp_path):
+    trigger = tmp_path / "die-now"
+    script = ("import os, signal, sys, time; print('ready', flush=True)\n"
+              "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+              "os.kill(os.getpid(), signal.SIGUSR1)")
+    proxy = ProxyProcess([sys.executable, "-c", script, str(trigger)], {}, tmp_path / "proxy.log", free_port(),
+                         "ready", 20)
+    proxy.start()
+    trigger.touch()
+    assert wait_for(lambda: not proxy.running)
+    assert proxy.exit_code == -signal.SIGUSR1
+    assert re.fullmatch(r"the proxy process was killed by signal SIGUSR1 \(10\) at \d+\.\d s after its start",
+                        proxy.exit_description())
+    proxy.stop()
+
+
+def test_a_proxy_that_exits_during_start_up_is_named_with_its_code_and_last_words(tmp_path):
+    proxy = make_proxy(tmp_path, "import sys; print('boom: cannot bind'); sys.exit(3)")
+    with pytest.raises(EnvironmentProblem, match="the proxy exited with code 3 during start-up.*boom: cannot bind"):
+        proxy.start()

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.timeline_view import render_html
-from mock_upstream.recording import Frame
+from harness.timeline_view import render_html, write
+from mock_upstream.recording import PREVIEW_CHARS, Frame, Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +21,33 @@ def test_frames_become_arrows_between_lanes_with_the_anchors_highlighted():
     assert "&rarr; response.create" in page and "&larr; close" in page and "code 1000" in page
     assert "content: hi" in page and "&lt;no reply&gt;" in page and "<script" not in page
     assert ">0.600<" in page and ">3.300<" in page
+
+
+def test_frames_that_are_not_json_show_a_preview_of_what_was_on_the_wire(tmp_path):
+    recorder = Recorder()
+    text = recorder.text("B", "->", 1, 'oops <b>"not json"</b>\n')
+    audio = recorder.binary("A", "->", 1, bytes(range(1, 241)) * 4)
+    odd = recorder.binary("A", "->", 1, b"\x00\xff\x10")
+    page = render_html("t", [text, audio, odd], 0.0, [], "r")
+    assert "(not JSON, 23 bytes) &#x27;oops &lt;b&gt;&quot;not json&quot;&lt;/b&gt;\\n&#x27;" in page
+    assert "<b>" not in page
+    assert "960 bytes = 20.0 ms at 24 kHz PCM16: 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 ..." in page
+    assert "3 bytes: 00 ff 10<" in page   # an odd size is no PCM16
+    record = json.loads(write(tmp_path, "t", [text, audio], 0.0, [], "r").with_suffix(".json").read_text())
+    assert [f["summary"] for f in record["frames"]] == [
+        "(not JSON, 23 bytes) 'oops <b>\"not json\"</b>\\n'",
+        "960 bytes = 20.0 ms at 24 kHz PCM16: 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 ..."]
+    assert record["frames"][0]["preview"] == 'oops <b>"not json"</b>\n'
+
+
+def test_a_huge_frame_that_is_not_json_keeps_and_shows_only_a_short_preview(tmp_path):
+    frame = Recorder().text("B", "<-", 1, "x" * 10_000_000)
+    assert frame.size == 10_000_000 and frame.data is None and len(frame.preview) == PREVIEW_CHARS
+    page = render_html("t", [frame], 0.0, [], "r")
+    assert len(page) < 10_000
+    assert f"(not JSON, 10000000 bytes) &#x27;{'x' * 120}&#x27;..." in page
+    record = write(tmp_path, "t", [frame], 0.0, [], "r").with_suffix(".json").read_text()
+    assert len(record) < 10_000
 
 
 def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the_close(tmp_path):

@@ -1,0 +1,71 @@
+"""Pre-flight checks: each problem is one line naming what to fix."""
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from harness import preflight
+from harness.errors import EnvironmentProblem
+from harness.proxy_process import free_port
+
+
+def test_a_proxy_url_nobody_listens_on_is_unreachable():
+    url = f"ws://127.0.0.1:{free_port()}/openai"
+    with pytest.raises(EnvironmentProblem, match=rf"the proxy at {url} is unreachable .*--proxy-url"):
+        preflight.proxy_answers(url, timeout_s=2)
+
+
+def test_a_listener_that_is_no_websocket_server_refuses_the_handshake():
+    with http_server(404) as url:
+        with pytest.raises(EnvironmentProblem, match="refused the WebSocket handshake"):
+            preflight.proxy_answers(url.replace("http", "ws"), timeout_s=2)
+
+
+def test_an_app_url_that_does_not_answer_or_is_refused_by_chromium_or_404s_is_named():
+    with pytest.raises(EnvironmentProblem, match="Chromium refuses to load .*ERR_UNSAFE_PORT"):
+        preflight.app_serves("http://127.0.0.1:1/")
+    with pytest.raises(EnvironmentProblem, match="is unreachable"):
+        preflight.app_serves(f"http://127.0.0.1:{free_port()}/", timeout_s=2)
+    with http_server(404) as url:
+        with pytest.raises(EnvironmentProblem, match="answers HTTP 404"):
+            preflight.app_serves(url)
+    with http_server(200) as url:
+        preflight.app_serves(url)
+
+
+def test_a_taken_port_and_a_missing_proxy_command_are_named():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(EnvironmentProblem, match=f"port {port} for the mock upstream is taken"):
+            preflight.port_free(port, "the mock upstream")
+    with pytest.raises(EnvironmentProblem, match="'no-such-proxy-binary' was not found"):
+        preflight.proxy_command_exists(("no-such-proxy-binary", "--port", "{port}"))
+    preflight.proxy_command_exists(("{python}", "-m", "reference_proxy"))
+
+
+class http_server:
+    """A loopback HTTP server answering every GET with one status."""
+
+    def __init__(self, status: int):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"page")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
