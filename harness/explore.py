@@ -418,7 +418,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         # A shrink runs its candidate SHRINK_TRIES times at once, each on a lane (proxy process) of its own.
         lanes = 1 if args.replay else max(SHRINK_TRIES, min(MAX_LANES, run_config.available_cpus()))
-        with Runner(profile, args.defect, args.variant, lanes, reports / "logs") as runner:
+        with Runner(profile, args.defect, args.variant, lanes, reports / "explore" / "logs") as runner:
             if replay_session is not None:
                 return replay(runner, Path(args.replay), *replay_session)
             return _explore(runner, args, reports)

@@ -147,39 +147,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     rep = outcome.get_result()
-    extra = []
     violations = _invariant_violations(item) if rep.when == "call" else []
-    death = _proxy_death(item) if rep.when in ("call", "teardown") else None
-    if not item.get_closest_marker("req"):
-        pass  # not a conformance check (the project's own tests): pytest's outcome as it is
-    elif rep.when == "call" and _harness_faults(item):
-        # The mock or a tap broke during the test: whatever the test concluded rests on a broken part.
-        reason = "; ".join(_harness_faults(item))
-        extra += [("reason", reason), ("own", "error"), ("party", attribution.HARNESS)]
-        rep.outcome, rep.longrepr = "failed", f"harness: harness error (not the proxy's failure): {reason}"
-    elif call.excinfo is not None and rep.outcome == "failed":
-        exc = call.excinfo.value
-        if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
-            # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
-            extra += _proxy_failed(rep, death, exc)
-        elif isinstance(exc, Inconclusive):
-            caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
-            reason = exc.reason + (f" ({caused})" if caused else "")
-            extra += [("reason", reason), ("own", "inconclusive")]
-            rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
-                                                    f"INCONCLUSIVE {exc.req}: {reason}")
-            item.stash[FAILED] = True   # keep its trace; a scenario rule it never reached is no news
-        elif isinstance(exc, ConformanceFailure):
-            extra.append(("reason", f"{exc.reason}"))
-            rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
-        else:
-            blame = attribution.classify(exc)
-            extra += [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
-            rep.longrepr = f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
-            if blame.party == attribution.ENVIRONMENT or _driver_gone(blame):
-                item.session.shouldstop = f"{blame.party} error"  # every later test would end the same way
-    elif death is not None and rep.outcome != "skipped":
-        extra += _proxy_failed(rep, death, None)
+    # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
+    extra = _judge(item, rep, call, violations) if item.get_closest_marker("req") else []
     if violations:
         extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
         if not rep.failed:
@@ -210,6 +180,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if extra:
         # The report shares the item's list; later phases must not inherit this phase's reason.
         rep.user_properties = list(rep.user_properties) + extra
+
+
+def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, violations: list) -> list:
+    """This phase's outcome for the test's own ids, and whose fault a bad one is (harness.attribution): the
+    report is adjusted in place; the user properties that carry the outcome to the controller are returned."""
+    death = _proxy_death(item) if rep.when in ("call", "teardown") else None
+    if rep.when == "call" and _harness_faults(item):
+        # The mock or a tap broke during the test: whatever the test concluded rests on a broken part.
+        reason = "; ".join(_harness_faults(item))
+        rep.outcome, rep.longrepr = "failed", f"harness: harness error (not the proxy's failure): {reason}"
+        return [("reason", reason), ("own", "error"), ("party", attribution.HARNESS)]
+    if call.excinfo is None or rep.outcome != "failed":
+        return _proxy_failed(rep, death, None) if death is not None and rep.outcome != "skipped" else []
+    exc = call.excinfo.value
+    if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
+        # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
+        return _proxy_failed(rep, death, exc)
+    if isinstance(exc, Inconclusive):
+        caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
+        reason = exc.reason + (f" ({caused})" if caused else "")
+        rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
+                                                f"INCONCLUSIVE {exc.req}: {reason}")
+        item.stash[FAILED] = True   # keep its trace; a scenario rule it never reached is no news
+        return [("reason", reason), ("own", "inconclusive")]
+    if isinstance(exc, ConformanceFailure):
+        rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
+        return [("reason", exc.reason)]
+    blame = attribution.classify(exc)
+    rep.longrepr = f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
+    if blame.party == attribution.ENVIRONMENT or _driver_gone(blame):
+        item.session.shouldstop = f"{blame.party} error"  # every later test would end the same way
+    return [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
 
 
 # Exceptions that are no consequence of the proxy's exit: the harness's own faults, a scenario's, the machine's.

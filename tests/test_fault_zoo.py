@@ -130,3 +130,22 @@ def assert_verdicts(record: dict, case: dict) -> None:
         assert record["run"]["error"]["party"] == case["party"]
     else:
         assert record["run"]["status"] == "complete"
+
+
+def table_rows() -> list[str]:
+    """The attribution table as docs/attribution.md publishes it: one row per case of the zoo."""
+    rows = ["| fault | blamed | exit | verdicts | conformance.json | the run says |", "|---|---|---|---|---|---|"]
+    for case in CASES:
+        verdicts = ", ".join(f"{rid} {verdict}" for rid, verdict in case["verdicts"].items()) or "none"
+        written = "written" if case["written"] else "not written"
+        message = f"`{case['message']}`" if case["message"] else ""
+        rows.append(f"| {case['name']} | {case['party']} | {case['exit']} | {verdicts} | {written} | {message} |")
+    return rows
+
+
+def test_the_attribution_table_of_the_docs_is_the_zoo():
+    page = (ROOT / "docs" / "attribution.md").read_text().splitlines()
+    rows = table_rows()
+    start = page.index(rows[0])
+    assert page[start:start + len(rows)] == rows
+    assert not page[start + len(rows):] or not page[start + len(rows)].startswith("|")   # no row the zoo lacks
