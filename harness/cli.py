@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import browser, run_config, run_files
+from . import browser, preflight, run_config, run_files
 from .errors import EnvironmentProblem, UsageProblem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             raise taken
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
+        if not any(a in ("--collect-only", "--co") for a in extra):
+            preflight.run(config, browser.check_starts)   # the plugin finds it done
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

@@ -24,8 +24,15 @@ CHROMIUM_UNSAFE_PORTS = frozenset({
     5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080})
 
 
+_passed: set[str] = set()   # the targets this process has checked already (harness run, then its pytest)
+
+
 def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = None) -> None:
-    """Every check in turn; the first problem raises EnvironmentProblem."""
+    """Every check in turn; the first problem raises EnvironmentProblem. A target this process has already
+    checked is not checked again."""
+    key = repr((str(config.profile.source), sorted(config.describe().items()), config.profile.upstream.port))
+    if key in _passed:
+        return
     profile = config.profile
     if profile.proxy.url is not None:
         proxy_answers(profile.proxy.url)
@@ -37,6 +44,7 @@ def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = 
         app_serves(profile.app.url)
     if browser_check is not None:
         browser_check(profile.app.url)
+    _passed.add(key)
 
 
 def proxy_answers(url: str, timeout_s: float | None = None) -> None:

@@ -122,3 +122,15 @@ def test_a_failed_pre_flight_is_one_line_exit_2_and_leaves_no_verdict_of_an_earl
     result.stderr.fnmatch_lines([f"*harness: pre-flight: the proxy at {url} is unreachable*"])
     assert not (pytester.path / "out" / "conformance.json").exists()
     result.stdout.no_fnmatch_line("*CANARY-1*")
+
+
+def test_a_passing_run_leaves_no_artefact_of_an_earlier_run(run, pytester):
+    out = pytester.path / "out"
+    for stale in ("timelines/old-call.html", "traces/old.zip", "logs/proxy-gw0.log", "metrics.json"):
+        (out / stale).parent.mkdir(parents=True, exist_ok=True)
+        (out / stale).write_text("from an earlier run")
+    (out / "bench.json").write_text("{}")   # another command's output stays
+    result = run('import pytest\n@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n')
+    assert result.ret == 0
+    assert not any((out / name).exists() for name in ("timelines", "traces", "logs", "metrics.json"))
+    assert (out / "bench.json").exists() and conformance(pytester)["run"]["status"] == "complete"
