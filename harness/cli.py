@@ -17,6 +17,8 @@ SUITES = ROOT / "suites"
 # (interrupted, or an environment problem the plugin already named) passes through as it is.
 BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load")
 _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
+# pytest arguments of a run that runs no test: no pre-flight, and the last run's reports stay.
+_ONLY_LOOKING = ("--collect-only", "--co", "--help", "-h", "--fixtures", "--markers", "--version")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,12 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         except (UsageProblem, EnvironmentProblem) as exc:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
+    looking = any(a in _ONLY_LOOKING for a in extra)
     try:
         # The reports folder is this run's from here; an earlier run's artefacts go even if this run stops at
-        # a usage error below (none of them describes it). A folder another run holds is left alone.
-        run_files.claim(Path(args.reports_dir))
-        run_files.clear(Path(args.reports_dir))
+        # a usage error below (none of them describes it). A folder another run holds is left alone, and so
+        # is the folder of a run that only looks (collect-only, help).
         taken = None
+        if not looking:
+            run_files.claim(Path(args.reports_dir))
+            run_files.clear(Path(args.reports_dir))
     except EnvironmentProblem as exc:
         taken = exc
     try:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             raise taken
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
-        if not any(a in ("--collect-only", "--co") for a in extra):
+        if not looking:
             preflight.run(config, browser.check_starts)   # the plugin finds it done
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import allure
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from mock_upstream.scenario import ScenarioError
 
@@ -65,7 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings",
                             "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
     reports_dir = Path(config.getoption("--reports-dir") or config.rootpath / "reports")
-    owner = not _is_worker(config) and _owns_reports(config)
+    # A run that only looks (collect-only, help) leaves the folder and the last run's reports alone.
+    owner = not _is_worker(config) and _owns_reports(config) and not _only_looking(config)
     if owner:
         try:
             # The folder is this run's from here: a second run is refused, and an earlier run's artefacts go
@@ -82,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("--variant"))
     except UsageProblem as exc:
         raise pytest.UsageError(str(exc)) from None
-    if owner and not _only_looking(config):
+    if owner:
         try:
             preflight.run(config.harness, browser.check_starts)
         except EnvironmentProblem as exc:
@@ -147,7 +149,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     rep = outcome.get_result()
-    violations = _invariant_violations(item) if rep.when == "call" else []
+    # A broken tap or mock leaves a recording that cannot convict the proxy of anything.
+    violations = _invariant_violations(item) if rep.when == "call" and not _harness_faults(item) else []
     # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
     extra = _judge(item, rep, call, violations) if item.get_closest_marker("req") else []
     if violations:
@@ -192,11 +195,18 @@ def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, vio
         rep.outcome, rep.longrepr = "failed", f"harness: harness error (not the proxy's failure): {reason}"
         return [("reason", reason), ("own", "error"), ("party", attribution.HARNESS)]
     if call.excinfo is None or rep.outcome != "failed":
-        return _proxy_failed(rep, death, None) if death is not None and rep.outcome != "skipped" else []
+        return _proxy_failed(item, rep, death, None) if death is not None and rep.outcome != "skipped" else []
     exc = call.excinfo.value
     if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
         # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
-        return _proxy_failed(rep, death, exc)
+        return _proxy_failed(item, rep, death, exc)
+    if isinstance(exc, ConnectionClosed):
+        # A wire client's send or receive found its connection closed: a step the check needed could not
+        # happen. The close itself is judged under the id it breaks (LIFE-*, the invariants), not here.
+        ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
+        close = exc.rcvd or exc.sent
+        how = f"code {close.code} {close.reason}".rstrip() if close else "without a close frame"
+        exc = Inconclusive(ids[0], f"not judged: the connection closed ({how}) before the check could finish")
     if isinstance(exc, Inconclusive):
         caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
         reason = exc.reason + (f" ({caused})" if caused else "")
@@ -228,16 +238,17 @@ def _driver_gone(blame: attribution.Blame) -> bool:
 
 
 def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
-    """The proxy process this test ran against exited during the test (reported once per test)."""
+    """The proxy process this test ran against exited during the test, and no phase has said so yet."""
     proxy = item.stash.get(PROXY, None)
     if proxy is None or item.stash.get(DEATH_REPORTED, False) or not proxy.died:
         return None
-    item.stash[DEATH_REPORTED] = True
     return attribution.proxy_died(proxy.exit_description(), proxy.log_tail(3))
 
 
-def _proxy_failed(rep: pytest.TestReport, death: attribution.Blame, exc: BaseException | None) -> list:
+def _proxy_failed(item: pytest.Item, rep: pytest.TestReport, death: attribution.Blame,
+                  exc: BaseException | None) -> list:
     """Make this phase the proxy's failure for its exit, keeping what the test saw after it."""
+    item.stash[DEATH_REPORTED] = True
     seen = f"\nthe test then saw: {attribution.first_line(exc)}" if exc is not None else ""
     rep.outcome, rep.longrepr = "failed", f"{death.reason}{seen}"
     return [("reason", death.reason), ("own", "failed")]

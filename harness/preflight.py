@@ -77,6 +77,7 @@ def proxy_command_exists(command: tuple[str, ...]) -> None:
 def port_free(port: int, what: str) -> None:
     """Nothing listens on 127.0.0.1:port yet, so the harness can."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the listener will: TIME_WAIT is no owner
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

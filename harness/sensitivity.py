@@ -47,9 +47,13 @@ def run_one(defect: Defect | None, reports_dir: Path, reduced: bool, workers: in
             "red": [rid for rid, e in record.items() if e["verdict"] == "fail"],
             "green": [rid for rid, e in record.items() if e["verdict"] == "pass"],
             "inconclusive": [rid for rid, e in record.items() if e["verdict"] == "inconclusive"],
+            # Not judged (environment, harness, app or scenario error): the matrix cannot count these either way.
+            "errors": [rid for rid, e in record.items() if e["verdict"] == "error"],
+            "status": conformance["run"].get("status", "complete"),
             "gate_passed": (conformance.get("gate") or {}).get("passed"),
             # Why each id went red: an unexpected red must be explainable from this record alone.
-            "reasons": {rid: e["reason"] for rid, e in record.items() if e["verdict"] in ("fail", "inconclusive")}}
+            "reasons": {rid: e["reason"] for rid, e in record.items()
+                        if e["verdict"] in ("fail", "error", "inconclusive")}}
 
 
 def judge(defect: Defect, result: dict, baseline: dict | None = None) -> dict:
@@ -93,9 +97,10 @@ def expected_exit(result: dict) -> int:
 
 
 def passed(record: dict) -> bool:
+    """Every MUST id caught, and every defect's run judged (no error), red where expected and nowhere else."""
     return not record["must_ids_uncaught"] and all(
-        not r["missed"] and not r["unexpected_red"] and r["exit"] == expected_exit(r)
-        for r in record["defects"].values())
+        not r["missed"] and not r["unexpected_red"] and not r.get("errors") and r.get("status", "complete") ==
+        "complete" and r["exit"] == expected_exit(r) for r in record["defects"].values())
 
 
 def to_markdown(record: dict) -> str:
@@ -104,7 +109,7 @@ def to_markdown(record: dict) -> str:
     title = f"Sensitivity matrix ({record['mode']} mode" + (f", variant `{variant}`" if variant else "") + ")"
     lines = [f"{title}: each row a known defect of the reference proxy, each column a requirement. **X** expected "
              f"red and red; **x** red for the defect's stated collateral reason; **MISS** expected red but not red; "
-             f"**!** red without a stated reason; **?** inconclusive (its situation never arose, or a step it "
+             f"**!** red without a stated reason; **E** not judged (an environment, harness, app or scenario error: the run is not valid); **?** inconclusive (its situation never arose, or a step it "
              f"needed failed under another id); `.` green; blank: not run.", ""]
     rows = list(record["defects"].items())
     if "baseline" in record:
@@ -121,6 +126,8 @@ def to_markdown(record: dict) -> str:
         for rid in ids:
             if rid in result["red"]:
                 cells.append("X" if rid in breaks else "x" if rid in collateral else "!")
+            elif rid in result.get("errors", []):
+                cells.append("E")
             elif rid in breaks:
                 cells.append("MISS")
             elif rid in result.get("inconclusive", []):

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .redaction import redact
+from .redaction import redact, redact_parsed
 
 UP, DOWN = "->", "<-"
 PREVIEW_CHARS = 256   # of a text frame that is not JSON, the frame keeps this much of the text (memory stays bounded)
@@ -122,10 +122,11 @@ class Recorder:
                 self._changed.notify_all()
 
     def text(self, leg: str, arrow: str, conn: int, text: str, note: dict | None = None) -> Frame:
-        text = redact(text)
+        # Parsed before redaction, which then goes into the strings: a short key must not make JSON invalid.
         data, kind = parse_text(text)
-        return self.record(Frame(time.monotonic(), leg, arrow, "text", kind, conn, len(text.encode()), data,
-                                 dict(note or {}), text[:PREVIEW_CHARS] if data is None else None))
+        preview = redact(text[:PREVIEW_CHARS * 4])[:PREVIEW_CHARS] if data is None else None
+        return self.record(Frame(time.monotonic(), leg, arrow, "text", kind, conn, len(text.encode()),
+                                 redact_parsed(data, text), dict(note or {}), preview))
 
     def binary(self, leg: str, arrow: str, conn: int, data: bytes) -> Frame:
         return self.record(Frame(time.monotonic(), leg, arrow, "binary", None, conn, len(data), bytes(data)))

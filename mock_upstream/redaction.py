@@ -1,8 +1,8 @@
 """Secrets never reach a record, log or report: API keys and bearer tokens are replaced where text is kept.
 
 Three kinds are replaced: any ``sk-…`` key, the token after ``Bearer``, and the value of every environment
-variable that holds a secret (``OPENAI_API_KEY``, and any name ending ``_API_KEY``, ``_TOKEN`` or ``_SECRET``),
-whatever its length. A value of fewer than ``SHORT_KEY`` characters is replaced only as a whole token (no
+variable that holds a secret: ``OPENAI_API_KEY`` and any name ending ``_API_KEY`` whatever its length, and
+any name ending ``_TOKEN`` or ``_SECRET`` from 8 characters (shorter ones there are flags and counts). A value of fewer than ``SHORT_KEY`` characters is replaced only as a whole token (no
 letter or digit on either side): otherwise a one-letter key would blank out that letter everywhere. A short
 key glued to letters or digits is therefore kept; no real key is that short.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 from functools import lru_cache
 
 # (pattern, replacement, a word any match contains in lower case: without it in the text, no search is needed)
@@ -22,13 +23,20 @@ _PATTERNS = (
 KEY_ENV = "OPENAI_API_KEY"
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
 SHORT_KEY = 6  # values shorter than this are replaced only as whole tokens
+OTHER_MIN = 8  # a *_TOKEN or *_SECRET value shorter than this is no secret (a flag, a count)
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The values of the environment's secret-holding variables (stripped, none empty), longest first."""
+    """The values of the environment's secret-holding variables (stripped, none empty), longest first. An API
+    key (OPENAI_API_KEY, *_API_KEY) counts whatever its length; a *_TOKEN or *_SECRET only from OTHER_MIN
+    characters: such names also hold flags and counts (HF_HUB_DISABLE_IMPLICIT_TOKEN=1), no secret."""
     env = os.environ if env is None else env
-    values = {value.strip() for name, value in env.items()
-              if name == KEY_ENV or name.upper().endswith(SECRET_SUFFIXES)}
+    values = set()
+    for name, value in env.items():
+        value, upper = value.strip(), name.upper()
+        if name == KEY_ENV or upper.endswith("_API_KEY") or (upper.endswith(SECRET_SUFFIXES)
+                                                              and len(value) >= OTHER_MIN):
+            values.add(value)
     return tuple(sorted((v for v in values if v), key=lambda v: (-len(v), v)))
 
 
@@ -87,3 +95,21 @@ def secret_spans(text: str, env: Mapping[str, str] | None = None) -> Iterator[tu
     for pattern, _ in patterns:
         for match in pattern.finditer(text):
             yield match.span()
+
+
+def redact_parsed(data: Any, raw: str) -> Any:
+    """The JSON parsed from raw with every string in it redacted; data itself when raw holds no secret (the
+    usual case: one look at the raw text)."""
+    values, patterns = _present(raw, None)
+    return redact_strings(data) if values or patterns else data
+
+
+def redact_strings(data: Any) -> Any:
+    """Parsed JSON with every string in it redacted (numbers, keys and structure stay as they are)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {key: redact_strings(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [redact_strings(value) for value in data]
+    return data

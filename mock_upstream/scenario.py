@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import tomllib
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Collection, Union, get_args, get_origin, get_type_hints
@@ -249,7 +250,7 @@ def _value(hint: Any, value: Any, where: str, key: str) -> Any:
 
 def _violation(hint: Any, value: Any) -> str | None:
     """What a value of this annotation must be, when value is not one; else None."""
-    if get_origin(hint) is Union:   # only optional values occur: X | None
+    if get_origin(hint) in (Union, types.UnionType):   # only optional values occur: X | None
         if value is None:
             return None
         (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]

@@ -13,7 +13,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from .listener import Listener
-from .engine import CloseSocket, Engine, Outcome, Send, unused_rules
+from .engine import CloseSocket, Engine, Outcome, Send
 from .recording import DOWN, UP, Recorder
 from .scenario import Scenario
 
@@ -48,10 +48,6 @@ class MockUpstream(Listener):
         self.scenario = scenario
         self.engines = []
         self.errors = []
-
-    def self_check(self) -> list[str]:
-        """Problems of the current scenario run: faults in the server, rules that never applied."""
-        return list(self.errors) + unused_rules(self.scenario, self.engines)
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._ids)
@@ -119,7 +115,10 @@ class _Connection:
             # (send() writes before its first await), and the answer must not be recorded first.
             self.engine.delivered(action.event)
             self.recorder.text(LEG, DOWN, self.conn, text)
-            await self.ws.send(text)
+            try:
+                await self.ws.send(text)
+            except ConnectionClosed:
+                return   # the proxy closed its upstream: the receive loop records the close
 
     async def _close(self, action: CloseSocket) -> None:
         if self._closing or self.ws.close_code is not None:

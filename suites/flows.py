@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from harness.app_driver import AppDriver, ReplyOutcome
 from harness.checks import fail, for_want_of
@@ -24,27 +25,30 @@ def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
 
 
 def connect(app: AppDriver, recording, req: str, within_s: float | None = None, judge=None) -> None:
-    """Connect the opened app and wait for SettingsApplied. Without it, blame whom the timeline shows: the
-    proxy (no SettingsApplied after Settings, or a close first) by `judge`, which by default fails the canary
-    (the release criterion) and leaves any other id not judged (READY-1's and the canary's to say); the app
-    (it never sent Settings, or never showed the SettingsApplied it got) by an app error."""
+    """Connect the opened app and wait for SettingsApplied. Without it, blame whom this attempt's frames show:
+    the proxy (no SettingsApplied after Settings, or a close first) by `judge`, which by default fails the
+    canary (the release criterion) and leaves any other id inconclusive (READY-1's and the canary's to say);
+    the app, when the wait timed out although the proxy had answered (or the app never sent Settings)."""
     within = within_s or units(10)
+    started = time.monotonic()
     state = app.connect(within)
     if state == "ready":
         return
     judge = judge or (fail if req == "CANARY-1" else for_want_of)
     timeline = recording.timeline()
-    settings = timeline.first(leg="A", arrow="->", type="Settings")
-    applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
-    if app.recorded and applied is not None:
+    settings = timeline.first(leg="A", arrow="->", type="Settings", after=started)
+    applied = next((f for f in timeline.select(leg="A", arrow="<-", type="SettingsApplied", after=started)
+                    if settings is not None and f.conn == settings.conn), None)
+    if state == "timeout" and app.recorded and (applied is not None or settings is None):
         raise HarnessFault(f"the proxy sent SettingsApplied at {timeline.offset(applied):.3f}s but the app did not "
-                           f"show it within {within:g} s: check the profile's settings_applied selector",
-                           party="app")
-    if app.recorded and settings is None and state == "timeout":
-        raise HarnessFault(f"the app sent no Settings within {within:g} s of being asked to connect: check the "
+                           f"show it within {within:g} s: check the profile's settings_applied selector"
+                           if applied is not None else
+                           f"the app sent no Settings within {within:g} s of being asked to connect: check the "
                            f"profile's text_input selector and the app's endpoint parameter", party="app")
+    close = timeline.first(kind="close", after=started)
     if state == "closed":
-        judge(req, "the connection closed before SettingsApplied", timeline, settings, timeline.first(kind="close"))
+        judge(req, "the connection closed " + ("right after SettingsApplied" if applied else "before SettingsApplied"),
+              timeline, settings, applied, close)
     judge(req, f"no SettingsApplied within {within:g} s after Settings", timeline, settings)
 
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def harness(*args, timeout=60):
+def harness(*args, timeout=60, env=None):
+    """`python -m harness ARGS`; a run gets a reports folder of its own (never the developer's reports/)."""
+    if args and args[0] == "run" and "--reports-dir" not in args:
+        args = (*args, "--reports-dir", tempfile.mkdtemp(prefix="harness-cli-"))
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
 
 def one_line_error(done):
@@ -67,6 +71,10 @@ def test_a_proxy_that_dies_at_start_up_is_an_environment_problem_with_its_log_ta
 
 def test_the_real_upstream_without_a_key_is_one_line_and_exit_2():
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--upstream", "real"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
-    assert "OPENAI_API_KEY" in one_line_error(done)
+    assert "OPENAI_API_KEY" in one_line_error(harness("run", "--upstream", "real", env=env))
+
+
+def test_a_usage_error_leaves_no_conformance_record_of_an_earlier_run(tmp_path):
+    (tmp_path / "conformance.json").write_text('{"stale": true}')
+    one_line_error(harness("run", "--profile", "nosuchprofile", "--reports-dir", str(tmp_path)))
+    assert not (tmp_path / "conformance.json").exists()

@@ -1,6 +1,6 @@
 """The fault zoo: each set-up mistake, broken proxy and harness fault of tests/fault_zoo.toml, run through
 `harness run`, gets the attribution the file states (exit code, verdicts, message), and leaves no process of
-the run behind. docs/attribution.md publishes the same table (tests/test_docs.py checks it)."""
+the run behind. docs/attribution.md publishes the same table (checked at the end of this file)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from mock_upstream.redaction import redact
 # Made at run time: no key-like string is committed.
 KEY = "sk-" + secrets.token_hex(16)
 ENV_KEY = secrets.token_hex(10)
-ENV = {"OPENAI_API_KEY": ENV_KEY, "SHORT_TOKEN": "k3y"}
+ENV = {"OPENAI_API_KEY": ENV_KEY, "SHORT_API_KEY": "k3y"}
 CUT_LINE = re.compile(r"--- \[proxy log: (\d+) bytes cut here; the head and the last (\d+) bytes are kept\] ---")
 
 

@@ -33,9 +33,9 @@ def test_the_key_is_read_from_this_processs_environment_by_default(monkeypatch):
 
 
 def test_every_variable_named_like_a_secret_is_redacted_but_no_other():
-    env = {"MY_API_KEY": "alpha1", "GITHUB_TOKEN": "beta2", "app_secret": "gamma3", "HOME": "/home/me",
+    env = {"MY_API_KEY": "alpha1", "GITHUB_TOKEN": "beta2beta2", "app_secret": "gamma3gamma3", "HOME": "/home/me",
            "UPSTREAM_URL": "ws://u"}
-    assert redact("alpha1 beta2 gamma3 /home/me ws://u", env) == \
+    assert redact("alpha1 beta2beta2 gamma3gamma3 /home/me ws://u", env) == \
         "[redacted] [redacted] [redacted] /home/me ws://u"
 
 
@@ -61,3 +61,18 @@ def test_secret_spans_name_what_redact_replaces():
     text = f"a {LONG} b Bearer tok c k3y"
     spans = sorted(secret_spans(text, {"OPENAI_API_KEY": "k3y"}))
     assert [text[s:e] for s, e in spans] == [LONG, "Bearer tok", "k3y"]
+
+
+def test_a_short_token_or_secret_flag_is_no_secret_but_a_short_api_key_is():
+    env = {"HF_HUB_DISABLE_IMPLICIT_TOKEN": "1", "APP_SECRET": "short", "OTHER_API_KEY": "k9"}
+    assert set(secret_values(env)) == {"k9"}
+    assert redact("index 1, short, k9", env) == "index 1, short, [redacted]"
+
+
+def test_a_recorded_json_frame_stays_json_with_its_strings_redacted(monkeypatch):
+    from mock_upstream.recording import Recorder
+
+    monkeypatch.setenv("OPENAI_API_KEY", "123")
+    frame = Recorder().text("B", "->", 1, '{"type": "x", "index": 123, "note": "key 123 here"}')
+    assert frame.type == "x"
+    assert frame.data == {"type": "x", "index": 123, "note": "key [redacted] here"}

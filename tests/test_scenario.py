@@ -139,3 +139,9 @@ def test_every_event_the_mock_sends_is_a_server_event_a_rule_may_name():
                 engine.receive(9.5, {"type": "input_audio_buffer.commit"}), engine.receive_text(10.0, "not json")]
     sent = {a.event["type"] for outcome in outcomes for a in outcome.actions if isinstance(a, Send)}
     assert len(sent) > 15 and sent <= scenario.SERVER_EVENTS, sent - scenario.SERVER_EVENTS
+
+
+def test_an_optional_field_of_a_rule_is_checked_when_given_and_may_be_left_out(tmp_path):
+    with pytest.raises(ScenarioError, match=r"bad.toml: turn\[0\]\.text must be a string, got 5"):
+        load_toml(tmp_path, "[[turn]]\ntext = 5\n")
+    assert load_toml(tmp_path, '[[turn]]\nkind = "text"\n').script[0].text is None

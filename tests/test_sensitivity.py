@@ -109,3 +109,18 @@ def test_the_docs_page_keeps_one_section_per_matrix(tmp_path):
     text = page.read_text()
     assert text.count("<!-- matrix:reference -->") == 1 and text.count("<!-- matrix:minimal -->") == 1
     assert "uncaught: ORD-1" in text and "`greeting-upstream`" in text
+
+
+def test_a_defect_run_with_an_error_makes_the_matrix_fail_and_shows_not_judged():
+    from harness.sensitivity import matrix, passed, to_markdown
+
+    defect = DEFECTS["premature-response-create"]
+    clean = {"exit": 1, "red": list(defect.breaks), "green": [], "inconclusive": [], "errors": [],
+             "status": "complete", "gate_passed": False, "missed": [], "unexpected_red": []}
+    errored = {**clean, "exit": 2, "errors": ["LIFE-1"], "status": "environment error"}
+    everything = {"must_ids_uncaught": []}   # as if every MUST id were caught elsewhere: only the rows decide
+    assert passed({**everything, "defects": {defect.name: clean}})
+    assert not passed({**everything, "defects": {defect.name: errored}})
+    record = matrix({defect.name: errored}, "reduced")
+    row = next(line for line in to_markdown(record).splitlines() if line.startswith(f"| `{defect.name}`"))
+    assert "| E |" in row
