@@ -25,7 +25,7 @@ from .diagnosis import ended_by
 from .loop_thread import LoopThread
 from .checks import not_provoked
 from .errors import EnvironmentProblem, HarnessFault
-from .keys import CONSOLE, FAILED, FAULTS, PROXY, RECORDING, TRACE
+from .keys import CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST, PROXY, RECORDING, TRACE
 from .proxy_process import ExternalProxy, ProxyProcess, free_port
 from .run_config import RunConfig
 from .static_server import StaticServer
@@ -243,9 +243,16 @@ class Recording:
 def live_proxy(request: pytest.FixtureRequest, proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
     """The proxy under test, started again (its old process group ended first) if an earlier test made it exit:
     a crash is that test's failure. Kept on the item, so an exit during this test is named in its report."""
+    last = request.config.stash.get(LAST_PROXY_TEST, None)
+    if proxy.died and last is not None and not last.stash.get(DEATH_REPORTED, False):
+        # It exited after the previous test's report was made (its clients' close, say): that test's failure.
+        request.node.stash[EARLIER_DEATH] = (last.nodeid, f"{proxy.exit_description()} (after the test ended); "
+                                                          f"its log ends: {proxy.log_tail(3)}")
+        last.stash[DEATH_REPORTED] = True
     if not proxy.running:
         proxy.start()
     request.node.stash[PROXY] = proxy
+    request.config.stash[LAST_PROXY_TEST] = request.node
     return proxy
 
 

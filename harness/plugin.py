@@ -17,7 +17,7 @@ from . import (attachments, attribution, browser, catalogue, invariants, metrics
                run_files, timeline_view)
 from .checks import ConformanceFailure, Inconclusive
 from .errors import EnvironmentProblem, HarnessFault, UsageProblem
-from .keys import CONSOLE, DEATH_REPORTED, FAILED, FAULTS, PROXY, RECORDING, TRACE
+from .keys import CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING, TRACE
 from .verdicts import CaseResult, exit_status, first_error, verdicts
 
 # The run's status in conformance.json.
@@ -153,6 +153,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     violations = _invariant_violations(item) if rep.when == "call" and not _harness_faults(item) else []
     # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
     extra = _judge(item, rep, call, violations) if item.get_closest_marker("req") else []
+    if rep.when == "setup" and EARLIER_DEATH in item.stash:
+        test, why = item.stash[EARLIER_DEATH]
+        extra.append(("death_of", json.dumps({"test": test, "reason": why})))
+        rep.sections.append(("proxy", f"the proxy had exited after {test}, which fails for it: {why}; "
+                                      f"started again for this test"))
     if violations:
         extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
         if not rep.failed:
@@ -326,6 +331,10 @@ class Conformance:
         result.merge_phase(props.get("own", report.outcome), reason, props.get("party", ""))
         for rid, why in json.loads(props.get("invariants", "{}")).items():
             result.found(rid, why)
+        if "death_of" in props:   # the proxy exited after an earlier test had reported: that test's failure
+            death = json.loads(props["death_of"])
+            if death["test"] in self.results:
+                self.results[death["test"]].merge_phase("failed", death["reason"])
         if "metrics" in props:
             self.figures.append({"test": report.nodeid, **json.loads(props["metrics"])})
         if "failure_class" in props:
