@@ -21,16 +21,34 @@ _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selecte
 _ONLY_LOOKING = ("--collect-only", "--co", "--help", "-h", "--fixtures", "--markers", "--version")
 
 
+def program() -> str:
+    """How the user called the harness: its console script's name, or `python -m harness`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name and name not in ("__main__.py", "-c") and not name.endswith(".py") else "python -m harness"
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own where it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    from . import __version__
+    try:
+        return installed("voice-proxy-harness")
+    except PackageNotFoundError:
+        return __version__
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, as every usage error here
-        command = self.prog.removeprefix("python -m harness").strip()   # "" for the top-level parser
-        print(f"harness: {message} (see {' '.join(filter(None, ['python -m harness', command, '--help']))})",
-              file=sys.stderr)
+        top = program()
+        command = self.prog.removeprefix(top).strip()   # "" for the top-level parser
+        print(f"harness: {message} (see {' '.join(filter(None, [top, command, '--help']))})", file=sys.stderr)
         raise SystemExit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m harness", description="Conformance harness for voice-agent proxies.")
+    parser = _Parser(prog=program(), description="Conformance harness for voice-agent proxies.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="run the conformance suites; extra pytest arguments go after --")
     _target_options(run)

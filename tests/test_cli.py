@@ -78,3 +78,15 @@ def test_a_usage_error_leaves_no_conformance_record_of_an_earlier_run(tmp_path):
     (tmp_path / "conformance.json").write_text('{"stale": true}')
     one_line_error(harness("run", "--profile", "nosuchprofile", "--reports-dir", str(tmp_path)))
     assert not (tmp_path / "conformance.json").exists()
+
+
+def test_version_and_usage_name_the_command_as_it_was_called():
+    from harness.cli import version
+
+    done = harness("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"python -m harness {version()}"
+    script = Path(sys.executable).with_name("voice-harness")
+    if script.is_file():   # the console script of the installed package
+        done = subprocess.run([str(script), "run", "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        assert one_line_error(done).endswith("(see voice-harness --help)")
