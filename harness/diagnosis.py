@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .timeline import Frame, Timeline
+from .timeline import Frame, PROXY_TO_UPSTREAM, Timeline, UPSTREAM_TO_PROXY
 from .timeouts import units
 
 CLOSED_BY = {
@@ -18,7 +18,7 @@ CLOSED_BY = {
 def connections_of(timeline: Timeline, sent: Frame) -> dict[str, int]:
     """The leg A and leg B connection numbers that carried the user's message."""
     conns = {"A": sent.conn}
-    upstream = timeline.first(leg="B", arrow="->", type="conversation.item.create", role="user", after=sent)
+    upstream = timeline.first(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user", after=sent)
     if upstream is not None:
         conns["B"] = upstream.conn
     return conns
@@ -39,7 +39,7 @@ def why_no_reply(timeline: Timeline, sent: Frame | None, waited_s: float) -> str
         reason_text = f" {reason!r}" if reason else ""
         return (f"{CLOSED_BY[(close.leg, close.arrow)]} {code}{reason_text} at {close.t - sent.t:.2f} s "
                 f"after first message; no agent reply")
-    upstream_calls = timeline.select(leg="B", arrow="->", type="response.create", after=sent)
+    upstream_calls = timeline.select(route=PROXY_TO_UPSTREAM, type="response.create", after=sent)
     hint = "" if upstream_calls else "; the proxy never sent response.create"
     return f"no agent reply within {waited_s:.1f} s after first message, connection still open{hint}"
 
@@ -55,12 +55,12 @@ def refusal(timeline: Timeline, now: float | None = None) -> Frame | None:
     as the real service does (it then closes the socket about 2.7 s later), once that refusal is final: the
     confirmation went out more than the retry grace ago and the proxy did not ask again. Never with the real
     upstream, whose decisions are not recorded."""
-    creates = timeline.select(leg="B", arrow="->", type="response.create")
+    creates = timeline.select(route=PROXY_TO_UPSTREAM, type="response.create")
     ignored = next((f for f in creates if f.note.get("premature")), None)
     if ignored is None or any(f.t > ignored.t for f in creates):
         return None
     item = ignored.note.get("unconfirmed_item")
-    confirmed = timeline.first(leg="B", arrow="<-", type=("conversation.item.added", "conversation.item.done"),
+    confirmed = timeline.first(route=UPSTREAM_TO_PROXY, type=("conversation.item.added", "conversation.item.done"),
                                item_id=item)
     now = time.monotonic() if now is None else now
     return ignored if confirmed is not None and now - confirmed.t >= units(RETRY_GRACE_UNITS) else None

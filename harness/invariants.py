@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from . import catalogue
-from .timeline import Frame, Timeline
+from .timeline import CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline, UPSTREAM_TO_PROXY
 
 CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
 ALREADY_ACTIVE = "conversation_already_has_active_response"
@@ -63,7 +63,7 @@ def injected_texts(timeline: Timeline) -> set[str] | None:
     """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
     if not any(f.leg == "A" for f in timeline.frames):
         return None
-    return {f.data.get("content") for f in timeline.select(leg="A", arrow="->", type="InjectUserMessage")
+    return {f.data.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")
             if isinstance(f.data, dict)}
 
 
@@ -197,7 +197,7 @@ def ord_4(timeline: Timeline, excused: set[int] = frozenset()) -> Violation | No
 def forwarded_types(timeline: Timeline) -> set[str]:
     """The types of the client's own messages: one of them upstream is a client message passed through
     (CLI-1's or CLI-2's defect), never counted again under READY-3 or WIRE-3."""
-    return {f.type for f in timeline.select(leg="A", arrow="->", kind="text") if f.type}
+    return {f.type for f in timeline.select(route=CLIENT_TO_PROXY, kind="text") if f.type}
 
 
 def ready_3(timeline: Timeline) -> Violation | None:
@@ -216,7 +216,7 @@ def ready_3(timeline: Timeline) -> Violation | None:
 def upstream_audio(timeline: Timeline) -> bytes:
     """The decoded audio of every response.output_audio.delta the upstream sent, in order."""
     chunks = []
-    for frame in timeline.select(leg="B", arrow="<-", type="response.output_audio.delta"):
+    for frame in timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta"):
         try:
             chunks.append(base64.b64decode(frame.data.get("delta") or "", validate=True))
         except (binascii.Error, ValueError):
@@ -234,7 +234,7 @@ def is_json_object(data: bytes) -> bool:
 def wire_1(timeline: Timeline) -> Violation | None:
     """Binary frames to the client carry only upstream audio; a JSON message never goes as a binary frame."""
     audio = None
-    for frame in timeline.select(leg="A", arrow="<-", kind="binary"):
+    for frame in timeline.select(route=PROXY_TO_CLIENT, kind="binary"):
         if is_json_object(frame.data):
             return Violation("WIRE-1", f"a JSON message went to the client as a binary frame ({_at(timeline, frame)})"
                                        f": {frame.data[:80]!r}", (frame,))
@@ -250,7 +250,7 @@ def wire_1(timeline: Timeline) -> Violation | None:
 def wire_3(timeline: Timeline) -> Violation | None:
     """Every JSON event sent upstream validates as a Realtime client event (as the mock or the tap judged it)."""
     forwarded = forwarded_types(timeline)
-    for frame in timeline.select(leg="B", arrow="->", kind="text"):
+    for frame in timeline.select(route=PROXY_TO_UPSTREAM, kind="text"):
         if frame.type in forwarded:
             continue    # a client message passed through: CLI-1's or CLI-2's defect
         if frame.data is None or frame.note.get("problems"):
@@ -263,7 +263,7 @@ def wire_3(timeline: Timeline) -> Violation | None:
 # ------------------------------------------------------------------------------------------------- CLI-1
 
 def cli_1(timeline: Timeline) -> Violation | None:
-    forwarded = timeline.first(leg="B", arrow="->", type="KeepAlive")
+    forwarded = timeline.first(route=PROXY_TO_UPSTREAM, type="KeepAlive")
     if forwarded is not None:
         return Violation("CLI-1", f"the client's KeepAlive went upstream ({_at(timeline, forwarded)})", (forwarded,))
     return None
@@ -272,7 +272,7 @@ def cli_1(timeline: Timeline) -> Violation | None:
 # ------------------------------------------------------------------------------------------------ MAP-10
 
 def map_10(timeline: Timeline) -> Violation | None:
-    for frame in timeline.select(leg="A", arrow="<-", kind="text"):
+    for frame in timeline.select(route=PROXY_TO_CLIENT, kind="text"):
         if frame.type and ("." in frame.type or frame.type == "error"):
             return Violation("MAP-10", f"a raw upstream event reached the client: {_at(timeline, frame)}", (frame,))
     return None

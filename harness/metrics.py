@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from .diagnosis import CLOSED_BY
-from .timeline import Timeline
+from .timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, Timeline, UPSTREAM_TO_PROXY
 
 REPLY_EVENTS = ("response.created", "response.output_text.delta", "response.output_audio.delta",
                 "response.output_audio_transcript.delta")
@@ -16,10 +16,10 @@ REPLY_EVENTS = ("response.created", "response.output_text.delta", "response.outp
 def run_figures(timeline: Timeline) -> dict:
     """connect_s: test start to Settings sent (page load and socket open); settings_applied_s: Settings to
     SettingsApplied; ttfr_s: the user's message to the first assistant text. None where it did not happen."""
-    settings = timeline.first(leg="A", arrow="->", type="Settings")
-    applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
-    sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
-    reply = timeline.first(leg="A", arrow="<-", type="ConversationText", role="assistant", after=sent) if sent else None
+    settings = timeline.first(route=CLIENT_TO_PROXY, type="Settings")
+    applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied")
+    sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+    reply = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", after=sent) if sent else None
     return {"connect_s": _diff(timeline.origin, settings.t if settings else None),
             "settings_applied_s": _diff(settings.t if settings else None, applied.t if applied else None),
             "ttfr_s": _diff(sent.t if sent else None, reply.t if reply else None)}
@@ -27,11 +27,11 @@ def run_figures(timeline: Timeline) -> dict:
 
 def classify(timeline: Timeline) -> dict:
     """What a failed run was doing when it failed, and how the connection ended."""
-    settings = timeline.first(leg="A", arrow="->", type="Settings")
-    applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
-    sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
-    replying = timeline.first(leg="B", arrow="<-", type=REPLY_EVENTS, after=sent) if sent else None
-    replied = timeline.first(leg="A", arrow="<-", type="ConversationText", role="assistant", after=sent) if sent else None
+    settings = timeline.first(route=CLIENT_TO_PROXY, type="Settings")
+    applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied")
+    sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+    replying = timeline.first(route=UPSTREAM_TO_PROXY, type=REPLY_EVENTS, after=sent) if sent else None
+    replied = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", after=sent) if sent else None
     phase = ("connecting" if settings is None else "awaiting settings" if applied is None
              else "before the first message" if sent is None else "awaiting reply" if replying is None
              else "mid-reply" if replied is None else "after the reply")

@@ -11,6 +11,7 @@ from harness.diagnosis import ended_by, refusal, refused_reply
 from harness.errors import HarnessFault
 from harness.invariants import CONFIRMATIONS
 from harness.timeouts import units
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 
 def app_params(**params) -> dict:
@@ -36,8 +37,8 @@ def connect(app: AppDriver, recording, req: str, within_s: float | None = None, 
         return
     judge = judge or (fail if req == "CANARY-1" else for_want_of)
     timeline = recording.timeline()
-    settings = timeline.first(leg="A", arrow="->", type="Settings", after=started)
-    applied = next((f for f in timeline.select(leg="A", arrow="<-", type="SettingsApplied", after=started)
+    settings = timeline.first(route=CLIENT_TO_PROXY, type="Settings", after=started)
+    applied = next((f for f in timeline.select(route=PROXY_TO_CLIENT, type="SettingsApplied", after=started)
                     if settings is not None and f.conn == settings.conn), None)
     if state == "timeout" and app.recorded and (applied is not None or settings is None):
         raise HarnessFault(f"the proxy sent SettingsApplied at {timeline.offset(applied):.3f}s but the app did not "
@@ -88,12 +89,12 @@ def send_until_response_create(app: AppDriver, recording, text: str, req: str):
     app.open()
     connect(app, recording, req)
     app.send(text)
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create")
     return recording.timeline()
 
 
 def user_creates(timeline):
-    return timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+    return timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user")
 
 
 def frames_of_upstream_connection(timeline, conn: int):
@@ -101,7 +102,7 @@ def frames_of_upstream_connection(timeline, conn: int):
 
 
 def confirmations_of(timeline, item_id):
-    return timeline.select(leg="B", arrow="<-", type=CONFIRMATIONS, item_id=item_id)
+    return timeline.select(route=UPSTREAM_TO_PROXY, type=CONFIRMATIONS, item_id=item_id)
 
 
 def competing_confirmations(timeline, create):
@@ -109,5 +110,5 @@ def competing_confirmations(timeline, create):
     before the upstream confirmed it (or up to now, if it never did). What must never release its response."""
     own = confirmations_of(timeline, create.item_id)
     end = own[0].t if own else float("inf")
-    return [f for f in timeline.select(leg="B", arrow="<-", type=CONFIRMATIONS, after=create)
+    return [f for f in timeline.select(route=UPSTREAM_TO_PROXY, type=CONFIRMATIONS, after=create)
             if f.item_id != create.item_id and f.conn == create.conn and f.t < end]

@@ -10,6 +10,7 @@ from harness.timeouts import units
 from mock_upstream.engine import AUDIO_BYTES_PER_MS
 from harness.wire_client import settings
 from suites.flows import browser_turn, fail_for_want_of
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 CHUNK_MS = 20
 
@@ -19,7 +20,7 @@ def chunk(index: int, ms: int = CHUNK_MS) -> bytes:
 
 
 def appends(timeline):
-    return timeline.select(leg="B", arrow="->", type="input_audio_buffer.append")
+    return timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append")
 
 
 def appended_bytes(frames) -> bytes:
@@ -28,7 +29,7 @@ def appended_bytes(frames) -> bytes:
 
 def wait_for_appends(recording, count):
     """Wait until `count` appends (or any binary frame upstream) were recorded; the timeline."""
-    recording.wait_for(lambda tl: len(appends(tl)) >= count or tl.first(leg="B", arrow="->", kind="binary"),
+    recording.wait_for(lambda tl: len(appends(tl)) >= count or tl.first(route=PROXY_TO_UPSTREAM, kind="binary"),
                        units(10))
     return recording.timeline()
 
@@ -37,15 +38,15 @@ def wait_for_appends(recording, count):
 @pytest.mark.scenario("audio-reply")
 def test_binary_frames_to_the_client_are_exactly_the_reply_audio(app, recording):
     timeline = browser_turn(app, recording, "Say something.", "WIRE-1")
-    sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
+    sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     upstream_audio = b"".join(base64.b64decode(f.data["delta"]) for f in
-                              timeline.select(leg="B", arrow="<-", type="response.output_audio.delta", after=sent))
-    binary = timeline.select(leg="A", arrow="<-", kind="binary", after=sent)
+                              timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta", after=sent))
+    binary = timeline.select(route=PROXY_TO_CLIENT, kind="binary", after=sent)
     if b"".join(f.data for f in binary) != upstream_audio:
         odd = next((f for f in binary if f.data.lstrip()[:1] in (b"{", b"[")), binary[0] if binary else None)
         fail("WIRE-1", f"{len(binary)} binary frames to the client are not the {len(upstream_audio)} bytes of "
                        f"decoded response.output_audio.delta audio", timeline, odd)
-    not_json = [f for f in timeline.select(leg="A", arrow="<-", kind="text") if f.data is None]
+    not_json = [f for f in timeline.select(route=PROXY_TO_CLIENT, kind="text") if f.data is None]
     if not_json:
         fail("WIRE-1", "a text frame to the client is not JSON", timeline, not_json[0])
 
@@ -67,7 +68,7 @@ def duration_ms(byte_count: int, rate: int) -> float:
 def judge_wire_2(timeline, sent: list[bytes], rate: int) -> None:
     """WIRE-2 on the audio a client sent at `rate`: JSON appends upstream, never binary; the same bytes when
     the rate is the session's; the same duration (within one frame) when the proxy converts."""
-    binary = timeline.select(leg="B", arrow="->", kind="binary")
+    binary = timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary:
         fail("WIRE-2", "the proxy sent a binary frame upstream", timeline, binary[0])
     got = appended_bytes(appends(timeline))
@@ -118,7 +119,7 @@ def test_client_audio_declared_at_another_rate_keeps_its_duration_upstream(make_
 def wait_for_bytes(recording, count: int):
     """Wait until `count` bytes of audio were appended upstream (or a binary frame went upstream); the timeline."""
     recording.wait_for(lambda tl: len(appended_bytes(appends(tl))) >= count
-                       or tl.first(leg="B", arrow="->", kind="binary"), units(5))
+                       or tl.first(route=PROXY_TO_UPSTREAM, kind="binary"), units(5))
     return recording.timeline()
 
 
@@ -131,12 +132,12 @@ def test_audio_before_session_updated_is_queued_and_flushed_in_order(make_wire_c
     for data in sent:
         client.send_raw(data)
     timeline = wait_for_appends(recording, len(sent))
-    binary = timeline.first(leg="B", arrow="->", kind="binary")
+    binary = timeline.first(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary is not None:
         fail_for_want_of("ORD-2", "the proxy sent audio upstream as binary frames (WIRE-2's to judge)", timeline,
                          binary)
-    updated = timeline.first(leg="B", arrow="<-", type="session.updated")
-    early = [f for f in timeline.select(leg="A", arrow="->", kind="binary")
+    updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
+    early = [f for f in timeline.select(route=CLIENT_TO_PROXY, kind="binary")
              if updated is None or f.t < updated.t]
     provoked("ORD-2", early, "client audio that arrived before upstream session.updated", timeline, updated)
     for append in appends(timeline):
@@ -158,7 +159,7 @@ def test_audio_is_committed_only_with_at_least_100_ms_appended(make_wire_client,
         client.send_raw(chunk(index))
     timeline = wait_for_appends(recording, 4)
     buffered = 0
-    for frame in timeline.select(leg="B", arrow="->"):
+    for frame in timeline.select(route=PROXY_TO_UPSTREAM):
         if frame.type == "input_audio_buffer.append":
             buffered += len(base64.b64decode(frame.data.get("audio", "")))
         elif frame.type == "input_audio_buffer.commit":
@@ -175,19 +176,19 @@ def test_voice_activity_and_transcription_reach_the_client(make_wire_client, rec
     client.configure()
     for index in range(5):
         client.send_raw(chunk(index))
-    recording.first(units(10), leg="A", arrow="<-", type="ConversationText", role="assistant")
+    recording.first(units(10), route=PROXY_TO_CLIENT, type="ConversationText", role="assistant")
     timeline = recording.timeline()
     pairs = [("input_audio_buffer.speech_started", "UserStartedSpeaking"),
              ("input_audio_buffer.speech_stopped", "UtteranceEnd"),
              ("conversation.item.input_audio_transcription.completed", "Transcript")]
-    if timeline.first(leg="B", arrow="<-", type=pairs[0][0]) is None:
+    if timeline.first(route=UPSTREAM_TO_PROXY, type=pairs[0][0]) is None:
         fail_for_want_of("MAP-9", "the upstream never detected speech: the client's audio did not reach it as "
                                   "appends (WIRE-2's to judge)", timeline)
     for upstream_type, client_type in pairs:
-        upstream = timeline.first(leg="B", arrow="<-", type=upstream_type)
-        mapped = timeline.first(leg="A", arrow="<-", type=client_type, after=upstream) if upstream else None
+        upstream = timeline.first(route=UPSTREAM_TO_PROXY, type=upstream_type)
+        mapped = timeline.first(route=PROXY_TO_CLIENT, type=client_type, after=upstream) if upstream else None
         if upstream is None or mapped is None:
             fail("MAP-9", f"upstream {upstream_type} did not become {client_type}", timeline, upstream)
-    transcript = timeline.first(leg="A", arrow="<-", type="Transcript")
+    transcript = timeline.first(route=PROXY_TO_CLIENT, type="Transcript")
     if "turn on the lights" not in str(transcript.data):
         fail("MAP-9", f"Transcript does not carry the transcription: {transcript.data}", timeline, transcript)

@@ -6,6 +6,7 @@ from harness import catalogue
 from harness.checks import fail
 from harness.diagnosis import first_close, why_no_reply
 from suites.flows import open_and_connect, send_and_wait_for_reply
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 CANARY = catalogue.get("CANARY-1")
 FIRST_MESSAGE = "Hello! Please answer in one short sentence."
@@ -15,7 +16,7 @@ def run_canary(app, recording, **app_params):
     open_and_connect(app, recording, "CANARY-1", **app_params)
     outcome = send_and_wait_for_reply(app, FIRST_MESSAGE, CANARY.within_s, app_params.get("greeting"))
     timeline = recording.timeline()
-    sent = timeline.first(leg="A", arrow="->", type="InjectUserMessage")
+    sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     if outcome.reply is None:
         fail("CANARY-1", why_no_reply(timeline, sent, outcome.waited_s), timeline,
              sent, first_close(timeline, sent) if sent else None)
@@ -37,7 +38,7 @@ def errors_answering_the_turn(timeline, sent):
     if sent is None:
         return None
     answering = []
-    for error in timeline.select(leg="A", arrow="<-", type="Error", after=sent):
+    for error in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=sent):
         cause = _upstream_cause(timeline, error)
         if cause is None or cause.type == "response.create" or cause.role == "user":
             answering.append(error)
@@ -47,13 +48,13 @@ def errors_answering_the_turn(timeline, sent):
 def _upstream_cause(timeline, error):
     """The client event upstream that the latest upstream error before this Error rejected, when the error
     names it (error.event_id) and the proxy gave its events ids; else None."""
-    upstream = [f for f in timeline.select(leg="B", arrow="<-", type="error") if f.t <= error.t]
+    upstream = [f for f in timeline.select(route=UPSTREAM_TO_PROXY, type="error") if f.t <= error.t]
     if not upstream:
         return None
     event_id = (upstream[-1].data.get("error") or {}).get("event_id")
     if not event_id:
         return None
-    return next((f for f in timeline.select(leg="B", arrow="->", kind="text")
+    return next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="text")
                  if isinstance(f.data, dict) and f.data.get("event_id") == event_id), None)
 
 

@@ -13,6 +13,7 @@ from harness.checks import assert_never, fail
 from harness.timeouts import units
 from harness.wire_client import settings
 from suites.flows import fail_for_want_of
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
 
 KEEPALIVE = {"type": "KeepAlive"}
 # "Codes are protocol codes, not prose" (PROTOCOL.md section 2).
@@ -32,7 +33,7 @@ def send(client, message) -> bool:
 
 
 def closed_by_proxy(timeline, conn):
-    return [f for f in timeline.select(leg="A", arrow="<-", kind="close") if f.conn == conn]
+    return [f for f in timeline.select(route=PROXY_TO_CLIENT, kind="close") if f.conn == conn]
 
 
 def followed_up(recording, conn, timeout):
@@ -42,8 +43,8 @@ def followed_up(recording, conn, timeout):
     Client messages are handled in order, so once the follow-up is upstream, anything the proxy was going
     to forward for an earlier message is upstream too: a negative check can be concluded then."""
     def seen(tl):
-        inject = next((f for f in tl.select(leg="A", arrow="->", type="InjectUserMessage") if f.conn == conn), None)
-        upstream = inject and tl.first(leg="B", arrow="->", type="conversation.item.create", role="user",
+        inject = next((f for f in tl.select(route=CLIENT_TO_PROXY, type="InjectUserMessage") if f.conn == conn), None)
+        upstream = inject and tl.first(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user",
                                        after=inject)
         return upstream or closed_by_proxy(tl, conn)
     return recording.wait_for(seen, timeout)
@@ -51,7 +52,7 @@ def followed_up(recording, conn, timeout):
 
 def sent_frame(timeline, predicate):
     """The first client frame on leg A (as the tap saw it) matching predicate."""
-    return next((f for f in timeline.select(leg="A", arrow="->") if predicate(f)), None)
+    return next((f for f in timeline.select(route=CLIENT_TO_PROXY) if predicate(f)), None)
 
 
 def mentions(frame, marker) -> bool:
@@ -78,12 +79,12 @@ def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
     if ready is None:
         fail_for_want_of("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
     send(client, {"type": "InjectUserMessage", "content": "After the keep-alives."})
-    keepalive = recording.first(units(5), leg="A", arrow="->", type="KeepAlive")
+    keepalive = recording.first(units(5), route=CLIENT_TO_PROXY, type="KeepAlive")
     if keepalive is None:
         fail("CLI-1", "the client tap never saw the KeepAlive", recording.timeline())
     arrived = followed_up(recording, keepalive.conn, units(10))
     timeline = recording.timeline()
-    forwarded = [f for f in timeline.select(leg="B", arrow="->") if f.type == "KeepAlive"]
+    forwarded = [f for f in timeline.select(route=PROXY_TO_UPSTREAM) if f.type == "KeepAlive"]
     assert_never(timeline, forwarded, "CLI-1", "the proxy sent the client's KeepAlive upstream")
     if not arrived:
         fail("CLI-1", "the message sent after KeepAlive never reached upstream, so a forwarded KeepAlive "
@@ -115,14 +116,14 @@ def test_an_unknown_message_type_gets_an_error_and_is_not_forwarded(make_wire_cl
     if when != "before-settings":
         client.send(unknown)
     send(client, {"type": "InjectUserMessage", "content": "After the unknown message."})
-    sent = recording.first(units(5), leg="A", arrow="->", type=message_type)
+    sent = recording.first(units(5), route=CLIENT_TO_PROXY, type=message_type)
     if sent is None:
         fail("CLI-2", "the client tap never saw the unknown message", recording.timeline())
     arrived = followed_up(recording, sent.conn, units(10))
     timeline = recording.timeline()
-    forwarded = [f for f in timeline.select(leg="B", arrow="->") if mentions(f, marker) and f.type == message_type]
+    forwarded = [f for f in timeline.select(route=PROXY_TO_UPSTREAM) if mentions(f, marker) and f.type == message_type]
     assert_never(timeline, forwarded, "CLI-2", f"the proxy forwarded the unknown {message_type!r} message upstream")
-    error = next((f for f in timeline.select(leg="A", arrow="<-", type="Error", after=sent) if f.conn == sent.conn),
+    error = next((f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=sent) if f.conn == sent.conn),
                  None)
     if error is None:
         fail("CLI-2", f"the unknown {message_type!r} message got no Error", timeline, sent)
@@ -151,7 +152,7 @@ MALFORMED = [
 
 def proxy_answer(timeline, sent):
     """The proxy's first Error or close frame on the connection of `sent`, after it."""
-    answers = [f for f in timeline.select(leg="A", arrow="<-", after=sent)
+    answers = [f for f in timeline.select(route=PROXY_TO_CLIENT, after=sent)
                if f.conn == sent.conn and (f.type == "Error" or f.kind == "close")]
     return answers[0] if answers else None
 
@@ -217,7 +218,7 @@ def test_an_odd_length_audio_frame_does_not_bring_the_proxy_down(make_wire_clien
     # Something after it that the proxy must still handle: a message, which should reach upstream.
     send(client, {"type": "InjectUserMessage", "content": "Still there after the odd frame?"})
     recording.wait_for(lambda tl: proxy_answer(tl, sent) or any(
-        "odd frame" in str(f.data) for f in tl.select(leg="B", arrow="->", type="conversation.item.create")),
+        "odd frame" in str(f.data) for f in tl.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create")),
         units(5))
     answer = proxy_answer(recording.timeline(), sent)
     problems = []

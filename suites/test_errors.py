@@ -6,6 +6,7 @@ import pytest
 from harness.checks import fail
 from harness.timeouts import units
 from suites.flows import browser_turn
+from harness.timeline import PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
 
 
 def error_at_first_message(code, type_="invalid_request_error"):
@@ -13,7 +14,7 @@ def error_at_first_message(code, type_="invalid_request_error"):
 
 
 def client_errors(timeline):
-    return timeline.select(leg="A", arrow="<-", type="Error")
+    return timeline.select(route=PROXY_TO_CLIENT, type="Error")
 
 
 @pytest.mark.req("ERR-1")
@@ -21,9 +22,9 @@ def client_errors(timeline):
 def test_an_upstream_error_reaches_the_client_with_its_code(app, recording):
     app.open()
     app.send("Hello.")
-    error = recording.first(units(10), leg="A", arrow="<-", type="Error")
+    error = recording.first(units(10), route=PROXY_TO_CLIENT, type="Error")
     timeline = recording.timeline()
-    upstream = timeline.first(leg="B", arrow="<-", type="error")
+    upstream = timeline.first(route=UPSTREAM_TO_PROXY, type="error")
     if error is None or error.data.get("code") != "rate_limit_exceeded":
         fail("ERR-1", f"the client got {error.data if error else 'no Error'}, expected code rate_limit_exceeded",
              timeline, upstream, error)
@@ -37,7 +38,7 @@ def test_an_upstream_error_reaches_the_client_with_its_code(app, recording):
 def test_expected_closure_codes_are_passed_as_they_are(app, recording, code):
     app.open()
     app.send("Hello.")
-    error = recording.first(units(10), leg="A", arrow="<-", type="Error")
+    error = recording.first(units(10), route=PROXY_TO_CLIENT, type="Error")
     if error is None or error.data.get("code") != code:
         fail("ERR-2", f"the client got {error.data if error else 'no Error'}, expected code {code}",
              recording.timeline(), error)

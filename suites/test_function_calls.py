@@ -9,6 +9,7 @@ from harness.checks import fail
 from harness.diagnosis import ended_by
 from harness.timeouts import units
 from suites.flows import app_params, fail_for_want_of
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
@@ -19,7 +20,7 @@ def call_and_answer(app, recording, req):
     """Ask a question whose answer needs the function; wait until the function output went upstream."""
     app.open(**app_params(functions=FUNCTIONS, functionResult=RESULT))
     app.send("What is the weather in Paris?")
-    output = recording.first(units(10), leg="B", arrow="->", type="conversation.item.create",
+    output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
                              role="function_call_output", while_live=True)
     if output is None:
         fail_for_want_of(req, "no function_call_output item went upstream", recording.timeline())
@@ -28,13 +29,13 @@ def call_and_answer(app, recording, req):
 
 def completions_after(timeline, output):
     """What ORD-3 accepts as the completion of a function_call_output item."""
-    return [f for f in timeline.select(leg="B", arrow="<-", after=output)
+    return [f for f in timeline.select(route=UPSTREAM_TO_PROXY, after=output)
             if f.type in ("response.done", "response.output_text.done")
             or (f.type == "conversation.item.done" and f.item_id == output.item_id)]
 
 
 def assert_response_waits_for_function_output_completion(timeline, output):
-    response = timeline.first(leg="B", arrow="->", type="response.create", after=output)
+    response = timeline.first(route=PROXY_TO_UPSTREAM, type="response.create", after=output)
     if response is None:
         fail_for_want_of("ORD-3", "no response.create followed the function output", timeline, output)
     completed = [f for f in completions_after(timeline, output) if f.t < response.t]
@@ -48,8 +49,8 @@ def assert_response_waits_for_function_output_completion(timeline, output):
 def test_function_call_arguments_done_becomes_a_function_call_request(app, recording):
     call_and_answer(app, recording, "MAP-4")
     timeline = recording.timeline()
-    upstream = timeline.first(leg="B", arrow="<-", type="response.function_call_arguments.done")
-    request = timeline.first(leg="A", arrow="<-", type="FunctionCallRequest")
+    upstream = timeline.first(route=UPSTREAM_TO_PROXY, type="response.function_call_arguments.done")
+    request = timeline.first(route=PROXY_TO_CLIENT, type="FunctionCallRequest")
     if request is None:
         fail("MAP-4", "the client got no FunctionCallRequest", timeline, upstream)
     calls = request.data.get("functions") or [request.data]
@@ -64,7 +65,7 @@ def test_function_call_arguments_done_becomes_a_function_call_request(app, recor
 def test_function_call_response_becomes_a_function_call_output_item(app, recording):
     output = call_and_answer(app, recording, "MAP-5")
     timeline = recording.timeline()
-    answer = timeline.first(leg="A", arrow="->", type="FunctionCallResponse")
+    answer = timeline.first(route=CLIENT_TO_PROXY, type="FunctionCallResponse")
     item = output.data["item"]
     if (item.get("call_id"), item.get("output")) != (answer.data.get("id"), answer.data.get("content")):
         fail("MAP-5", f"function_call_output has call_id={item.get('call_id')!r} output={item.get('output')!r}, "
@@ -80,7 +81,7 @@ def test_function_call_response_becomes_a_function_call_output_item(app, recordi
 ])
 def test_the_response_after_a_function_output_waits_for_its_completion(app, recording, _):
     output = call_and_answer(app, recording, "ORD-3")
-    recording.first(units(10), leg="B", arrow="->", type="response.create", after=output, while_live=True)
+    recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create", after=output, while_live=True)
     assert_response_waits_for_function_output_completion(recording.timeline(), output)
 
 
@@ -94,7 +95,7 @@ RECOVERY = catalogue.get("ORD-6")
 def test_a_missing_completion_does_not_hang_the_conversation(app, recording):
     output = call_and_answer(app, recording, "ORD-6")
     # The bound is the requirement's own (apps close an idle connection after about 10 s): not scaled.
-    response = recording.first(RECOVERY.within_s, leg="B", arrow="->", type="response.create", after=output,
+    response = recording.first(RECOVERY.within_s, route=PROXY_TO_UPSTREAM, type="response.create", after=output,
                                while_live=True)
     timeline = recording.timeline()
     if response is None or response.t - output.t > RECOVERY.within_s:

@@ -12,6 +12,7 @@ from harness.checks import assert_never, assert_within, fail
 from harness.timeouts import units
 from harness.wire_client import settings
 from suites.flows import app_params, connect, fail_for_want_of, open_and_connect, send_and_wait_for_reply
+from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -29,7 +30,7 @@ def wait_until_bound(recording, predicate, start: float, bound_s: float):
 
 def upstream_connection(timeline, settings_frame=None):
     """The leg B connection that carried a client's session: the one whose session.update followed its Settings."""
-    update = timeline.first(leg="B", arrow="->", type="session.update",
+    update = timeline.first(route=PROXY_TO_UPSTREAM, type="session.update",
                             **({"after": settings_frame} if settings_frame is not None else {}))
     return update.conn if update is not None else None
 
@@ -53,22 +54,22 @@ def item_text(frame) -> str:
 
 def assert_upstream_close_reaches_the_client(app, recording, timeline_anchor=None):
     """The upstream closed: leg A is closed by the proxy within 5 s, the app shows `closed`, no reply invented."""
-    upstream_close = recording.first(units(10), leg="B", arrow="<-", kind="close")
+    upstream_close = recording.first(units(10), route=UPSTREAM_TO_PROXY, kind="close")
     if upstream_close is None:
         fail("LIFE-1", "the scenario's upstream close never happened", recording.timeline(), timeline_anchor)
-    wait_until_bound(recording, lambda tl: tl.first(leg="A", arrow="<-", kind="close"),
+    wait_until_bound(recording, lambda tl: tl.first(route=PROXY_TO_CLIENT, kind="close"),
                      upstream_close.t, CLOSE_PROPAGATION_S)
     timeline = recording.timeline()
-    client_close = timeline.first(leg="A", arrow="<-", kind="close")
-    if client_close is None and timeline.first(leg="A", arrow="->", kind="close"):
+    client_close = timeline.first(route=PROXY_TO_CLIENT, kind="close")
+    if client_close is None and timeline.first(route=CLIENT_TO_PROXY, kind="close"):
         fail("LIFE-1", "the proxy never closed the client connection; the app closed it itself",
-             timeline, upstream_close, timeline.first(leg="A", arrow="->", kind="close"))
+             timeline, upstream_close, timeline.first(route=CLIENT_TO_PROXY, kind="close"))
     assert_within(timeline, upstream_close, client_close, CLOSE_PROPAGATION_S, "LIFE-1",
                   f"upstream closed {upstream_close.data.get('code')}: the proxy closed the client connection")
     if not wait_for_app_status(app, "closed", units(5)):
         fail("LIFE-1", f"the proxy closed the client connection but the app shows "
                        f"{app.text(app.s.status)!r}, not 'closed'", timeline, client_close)
-    invented = timeline.select(leg="A", arrow="<-", type="ConversationText", role="assistant", after=timeline_anchor)
+    invented = timeline.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", after=timeline_anchor)
     assert_never(timeline, invented, "LIFE-1", "an agent reply the upstream never sent reached the client")
 
 
@@ -78,7 +79,7 @@ def test_an_upstream_close_after_the_first_message_closes_the_client_within_5_s(
     # The field defect's shape: the service answers nothing and closes the socket with 1000.
     open_and_connect(app, recording, "LIFE-1")
     app.send("Are you still there?")
-    sent = recording.first(units(5), leg="A", arrow="->", type="InjectUserMessage")
+    sent = recording.first(units(5), route=CLIENT_TO_PROXY, type="InjectUserMessage")
     if sent is None:
         fail("LIFE-1", "the app never sent InjectUserMessage", recording.timeline())
     assert_upstream_close_reaches_the_client(app, recording, sent)
@@ -98,7 +99,7 @@ def test_an_upstream_close_while_the_session_is_configured_closes_the_client_wit
 
 def assert_upstream_closed_after_client(recording, settings_frame):
     """The client closed: the proxy closes the upstream connection of this client's session within 5 s."""
-    client_close = recording.first(units(5), leg="A", arrow="->", kind="close")
+    client_close = recording.first(units(5), route=CLIENT_TO_PROXY, kind="close")
     if client_close is None:
         fail("LIFE-2", "the client tap never saw the client's close", recording.timeline())
     conn = upstream_connection(recording.timeline(), settings_frame)
@@ -119,11 +120,11 @@ def assert_upstream_closed_after_client(recording, settings_frame):
 def test_the_upstream_socket_is_closed_within_5_s_after_the_app_disconnects(app, recording):
     open_and_connect(app, recording, "LIFE-2")
     app.send("Hello, one short answer please.")
-    if recording.first(units(10), leg="B", arrow="->", type="conversation.item.create", role="user") is None:
+    if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user") is None:
         fail("LIFE-2", "the user's message never went upstream, so the session was not in use",
              recording.timeline())
     app.page.evaluate(DISCONNECT)
-    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+    assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
 
 
 @pytest.mark.req("LIFE-2")
@@ -134,10 +135,10 @@ def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_during_
     if client.configure() is None:
         fail_for_want_of("LIFE-2", "no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "A question that never gets its answer."})
-    if recording.first(units(10), leg="B", arrow="->", type="response.create") is None:
+    if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create") is None:
         fail("LIFE-2", "no response.create went upstream, so no response was in progress", recording.timeline())
     client.close()
-    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+    assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
 
 
 @pytest.mark.req("LIFE-2")
@@ -146,10 +147,10 @@ def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_before_
         make_wire_client, recording):
     client = make_wire_client()
     client.send(settings())
-    if recording.first(units(10), leg="B", arrow="->", type="session.update") is None:
+    if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="session.update") is None:
         fail("LIFE-2", "no session.update went upstream", recording.timeline())
     client.close()
-    assert_upstream_closed_after_client(recording, recording.timeline().first(leg="A", arrow="->", type="Settings"))
+    assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
 
 
 # ------------------------------------------------------------------ LIFE-3
@@ -159,13 +160,13 @@ def disconnect_and_wait(app, recording):
     app.page.evaluate(DISCONNECT)
     if not wait_for_app_status(app, "closed", units(5)):
         fail("LIFE-3", "the app did not show 'closed' after it disconnected", recording.timeline())
-    if recording.first(units(5), leg="A", arrow="->", kind="close") is None:
+    if recording.first(units(5), route=CLIENT_TO_PROXY, kind="close") is None:
         fail("LIFE-3", "the client tap never saw the app's close", recording.timeline())
 
 
 def second_connection(timeline):
     """The Settings frame that opened the second leg A connection, or None."""
-    sent = timeline.select(leg="A", arrow="->", type="Settings")
+    sent = timeline.select(route=CLIENT_TO_PROXY, type="Settings")
     return sent[1] if len(sent) > 1 else None
 
 
@@ -174,16 +175,16 @@ def assert_second_connection_works(recording, settings_frame, question):
     conn = settings_frame.conn
 
     def replied(tl):
-        asked = next((f for f in tl.select(leg="A", arrow="->", type="InjectUserMessage", after=settings_frame)
+        asked = next((f for f in tl.select(route=CLIENT_TO_PROXY, type="InjectUserMessage", after=settings_frame)
                       if f.conn == conn and f.data.get("content") == question), None)
         if asked is None:
             return None
-        return next((f for f in tl.select(leg="A", arrow="<-", type="ConversationText", role="assistant",
+        return next((f for f in tl.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
                                           after=asked) if f.conn == conn), None)
 
     reply = recording.wait_for(replied, units(10))
     timeline = recording.timeline()
-    applied = next((f for f in timeline.select(leg="A", arrow="<-", type="SettingsApplied", after=settings_frame)
+    applied = next((f for f in timeline.select(route=PROXY_TO_CLIENT, type="SettingsApplied", after=settings_frame)
                     if f.conn == conn), None)
     if applied is None:
         fail("LIFE-3", "the second connection got no SettingsApplied", timeline, settings_frame)
@@ -236,13 +237,13 @@ def test_context_sent_on_reconnect_reaches_upstream_as_items_or_in_the_instructi
         fail("LIFE-3", "the client tap saw no second Settings", recording.timeline())
     timeline = assert_second_connection_works(recording, settings_frame, question)
     conn = upstream_connection(timeline, settings_frame)
-    creates = [f for f in timeline.select(leg="B", arrow="->", type="conversation.item.create") if f.conn == conn]
+    creates = [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create") if f.conn == conn]
     got = [(f.role, item_text(f)) for f in creates]
     want = [(m["role"], m["content"]) for m in context]
     remaining = iter(got)
     if all(message in remaining for message in want):  # each context message as an item, in order (MAP-7's way)
         return
-    update = next((f for f in timeline.select(leg="B", arrow="->", type="session.update") if f.conn == conn), None)
+    update = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="session.update") if f.conn == conn), None)
     instructions = str(((update.data if update else {}).get("session") or {}).get("instructions") or "")
     missing = [m["content"] for m in context if m["content"] not in instructions]
     if missing:
@@ -268,7 +269,7 @@ def test_an_unreachable_upstream_gets_the_client_an_error_or_a_close_within_10_s
         pass  # closed already: the recording tells how
 
     def answered(tl):
-        return tl.first(leg="A", arrow="<-", type="Error") or tl.first(leg="A", arrow="<-", kind="close")
+        return tl.first(route=PROXY_TO_CLIENT, type="Error") or tl.first(route=PROXY_TO_CLIENT, kind="close")
 
     answer = wait_until_bound(recording, answered, started, UNREACHABLE_ANSWER_S)
     timeline = recording.timeline()
@@ -296,12 +297,12 @@ def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_w
     if client.configure() is None:
         fail_for_want_of("LIFE-5", "no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Hello?"})
-    upstream = recording.first(units(10), leg="B", arrow="<-", kind="close")
+    upstream = recording.first(units(10), route=UPSTREAM_TO_PROXY, kind="close")
     if upstream is None or upstream.data.get("code") != code:
         fail_for_want_of("LIFE-5", f"the scenario's upstream close {code} never happened", recording.timeline())
     client.wait_closed(units(10))
     timeline = recording.timeline()
-    told = [f for f in timeline.select(leg="A", arrow="<-", type="Error", after=upstream) if str(code) in str(f.data)]
+    told = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=upstream) if str(code) in str(f.data)]
     closed = next((f for f in timeline.select(leg="A", kind="close", after=upstream)), None)
     same = closed is not None and closed.arrow == "<-" and \
         (closed.data.get("code"), closed.data.get("reason")) == (code, reason)

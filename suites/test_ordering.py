@@ -15,6 +15,7 @@ from suites.flows import (app_params, competing_confirmations, connect, fail_for
                           send_until_response_create)
 from suites.test_audio import chunk
 from suites.test_function_calls import FUNCTIONS, RESULT
+from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 COMPETING = "another item's confirmation inside a user item's confirmation window (after it went upstream, " \
             "before the upstream confirmed it)"
@@ -23,7 +24,7 @@ COMPETING = "another item's confirmation inside a user item's confirmation windo
 def user_items(timeline):
     """The user items made from the client's messages (not context given as user items)."""
     texts = invariants.injected_texts(timeline)
-    return [f for f in timeline.select(leg="B", arrow="->", type="conversation.item.create", role="user")
+    return [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user")
             if texts is None or invariants.item_text(f) in texts]
 
 
@@ -37,7 +38,7 @@ def judge_ord_1(timeline, needs_competition: bool = False):
     violation = invariants.ord_1(timeline)
     if violation is not None:
         fail("ORD-1", violation.reason, timeline, *violation.anchors)
-    if timeline.first(leg="B", arrow="->", type="response.create", after=creates[0]) is None:
+    if timeline.first(route=PROXY_TO_UPSTREAM, type="response.create", after=creates[0]) is None:
         fail_for_want_of("ORD-1", "the proxy never asked upstream for a response, so its timing could not be "
                                   "judged", timeline, creates[0])
     if needs_competition:
@@ -66,14 +67,14 @@ def test_response_create_waits_for_the_user_item_confirmation(app, recording, _)
 
 def wait_for_responses(recording, count, timeout=None):
     """Wait until `count` response.create went upstream (or the session ended); the timeline."""
-    recording.wait_for(lambda tl: len(tl.select(leg="B", arrow="->", type="response.create")) >= count,
+    recording.wait_for(lambda tl: len(tl.select(route=PROXY_TO_UPSTREAM, type="response.create")) >= count,
                        timeout or units(10), while_live=True)
     return recording.timeline()
 
 
 def first_output(recording):
     """Wait until the first reply streams (its first delta reached the proxy); the frame, or None."""
-    return recording.first(units(10), while_live=True, leg="B", arrow="<-",
+    return recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY,
                            type=("response.output_text.delta", "response.output_audio_transcript.delta"))
 
 
@@ -120,7 +121,7 @@ def test_a_message_typed_while_a_spoken_turn_is_confirmed_waits_for_its_own_conf
         fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
     for index in range(5):
         client.send_raw(chunk(index))
-    if recording.first(units(10), while_live=True, leg="B", arrow="<-", type="input_audio_buffer.committed") is None:
+    if recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed") is None:
         fail_for_want_of("ORD-1", "the upstream never committed the spoken turn (the proxy's audio did not reach "
                                   "it: WIRE-2's to judge)", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Also, what time is it?"})
@@ -155,7 +156,7 @@ def test_response_create_waits_for_the_user_item_not_for_earlier_context_items(a
     # still unconfirmed: their confirmations arrive first and must not release the response.
     app.open(**app_params(context=[{"role": "assistant", "content": "Earlier, I said hello."}]))
     app.send("And what now?")
-    recording.first(units(10), leg="B", arrow="->", type="response.create", while_live=True)
+    recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create", while_live=True)
     judge_ord_1(recording.timeline(), needs_competition=True)
 
 
@@ -201,7 +202,7 @@ def test_a_message_typed_during_a_reply_gets_no_response_create_until_the_reply_
     message_during_a_reply(client, recording, "ORD-4")
     timeline = wait_for_responses(recording, 2)
     judge_ord_4(timeline)
-    creates = timeline.select(leg="B", arrow="->", type="response.create")
+    creates = timeline.select(route=PROXY_TO_UPSTREAM, type="response.create")
     if len(creates) < 2:
         fail_for_want_of("ORD-4", "the second message never got a response.create (ORD-7's to judge)", timeline)
     provoked("ORD-4", sent_during_responses(timeline), "a user message that went upstream while a response was "
@@ -214,11 +215,11 @@ def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
     app.open()
     app.send("First question?")
     # The second message goes out while the first response is active (1.5 s until its first output).
-    recording.first(units(10), leg="B", arrow="->", type="response.create")
+    recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create")
     app.send("Second question?")
     finished = recording.wait_for(
-        lambda tl: len(tl.select(leg="B", arrow="<-", type="response.done")) >= 2
-        or tl.first(leg="B", arrow="<-", type="error"), units(10), while_live=True)
+        lambda tl: len(tl.select(route=UPSTREAM_TO_PROXY, type="response.done")) >= 2
+        or tl.first(route=UPSTREAM_TO_PROXY, type="error"), units(10), while_live=True)
     timeline = recording.timeline()
     judge_ord_4(timeline)
     if not finished:
@@ -228,9 +229,9 @@ def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
 def answers(timeline, create, done):
     """The response.create sent on the message's connection after the active response was done, and the first
     assistant reply to the client after it; either None while it has not happened."""
-    answer = next((f for f in timeline.select(leg="B", arrow="->", type="response.create", after=done)
+    answer = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="response.create", after=done)
                    if f.conn == create.conn), None) if done is not None else None
-    reply = timeline.first(leg="A", arrow="<-", type="ConversationText", role="assistant", after=answer) \
+    reply = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", after=answer) \
         if answer is not None else None
     return answer, reply
 
@@ -276,7 +277,7 @@ def test_a_message_typed_in_the_app_during_a_reply_is_answered(app, recording):
     app.open()
     connect(app, recording, "ORD-7")
     app.send("First question?")
-    recording.first(units(10), while_live=True, leg="B", arrow="<-", type="response.created")
+    recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY, type="response.created")
     app.send("Second question?")
     recording.wait_for(ord_7_settled, units(10), while_live=True)
     judge_ord_7(recording.timeline(), units(10))

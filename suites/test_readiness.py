@@ -6,6 +6,7 @@ from harness.checks import assert_before, fail
 from harness.timeouts import units
 from harness.wire_client import settings
 from suites.flows import connect, fail_for_want_of, send_until_response_create, user_creates
+from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -19,10 +20,10 @@ def test_settings_applied_is_sent_only_after_session_updated(app, recording, upd
     app.open()
     connect(app, recording, "READY-1")
     timeline = recording.timeline()
-    applied = timeline.first(leg="A", arrow="<-", type="SettingsApplied")
+    applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied")
     if applied is None:
         fail_for_want_of("READY-1", "the app never received SettingsApplied", timeline)
-    updated = timeline.first(leg="B", arrow="<-", type="session.updated")
+    updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     assert_before(timeline, updated, applied, "READY-1", "upstream session.updated")
 
 
@@ -34,7 +35,7 @@ def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wir
     client.send(settings())
     second = client.expect("SettingsApplied", units(5))
     timeline = recording.timeline()
-    updates = timeline.select(leg="B", arrow="->", type="session.update")
+    updates = timeline.select(route=PROXY_TO_UPSTREAM, type="session.update")
     if len(updates) != 1:
         fail("READY-2", f"{len(updates)} session.update events for one connection", timeline, *updates[:3])
     if second is None:
@@ -42,7 +43,7 @@ def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wir
 
 
 def assert_session_update_first(timeline):
-    first = timeline.first(leg="B", arrow="->", kind="text")
+    first = timeline.first(route=PROXY_TO_UPSTREAM, kind="text")
     if first is None or first.type != "session.update":
         fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
 
@@ -57,7 +58,7 @@ def test_session_update_comes_first_even_when_a_message_arrives_before_settings(
     client = make_wire_client()
     client.send({"type": "InjectUserMessage", "content": "Too early."})
     client.send(settings())
-    recording.first(units(10), leg="B", arrow="->", type="conversation.item.create")
+    recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create")
     assert_session_update_first(recording.timeline())
 
 
@@ -71,7 +72,7 @@ def test_messages_before_session_updated_are_queued_and_sent_after_it_in_order(m
     timeline = recording.wait_for(lambda tl: tl if len(user_creates(tl)) >= 2 else None, units(10))
     timeline = timeline or recording.timeline()
     creates = user_creates(timeline)
-    updated = timeline.first(leg="B", arrow="<-", type="session.updated")
+    updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     for create in creates:
         assert_before(timeline, updated, create, "READY-4", "upstream session.updated")
     texts = [c.data["item"]["content"][0]["text"] for c in creates]

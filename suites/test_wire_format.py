@@ -9,12 +9,13 @@ from harness.checks import fail, provoked
 from harness.timeouts import units
 from suites.flows import browser_turn, fail_for_want_of, user_creates
 from suites.test_function_calls import FUNCTIONS
+from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
 
 
 def assert_upstream_events_validate(timeline):
     """WIRE-3 as the invariant judges it (binary frames are WIRE-2's, forwarded client messages CLI-1's or
     CLI-2's), provoked by at least one event sent upstream."""
-    provoked("WIRE-3", timeline.first(leg="B", arrow="->", kind="text"), "an event sent upstream", timeline)
+    provoked("WIRE-3", timeline.first(route=PROXY_TO_UPSTREAM, kind="text"), "an event sent upstream", timeline)
     violation = invariants.wire_3(timeline)
     if violation is not None:
         fail("WIRE-3", violation.reason, timeline, *violation.anchors)
@@ -55,7 +56,7 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
 ])
 def test_the_client_gets_only_known_component_messages(app, recording, features):
     timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4", **features)
-    for frame in timeline.select(leg="A", arrow="<-", kind="text"):
+    for frame in timeline.select(route=PROXY_TO_CLIENT, kind="text"):
         if frame.type and "." in frame.type:
             fail("MAP-10", f"a raw upstream event reached the client: {frame.type}", timeline, frame)
         problems = component_protocol.problems(frame.data)
