@@ -205,10 +205,14 @@ def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, vio
     if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
         # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
         return _proxy_failed(item, rep, death, exc)
+    ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
+    if isinstance(exc, ConformanceFailure) and exc.req not in ids:
+        # A verdict under an id the test does not declare would be counted nowhere, or under the wrong id.
+        exc = HarnessFault(f"the check judged {exc.req}, which the test's req marker ({', '.join(ids)}) does not "
+                           f"list: fix the check or the marker ({attribution.first_line(exc)})")
     if isinstance(exc, ConnectionClosed):
         # A wire client's send or receive found its connection closed: a step the check needed could not
         # happen. The close itself is judged under the id it breaks (LIFE-*, the invariants), not here.
-        ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
         close = exc.rcvd or exc.sent
         how = f"code {close.code} {close.reason}".rstrip() if close else "without a close frame"
         exc = Inconclusive(ids[0], f"not judged: the connection closed ({how}) before the check could finish")

@@ -134,3 +134,14 @@ def test_a_passing_run_leaves_no_artefact_of_an_earlier_run(run, pytester):
     assert result.ret == 0
     assert not any((out / name).exists() for name in ("timelines", "traces", "logs", "metrics.json"))
     assert (out / "bench.json").exists() and conformance(pytester)["run"]["status"] == "complete"
+
+
+def test_a_verdict_under_an_id_the_marker_does_not_list_is_a_harness_error(run, pytester):
+    result = run('import pytest\nfrom harness.checks import fail\n'
+                 '@pytest.mark.req("LIFE-1")\ndef test_x():\n    fail("LIFE-2", "closed late")\n')
+    assert result.ret == 2
+    record = conformance(pytester)
+    assert record["requirements"]["LIFE-1"]["verdict"] == "error"
+    assert record["requirements"]["LIFE-2"]["verdict"] == "untested"
+    assert "the check judged LIFE-2, which the test's req marker (LIFE-1) does not list" in \
+        record["requirements"]["LIFE-1"]["reason"]
