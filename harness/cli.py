@@ -190,13 +190,13 @@ def _bench(args) -> int:
 
 
 def _sensitivity(args) -> int:
-    from reference_proxy.defects import DEFECTS
-
+    from .defect_registry import load as load_defects
     from .sensitivity import main as sensitivity
 
-    unknown = [d for d in args.defects or [] if d not in DEFECTS]
+    known = load_defects()
+    unknown = [d for d in args.defects or [] if d not in known]
     if unknown:
-        print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(DEFECTS))}", file=sys.stderr)
+        print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(known))}", file=sys.stderr)
         return 2
     if not _browser_found():
         return 2

@@ -437,8 +437,9 @@ def _interrupt(signum, frame) -> None:
 
 
 def _validate(args: argparse.Namespace):
-    from reference_proxy.defects import DEFECTS
+    from .defect_registry import load as load_defects
 
+    DEFECTS = load_defects()
     if not args.budget > 0:
         raise UsageProblem(f"--budget must be a positive number of seconds, not {args.budget:g}")
     if args.seed is not None and args.seed < 0:

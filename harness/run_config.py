@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mock_upstream import scenario as scenarios
-from reference_proxy.defects import DEFECTS
-
-from . import profiles
+from . import defect_registry, profiles
 from .errors import UsageProblem
 
 # Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
@@ -50,7 +48,7 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
         base = scenarios.load(scenario) if scenario else scenarios.load("default")
     except scenarios.ScenarioError as exc:
         raise UsageProblem(str(exc)) from None
-    _check_switch("defect", defect, sorted(DEFECTS), loaded.can_switch_defects, loaded.name)
+    _check_switch("defect", defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
     _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
     return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant)
 

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from reference_proxy.defects import DEFECTS, Defect
+from .defect_registry import Defect, load as load_defects
 
 from . import catalogue
 
@@ -75,7 +75,7 @@ def applicable(defect: Defect, baseline: dict | None) -> bool:
 def matrix(results: dict[str, dict], mode: str, variant: str | None = None, baseline: dict | None = None,
            not_applicable: list[str] = ()) -> dict:
     known = catalogue.load()
-    caught = {rid for name, r in results.items() for rid in DEFECTS[name].breaks if rid in r["red"]}
+    caught = {rid for name, r in results.items() for rid in load_defects()[name].breaks if rid in r["red"]}
     # On a variant, a MUST id it cannot pass (a feature it ignores) is not the matrix's to catch.
     scope = [rid for rid, req in known.items() if (baseline is None or rid in baseline["green"]) and not req.planned]
     musts = [rid for rid in scope if known[rid].level == "MUST"]
@@ -119,7 +119,7 @@ def to_markdown(record: dict) -> str:
         rows.insert(0, ("(no defect)", record["baseline"]))
     lines += ["| defect | " + " | ".join(ids) + " |", "|---|" + "---|" * len(ids)]
     for name, result in rows:
-        defect = DEFECTS.get(name)
+        defect = load_defects().get(name)
         breaks = defect.breaks if defect else ()
         collateral = defect.collateral if defect else ()
         cells = []
@@ -141,7 +141,7 @@ def to_markdown(record: dict) -> str:
                   f"{len(record['should_ids_caught'])}; without a defect: "
                   f"{', '.join(record['should_ids_uncaught']) or 'none'}. Planned, no test yet: "
                   f"{', '.join(catalogue.planned()) or 'none'}.", "", "Collateral, with reasons:", ""]
-    for defect in DEFECTS.values():
+    for defect in load_defects().values():
         if defect.collateral:
             lines.append(f"- `{defect.name}` also turns {', '.join(defect.collateral)} red: {defect.collateral_reason}")
     return "\n".join(lines) + "\n"
@@ -169,7 +169,7 @@ def write_docs(docs: Path, record: dict, reduced: bool) -> None:
 
 def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, reports_dir: Path,
          docs: Path | None, variant: str | None = None) -> int:
-    chosen = [DEFECTS[n] for n in (names or sorted(DEFECTS))]
+    chosen = [load_defects()[n] for n in (names or sorted(load_defects()))]
     mode = "reduced" if reduced else "full"
     suffix = f"-{variant}" if variant else ""
     print(f"harness sensitivity: {len(chosen)} defects, {mode} mode{f', variant {variant}' if variant else ''}, "
