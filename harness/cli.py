@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import browser, preflight, run_config, run_files
+from . import browser, options, preflight, run_config, run_files
 from .errors import EnvironmentProblem, UsageProblem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,26 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run (default 1)")
     sens.add_argument("--reports-dir", default=str(ROOT / "reports"))
     sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
-    sens.add_argument("--variant", choices=run_config.VARIANTS,
+    sens.add_argument("--variant", choices=options.VARIANTS,
                       help="run the matrix against the reference proxy's feature-minimal variant")
     return parser
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="reference", help="a profile name in profiles/ or a .toml path")
-    parser.add_argument("--scenario", help="mock upstream scenario for tests without their own")
-    parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
-    parser.add_argument("--variant", choices=run_config.VARIANTS,
-                        help="the reference proxy's feature-minimal variant (no greeting, context or functions)")
-    parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
-    parser.add_argument("--reports-dir", default=str(ROOT / "reports"))
-    parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
-    parser.add_argument("--proxy-url", help="test a proxy already running at this ws:// URL")
-    parser.add_argument("--app-url", help="drive an app served at this URL (selectors from the profile)")
-    parser.add_argument("--upstream", choices=("mock", "real"),
-                        help="mock, or the real OpenAI Realtime API through the recording tap")
-    parser.add_argument("--timelines", choices=("failed", "all"), default="failed",
-                        help="HTML timelines of both legs under reports/timelines/: for failed tests, or all")
+    options.add_to_cli(parser, {"reports_dir": str(ROOT / "reports")})
     parser.add_argument("--workers", type=_workers_value, default="auto",
                         help="pytest-xdist workers: a number, or auto (default): one per CPU, at most "
                              f"{run_config.MAX_AUTO_WORKERS}; 1 for a proxy at a URL, a mock on a fixed port, the "
@@ -151,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except EnvironmentProblem as exc:
         taken = exc
     try:
-        config = run_config.build(args.profile, args.scenario, args.defect, args.strict, Path(args.reports_dir),
-                                  args.proxy_cmd, args.proxy_url, args.app_url, args.upstream, args.variant)
+        config = run_config.build(args.profile, args.scenario, args.defect, args.harness_strict,
+                                  Path(args.reports_dir), args.proxy_cmd, args.proxy_url, args.app_url, args.upstream,
+                                  args.variant)
         if taken is not None:
             raise taken
         browser.executable(browser.managed_path())
@@ -210,20 +198,7 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
             "--profile", str(config.profile.source), "--reports-dir", str(reports),
             f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",
             "--clean-alluredir"]
-    if config.scenario_name:
-        args += ["--scenario", config.scenario_name]
-    if config.defect:
-        args += ["--defect", config.defect]
-    if config.variant:
-        args += ["--variant", config.variant]
-    if config.strict:
-        args.append("--harness-strict")
-    for option, value in (("--proxy-cmd", cli.proxy_cmd), ("--proxy-url", cli.proxy_url),
-                          ("--app-url", cli.app_url), ("--upstream", cli.upstream)):
-        if value:
-            args.append(f"{option}={value}")
-    if getattr(cli, "timelines", "failed") != "failed":
-        args.append(f"--timelines={cli.timelines}")
+    args += options.to_pytest(cli, skip=("--profile", "--reports-dir"))   # those two resolved above
     if getattr(cli, "repeat", 1) > 1:
         args += ["--count", str(cli.repeat)]
     # A failed browser test keeps a Playwright trace (attached to its Allure result), unless pytest-playwright's

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from mock_upstream.scenario import ScenarioError, from_toml
 
-from . import profiles, run_config
+from . import options, profiles, run_config
 from .errors import EnvironmentProblem, UsageProblem
 
 if TYPE_CHECKING:   # imported where used: `python -m harness` builds this command's parser on every run
@@ -45,7 +45,6 @@ REPLAY_TRIES = 3            # a timing race may need a few runs to show again
 SHRINK_TRIES = 3            # runs of each shrink candidate, at the same time
 CANDIDATES_KEPT = 12        # failing sessions of a shrink kept for the choice of the reproducer
 CANDIDATES_CONFIRMED = 8    # of which the smallest few are replayed alone before the search's own
-VARIANTS = ("minimal",)
 MAX_LANES = 4
 WORKERS = 12                # Hypothesis searches at the same time, one session each at a time
 # Sessions per Hypothesis run. Hypothesis starts a run with a tenth of them (at most 50) kept small: a small
@@ -60,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"shrunk for at most as long again (at most {SHRINK_BUDGET_S:g} s)")
     parser.add_argument("--seed", type=int, help="Hypothesis seed, for a reproducible search (default: random)")
     parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
-    parser.add_argument("--variant", choices=VARIANTS, help="the reference proxy's feature-minimal variant")
+    parser.add_argument("--variant", choices=options.VARIANTS, help="the reference proxy's feature-minimal variant")
     parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
     parser.add_argument("--reports-dir", default=str(ROOT / "reports"),
                         help="explore.json and explore/<ID>-<n>/ reproducers go here (default reports/)")

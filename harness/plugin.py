@@ -13,8 +13,8 @@ from websockets.exceptions import ConnectionClosed
 
 from mock_upstream.scenario import ScenarioError
 
-from . import (attachments, attribution, browser, catalogue, invariants, metrics, preflight, report, run_config,
-               run_files, timeline_view)
+from . import (attachments, attribution, browser, catalogue, invariants, metrics, options, preflight, report,
+               run_config, run_files, timeline_view)
 from .checks import ConformanceFailure, Inconclusive
 from .errors import EnvironmentProblem, HarnessFault, UsageProblem
 from .keys import CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING, TRACE
@@ -34,23 +34,7 @@ MARKERS = (
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "voice-agent proxy conformance harness")
-    group.addoption("--profile", default="reference", help="target profile: a name in profiles/ or a .toml path")
-    group.addoption("--scenario", default=None, help="mock upstream scenario for tests that do not set their own")
-    group.addoption("--defect", default=None, help="switch on a known defect of the reference proxy")
-    group.addoption("--variant", default=None, help="a variant of the reference proxy: minimal (no greeting, "
-                                                    "context or functions)")
-    group.addoption("--harness-strict", action="store_true", help="SHOULD failures fail the run too (CLI: --strict)")
-    group.addoption("--reports-dir", default=None, help="where conformance reports go (default: <rootdir>/reports)")
-    group.addoption("--req", default=None, help="run only the tests of these requirement ids (comma-separated)")
-    group.addoption("--proxy-cmd", default=None, help="start the proxy with this command ({port}, {upstream_url})")
-    group.addoption("--proxy-url", default=None, help="test the proxy already running at this ws:// URL")
-    group.addoption("--app-url", default=None, help="drive the app served at this URL instead of the bundled one")
-    group.addoption("--upstream", default=None, choices=("mock", "real"), help="mock, or the real API through the tap")
-    group.addoption("--harness-trace", default="off", choices=("off", "failed"),
-                    help="keep a Playwright trace (actions, console) of each browser test that fails in setup or call")
-    group.addoption("--timelines", default="failed", choices=("failed", "all"),
-                    help="write the HTML timeline of both legs for failed tests (default) or for all tests")
+    options.add_to_pytest(parser.getgroup("harness", "voice-agent proxy conformance harness"))
 
 
 def _is_worker(config: pytest.Config) -> bool:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mock_upstream import scenario as scenarios
-from . import defect_registry, profiles
+from . import defect_registry, options, profiles
 from .errors import UsageProblem
 
 # Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
 # and functions, so the sensitivity matrix can show that no core defect hides behind an optional feature.
-VARIANTS = ("minimal",)
+VARIANTS = options.VARIANTS
 
 
 @dataclass(frozen=True)
