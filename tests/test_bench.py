@@ -41,6 +41,7 @@ def test_each_target_is_judged_met_or_missed_and_unmeasured_ones_are_left_out():
     assert {row[0]: row[3] for row in verdicts(record)}["full suite, -n 2"] == "INVALID (run exit 2)"
 
 
+@pytest.mark.e2e
 def test_bench_of_the_quick_groups_writes_their_figures(tmp_path):
     done = subprocess.run([sys.executable, "-m", "harness", "bench", "--groups", "fixed,precision,load",
                            "--reports-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,

@@ -58,6 +58,7 @@ def test_a_bad_profile_file_names_the_file_and_the_key(tmp_path, body, key):
     assert str(profile) in line and key in line
 
 
+@pytest.mark.e2e
 def test_a_proxy_that_dies_at_start_up_is_an_environment_problem_with_its_log_tail(tmp_path):
     profile = tmp_path / "dies.toml"
     profile.write_text('[proxy]\ncommand = ["{python}", "-c", '

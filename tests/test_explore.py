@@ -249,6 +249,7 @@ def test_a_usage_error_is_one_line_and_exit_2(args, says):
     assert "Traceback" not in done_.stderr
 
 
+@pytest.mark.e2e
 def test_the_reference_proxy_holds_every_judged_requirement(tmp_path):
     done_ = harness("explore", "--budget", "8", "--seed", "11", "--reports-dir", str(tmp_path / "reports"),
                     cwd=tmp_path)
@@ -260,6 +261,7 @@ def test_the_reference_proxy_holds_every_judged_requirement(tmp_path):
     assert not (tmp_path / ".hypothesis").exists()      # no Hypothesis directory in the working directory
 
 
+@pytest.mark.e2e
 def test_ack_any_item_on_the_minimal_variant_is_shrunk_to_a_reproducer_that_replays_red(tmp_path):
     reports = tmp_path / "reports"
     done_ = harness("explore", "--budget", "8", "--seed", "5", "--defect", "ack-any-item", "--variant", "minimal",

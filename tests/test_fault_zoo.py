@@ -87,6 +87,7 @@ class Setup:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.e2e
 def test_each_fault_gets_the_attribution_of_the_table(case, tmp_path):
     marker = secrets.token_hex(8)
     reports = tmp_path / "reports"

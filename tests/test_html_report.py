@@ -90,6 +90,7 @@ def attachment_text(reports: Path, result: dict, name: str) -> str:
     return (reports / "allure-results" / source).read_text()
 
 
+@pytest.mark.e2e
 def test_a_failed_browser_test_carries_what_its_reader_needs(failed_run):
     failed = [r for r in allure_results(failed_run) if r["status"] == "failed"]
     # The canary fails; so do readiness tests whose sessions break the ORD-1 invariant (the same premature
@@ -112,6 +113,7 @@ def test_a_failed_browser_test_carries_what_its_reader_needs(failed_run):
     assert passed and not any(r.get("attachments") for r in passed)
 
 
+@pytest.mark.e2e
 def test_the_html_report_renders_the_runs_counts_in_a_browser(failed_run):
     results = allure_results(failed_run)
     counts = {status: sum(r["status"] == status for r in results) for status in ("passed", "failed")}

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.metrics import classify, percentile, run_figures
 from harness.timeline import Timeline
 from mock_upstream.recording import Frame
@@ -44,6 +46,7 @@ def test_nearest_rank_percentiles():
         values[9], values[18], None)
 
 
+@pytest.mark.e2e
 def test_repeated_canary_runs_give_a_pass_rate_and_ttfr_percentiles(tmp_path):
     subprocess.run([sys.executable, "-m", "harness", "run", "--repeat", "3", "--reports-dir", str(tmp_path), "--",
                     "--req", "CANARY-1", "-k", "first_text"], cwd=ROOT, capture_output=True, timeout=300,

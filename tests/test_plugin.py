@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")]
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def verdict_ids(record: dict, verdict: str) -> set[str]:
     return {rid for rid, entry in record["requirements"].items() if entry["verdict"] == verdict}
 
 
+@pytest.mark.e2e
 def test_the_reference_proxy_passes_every_requirement_with_two_workers(tmp_path):
     done = harness("run", "--workers", "2", "--reports-dir", str(tmp_path))
     record = json.loads((tmp_path / "conformance.json").read_text())
@@ -45,6 +46,7 @@ def reduced_matrix(tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))
+@pytest.mark.e2e
 def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_stated_reason(reduced_matrix, name):
     result = reduced_matrix["record"]["defects"][name]
     assert result["missed"] == [], f"{name} left {result['missed']} green"
@@ -53,6 +55,7 @@ def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_state
     assert result["exit"] == expected_exit(result)
 
 
+@pytest.mark.e2e
 def test_every_must_requirement_is_caught_by_some_defect(reduced_matrix):
     record = reduced_matrix["record"]
     assert record["must_ids_uncaught"] == []
@@ -68,6 +71,7 @@ def minimal_matrix(tmp_path_factory) -> dict:
             "output": done.stdout}
 
 
+@pytest.mark.e2e
 def test_on_the_minimal_variant_every_core_defect_is_caught_and_no_core_must_id_uncaught(minimal_matrix):
     record = minimal_matrix["record"]
     assert record["must_ids_uncaught"] == [], minimal_matrix["output"][-3000:]
@@ -76,11 +80,13 @@ def test_on_the_minimal_variant_every_core_defect_is_caught_and_no_core_must_id_
     assert minimal_matrix["exit"] == 0, minimal_matrix["output"][-2000:]
 
 
+@pytest.mark.e2e
 def test_on_the_minimal_variant_ack_any_item_turns_ord_1_red(minimal_matrix):
     # The minimal proxy makes no context items: the check must provoke the defect through the core features.
     assert "ORD-1" in minimal_matrix["record"]["defects"]["ack-any-item"]["red"]
 
 
+@pytest.mark.e2e
 def test_on_the_minimal_variant_only_the_ignored_features_are_out_of_scope(minimal_matrix):
     baseline = minimal_matrix["record"]["baseline"]
     out = set(baseline["red"]) | set(baseline["inconclusive"])

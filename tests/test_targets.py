@@ -18,6 +18,8 @@ from harness.static_server import StaticServer
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+pytestmark = pytest.mark.e2e  # each test runs the harness end to end
+
 
 def harness_run(reports: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
     done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.timeline_view import render_html, write
 from mock_upstream.recording import PREVIEW_CHARS, Frame, Recorder
 
@@ -50,6 +52,7 @@ def test_a_huge_frame_that_is_not_json_keeps_and_shows_only_a_short_preview(tmp_
     assert len(record) < 10_000
 
 
+@pytest.mark.e2e
 def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the_close(tmp_path):
     subprocess.run([sys.executable, "-m", "harness", "run", "--defect", "premature-response-create",
                     "--reports-dir", str(tmp_path), "--", "--req", "CANARY-1", "-k", "first_text"],
@@ -69,6 +72,7 @@ def test_a_failing_canary_leaves_a_timeline_showing_the_premature_create_and_the
         "awaiting reply", 1000, "upstream closed")
 
 
+@pytest.mark.e2e
 def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_path):
     subprocess.run([sys.executable, "-m", "harness", "run", "--defect", "premature-response-create",
                     "--reports-dir", str(tmp_path), "--", "--req", "CANARY-1", "-k", "first_text"],
@@ -83,6 +87,7 @@ def test_the_failure_reaches_allure_with_requirement_labels_and_attachments(tmp_
     assert re.search(r"^browser=\S*Chrom\S* \d+\.", environment, re.M), environment
 
 
+@pytest.mark.e2e
 def test_on_request_every_test_leaves_its_timeline_not_only_the_failed_ones(tmp_path):
     done = subprocess.run([sys.executable, "-m", "harness", "run", "--timelines", "all", "--reports-dir",
                            str(tmp_path), "--", "--req", "READY-1"],
