@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import browser, options, preflight, run_config, run_files
+from . import browser, options, paths, preflight, run_config, run_files
 from .errors import EnvironmentProblem, UsageProblem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--groups", default=",".join(BENCH_GROUPS),
                        help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all)")
     bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
-    bench.add_argument("--reports-dir", default=str(ROOT / "reports"))
+    bench.add_argument("--reports-dir", default=str(paths.default_reports()))
     commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
     html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
-    html.add_argument("--reports-dir", default=str(ROOT / "reports"), help="the run's reports (default reports/)")
+    html.add_argument("--reports-dir", default=str(paths.default_reports()), help="the run's reports (default ./reports)")
     html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
     explore = commands.add_parser("explore", help="generated sessions and upstream timings; a violation is shrunk "
                                                   "to a reproducer: reports/explore.json")
@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="per defect, only the tests of its expected and collateral ids plus CANARY-1")
     sens.add_argument("--jobs", type=int, default=2, help="defects run at the same time (default 2)")
     sens.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run (default 1)")
-    sens.add_argument("--reports-dir", default=str(ROOT / "reports"))
+    sens.add_argument("--reports-dir", default=str(paths.default_reports()))
     sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
     sens.add_argument("--variant", choices=options.VARIANTS,
                       help="run the matrix against the reference proxy's feature-minimal variant")
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
-    options.add_to_cli(parser, {"reports_dir": str(ROOT / "reports")})
+    options.add_to_cli(parser, {"reports_dir": str(paths.default_reports())})
     parser.add_argument("--workers", type=_workers_value, default="auto",
                         help="pytest-xdist workers: a number, or auto (default): one per CPU, at most "
                              f"{run_config.MAX_AUTO_WORKERS}; 1 for a proxy at a URL, a mock on a fixed port, the "

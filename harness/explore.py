@@ -30,14 +30,13 @@ from typing import TYPE_CHECKING
 
 from mock_upstream.scenario import ScenarioError, from_toml
 
-from . import options, profiles, run_config
+from . import options, paths, profiles, run_config
 from .errors import EnvironmentProblem, UsageProblem
 
 if TYPE_CHECKING:   # imported where used: `python -m harness` builds this command's parser on every run
     from .explore_model import Session
     from .explore_runner import Runner, SessionResult
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BUDGET_S = 60.0
 SHRINK_BUDGET_S = 45.0      # per violation, from the moment it was found (never more than the budget)
 PROGRESS_S = 5.0
@@ -61,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--defect", help="switch on a known defect of the reference proxy")
     parser.add_argument("--variant", choices=options.VARIANTS, help="the reference proxy's feature-minimal variant")
     parser.add_argument("--proxy-cmd", help="start the proxy with this command; needs {port}, may use {upstream_url}")
-    parser.add_argument("--reports-dir", default=str(ROOT / "reports"),
+    parser.add_argument("--reports-dir", default=str(paths.default_reports()),
                         help="explore.json and explore/<ID>-<n>/ reproducers go here (default reports/)")
     parser.add_argument("--replay", metavar="DIR", help="run the one session of a reproducer folder and judge it")
 

@@ -1,7 +1,8 @@
 """python -m harness report: a single-file HTML report of the last run, built offline by Allure 3.
 
-Allure 3 is a Node.js tool from the npm registry. It is installed once into .allure/ in the project (a pinned
-version, no global install); after that the report builds without any network."""
+Allure 3 is a Node.js tool from the npm registry. It is installed once into the harness's cache
+(~/.cache/voice-harness/allure, or $VOICE_HARNESS_CACHE/allure; a pinned version, no global install, nothing
+written where the harness is installed); after that the report builds without any network."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from . import paths
 from .errors import EnvironmentProblem, UsageProblem
 
 ALLURE_VERSION = "3.18.0"
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS_DIR = ROOT / ".allure"
+TOOLS_DIR = paths.cache_dir() / "allure"
 REPORT_NAME = "Voice agent proxy conformance"
 NODE_MISSING = ("the HTML report needs Node.js 20+ and npm, which were not found: install them "
                 "(Debian: `apt-get install nodejs npm`) or read reports/conformance.md instead")

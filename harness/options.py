@@ -37,7 +37,7 @@ OPTIONS = (
     Option("--variant", "a variant of the reference proxy: minimal (no greeting, context or functions)",
            choices=VARIANTS),
     Option("--harness-strict", "SHOULD failures fail the run too", flag=True, cli="--strict"),
-    Option("--reports-dir", "where the run's reports go (default: reports/ of the harness's root)"),
+    Option("--reports-dir", "where the run's reports go (default: reports/ in the current directory)"),
     Option("--proxy-cmd", "start the proxy with this command; needs {port}, may use {upstream_url} and {python}"),
     Option("--proxy-url", "test the proxy already running at this ws:// URL"),
     Option("--app-url", "drive the app served at this URL instead of the bundled one (selectors from the profile)"),

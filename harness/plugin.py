@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # not ours to fix, and not worth a line in every report.
     config.addinivalue_line("filterwarnings",
                             "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
-    reports_dir = Path(config.getoption("--reports-dir") or config.rootpath / "reports")
+    reports_dir = Path(config.getoption("--reports-dir") or config.invocation_params.dir / "reports")
     # A run that only looks (collect-only, help) leaves the folder and the last run's reports alone.
     owner = not _is_worker(config) and _owns_reports(config) and not _only_looking(config)
     if owner:

@@ -91,3 +91,16 @@ def test_version_and_usage_name_the_command_as_it_was_called():
         done = subprocess.run([str(script), "run", "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
         assert one_line_error(done).endswith("(see voice-harness --help)")
+
+
+def test_reports_go_to_the_current_directory_and_the_tool_cache_to_the_users_cache(tmp_path, monkeypatch):
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--profile", "nosuchprofile"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    one_line_error(done)
+    assert (tmp_path / "reports" / ".run.lock").is_file()   # this run's folder, where it was run
+    from harness import paths
+    monkeypatch.setenv("VOICE_HARNESS_CACHE", str(tmp_path / "cache"))
+    assert paths.cache_dir() == tmp_path / "cache"
+    monkeypatch.delenv("VOICE_HARNESS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert paths.cache_dir() == tmp_path / "xdg" / "voice-harness"
