@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
     bench.add_argument("--reports-dir", default=str(paths.default_reports()))
     commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
+    profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
+    profile.add_argument("action", choices=("list", "show"))
+    profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
     html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
     html.add_argument("--reports-dir", default=str(paths.default_reports()), help="the run's reports (default ./reports)")
     html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         return explore(args)
     if args.command == "sensitivity":
         return _sensitivity(args)
+    if args.command == "profile":
+        return _profile(args)
     if args.command == "bench":
         return _bench(args)
     if args.command == "report":
@@ -151,6 +156,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
     return run_pytest(pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args))
+
+
+def _profile(args) -> int:
+    """`profile list`: the bundled profiles' names; `profile show NAME`: one of them as it is, to copy."""
+    from . import profiles
+
+    if args.action == "list":
+        print("\n".join(profiles.names()))
+        return 0
+    if args.name not in profiles.names():
+        print(f"harness: profile show takes one of {', '.join(profiles.names())}", file=sys.stderr)
+        return 2
+    print((profiles.PROFILE_DIR / f"{args.name}.toml").read_text(), end="")
+    return 0
 
 
 def _browser_found() -> bool:

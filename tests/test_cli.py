@@ -104,3 +104,11 @@ def test_reports_go_to_the_current_directory_and_the_tool_cache_to_the_users_cac
     monkeypatch.delenv("VOICE_HARNESS_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert paths.cache_dir() == tmp_path / "xdg" / "voice-harness"
+
+
+def test_profile_lists_the_bundled_ones_and_shows_one_to_start_from():
+    listed = harness("profile", "list")
+    assert listed.returncode == 0 and "reference" in listed.stdout.split()
+    shown = harness("profile", "show", "reference")
+    assert shown.returncode == 0 and shown.stdout == (ROOT / "profiles" / "reference.toml").read_text()
+    assert "profile show takes one of" in one_line_error(harness("profile", "show", "nope"))
