@@ -27,6 +27,7 @@ _DRIVER_GONE = ("Target page, context or browser has been closed", "Browser has 
 class Blame:
     party: str
     reason: str
+    stops_run: bool = False   # every later test would end the same way (the machine, a dead browser driver)
 
     @property
     def outcome(self) -> str:
@@ -43,7 +44,7 @@ def classify(exc: BaseException) -> Blame:
     if isinstance(exc, ScenarioError):
         return Blame(SCENARIO, f"the scenario is malformed: {first_line(exc)}")
     if isinstance(exc, (EnvironmentProblem, UsageProblem)):
-        return Blame(ENVIRONMENT, first_line(exc))
+        return Blame(ENVIRONMENT, first_line(exc), stops_run=True)
     if isinstance(exc, HarnessFault):
         return Blame(exc.party, first_line(exc))
     playwright = _playwright_blame(exc)
@@ -64,10 +65,10 @@ def _playwright_blame(exc: BaseException) -> Blame | None:
     if "net::ERR_" in message:
         code = message[message.index("net::ERR_"):].split()[0]
         return Blame(ENVIRONMENT, f"the browser could not load the app page: {code} (check --app-url or the "
-                                  f"profile's app.url, and that the app server is up)")
+                                  f"profile's app.url, and that the app server is up)", stops_run=True)
     if type(exc).__name__ == "TargetClosedError" or any(marker in message for marker in _DRIVER_GONE):
         return Blame(HARNESS, f"the browser driver went away during the test ({message}); rerun, and if it "
-                              f"repeats check the machine's memory and the Chromium install")
+                              f"repeats check the machine's memory and the Chromium install", stops_run=True)
     if isinstance(exc, PlaywrightTimeout):
         return Blame(APP, f"the app did not do what the driver waited for ({message}); check the profile's "
                           f"app selectors against the app's DOM (PROTOCOL.md section 6)")

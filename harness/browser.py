@@ -90,6 +90,8 @@ def check_starts(app_url: str | None = None) -> None:
     except EnvironmentProblem:
         raise
     except Exception as exc:  # Playwright's errors: a browser that will not start, a page it will not load
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        from .attribution import first_line
+
+        first = first_line(exc)
         what = "load the app page " + app_url if app_url and "net::ERR_" in first else "start"
         raise EnvironmentProblem(f"pre-flight: the browser did not {what}: {first}") from None

@@ -133,10 +133,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     rep = outcome.get_result()
+    faults = _harness_faults(item) if rep.when == "call" else []
     # A broken tap or mock leaves a recording that cannot convict the proxy of anything.
-    violations = _invariant_violations(item) if rep.when == "call" and not _harness_faults(item) else []
+    violations = _invariant_violations(item) if rep.when == "call" and not faults else []
     # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
-    extra = _judge(item, rep, call, violations) if item.get_closest_marker("req") else []
+    extra = _judge(item, rep, call, violations, faults) if item.get_closest_marker("req") else []
     if rep.when == "setup" and EARLIER_DEATH in item.stash:
         test, why = item.stash[EARLIER_DEATH]
         extra.append(("death_of", json.dumps({"test": test, "reason": why})))
@@ -174,15 +175,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         rep.user_properties = list(rep.user_properties) + extra
 
 
-def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, violations: list) -> list:
+def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, violations: list,
+           faults: list[str]) -> list:
     """This phase's outcome for the test's own ids, and whose fault a bad one is (harness.attribution): the
-    report is adjusted in place; the user properties that carry the outcome to the controller are returned."""
+    report is adjusted in place; the user properties that carry the outcome to the controller are returned.
+    faults: what broke in the mock or a tap during the test."""
     death = _proxy_death(item) if rep.when in ("call", "teardown") else None
-    if rep.when == "call" and _harness_faults(item):
+    if faults:
         # The mock or a tap broke during the test: whatever the test concluded rests on a broken part.
-        reason = "; ".join(_harness_faults(item))
-        rep.outcome, rep.longrepr = "failed", f"harness: harness error (not the proxy's failure): {reason}"
-        return [("reason", reason), ("own", "error"), ("party", attribution.HARNESS)]
+        return _errored(item, rep, attribution.Blame(attribution.HARNESS, "; ".join(faults)))
     if call.excinfo is None or rep.outcome != "failed":
         return _proxy_failed(item, rep, death, None) if death is not None and rep.outcome != "skipped" else []
     exc = call.excinfo.value
@@ -210,10 +211,14 @@ def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, vio
     if isinstance(exc, ConformanceFailure):
         rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
         return [("reason", exc.reason)]
-    blame = attribution.classify(exc)
-    rep.longrepr = f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
-    if blame.party == attribution.ENVIRONMENT or _driver_gone(blame):
-        item.session.shouldstop = f"{blame.party} error"  # every later test would end the same way
+    return _errored(item, rep, attribution.classify(exc))
+
+
+def _errored(item: pytest.Item, rep: pytest.TestReport, blame: attribution.Blame) -> list:
+    """Make this phase an error of blame's party (not the proxy's failure); stop the run if it says so."""
+    rep.outcome, rep.longrepr = "failed", f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
+    if blame.stops_run:
+        item.session.shouldstop = f"{blame.party} error"
     return [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
 
 
@@ -224,10 +229,6 @@ _NOT_THE_PROXYS = (HarnessFault, EnvironmentProblem, ScenarioError)
 def _harness_faults(item: pytest.Item) -> list[str]:
     """Faults of the harness's own parts (the mock upstream, the taps) during this test so far."""
     return [fault for check in item.stash.get(FAULTS, []) for fault in check()]
-
-
-def _driver_gone(blame: attribution.Blame) -> bool:
-    return blame.party == attribution.HARNESS and "browser driver went away" in blame.reason
 
 
 def _proxy_death(item: pytest.Item) -> attribution.Blame | None:

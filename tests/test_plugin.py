@@ -145,3 +145,14 @@ def test_a_verdict_under_an_id_the_marker_does_not_list_is_a_harness_error(run, 
     assert record["requirements"]["LIFE-2"]["verdict"] == "untested"
     assert "the check judged LIFE-2, which the test's req marker (LIFE-1) does not list" in \
         record["requirements"]["LIFE-1"]["reason"]
+
+
+def test_a_wire_connection_found_closed_leaves_the_check_inconclusive_not_failed(run, pytester):
+    result = run('import pytest\nfrom websockets.exceptions import ConnectionClosedError\n'
+                 'from websockets.frames import Close\n'
+                 '@pytest.mark.req("LIFE-1")\ndef test_x():\n'
+                 '    raise ConnectionClosedError(Close(1011, "gone"), None)\n')
+    assert result.ret == 1   # a MUST id only inconclusive stops the gate; nobody is blamed
+    entry = conformance(pytester)["requirements"]["LIFE-1"]
+    assert entry["verdict"] == "inconclusive"
+    assert "the connection closed (code 1011 gone) before the check could finish" in entry["reason"]
