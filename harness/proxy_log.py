@@ -166,16 +166,18 @@ class ProxyLog:
             self._seal()
 
     def _take(self, text: str, final: bool) -> None:
+        became_ready = False
         if self._ready_re is not None and not self.ready.is_set():
             window = self._ready_window + text
-            if self._ready_re.search(window):
-                self.ready.set()
+            became_ready = bool(self._ready_re.search(window))
             self._ready_window = window[-READY_CARRY_CHARS:]
         text = self._carry + text
         cut = len(text) if final else split_point(text, CARRY_CHARS, self.env)
         self._carry = text[cut:]
         if cut:
             self._emit(redact(text[:cut], self.env).encode())
+        if became_ready:  # only once the text that made it ready is in the file: a reader of the log sees it
+            self.ready.set()
 
     def _emit(self, data: bytes) -> None:
         """Append redacted bytes: to the file while the head has room, then to the ring."""

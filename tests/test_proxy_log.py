@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import threading
 import tracemalloc
 
 from harness.proxy_log import CARRY_CHARS, CHUNK_BYTES, ProxyLog, split_point
@@ -103,6 +104,21 @@ def test_readiness_is_seen_after_the_head_is_spent_and_across_a_read(tmp_path):
     assert not log.ready.is_set()
     log.write(b"rt 8080\n")
     assert log.ready.is_set()
+
+
+def test_readiness_is_announced_only_once_the_lines_before_it_are_in_the_file(tmp_path):
+    seen = []
+    log = ProxyLog(tmp_path / "proxy.log", env={})
+
+    class Recording(threading.Event):
+        def set(self):
+            seen.append(log.path.read_text())
+            super().set()
+
+    log.start("proxy", "ready")
+    log.ready = Recording()
+    log.write(b"child pid 41\nready\n")
+    assert log.ready.is_set() and "child pid 41\nready\n" in seen[0]
 
 
 def test_a_restart_appends_and_the_file_stays_capped(tmp_path):
