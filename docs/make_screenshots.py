@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import browser  # noqa: E402
+from voice_harness.targets import browser
 
 IMG = ROOT / "docs" / "img"
 WAIT_MS = 30_000

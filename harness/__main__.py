@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from voice_harness.tools.cli import main
 
 sys.exit(main())

@@ -4,7 +4,10 @@ the folder the harness is installed in."""
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
+
+from voice_harness.errors import EnvironmentProblem
 
 CACHE_ENV = "VOICE_HARNESS_CACHE"
 
@@ -21,3 +24,33 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "voice-harness"
+
+
+# What the package carries, by the package that holds it: found with importlib.resources, never by walking up
+# from a module's file, so an installed copy finds them as the repository does.
+BUNDLED = {
+    "suites": ("voice_harness.suites", "test_canary.py"),
+    "test_app": ("voice_harness.test_app", "index.html"),
+    "profiles": ("voice_harness.profiles", "reference.toml"),
+    "catalogue": ("voice_harness.judging", "requirements.toml"),
+    "defects": ("voice_harness.reference_proxy", "defects.toml"),
+}
+
+
+def bundled(name: str) -> Path:
+    """The folder of a bundled part (suites, test_app, profiles, ...) as a real path; a broken install (the part
+    missing, or not on the file system) is an EnvironmentProblem: exit 2, never a verdict."""
+    package, marker = BUNDLED[name]
+    try:
+        folder = resources.files(package)
+    except ModuleNotFoundError:
+        folder = None
+    if not isinstance(folder, Path) or not (folder / marker).is_file():
+        raise EnvironmentProblem(f"the harness's {name} ({package}/{marker}) is missing from its install: "
+                                 f"reinstall it (pip install --force-reinstall voice-proxy-harness)")
+    return folder
+
+
+def package_root() -> Path:
+    """The folder the harness is installed in (the repository's harness/ in a checkout): read-only to runs."""
+    return Path(resources.files("voice_harness"))

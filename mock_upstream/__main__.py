@@ -8,9 +8,9 @@ import asyncio
 import signal
 import sys
 
-from . import scenario as scenarios
-from .recording import Recorder
-from .server import MockUpstream
+from voice_harness.mock_upstream import scenario as scenarios
+from voice_harness.wire.recording import Recorder
+from voice_harness.mock_upstream.server import MockUpstream
 
 
 class _KeyedMock(MockUpstream):

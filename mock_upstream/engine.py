@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .scenario import Scenario, Turn
-from .validation import client_event_problems
+from voice_harness.mock_upstream.scenario import Scenario, Turn
+from voice_harness.mock_upstream.validation import client_event_problems
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 ACKS = "acks"            # the chain of the service's acknowledgements

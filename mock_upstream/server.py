@@ -12,10 +12,10 @@ import time
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from .listener import Listener
-from .engine import CloseSocket, Engine, Outcome, Send
-from .recording import DOWN, UP, Recorder
-from .scenario import Scenario
+from voice_harness.wire.listener import Listener
+from voice_harness.mock_upstream.engine import CloseSocket, Engine, Outcome, Send
+from voice_harness.wire.recording import DOWN, UP, Recorder
+from voice_harness.mock_upstream.scenario import Scenario
 
 LEG = "B"
 

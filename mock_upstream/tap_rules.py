@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .scenario import Close, Scenario
+from voice_harness.mock_upstream.scenario import Close, Scenario
 
 TAP_TRIGGERS = ("connect", "session_update", "first_user_item")
 _RULE_FIELDS = {"name", "description", "delays", "drops", "closes"}

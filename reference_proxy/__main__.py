@@ -8,8 +8,8 @@ import logging
 import signal
 import sys
 
-from .defects import DEFECTS, session_class
-from .server import PATH, Proxy
+from voice_harness.reference_proxy.defects import DEFECTS, session_class
+from voice_harness.reference_proxy.server import PATH, Proxy
 
 VARIANTS = ("reference", "minimal")
 

@@ -18,10 +18,11 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AudioInput
-from .minimal import MinimalSession
-from .session import (Action, CloseClient, CloseUpstream, Log, Session, ToClient, ToClientAudio, ToUpstream,
-                      ToUpstreamBinary, context_item, session_config)
+from voice_harness.reference_proxy.audio import AudioInput
+from voice_harness.reference_proxy.minimal import MinimalSession
+from voice_harness.reference_proxy.session import (Action, CloseClient, CloseUpstream, Log, Session, ToClient,
+                                                   ToClientAudio, ToUpstream, ToUpstreamBinary, context_item,
+                                                   session_config)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ is the reference's.
 
 from __future__ import annotations
 
-from .session import Action, Log, Session, ToUpstream
+from voice_harness.reference_proxy.session import Action, Log, Session, ToUpstream
 
 
 class MinimalSession(Session):

@@ -12,8 +12,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.http11 import Response
 
-from .session import (Action, CloseClient, CloseUpstream, Log, Session, StartTimer, ToClient, ToClientAudio,
-                      ToUpstream, ToUpstreamBinary)
+from voice_harness.reference_proxy.session import (Action, CloseClient, CloseUpstream, Log, Session, StartTimer,
+                                                   ToClient, ToClientAudio, ToUpstream, ToUpstreamBinary)
 
 log = logging.getLogger("reference_proxy")
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .audio import AudioInput
+from voice_harness.reference_proxy.audio import AudioInput
 
 # Close codes an endpoint may put in a close frame (RFC 6455 section 7.4, as websockets enforces it); any other
 # (1005, 1006, 1015: "no code", "dropped", "TLS failed") is reported to the client in an Error instead (LIFE-5).

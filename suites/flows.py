@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-from harness.app_driver import AppDriver, ReplyOutcome
-from harness.checks import fail, for_want_of
-from harness.diagnosis import ended_by, refusal, refused_reply
-from harness.errors import HarnessFault
-from harness.invariants import CONFIRMATIONS
-from harness.timeouts import units
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.drivers.app_driver import AppDriver, ReplyOutcome
+from voice_harness.judging.checks import fail, for_want_of
+from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
+from voice_harness.errors import HarnessFault
+from voice_harness.judging.invariants import CONFIRMATIONS
+from voice_harness.timeouts import units
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 
 def app_params(**params) -> dict:

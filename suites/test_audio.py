@@ -5,12 +5,12 @@ import base64
 
 import pytest
 
-from harness.checks import assert_before, fail, provoked
-from harness.timeouts import units
-from mock_upstream.engine import AUDIO_BYTES_PER_MS
-from harness.wire_client import settings
-from suites.flows import browser_turn, fail_for_want_of
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.checks import assert_before, fail, provoked
+from voice_harness.timeouts import units
+from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
+from voice_harness.drivers.wire_client import settings
+from voice_harness.suites.flows import browser_turn, fail_for_want_of
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 CHUNK_MS = 20
 

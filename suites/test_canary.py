@@ -2,11 +2,11 @@
 
 import pytest
 
-from harness import catalogue
-from harness.checks import fail
-from harness.diagnosis import first_close, why_no_reply
-from suites.flows import open_and_connect, send_and_wait_for_reply
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging import catalogue
+from voice_harness.judging.checks import fail
+from voice_harness.judging.diagnosis import first_close, why_no_reply
+from voice_harness.suites.flows import open_and_connect, send_and_wait_for_reply
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 CANARY = catalogue.get("CANARY-1")
 FIRST_MESSAGE = "Hello! Please answer in one short sentence."

@@ -9,11 +9,11 @@ import uuid
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from harness.checks import assert_never, fail
-from harness.timeouts import units
-from harness.wire_client import settings
-from suites.flows import fail_for_want_of
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
+from voice_harness.judging.checks import assert_never, fail
+from voice_harness.timeouts import units
+from voice_harness.drivers.wire_client import settings
+from voice_harness.suites.flows import fail_for_want_of
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
 
 KEEPALIVE = {"type": "KeepAlive"}
 # "Codes are protocol codes, not prose" (PROTOCOL.md section 2).

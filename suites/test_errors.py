@@ -3,10 +3,10 @@ caused and the client cannot act on (ERR-3)."""
 
 import pytest
 
-from harness.checks import fail
-from harness.timeouts import units
-from suites.flows import browser_turn
-from harness.timeline import PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
+from voice_harness.judging.checks import fail
+from voice_harness.timeouts import units
+from voice_harness.suites.flows import browser_turn
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
 
 
 def error_at_first_message(code, type_="invalid_request_error"):

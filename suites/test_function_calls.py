@@ -4,12 +4,12 @@ MAP-5), and the response that follows it (ORD-3, ORD-6)."""
 
 import pytest
 
-from harness import catalogue
-from harness.checks import fail
-from harness.diagnosis import ended_by
-from harness.timeouts import units
-from suites.flows import app_params, fail_for_want_of
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging import catalogue
+from voice_harness.judging.checks import fail
+from voice_harness.judging.diagnosis import ended_by
+from voice_harness.timeouts import units
+from voice_harness.suites.flows import app_params, fail_for_want_of
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]

@@ -8,11 +8,12 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from harness.checks import assert_never, assert_within, fail
-from harness.timeouts import units
-from harness.wire_client import settings
-from suites.flows import app_params, connect, fail_for_want_of, open_and_connect, send_and_wait_for_reply
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.checks import assert_never, assert_within, fail
+from voice_harness.timeouts import units
+from voice_harness.drivers.wire_client import settings
+from voice_harness.suites.flows import (app_params, connect, fail_for_want_of, open_and_connect,
+                                        send_and_wait_for_reply)
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0

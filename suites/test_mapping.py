@@ -3,12 +3,12 @@ context (MAP-7), prompt and functions (MAP-8)."""
 
 import pytest
 
-from harness.checks import assert_before, fail
-from harness.timeouts import units
-from suites.flows import (app_params, browser_turn, connect, fail_for_want_of, send_and_wait_for_reply,
-                          send_until_response_create, user_creates)
-from suites.test_function_calls import FUNCTIONS
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.checks import assert_before, fail
+from voice_harness.timeouts import units
+from .flows import (app_params, browser_turn, connect, fail_for_want_of, send_and_wait_for_reply,
+                    send_until_response_create, user_creates)
+from .test_function_calls import FUNCTIONS
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 LONG_MESSAGE = "Please tell me, in one short sentence, what the weather will be like tomorrow morning."
 

@@ -8,14 +8,13 @@ which no competing confirmation arrived inside the window is inconclusive, not a
 
 import pytest
 
-from harness import invariants
-from harness.checks import fail, for_want_of, provoked
-from harness.timeouts import units
-from suites.flows import (app_params, competing_confirmations, connect, fail_for_want_of,
-                          send_until_response_create)
-from suites.test_audio import chunk
-from suites.test_function_calls import FUNCTIONS, RESULT
-from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging import invariants
+from voice_harness.judging.checks import fail, for_want_of, provoked
+from voice_harness.timeouts import units
+from .flows import app_params, competing_confirmations, connect, fail_for_want_of, send_until_response_create
+from .test_audio import chunk
+from .test_function_calls import FUNCTIONS, RESULT
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 COMPETING = "another item's confirmation inside a user item's confirmation window (after it went upstream, " \
             "before the upstream confirmed it)"

@@ -2,11 +2,11 @@
 
 import pytest
 
-from harness.checks import assert_before, fail
-from harness.timeouts import units
-from harness.wire_client import settings
-from suites.flows import connect, fail_for_want_of, send_until_response_create, user_creates
-from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.checks import assert_before, fail
+from voice_harness.timeouts import units
+from voice_harness.drivers.wire_client import settings
+from .flows import connect, fail_for_want_of, send_until_response_create, user_creates
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 

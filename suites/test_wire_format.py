@@ -3,13 +3,13 @@ the client is a known component message (WIRE-4) and never a raw upstream event 
 
 import pytest
 
-from harness import component_protocol
-from harness import invariants
-from harness.checks import fail, provoked
-from harness.timeouts import units
-from suites.flows import browser_turn, fail_for_want_of, user_creates
-from suites.test_function_calls import FUNCTIONS
-from harness.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
+from voice_harness.judging import component_protocol
+from voice_harness.judging import invariants
+from voice_harness.judging.checks import fail, provoked
+from voice_harness.timeouts import units
+from .flows import browser_turn, fail_for_want_of, user_creates
+from .test_function_calls import FUNCTIONS
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
 
 
 def assert_upstream_events_validate(timeline):

@@ -1,9 +1,9 @@
 """The page driver's idea of "the reply", on a page that plays the race a real app can show: the greeting
 arrives after the send, before the user's echo, and the real reply comes later."""
 
-from harness import browser
-from harness.app_driver import PLACEHOLDER, AppDriver
-from harness.timeouts import units
+from voice_harness.targets import browser
+from voice_harness.drivers.app_driver import PLACEHOLDER, AppDriver
+from voice_harness.timeouts import units
 
 GREETING = "Welcome! How can I help?"
 REPLY = "Mock reply to: hello"

@@ -3,10 +3,10 @@
 import pytest
 from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
 
-from harness import attribution, catalogue
-from harness.errors import EnvironmentProblem, HarnessFault
-from harness.verdicts import CaseResult, exit_status, first_error, gating, summary, verdicts
-from mock_upstream.scenario import ScenarioError
+from voice_harness.judging import attribution, catalogue
+from voice_harness.errors import EnvironmentProblem, HarnessFault
+from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, gating, summary, verdicts
+from voice_harness.mock_upstream.scenario import ScenarioError
 
 CAT = catalogue.load()
 

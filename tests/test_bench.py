@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import per_test_costs, scripted_reply_latency_s, verdicts
-from mock_upstream.scenario import Scenario
+from voice_harness.tools.bench import per_test_costs, scripted_reply_latency_s, verdicts
+from voice_harness.mock_upstream.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -82,7 +82,7 @@ def test_a_usage_error_leaves_no_conformance_record_of_an_earlier_run(tmp_path):
 
 
 def test_version_and_usage_name_the_command_as_it_was_called():
-    from harness.cli import version
+    from voice_harness.tools.cli import version
 
     done = harness("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"python -m harness {version()}"
@@ -94,11 +94,11 @@ def test_version_and_usage_name_the_command_as_it_was_called():
 
 
 def test_reports_go_to_the_current_directory_and_the_tool_cache_to_the_users_cache(tmp_path, monkeypatch):
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--profile", "nosuchprofile"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "voice_harness", "run", "--profile", "nosuchprofile"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     one_line_error(done)
     assert (tmp_path / "reports" / ".run.lock").is_file()   # this run's folder, where it was run
-    from harness import paths
+    from voice_harness import paths
     monkeypatch.setenv("VOICE_HARNESS_CACHE", str(tmp_path / "cache"))
     assert paths.cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("VOICE_HARNESS_CACHE")

@@ -1,10 +1,10 @@
 """What ends a wait early (diagnosis.ended_by): the mock's final refusal to reply, or a close of this test's
 own connections; never a late close of an earlier test's connection, nor a refusal the proxy made good."""
 
-from harness.diagnosis import ended_by, own_closes, refusal
-from harness.timeline import Timeline
-from harness.timeouts import units
-from mock_upstream.recording import Frame
+from voice_harness.judging.diagnosis import ended_by, own_closes, refusal
+from voice_harness.judging.timeline import Timeline
+from voice_harness.timeouts import units
+from voice_harness.wire.recording import Frame
 
 ITEM = {"id": "msg_1", "type": "message", "role": "user", "content": []}
 

@@ -4,9 +4,9 @@ import base64
 
 import pytest
 
-from mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
-from mock_upstream.scenario import Close, Delay, Drop, Duplicate, InjectError, Reorder, Scenario, Turn
-from mock_upstream.validation import server_event_problems
+from voice_harness.mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
+from voice_harness.mock_upstream.scenario import Close, Delay, Drop, Duplicate, InjectError, Reorder, Scenario, Turn
+from voice_harness.mock_upstream.validation import server_event_problems
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
     "id": "msg_user1", "type": "message", "role": "user",

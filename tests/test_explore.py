@@ -12,14 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from harness import explore, explore_model
-from harness.errors import UsageProblem
-from harness.explore_model import MAX_INJECTS, MAX_OTHERS, ModelError, Script, Session, Step, When, ord_7
-from harness.explore_runner import SessionResult, in_flight
-from harness.invariants import Violation
-from harness.timeline import Timeline
-from mock_upstream.recording import Frame
-from mock_upstream.scenario import Delay, Scenario, Turn, from_toml
+from voice_harness.tools import explore, explore_model
+from voice_harness.errors import UsageProblem
+from voice_harness.tools.explore_model import (MAX_INJECTS, MAX_OTHERS, ModelError, Script, Session, Step, When,
+                                               ord_7)
+from voice_harness.tools.explore_runner import SessionResult, in_flight
+from voice_harness.judging.invariants import Violation
+from voice_harness.judging.timeline import Timeline
+from voice_harness.wire.recording import Frame
+from voice_harness.mock_upstream.scenario import Delay, Scenario, Turn, from_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -232,7 +233,7 @@ def test_a_session_with_a_reply_still_streaming_is_in_flight():
 # ------------------------------------------------------------------------------------------------ the command
 
 def harness(*args, cwd=ROOT, timeout=150):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "voice_harness", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -274,7 +275,7 @@ def test_ack_any_item_on_the_minimal_variant_is_shrunk_to_a_reproducer_that_repl
     assert folder.parent == reports / "explore" and folder.name.startswith("ORD-1-")
     assert (folder / "scenario.toml").is_file() and (folder / "script.json").is_file()
     command = shlex.split((folder / "command.txt").read_text())
-    assert command[:4] == ["python", "-m", "harness", "explore"] and "--replay" in command
+    assert command[:4] == ["python", "-m", "voice_harness", "explore"] and "--replay" in command
     replayed = harness(*command[3:])
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "ORD-1 red" in replayed.stdout

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import run_files
-from harness.proxy_log import HEAD_BYTES, TAIL_BYTES
-from harness.proxy_process import free_port
-from harness.timeouts import units
+from voice_harness.plugin import run_files
+from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES
+from voice_harness.targets.proxy_process import free_port
+from voice_harness.timeouts import units
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

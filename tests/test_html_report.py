@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import browser
-from harness.attachments import mock_transcript
-from harness.report import area_status
-from harness.timeouts import units
-from mock_upstream.recording import Frame
-from mock_upstream.scenario import Scenario
+from voice_harness.targets import browser
+from voice_harness.plugin.attachments import mock_transcript
+from voice_harness.reports.report import area_status
+from voice_harness.timeouts import units
+from voice_harness.wire.recording import Frame
+from voice_harness.mock_upstream.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,9 +3,9 @@
 import base64
 import json
 
-from harness import catalogue, invariants
-from harness.timeline import Timeline
-from mock_upstream.recording import Frame
+from voice_harness.judging import catalogue, invariants
+from voice_harness.judging.timeline import Timeline
+from voice_harness.wire.recording import Frame
 
 
 def text(t, leg, arrow, data, conn=1, note=None):

@@ -4,8 +4,8 @@ the reference proxy's defect registry as data), and that data agrees with the pr
 import ast
 from pathlib import Path
 
-from harness import defect_registry
-from reference_proxy.defects import DEFECTS
+from voice_harness.targets import defect_registry
+from voice_harness.reference_proxy.defects import DEFECTS
 
 ROOT = Path(__file__).resolve().parent.parent
 

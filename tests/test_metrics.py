@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.metrics import classify, percentile, run_figures
-from harness.timeline import Timeline
-from mock_upstream.recording import Frame
+from voice_harness.judging.metrics import classify, percentile, run_figures
+from voice_harness.judging.timeline import Timeline
+from voice_harness.wire.recording import Frame
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@ ones, and the CLI hands them to pytest unchanged."""
 
 import argparse
 
-from harness import options
+from voice_harness.plugin import options
 
 
 def cli_parser() -> argparse.ArgumentParser:

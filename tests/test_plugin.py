@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::pytest.Pytest
 
 @pytest.fixture
 def run(pytester):
-    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    pytester.makeconftest('pytest_plugins = ["voice_harness.plugin"]')
 
     def run(body, *args):
         pytester.makepyfile(test_sample=body)
@@ -29,7 +29,7 @@ def test_an_unknown_requirement_id_is_a_collection_error(run):
 
 
 def test_the_report_lists_every_id_with_verdicts(run, pytester):
-    result = run('import pytest\nfrom harness.checks import fail\n'
+    result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
                  '@pytest.mark.req("ORD-1")\ndef test_bad():\n    fail("ORD-1", "late")\n')
     assert result.ret == 1
@@ -44,13 +44,13 @@ def test_the_report_lists_every_id_with_verdicts(run, pytester):
 
 
 def test_a_should_failure_alone_exits_0_unless_strict(run):
-    body = 'import pytest\nfrom harness.checks import fail\n@pytest.mark.req("READY-4")\ndef test_x():\n    fail("READY-4", "x")\n'
+    body = 'import pytest\nfrom voice_harness.judging.checks import fail\n@pytest.mark.req("READY-4")\ndef test_x():\n    fail("READY-4", "x")\n'
     assert run(body).ret == 0
     assert run(body, "--harness-strict").ret == 1
 
 
 def test_a_conformance_failure_is_reported_without_a_stack_trace(run):
-    result = run('import pytest\nfrom harness.checks import fail\n'
+    result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
                  '@pytest.mark.req("ORD-1")\ndef test_x():\n    fail("ORD-1", "response.create too early")\n')
     assert result.ret == 1
     result.stdout.fnmatch_lines(["ORD-1: response.create too early"])
@@ -64,7 +64,7 @@ def test_a_bad_profile_option_is_a_usage_error(run):
 
 
 def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pytester):
-    result = run('import pytest\nfrom harness.checks import provoked\n'
+    result = run('import pytest\nfrom voice_harness.judging.checks import provoked\n'
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
                  '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n'
                  '    provoked("ORD-7", [], "a user message sent while a response was active")\n')
@@ -77,7 +77,7 @@ def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pyteste
 
 
 def test_the_same_run_passes_once_another_test_provokes_the_id(run, pytester):
-    result = run('import pytest\nfrom harness.checks import provoked\n'
+    result = run('import pytest\nfrom voice_harness.judging.checks import provoked\n'
                  '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n    provoked("ORD-7", [], "x")\n'
                  '@pytest.mark.req("ORD-7")\ndef test_provoked():\n    provoked("ORD-7", [1], "x")\n')
     assert result.ret == 0
@@ -112,7 +112,7 @@ def test_an_interrupted_run_is_marked_so(run, pytester):
 
 
 def test_a_failed_pre_flight_is_one_line_exit_2_and_leaves_no_verdict_of_an_earlier_run(run, pytester):
-    from harness.proxy_process import free_port
+    from voice_harness.targets.proxy_process import free_port
 
     body = 'import pytest\n@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
     assert run(body).ret == 0 and conformance(pytester)["requirements"]["CANARY-1"]["verdict"] == "pass"
@@ -137,7 +137,7 @@ def test_a_passing_run_leaves_no_artefact_of_an_earlier_run(run, pytester):
 
 
 def test_a_verdict_under_an_id_the_marker_does_not_list_is_a_harness_error(run, pytester):
-    result = run('import pytest\nfrom harness.checks import fail\n'
+    result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
                  '@pytest.mark.req("LIFE-1")\ndef test_x():\n    fail("LIFE-2", "closed late")\n')
     assert result.ret == 2
     record = conformance(pytester)

@@ -6,9 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness import preflight
-from harness.errors import EnvironmentProblem
-from harness.proxy_process import free_port
+from voice_harness.targets import preflight
+from voice_harness.errors import EnvironmentProblem
+from voice_harness.targets.proxy_process import free_port
 
 
 def test_a_proxy_url_nobody_listens_on_is_unreachable():
@@ -44,7 +44,7 @@ def test_a_taken_port_and_a_missing_proxy_command_are_named():
             preflight.port_free(port, "the mock upstream")
     with pytest.raises(EnvironmentProblem, match="'no-such-proxy-binary' was not found"):
         preflight.proxy_command_exists(("no-such-proxy-binary", "--port", "{port}"))
-    preflight.proxy_command_exists(("{python}", "-m", "reference_proxy"))
+    preflight.proxy_command_exists(("{python}", "-m", "voice_harness.reference_proxy"))
 
 
 class http_server:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import profiles
+from voice_harness.targets import profiles
 
 
 @pytest.mark.parametrize("name", profiles.names())

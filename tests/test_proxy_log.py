@@ -5,8 +5,8 @@ import secrets
 import threading
 import tracemalloc
 
-from harness.proxy_log import CARRY_CHARS, CHUNK_BYTES, ProxyLog, split_point
-from mock_upstream.redaction import redact
+from voice_harness.targets.proxy_log import CARRY_CHARS, CHUNK_BYTES, ProxyLog, split_point
+from voice_harness.wire.redaction import redact
 
 # Made at run time: no key-like string is committed.
 KEY = "sk-" + secrets.token_hex(16)

@@ -9,9 +9,9 @@ import tracemalloc
 
 import pytest
 
-from harness.errors import EnvironmentProblem
-from harness.proxy_log import HEAD_BYTES, TAIL_BYTES
-from harness.proxy_process import ProxyProcess, free_port
+from voice_harness.errors import EnvironmentProblem
+from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES
+from voice_harness.targets.proxy_process import ProxyProcess, free_port
 
 # Made at run time: no key-like string is committed, and redaction cannot rely on a fixed value.
 SECRET = "sk-" + secrets.token_hex(12)

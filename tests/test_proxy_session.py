@@ -8,10 +8,10 @@ from array import array
 
 import pytest
 
-from reference_proxy.audio import AudioInput
-from reference_proxy.defects import DEFECTS, session_class
-from reference_proxy.minimal import MinimalSession
-from reference_proxy.session import CloseClient, CloseUpstream, Log, Session, ToClient, ToUpstream
+from voice_harness.reference_proxy.audio import AudioInput
+from voice_harness.reference_proxy.defects import DEFECTS, session_class
+from voice_harness.reference_proxy.minimal import MinimalSession
+from voice_harness.reference_proxy.session import CloseClient, CloseUpstream, Log, Session, ToClient, ToUpstream
 
 SETTINGS = json.dumps({"type": "Settings", "agent": {"think": {"prompt": "be brief"}, "greeting": "Hi there"}})
 
@@ -466,7 +466,7 @@ def test_a_response_the_service_started_itself_is_active_until_done():
 
 
 def test_append_with_format_field_sends_appends_the_realtime_models_reject():
-    from mock_upstream.validation import client_event_problems
+    from voice_harness.mock_upstream.validation import client_event_problems
 
     session = ready_session(session_class("append-with-format-field"))
     appends = upstream(session.on_client_binary(b"\x00\x01" * 480))

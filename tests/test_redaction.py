@@ -2,7 +2,7 @@
 
 import secrets
 
-from mock_upstream.redaction import redact, secret_spans, secret_values
+from voice_harness.wire.redaction import redact, secret_spans, secret_values
 
 # Made at run time: no key-like string is committed.
 LONG = "sk-proj-" + secrets.token_hex(16)
@@ -70,7 +70,7 @@ def test_a_short_token_or_secret_flag_is_no_secret_but_a_short_api_key_is():
 
 
 def test_a_recorded_json_frame_stays_json_with_its_strings_redacted(monkeypatch):
-    from mock_upstream.recording import Recorder
+    from voice_harness.wire.recording import Recorder
 
     monkeypatch.setenv("OPENAI_API_KEY", "123")
     frame = Recorder().text("B", "->", 1, '{"type": "x", "index": 123, "note": "key 123 here"}')

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 import suites
-from harness.fixtures import scenario_for
-from mock_upstream import scenario
-from mock_upstream.engine import Engine, Send
-from mock_upstream.scenario import Close, Delay, InjectError, ScenarioError, Turn
+from voice_harness.plugin.fixtures import scenario_for
+from voice_harness.mock_upstream import scenario
+from voice_harness.mock_upstream.engine import Engine, Send
+from voice_harness.mock_upstream.scenario import Close, Delay, InjectError, ScenarioError, Turn
 
 
 @pytest.mark.parametrize("name", scenario.names())

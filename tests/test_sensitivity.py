@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalogue
-from harness.sensitivity import expected_exit
-from reference_proxy.defects import DEFECTS
+from voice_harness.judging import catalogue
+from voice_harness.tools.sensitivity import expected_exit
+from voice_harness.reference_proxy.defects import DEFECTS
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reduced matrix is one long fixture (about 30 harness runs); it gets a bound of its own.
@@ -103,7 +103,7 @@ def test_every_defect_names_requirements_of_the_catalogue_with_reasons_for_colla
 
 
 def test_the_docs_page_keeps_one_section_per_matrix(tmp_path):
-    from harness.sensitivity import write_docs
+    from voice_harness.tools.sensitivity import write_docs
 
     page = tmp_path / "sensitivity.md"
     empty = {"mode": "full", "variant": None, "defects": {}, "must_ids_caught": [], "must_ids_uncaught": [],
@@ -118,7 +118,7 @@ def test_the_docs_page_keeps_one_section_per_matrix(tmp_path):
 
 
 def test_a_defect_run_with_an_error_makes_the_matrix_fail_and_shows_not_judged():
-    from harness.sensitivity import matrix, passed, to_markdown
+    from voice_harness.tools.sensitivity import matrix, passed, to_markdown
 
     defect = DEFECTS["premature-response-create"]
     clean = {"exit": 1, "red": list(defect.breaks), "green": [], "inconclusive": [], "errors": [],

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from harness.checks import ConformanceFailure, Inconclusive
-from harness.timeline import Timeline
-from mock_upstream.recording import Frame
+from voice_harness.judging.checks import ConformanceFailure, Inconclusive
+from voice_harness.judging.timeline import Timeline
+from voice_harness.wire.recording import Frame
 from suites.test_ordering import judge_ord_7
 
 

@@ -1,8 +1,8 @@
 """Which scenarios the tap can play on top of a real upstream, and how it applies them."""
 
-from mock_upstream import scenario
-from mock_upstream.scenario import Close, Delay, Drop
-from mock_upstream.tap_rules import TapRules, unsupported
+from voice_harness.mock_upstream import scenario
+from voice_harness.mock_upstream.scenario import Close, Delay, Drop
+from voice_harness.mock_upstream.tap_rules import TapRules, unsupported
 
 
 def test_delay_drop_and_close_rules_are_tap_rules_and_the_rest_needs_the_mock():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.proxy_process import free_port
-from harness.static_server import StaticServer
+from voice_harness.targets.proxy_process import free_port
+from voice_harness.targets.static_server import StaticServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -3,8 +3,8 @@ empty match that would make `assert_never` pass."""
 
 import pytest
 
-from harness.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, Timeline
-from mock_upstream.recording import Frame
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, Timeline
+from voice_harness.wire.recording import Frame
 
 
 def frame(t, leg, arrow, type_, conn=1):

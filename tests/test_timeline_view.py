@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.timeline_view import render_html, write
-from mock_upstream.recording import PREVIEW_CHARS, Frame, Recorder
+from voice_harness.reports.timeline_view import render_html, write
+from voice_harness.wire.recording import PREVIEW_CHARS, Frame, Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 

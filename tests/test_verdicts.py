@@ -1,7 +1,7 @@
 """Verdicts and the gate, from test outcomes: pure."""
 
-from harness import catalogue
-from harness.verdicts import CaseResult, exit_status, verdicts
+from voice_harness.judging import catalogue
+from voice_harness.judging.verdicts import CaseResult, exit_status, verdicts
 
 CAT = catalogue.load()
 

@@ -10,10 +10,10 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
-from mock_upstream.recording import Recorder
-from mock_upstream.relay import Relay
-from mock_upstream.scenario import Close as CloseRule, Scenario
-from mock_upstream.server import MockUpstream
+from voice_harness.wire.recording import Recorder
+from voice_harness.wire.relay import Relay
+from voice_harness.mock_upstream.scenario import Close as CloseRule, Scenario
+from voice_harness.mock_upstream.server import MockUpstream
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
     "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import run_config
-from harness.errors import UsageProblem
+from voice_harness.targets import run_config
+from voice_harness.errors import UsageProblem
 
 
 def config(profile="reference", **overrides):

@@ -1,0 +1,1 @@
+"""What turns a recording into verdicts, with no I/O: the catalogue, the timeline, checks, invariants, diagnosis, attribution, verdicts, metrics."""

@@ -1,0 +1,75 @@
+"""Checks named after what they assert; a failure names the requirement and shows the timeline slice.
+
+Three ways a check ends besides passing: `fail` (the proxy broke the requirement), `not_provoked` (the
+situation the check needs never arose: inconclusive, never a pass) and `for_want_of` (a step the check needed
+did not happen, so the requirement could not be judged; the missing step is another id's failure, reported
+under that id, or this one is inconclusive)."""
+
+from __future__ import annotations
+
+from voice_harness.judging.timeline import Frame, Timeline
+
+
+class ConformanceFailure(AssertionError):
+    """A requirement was violated. str() is the one-line reason; the slice follows on later lines."""
+
+    def __init__(self, req: str, reason: str, slice_text: str = "", anchors: tuple[Frame, ...] = ()):
+        self.req, self.reason, self.slice_text, self.anchors = req, reason, slice_text, anchors
+        super().__init__(f"{req}: {reason}" + (f"\ntimeline (t from test start):\n{slice_text}" if slice_text else ""))
+
+
+class Inconclusive(ConformanceFailure):
+    """The requirement could not be judged in this test: the situation it needs never arose, or a step it
+    needed did not happen. Never a pass; never the proxy's failure under this id."""
+
+
+def _slice(timeline: Timeline | None, anchors: tuple[Frame | None, ...]) -> tuple[str, tuple[Frame, ...]]:
+    present = tuple(a for a in anchors if a is not None)
+    return (timeline.render(timeline.around(*anchors), highlight=present) if timeline else ""), present
+
+
+def fail(req: str, reason: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    slice_text, present = _slice(timeline, anchors)
+    raise ConformanceFailure(req, reason, slice_text, present)
+
+
+def not_provoked(req: str, needs: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    """End the test inconclusive: the situation the check needs (`needs`) never arose."""
+    slice_text, present = _slice(timeline, anchors)
+    raise Inconclusive(req, f"inconclusive: the check needs {needs}, which never arose in this test",
+                       slice_text, present)
+
+
+def for_want_of(req: str, what: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
+    """End the test inconclusive because a step it needed (`what`) did not happen: judged under the id whose
+    requirement that step is, not counted again under this one."""
+    slice_text, present = _slice(timeline, anchors)
+    raise Inconclusive(req, f"not judged: {what}", slice_text, present)
+
+
+def provoked(req: str, situation: object, needs: str, timeline: Timeline | None = None,
+             *anchors: Frame | None) -> None:
+    """The check's situation arose (situation is truthy), else the test is inconclusive."""
+    if not situation:
+        not_provoked(req, needs, timeline, *anchors)
+
+
+def assert_before(timeline: Timeline, first: Frame | None, then: Frame | None, req: str, first_is: str) -> None:
+    """If `then` happened, `first` (described by first_is) happened before it."""
+    if then is None:
+        return
+    if first is None or first.t > then.t:
+        when = f"only at {timeline.offset(first):.3f}s" if first else "absent when checked"
+        fail(req, f"{then.label()} at {timeline.offset(then):.3f}s came before {first_is} ({when})",
+             timeline, first, then)
+
+
+def assert_never(timeline: Timeline, frames: list[Frame], req: str, what: str) -> None:
+    if frames:
+        fail(req, f"{what}: {frames[0].label()} at {timeline.offset(frames[0]):.3f}s", timeline, *frames[:3])
+
+
+def assert_within(timeline: Timeline, start: Frame, end: Frame | None, seconds: float, req: str, what: str) -> None:
+    if end is None or end.t - start.t > seconds:
+        took = f"{end.t - start.t:.2f} s" if end else "never"
+        fail(req, f"{what} within {seconds:g} s: took {took}", timeline, start, end)

@@ -1,0 +1,285 @@
+"""The invariants: requirements that must hold in every recorded session, whatever the test is for.
+
+Pure functions of a timeline (no waiting, no I/O). `check` runs each invariant id of the catalogue
+(`invariant = true` in requirements.toml) over the frames of each connection and returns the violations; the
+plugin reports them under their own id, naming the test whose session exposed them, and `harness explore`
+judges its generated sessions with the same function. Each check judges only what the proxy did, and each
+defect has one id: a binary frame sent upstream is WIRE-2's (not WIRE-3's), a client message forwarded
+upstream is CLI-1's or CLI-2's (not WIRE-3's).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from voice_harness.judging import catalogue
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline,
+                                            UPSTREAM_TO_PROXY)
+
+CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
+ALREADY_ACTIVE = "conversation_already_has_active_response"
+
+
+@dataclass(frozen=True)
+class Violation:
+    req: str
+    reason: str
+    anchors: tuple[Frame, ...] = ()
+
+
+def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violation]:
+    """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id. One
+    frame is one defect: a response.create that broke a more specific rule (ORD-1: released by another item's
+    confirmation; ORD-3: sent before a function output's completion) and also ran into an active response is
+    not counted again under ORD-4."""
+    wanted = set(catalogue.invariants() if ids is None else ids)
+    found = []
+    for rid in (r for r in CHECKS if r in wanted):
+        violation = ord_4(timeline, excused=counted_elsewhere(timeline)) if rid == "ORD-4" else CHECKS[rid](timeline)
+        if violation is not None:
+            found.append(violation)
+    return found
+
+
+def connections(timeline: Timeline, leg: str) -> dict[int, list[Frame]]:
+    """The frames of each connection of one leg, in order."""
+    conns: dict[int, list[Frame]] = {}
+    for frame in timeline.frames:
+        if frame.leg == leg:
+            conns.setdefault(frame.conn, []).append(frame)
+    return conns
+
+
+def _at(timeline: Timeline, frame: Frame) -> str:
+    return f"{frame.label()} at {timeline.offset(frame):.3f} s"
+
+
+# ------------------------------------------------------------------------------------------------- ORD-1
+
+def injected_texts(timeline: Timeline) -> set[str] | None:
+    """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
+    if not any(f.leg == "A" for f in timeline.frames):
+        return None
+    return {f.data.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+            if isinstance(f.data, dict)}
+
+
+def item_text(frame: Frame) -> str | None:
+    item = frame.data.get("item") if isinstance(frame.data, dict) else None
+    parts = item.get("content") if isinstance(item, dict) else None
+    if not isinstance(parts, list):
+        return None
+    return "".join(p.get("text") or "" for p in parts if isinstance(p, dict))
+
+
+def ord_1(timeline: Timeline) -> Violation | None:
+    """No response.create while a user item made from InjectUserMessage is unconfirmed on its connection."""
+    found = _ord_1_violations(timeline)
+    return found[0] if found else None
+
+
+def ord_1_offenders(timeline: Timeline) -> set[int]:
+    """The ids (id()) of the response.create frames that broke ORD-1."""
+    return {id(v.anchors[-1]) for v in _ord_1_violations(timeline)}
+
+
+def _ord_1_violations(timeline: Timeline) -> list[Violation]:
+    found = []
+    texts = injected_texts(timeline)
+    for frames in connections(timeline, "B").values():
+        unconfirmed: list[Frame] = []     # user item creates, oldest first
+        last_confirmation: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "user" \
+                    and (texts is None or item_text(frame) in texts):
+                unconfirmed.append(frame)
+            elif frame.arrow == "<-" and frame.type in CONFIRMATIONS:
+                last_confirmation = frame
+                mine = next((c for c in unconfirmed if c.item_id is not None and c.item_id == frame.item_id), None)
+                if mine is None and frame.role == "user":
+                    # The proxy gave no id: the service confirms items in the order they were created.
+                    mine = next((c for c in unconfirmed if c.item_id is None), None)
+                if mine is not None:
+                    unconfirmed.remove(mine)
+            elif frame.arrow == "->" and frame.type == "response.create" and unconfirmed:
+                pending = unconfirmed[0]
+                released = (f"; the last confirmation before it was {_at(timeline, last_confirmation)}, of "
+                            f"another item" if last_confirmation is not None and last_confirmation.t > pending.t
+                            else "")
+                found.append(Violation(
+                    "ORD-1", f"{_at(timeline, frame)} came before the upstream confirmed user item "
+                             f"{pending.item_id or '(no id)'} sent at {timeline.offset(pending):.3f} s{released}",
+                    (pending, last_confirmation, frame) if released else (pending, frame)))
+    return found
+
+
+def ord_3_offenders(timeline: Timeline) -> set[int]:
+    """The ids (id()) of the response.create frames that broke ORD-3: the first one after a function_call_output
+    item, with no completion (response.done, response.output_text.done, or that item's conversation.item.done)
+    between them."""
+    offenders = set()
+    for frames in connections(timeline, "B").values():
+        output: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "function_call_output":
+                output = frame
+            elif output is not None and frame.arrow == "<-" and (
+                    frame.type in ("response.done", "response.output_text.done")
+                    or (frame.type == "conversation.item.done" and frame.item_id == output.item_id)):
+                output = None
+            elif output is not None and frame.arrow == "->" and frame.type == "response.create":
+                offenders.add(id(frame))
+                output = None
+    return offenders
+
+
+def counted_elsewhere(timeline: Timeline) -> set[int]:
+    """The response.create frames already counted under ORD-1 or ORD-3."""
+    return ord_1_offenders(timeline) | ord_3_offenders(timeline)
+
+
+@dataclass
+class Response:
+    """One response of the upstream: its response.created and, once it finished, its response.done."""
+
+    id: str | None
+    created: Frame
+    done: Frame | None = None
+
+    def active_at(self, t: float) -> bool:
+        return self.created.t < t and (self.done is None or self.done.t > t)
+
+
+def responses(frames: Iterable[Frame]) -> list[Response]:
+    """The responses the upstream announced in these frames, in order, each with its response.done (matched by
+    response id) when it came."""
+    found: dict[str | None, Response] = {}
+    order = []
+    for frame in frames:
+        if frame.leg != "B" or frame.arrow != "<-":
+            continue
+        if frame.type == "response.created":
+            found[frame.response_id] = Response(frame.response_id, frame)
+            order.append(found[frame.response_id])
+        elif frame.type == "response.done" and frame.response_id in found and found[frame.response_id].done is None:
+            found[frame.response_id].done = frame
+    return order
+
+
+# ------------------------------------------------------------------------------------------------- ORD-4
+
+def ord_4(timeline: Timeline, excused: set[int] = frozenset()) -> Violation | None:
+    """Never a response.create while a response is active (response.created seen, its response.done not yet);
+    a response.create the upstream rejected as one too many is the same defect, seen from the service. Frames
+    in `excused` (id()) were already counted under another id."""
+    for frames in connections(timeline, "B").values():
+        active: Frame | None = None
+        for frame in frames:
+            if frame.arrow == "<-" and frame.type == "response.created":
+                active = frame
+            elif frame.arrow == "<-" and frame.type == "response.done":
+                active = None
+            elif frame.arrow == "->" and frame.type == "response.create" and id(frame) not in excused:
+                if frame.note.get("rejected") == ALREADY_ACTIVE:
+                    return Violation("ORD-4", f"{_at(timeline, frame)} while a response was active: the upstream "
+                                              f"rejected it ({ALREADY_ACTIVE})", (frame,))
+                if active is not None:
+                    return Violation("ORD-4", f"{_at(timeline, frame)} while response {active.response_id} "
+                                              f"was still active", (active, frame))
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- READY-3
+
+def forwarded_types(timeline: Timeline) -> set[str]:
+    """The types of the client's own messages: one of them upstream is a client message passed through
+    (CLI-1's or CLI-2's defect), never counted again under READY-3 or WIRE-3."""
+    return {f.type for f in timeline.select(route=CLIENT_TO_PROXY, kind="text") if f.type}
+
+
+def ready_3(timeline: Timeline) -> Violation | None:
+    """The first event the proxy sends on each upstream connection is session.update."""
+    forwarded = forwarded_types(timeline)
+    for frames in connections(timeline, "B").values():
+        first = next((f for f in frames if f.arrow == "->" and f.kind in ("text", "binary")
+                      and f.type not in forwarded), None)
+        if first is not None and first.type != "session.update":
+            return Violation("READY-3", f"the first event sent upstream is {_at(timeline, first)}", (first,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ WIRE-1
+
+def upstream_audio(timeline: Timeline) -> bytes:
+    """The decoded audio of every response.output_audio.delta the upstream sent, in order."""
+    chunks = []
+    for frame in timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta"):
+        try:
+            chunks.append(base64.b64decode(frame.data.get("delta") or "", validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return b"".join(chunks)
+
+
+def is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data.decode("utf-8")), dict)
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
+def wire_1(timeline: Timeline) -> Violation | None:
+    """Binary frames to the client carry only upstream audio; a JSON message never goes as a binary frame."""
+    audio = None
+    for frame in timeline.select(route=PROXY_TO_CLIENT, kind="binary"):
+        if is_json_object(frame.data):
+            return Violation("WIRE-1", f"a JSON message went to the client as a binary frame ({_at(timeline, frame)})"
+                                       f": {frame.data[:80]!r}", (frame,))
+        audio = upstream_audio(timeline) if audio is None else audio
+        if frame.data not in audio:
+            return Violation("WIRE-1", f"a binary frame to the client ({_at(timeline, frame)}, {frame.size} bytes) "
+                                       f"is not audio the upstream sent", (frame,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ WIRE-3
+
+def wire_3(timeline: Timeline) -> Violation | None:
+    """Every JSON event sent upstream validates as a Realtime client event (as the mock or the tap judged it)."""
+    forwarded = forwarded_types(timeline)
+    for frame in timeline.select(route=PROXY_TO_UPSTREAM, kind="text"):
+        if frame.type in forwarded:
+            continue    # a client message passed through: CLI-1's or CLI-2's defect
+        if frame.data is None or frame.note.get("problems"):
+            problems = "; ".join(frame.note.get("problems") or ["not JSON"])
+            return Violation("WIRE-3", f"{_at(timeline, frame)} is not a valid Realtime client event: {problems}",
+                             (frame,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- CLI-1
+
+def cli_1(timeline: Timeline) -> Violation | None:
+    forwarded = timeline.first(route=PROXY_TO_UPSTREAM, type="KeepAlive")
+    if forwarded is not None:
+        return Violation("CLI-1", f"the client's KeepAlive went upstream ({_at(timeline, forwarded)})", (forwarded,))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ MAP-10
+
+def map_10(timeline: Timeline) -> Violation | None:
+    for frame in timeline.select(route=PROXY_TO_CLIENT, kind="text"):
+        if frame.type and ("." in frame.type or frame.type == "error"):
+            return Violation("MAP-10", f"a raw upstream event reached the client: {_at(timeline, frame)}", (frame,))
+    return None
+
+
+CHECKS: dict[str, Callable[[Timeline], Violation | None]] = {
+    "ORD-1": ord_1, "ORD-4": ord_4, "READY-3": ready_3, "WIRE-1": wire_1, "WIRE-3": wire_3, "CLI-1": cli_1,
+    "MAP-10": map_10,
+}

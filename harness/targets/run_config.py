@@ -1,0 +1,116 @@
+"""What one run targets: the profile, the base scenario, the defect, the gate, where reports go."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_harness.mock_upstream import scenario as scenarios
+from voice_harness.targets import defect_registry, profiles
+from voice_harness.plugin import options
+from voice_harness.errors import UsageProblem
+
+# Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
+# and functions, so the sensitivity matrix can show that no core defect hides behind an optional feature.
+VARIANTS = options.VARIANTS
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    profile: profiles.Profile
+    scenario: scenarios.Scenario
+    scenario_name: str | None
+    defect: str | None
+    strict: bool
+    reports_dir: Path
+    variant: str | None = None     # the reference proxy's variant (minimal), through the profile's variant_args
+
+    @property
+    def real_upstream(self) -> bool:
+        return self.profile.upstream.mode == "real"
+
+    def describe(self) -> dict:
+        return {"profile": self.profile.name, "upstream": self.profile.upstream.mode,
+                "proxy": self.profile.proxy.url or "started by the profile's command",
+                "app": self.profile.app.url or "bundled", "scenario": self.scenario_name, "defect": self.defect,
+                "variant": self.variant, "strict": self.strict}
+
+
+def build(profile: str, scenario: str | None, defect: str | None, strict: bool, reports_dir: Path,
+          proxy_cmd: str | None = None, proxy_url: str | None = None, app_url: str | None = None,
+          upstream: str | None = None, variant: str | None = None) -> RunConfig:
+    """Resolve the user's choices; a bad one raises UsageProblem with one line saying what to do."""
+    loaded = profiles.with_overrides(profiles.load(profile), proxy_cmd, proxy_url, app_url, upstream)
+    if loaded.upstream.mode == "real" and not os.environ.get("OPENAI_API_KEY"):
+        raise UsageProblem("the real upstream needs OPENAI_API_KEY in the environment "
+                           "(export it, or run against the mock: --upstream mock)")
+    try:
+        base = scenarios.load(scenario) if scenario else scenarios.load("default")
+    except scenarios.ScenarioError as exc:
+        raise UsageProblem(str(exc)) from None
+    _check_switch("defect", defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
+    _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
+    return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant)
+
+
+def _check_switch(kind: str, value: str | None, known, profile_can: bool, profile: str) -> None:
+    """A --defect or --variant names a known one, and the profile starts a proxy it can be passed to."""
+    if value is None:
+        return
+    if value not in known:
+        raise UsageProblem(f"unknown {kind} {value!r}: use one of {', '.join(known)}")
+    if not profile_can:
+        raise UsageProblem(f"profile {profile!r} starts no proxy with proxy.{kind}_args, so --{kind} cannot be "
+                           f"applied")
+
+
+# On the 2-core development machine, more workers than cores made the passing suite slower (47 s with 2,
+# 53 s with 3 or 4); each worker starts its own browser, proxy and mock, so past a few the start-up outweighs
+# what is left to share out among 60 tests.
+MAX_AUTO_WORKERS = 4
+_SERIAL_ONLY = ("--pdb", "--trace", "--headed")   # a debugger or a watched browser wants one test at a time
+
+
+def _chooses_workers(pytest_args: list[str]) -> bool:
+    """The pytest arguments already say how many workers (-n, --tx) or that xdist is off (-p no:xdist).
+    --dist and the like only shape the distribution: workers are still added for them."""
+    return any(a in ("-n", "--numprocesses", "--tx", "no:xdist", "-pno:xdist")
+               or a.startswith(("--numprocesses=", "--tx="))
+               or (a.startswith("-n") and a[2:].isalnum()) for a in pytest_args)
+
+
+def workers(requested: str, config: RunConfig, pytest_args: list[str], cpus: int) -> int:
+    """pytest-xdist workers for the run, 1 meaning serial (0: the pytest arguments decide). `auto`: one per CPU
+    up to MAX_AUTO_WORKERS, except where every worker cannot have a proxy and a mock of its own (a proxy
+    already running at a URL, a mock on a fixed port), with the real upstream (one session at a time against
+    the paid service) and when debugging or watching the browser."""
+    if _chooses_workers(pytest_args):
+        return 0
+    shared = ("a proxy already running at a URL" if config.profile.proxy.url else
+              f"a mock upstream on the fixed port {config.profile.upstream.port}" if config.profile.upstream.port
+              else None)
+    if requested != "auto":
+        count = int(requested)
+        if count > 1 and shared:
+            raise UsageProblem(f"--workers {count} needs a proxy and a mock per worker, but profile "
+                               f"{config.profile.name!r} tests {shared}: use --workers 1")
+        return count
+    if shared or config.real_upstream or any(a in _SERIAL_ONLY for a in pytest_args):
+        return 1
+    return max(1, min(cpus, MAX_AUTO_WORKERS))
+
+
+def available_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity, and a container's CPU quota where one is set."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota here
+    return count

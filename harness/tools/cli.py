@@ -1,0 +1,247 @@
+"""python -m harness run|bench|report|sensitivity|setup-browser: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from voice_harness.targets import browser, preflight, run_config
+from voice_harness.plugin import options, run_files
+from voice_harness import paths
+from voice_harness.errors import EnvironmentProblem, UsageProblem
+
+# pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
+# (interrupted, or an environment problem the plugin already named) passes through as it is.
+BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load")
+_USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
+# pytest arguments of a run that runs no test: no pre-flight, and the last run's reports stay.
+_ONLY_LOOKING = ("--collect-only", "--co", "--help", "-h", "--fixtures", "--markers", "--version")
+
+
+def program() -> str:
+    """How the user called the harness: its console script's name, or `python -m harness`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if name and name not in ("__main__.py", "-c") and not name.endswith(".py"):
+        return name
+    return f"python -m {sys.modules['__main__'].__spec__.name.removesuffix('.__main__')}" \
+        if getattr(sys.modules.get("__main__"), "__spec__", None) else "python -m voice_harness"
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own where it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    from voice_harness import __version__
+    try:
+        return installed("voice-proxy-harness")
+    except PackageNotFoundError:
+        return __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as every usage error here
+        top = program()
+        command = self.prog.removeprefix(top).strip()   # "" for the top-level parser
+        print(f"harness: {message} (see {' '.join(filter(None, [top, command, '--help']))})", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=program(), description="Conformance harness for voice-agent proxies.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="run the conformance suites; extra pytest arguments go after --")
+    _target_options(run)
+    bench = commands.add_parser("bench", help="measure the harness on the embedded default: reports/bench.json")
+    bench.add_argument("--groups", default=",".join(BENCH_GROUPS),
+                       help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all)")
+    bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
+    bench.add_argument("--reports-dir", default=str(paths.default_reports()))
+    commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
+    profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
+    profile.add_argument("action", choices=("list", "show"))
+    profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
+    html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
+    html.add_argument("--reports-dir", default=str(paths.default_reports()), help="the run's reports (default ./reports)")
+    html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
+    explore = commands.add_parser("explore", help="generated sessions and upstream timings; a violation is shrunk "
+                                                  "to a reproducer: reports/explore.json")
+    from voice_harness.tools.explore import add_arguments as explore_arguments
+    explore_arguments(explore)
+    sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
+    sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
+    sens.add_argument("--reduced", action="store_true",
+                      help="per defect, only the tests of its expected and collateral ids plus CANARY-1")
+    sens.add_argument("--jobs", type=int, default=2, help="defects run at the same time (default 2)")
+    sens.add_argument("--workers", type=int, default=1, help="pytest-xdist workers per run (default 1)")
+    sens.add_argument("--reports-dir", default=str(paths.default_reports()))
+    sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
+    sens.add_argument("--variant", choices=options.VARIANTS,
+                      help="run the matrix against the reference proxy's feature-minimal variant")
+    return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    options.add_to_cli(parser, {"reports_dir": str(paths.default_reports())})
+    parser.add_argument("--workers", type=_workers_value, default="auto",
+                        help="pytest-xdist workers: a number, or auto (default): one per CPU, at most "
+                             f"{run_config.MAX_AUTO_WORKERS}; 1 for a proxy at a URL, a mock on a fixed port, the "
+                             "real upstream, --headed, --pdb or --trace")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every selected test N times (flake statistics in reports/metrics.json)")
+
+
+def _addopts() -> list[str]:
+    """PYTEST_ADDOPTS, which can choose the workers too (pytest itself reports it if it cannot be split)."""
+    try:
+        return shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    except ValueError:
+        return []
+
+
+def _workers_value(text: str) -> str:
+    if text == "auto" or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"a positive number or auto, not {text!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    args = _parser().parse_args(argv)
+    if args.command == "setup-browser":
+        from voice_harness.tools.setup_browser import main as setup_browser
+        return setup_browser()
+    if args.command == "explore":
+        from voice_harness.tools.explore import main as explore
+        return explore(args)
+    if args.command == "sensitivity":
+        return _sensitivity(args)
+    if args.command == "profile":
+        return _profile(args)
+    if args.command == "bench":
+        return _bench(args)
+    if args.command == "report":
+        from voice_harness.reports.html_report import main as html_report
+        try:
+            return html_report(Path(args.reports_dir), Path(args.output) if args.output else None)
+        except (UsageProblem, EnvironmentProblem) as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return 2
+    looking = any(a in _ONLY_LOOKING for a in extra)
+    try:
+        # The reports folder is this run's from here; an earlier run's artefacts go even if this run stops at
+        # a usage error below (none of them describes it). A folder another run holds is left alone, and so
+        # is the folder of a run that only looks (collect-only, help).
+        taken = None
+        if not looking:
+            run_files.claim(Path(args.reports_dir))
+            run_files.clear(Path(args.reports_dir))
+    except EnvironmentProblem as exc:
+        taken = exc
+    try:
+        config = run_config.build(args.profile, args.scenario, args.defect, args.harness_strict,
+                                  Path(args.reports_dir), args.proxy_cmd, args.proxy_url, args.app_url, args.upstream,
+                                  args.variant)
+        if taken is not None:
+            raise taken
+        browser.executable(browser.managed_path())
+        workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
+        if not looking:
+            preflight.run(config, browser.check_starts)   # the plugin finds it done
+        pytest_argv = pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args)
+    except (UsageProblem, EnvironmentProblem) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    return run_pytest(pytest_argv)
+
+
+def _profile(args) -> int:
+    """`profile list`: the bundled profiles' names; `profile show NAME`: one of them as it is, to copy."""
+    from voice_harness.targets import profiles
+
+    if args.action == "list":
+        print("\n".join(profiles.names()))
+        return 0
+    if args.name not in profiles.names():
+        print(f"harness: profile show takes one of {', '.join(profiles.names())}", file=sys.stderr)
+        return 2
+    print((paths.bundled("profiles") / f"{args.name}.toml").read_text(), end="")
+    return 0
+
+
+def _browser_found() -> bool:
+    """True when a Chromium is there; else one line on stderr (the caller exits 2)."""
+    try:
+        browser.executable(browser.managed_path())
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _bench(args) -> int:
+    from voice_harness.tools.bench import main as bench
+
+    groups = tuple(g for g in args.groups.split(",") if g)
+    unknown = [g for g in groups if g not in BENCH_GROUPS]
+    if unknown or not groups or args.runs < 1:
+        print(f"harness: bench --groups takes some of {','.join(BENCH_GROUPS)} and --runs a positive number",
+              file=sys.stderr)
+        return 2
+    if not _browser_found():
+        return 2
+    return bench(groups, args.runs, Path(args.reports_dir))
+
+
+def _sensitivity(args) -> int:
+    from voice_harness.targets.defect_registry import load as load_defects
+    from voice_harness.tools.sensitivity import main as sensitivity
+
+    known = load_defects()
+    unknown = [d for d in args.defects or [] if d not in known]
+    if unknown:
+        print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
+    if not _browser_found():
+        return 2
+    return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
+                       Path(args.docs) if args.docs else None, args.variant)
+
+
+def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
+    reports = config.reports_dir
+    suites = paths.bundled("suites")
+    # The run is the harness's own, wherever it is called from: its ini (not the calling repository's addopts
+    # or conftests: confcutdir is the ini's folder), its plugin, nothing cached in the install folder.
+    args = [str(suites), "-c", str(paths.package_root() / "pytest.ini"), "--rootdir", str(suites.parent),
+            "-p", "voice_harness.plugin", "-p", "no:cacheprovider",
+            "--profile", str(config.profile.source), "--reports-dir", str(reports),
+            f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",
+            "--clean-alluredir"]
+    args += options.to_pytest(cli, skip=("--profile", "--reports-dir"))   # those two resolved above
+    if getattr(cli, "repeat", 1) > 1:
+        args += ["--count", str(cli.repeat)]
+    # A failed browser test keeps a Playwright trace (attached to its Allure result), unless pytest-playwright's
+    # own full tracing was asked for.
+    if not any(a.startswith(("--tracing", "--harness-trace")) for a in extra):
+        args.append("--harness-trace=failed")
+    if not any(a == "--output" or a.startswith("--output=") for a in extra):
+        args.append(f"--output={reports / 'playwright'}")
+    return args + extra
+
+
+def run_pytest(args: list[str]) -> int:
+    import pytest
+
+    code = int(pytest.main(args))
+    if code in _USAGE_CODES:
+        print(f"harness: pytest stopped: {_USAGE_CODES[code]} (exit 2)", file=sys.stderr)
+        return 2
+    return code

@@ -1,0 +1,431 @@
+"""What `harness explore` generates and judges, with no I/O: the client's session script, the upstream's timing
+(a mock scenario), the Hypothesis strategies that draw both, the ORD-7 judge, and the reproducer's files.
+
+A session is a client script crossed with a scenario. The script says what the headless client sends and when
+("250 ms after the previous step", "when the first reply delta leaves the upstream", "right after the previous
+message"); the scenario says how late the mock upstream confirms, replies and streams. Delays stay small (tens to
+a few hundred ms) so that a session takes well under a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from voice_harness.mock_upstream.scenario import _TOML_KEYS, Delay, Scenario, Turn
+
+from voice_harness.judging import invariants
+from voice_harness.drivers import wire_client
+from voice_harness.judging.invariants import Violation
+from voice_harness.judging.timeline import Frame, Timeline
+
+# ------------------------------------------------------------------------------------------- the script
+
+# Moments a step can wait for, after the previous step was sent (the first step: after Settings was sent, or
+# after SettingsApplied arrived). The wait is bounded: a moment that never comes sends the step anyway.
+MOMENTS = ("previous",          # only the step's own ms
+           "reply_delta",       # the upstream sent a reply delta (text, transcript or audio)
+           "response_created",  # the upstream sent response.created
+           "assistant_text")    # an assistant ConversationText reached the client
+STEP_KINDS = ("inject", "audio", "keepalive")
+FUNCTION_NAMES = ("get_weather", "lookup_order")
+GREETING = "Hello, I am the test agent."
+MAX_INJECTS = 4
+MAX_OTHERS = 2
+
+
+class ModelError(ValueError):
+    """A script file is malformed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class When:
+    after: str = "previous"
+    ms: int = 0
+
+    def describe(self) -> str:
+        if self.after == "previous":
+            return f"{self.ms} ms after the previous step" if self.ms else "right after the previous step"
+        moment = {"reply_delta": "a reply delta left the upstream", "response_created": "response.created",
+                  "assistant_text": "an assistant ConversationText reached the client"}[self.after]
+        return f"when {moment}" + (f", +{self.ms} ms" if self.ms else "")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str                 # inject | audio | keepalive
+    when: When = When()
+    text: str = ""            # inject: the message
+    chunks: int = 1           # audio: binary frames of chunk_bytes (PCM16 24 kHz: 48 bytes per ms)
+    chunk_bytes: int = 480
+
+    def describe(self) -> str:
+        what = {"inject": f"InjectUserMessage {self.text!r}", "keepalive": "KeepAlive",
+                "audio": f"{self.chunks} audio chunk(s) of {self.chunk_bytes} bytes"}[self.kind]
+        return f"{what}, {self.when.describe()}"
+
+
+@dataclass(frozen=True)
+class Script:
+    steps: tuple[Step, ...]
+    greeting: str | None = None
+    context: tuple[tuple[str, str], ...] = ()    # (role, content) of Settings.agent.context.messages
+    functions: tuple[str, ...] = ()
+    early: bool = False                          # the first step does not wait for SettingsApplied
+    function_reply_ms: int = 0                   # FunctionCallResponse this long after each FunctionCallRequest
+
+    def settings(self) -> dict:
+        """The Settings message the client sends first."""
+        agent: dict[str, Any] = {}
+        if self.greeting:
+            agent["greeting"] = self.greeting
+        if self.context:
+            agent["context"] = {"messages": [{"role": r, "content": c} for r, c in self.context]}
+        if self.functions:
+            agent["think"] = {"functions": [{"name": n, "description": f"test function {n}",
+                                             "parameters": {"type": "object", "properties": {}}}
+                                            for n in self.functions]}
+        return wire_client.settings(**agent)
+
+    @property
+    def injects(self) -> list[Step]:
+        return [s for s in self.steps if s.kind == "inject"]
+
+    def describe(self) -> list[str]:
+        """One line for Settings (what it holds, and when the steps start), then one per step."""
+        parts = ["Settings"] + (["greeting"] if self.greeting else []) + \
+            ([f"{len(self.context)} context message(s)"] if self.context else []) + \
+            ([f"functions {', '.join(self.functions)}"] if self.functions else [])
+        start = "without waiting for SettingsApplied" if self.early else "at SettingsApplied"
+        return [f"{', '.join(parts)}; steps start {start}"] + [s.describe() for s in self.steps]
+
+    def to_json(self) -> dict:
+        return {"greeting": self.greeting, "context": [{"role": r, "content": c} for r, c in self.context],
+                "functions": list(self.functions), "early": self.early,
+                "function_reply_ms": self.function_reply_ms,
+                "steps": [{"kind": s.kind, "when": {"after": s.when.after, "ms": s.when.ms},
+                           **({"text": s.text} if s.kind == "inject" else {}),
+                           **({"chunks": s.chunks, "chunk_bytes": s.chunk_bytes} if s.kind == "audio" else {})}
+                          for s in self.steps]}
+
+
+def script_from_json(data: Any) -> Script:
+    """The script of a script.json; ModelError names what is wrong."""
+    if not isinstance(data, dict):
+        raise ModelError("the script must be a JSON object")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ModelError("steps must be a non-empty list")
+    parsed = []
+    for index, raw in enumerate(steps):
+        where = f"steps[{index}]"
+        if not isinstance(raw, dict) or raw.get("kind") not in STEP_KINDS:
+            raise ModelError(f"{where}.kind must be one of {', '.join(STEP_KINDS)}")
+        when = raw.get("when", {})
+        if not isinstance(when, dict) or when.get("after", "previous") not in MOMENTS \
+                or not _nonneg_int(when.get("ms", 0)):
+            raise ModelError(f"{where}.when must be {{after: one of {', '.join(MOMENTS)}, ms: a number >= 0}}")
+        chunks, chunk_bytes = raw.get("chunks", 1), raw.get("chunk_bytes", 480)
+        if raw["kind"] == "audio" and not (_nonneg_int(chunks) and _nonneg_int(chunk_bytes) and chunk_bytes % 2 == 0):
+            raise ModelError(f"{where}: chunks and chunk_bytes (even) must be numbers >= 0")
+        text = raw.get("text", "")
+        if not isinstance(text, str):
+            raise ModelError(f"{where}.text must be a string")
+        parsed.append(Step(raw["kind"], When(when.get("after", "previous"), when.get("ms", 0)), text,
+                           chunks, chunk_bytes))
+    context = data.get("context", [])
+    if not isinstance(context, list) or not all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+            for m in context):
+        raise ModelError("context must be a list of {role: user|assistant, content: string}")
+    functions = data.get("functions", [])
+    if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
+        raise ModelError("functions must be a list of names")
+    greeting = data.get("greeting")
+    if greeting is not None and not isinstance(greeting, str):
+        raise ModelError("greeting must be a string or null")
+    early, reply_ms = data.get("early", False), data.get("function_reply_ms", 0)
+    if not isinstance(early, bool) or not _nonneg_int(reply_ms):
+        raise ModelError("early must be true or false and function_reply_ms a number >= 0")
+    return Script(tuple(parsed), greeting, tuple((m["role"], m["content"]) for m in context), tuple(functions),
+                  early, reply_ms)
+
+
+def _nonneg_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """One generated session: what the client does, and how the upstream times its answers."""
+
+    script: Script
+    scenario: Scenario
+
+    def describe(self) -> str:
+        return "; ".join(self.script.describe()) + " | upstream: " + describe_scenario(self.scenario)
+
+
+def describe_scenario(scenario: Scenario) -> str:
+    changed = scenario_changes(scenario)
+    changed.pop("name", None)
+    changed.pop("description", None)
+    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+
+
+# ------------------------------------------------------------------------------------------ strategies
+
+SCENARIO_NAME = "explore"
+# The real service never confirms an item at once; a confirmation with no latency at all would make a shrunk
+# session a race of microseconds that no replay shows again.
+MIN_CONFIRM_MS = 20
+AUDIO_CHUNK_MS = 10
+SCENARIO_DESCRIPTION = "upstream timing generated by harness explore"
+
+
+@st.composite
+def whens(draw) -> When:
+    # "previous" first: a shrunk step is sent a fixed time after the step before it.
+    after = draw(st.sampled_from(MOMENTS))
+    ms = draw(st.integers(0, 250) if after == "previous" else st.integers(0, 100))
+    return When(after, ms)
+
+
+@st.composite
+def drawn_steps(draw) -> Step:
+    kind = draw(st.sampled_from(("inject", "inject", "inject", "audio", "keepalive")))   # mostly messages
+    when = draw(whens())
+    if kind == "audio":
+        return Step("audio", when, chunks=draw(st.integers(1, 3)), chunk_bytes=draw(st.sampled_from((480, 960, 4800))))
+    return Step(kind, when)
+
+
+def _fit(drawn: list[Step]) -> tuple[Step, ...]:
+    """One to four InjectUserMessage, numbered in order, and at most two other steps; a step before the first
+    message waits only for its time (a moment of the reply cannot come before a message was sent)."""
+    steps, injects, others = [], 0, 0
+    for step in drawn:
+        if step.kind == "inject" and injects < MAX_INJECTS:
+            injects += 1
+            steps.append(dataclasses.replace(step, text=f"user message {injects}"))
+        elif step.kind != "inject" and others < MAX_OTHERS:
+            others += 1
+            steps.append(step if injects else dataclasses.replace(step, when=When("previous", step.when.ms)))
+    if not injects:
+        steps.append(Step("inject", When(), text="user message 1"))
+    first = next(i for i, s in enumerate(steps) if s.kind == "inject")
+    steps[first] = dataclasses.replace(steps[first], when=When("previous", steps[first].when.ms))
+    return tuple(steps)
+
+
+def steps() -> st.SearchStrategy[tuple[Step, ...]]:
+    """Each step drawn whole, so that the shrinker can delete one without shifting the others' draws."""
+    return st.lists(drawn_steps(), min_size=1, max_size=6).map(_fit)
+
+
+@st.composite
+def scripts(draw) -> Script:
+    greeting = draw(st.sampled_from((None, GREETING)))
+    roles = draw(st.lists(st.sampled_from(("user", "assistant")), max_size=3))
+    context = tuple((role, f"earlier {role} turn {i + 1}") for i, role in enumerate(roles))
+    functions = tuple(draw(st.lists(st.sampled_from(FUNCTION_NAMES), max_size=2, unique=True)))
+    return Script(draw(steps()), greeting, context, functions, early=draw(st.booleans()),
+                  function_reply_ms=draw(st.integers(0, 200)))
+
+
+DELAYABLE = (("conversation.item.added", "user"), ("conversation.item.done", "user"),
+             ("conversation.item.added", None), ("conversation.item.added", "assistant"),
+             ("conversation.item.done", "assistant"), ("session.updated", None), ("response.created", None),
+             ("response.output_item.added", None), ("response.done", None))
+
+
+@st.composite
+def scenarios(draw, functions: tuple[str, ...] = ()) -> Scenario:
+    """Upstream timing: confirmation and reply latencies, streaming, per-event (and per-role) delays, and
+    function-call turns when the client declared functions."""
+    delays = draw(st.lists(st.tuples(st.sampled_from(DELAYABLE), st.integers(0, 300)), max_size=3,
+                           unique_by=lambda d: d[0]))
+    turns: tuple[Turn, ...] = ()
+    if functions:
+        turns = tuple(draw(st.lists(st.one_of(st.just(Turn()), st.sampled_from(functions).map(
+            lambda name: Turn("function_call", name=name, arguments="{}"))), max_size=2)))
+        while turns and turns[-1].kind == "text":       # a trailing text turn is the default anyway
+            turns = turns[:-1]
+    audio = draw(st.integers(0, 2))
+    return Scenario().with_overrides(
+        name=SCENARIO_NAME, description=SCENARIO_DESCRIPTION,
+        confirm_latency_ms=draw(st.integers(MIN_CONFIRM_MS, 150)), reply_latency_ms=draw(st.integers(0, 200)),
+        reply_chunks=draw(st.integers(1, 6)), delta_interval_ms=draw(st.integers(0, 40)),
+        reply_parts=draw(st.integers(1, 2)), reply_audio_chunks=audio,
+        audio_chunk_ms=AUDIO_CHUNK_MS if audio else Scenario.audio_chunk_ms,
+        delays=tuple(Delay(event, ms, role) for (event, role), ms in delays), script=turns)
+
+
+@st.composite
+def sessions(draw) -> Session:
+    script = draw(scripts())
+    return Session(script, draw(scenarios(script.functions)))
+
+
+# ----------------------------------------------------------------------------------------------- judges
+
+# How long a session must have stayed open after the moment a reply was due before a missing reply counts.
+SETTLE_S = 0.5
+ALREADY_ACTIVE = invariants.ALREADY_ACTIVE
+DELTAS = ("response.output_text.delta", "response.output_audio_transcript.delta", "response.output_audio.delta")
+
+
+def texts(response: invariants.Response) -> list[str]:
+    """The assistant texts of a response's output (its response.done), as a proxy shows them."""
+    if response.done is None or not isinstance(response.done.data, dict):
+        return []
+    output = (response.done.data.get("response") or {}).get("output") or []
+    found = []
+    for item in output:
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
+            text = "".join(p.get("text") or "" for p in parts) or "".join(p.get("transcript") or "" for p in parts)
+            if text:
+                found.append(text)
+    return found
+
+
+def _pairs(timeline: Timeline) -> list[tuple[list[Frame], list[Frame]]]:
+    """Each client connection with the upstream connection opened for it (both in order of opening)."""
+    a, b = invariants.connections(timeline, "A"), invariants.connections(timeline, "B")
+    return list(zip([a[k] for k in sorted(a, key=lambda k: a[k][0].t)],
+                    [b[k] for k in sorted(b, key=lambda k: b[k][0].t)]))
+
+
+def _confirmed_at(b_frames: list[Frame], message: Frame) -> float | None:
+    """When the upstream confirmed the user item the proxy made of this InjectUserMessage: its creation time when
+    the item has no id to follow or was never made (nothing to wait for), None while it is unconfirmed."""
+    text = message.data.get("content") if isinstance(message.data, dict) else None
+    item = next((f for f in b_frames if f.arrow == "->" and f.type == "conversation.item.create"
+                 and f.role == "user" and f.t >= message.t and invariants.item_text(f) == text), None)
+    if item is None or item.item_id is None:
+        return message.t if item is None else item.t
+    return next((f.t for f in b_frames if f.arrow == "<-" and f.type in invariants.CONFIRMATIONS
+                 and f.item_id == item.item_id), None)
+
+
+def _due(b_frames: list[Frame], injects: list[Frame], message: Frame, done: float) -> float | None:
+    """When the proxy can send the response.create for a message sent during a response done at `done`: once that
+    response is done and the message's user item confirmed, and also every later message's that it may answer with
+    the same response (sent before then); None while one of them is unconfirmed."""
+    due = done
+    for other in injects:
+        if other.t < message.t:
+            continue
+        if other is not message and other.t > due:
+            break
+        confirmed = _confirmed_at(b_frames, other)
+        if confirmed is None:
+            return None
+        due = max(due, confirmed)
+    return due
+
+
+def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
+    """ORD-7, judged where it arose (a message sent while a response was active): once that response is done and
+    the message's user item confirmed (ORD-1 has the proxy wait for it), a response.create follows within settle_s
+    (a proxy may answer later messages sent meanwhile with the same response), and that response's assistant text
+    reaches the client as ConversationText within settle_s of its response.done. A response.create that comes only
+    later answers another message: this one's turn was lost. Not judged until the session has run settle_s past
+    the moment the proxy had to act, nor on a connection with a premature response.create (the upstream then
+    withholds every reply: ORD-1's failure); the reply is not asked for when the upstream rejected its
+    response.create (ORD-4's failure). Each verdict depends only on frames up to its moment plus settle_s, so a
+    violation on a prefix of a session is one of the whole session."""
+    for a_frames, b_frames in _pairs(timeline):
+        both = a_frames + b_frames
+        closes = [f.t for f in both if f.kind == "close"]
+        end = min(closes) if closes else max(f.t for f in both)
+        creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
+        if any(c.note.get("premature") for c in creates):
+            continue    # the upstream withholds every reply after a premature response.create: ORD-1's failure
+        responses = invariants.responses(b_frames)
+        injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
+        for message in injects:
+            active = next((r for r in responses if r.active_at(message.t)), None)
+            if active is None or active.done is None:
+                continue    # not the situation ORD-7 needs, or the response has not finished yet
+            due = _due(b_frames, injects, message, active.done.t)
+            if due is None or end - due < settle_s:
+                continue    # the proxy must still wait, or has not had its moment yet
+            answer = next((c for c in creates if c.t > active.done.t), None)
+            if answer is None or answer.t > due + settle_s:
+                return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
+                                          f"response {active.id} was active; that response was done at "
+                                          f"{timeline.offset(active.done):.3f} s and no response.create followed "
+                                          f"within {settle_s:g} s of the moment the proxy could send it "
+                                          f"({due - timeline.origin:.3f} s): the turn was lost",
+                                 (message, active.created, active.done) + ((answer,) if answer else ()))
+            if answer.note.get("rejected"):
+                continue    # ORD-4's failure: the upstream rejected the reply's response.create
+            reply = next((r for r in responses if r.created.t >= answer.t), None)
+            if reply is None or reply.done is None or not texts(reply) or end - reply.done.t < settle_s:
+                continue    # no assistant text to show (yet): a function call, or still streaming
+            shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.role == "assistant"
+                        and message.t < f.t <= reply.done.t + settle_s and isinstance(f.data, dict)
+                        and f.data.get("content") in texts(reply) for f in a_frames)
+            if not shown:
+                return Violation("ORD-7", f"the reply to the InjectUserMessage at {timeline.offset(message):.3f} s "
+                                          f"(response {reply.id}, done at {timeline.offset(reply.done):.3f} s) never "
+                                          f"reached the client as an assistant ConversationText",
+                                 (message, reply.created, reply.done))
+    return None
+
+
+JUDGES = {"ORD-7": ord_7}
+
+
+def judge(timeline: Timeline) -> list[Violation]:
+    """Every violation of the session: the invariants, then the other ids a generated session can provoke."""
+    found = invariants.check(timeline)
+    for check in JUDGES.values():
+        violation = check(timeline)
+        if violation is not None:
+            found.append(violation)
+    return found
+
+
+# ------------------------------------------------------------------------------------------ reproducers
+
+def scenario_changes(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's fields that differ from the defaults, as plain data."""
+    defaults = Scenario()
+    changed = {}
+    for f in dataclasses.fields(Scenario):
+        value = getattr(scenario, f.name)
+        if value != getattr(defaults, f.name):
+            changed[f.name] = ([{k: v for k, v in dataclasses.asdict(rule).items() if v is not None}
+                                for rule in value] if isinstance(value, tuple) else value)
+    return changed
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)   # a JSON string is a TOML basic string
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """The scenario as a TOML file that mock_upstream.scenario.from_toml loads back to an equal scenario."""
+    table_of = {field: key for key, field in _TOML_KEYS.items()}
+    changed = scenario_changes(scenario)
+    # Keys of the top-level table first (an emptied rule list too), then the rule tables.
+    lines = [f"{k} = {_toml_value(v)}" if not isinstance(v, list) else f"{k} = []"
+             for k, v in changed.items() if not isinstance(v, list) or not v]
+    for field, rules in changed.items():
+        for rule in rules if isinstance(rules, list) else ():
+            lines += ["", f"[[{table_of[field]}]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
+    return "\n".join(lines) + "\n"
+

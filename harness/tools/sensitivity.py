@@ -1,0 +1,207 @@
+"""python -m harness sensitivity: run the suites against every known defect and publish which requirements
+each one turns red. A check never seen failing proves nothing; this makes the harness's sensitivity a figure.
+
+Full mode runs every suite per defect (catches collateral anywhere); reduced mode runs only the tests of the
+defect's expected and collateral ids plus CANARY-1 (what `make test` uses)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from voice_harness.targets.defect_registry import Defect, load as load_defects
+
+from voice_harness.judging import catalogue
+
+
+def run_one(defect: Defect | None, reports_dir: Path, reduced: bool, workers: int, variant: str | None = None) -> dict:
+    """One harness run with this defect switched on (None: the variant's baseline, no defect); its red,
+    green and inconclusive ids."""
+    name = defect.name if defect is not None else "baseline"
+    out = reports_dir / "sensitivity" / (f"{variant}-{name}" if variant else name)
+    args = [sys.executable, "-m", "voice_harness", "run", "--reports-dir", str(out)]
+    if defect is not None:
+        args += ["--defect", defect.name]
+    if variant:
+        args += ["--variant", variant]
+    args += ["--", "-q"]
+    if reduced and defect is not None:
+        args.append("--req=" + ",".join(sorted({*defect.breaks, *defect.collateral, "CANARY-1"})))
+    args += ["-n", str(workers) if workers > 1 else "0"]  # two defects run at once already (--jobs)
+    started = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800)
+    (out / "output.txt").parent.mkdir(parents=True, exist_ok=True)
+    (out / "output.txt").write_text(done.stdout + done.stderr)
+    record_path = out / "conformance.json"
+    if not record_path.is_file():
+        return {"exit": done.returncode, "error": (done.stdout + done.stderr).strip().splitlines()[-1:],
+                "red": [], "green": [], "inconclusive": [], "gate_passed": None,
+                "seconds": round(time.monotonic() - started, 1)}
+    conformance = json.loads(record_path.read_text())
+    record = conformance["requirements"]
+    return {"exit": done.returncode, "seconds": round(time.monotonic() - started, 1),
+            "red": [rid for rid, e in record.items() if e["verdict"] == "fail"],
+            "green": [rid for rid, e in record.items() if e["verdict"] == "pass"],
+            "inconclusive": [rid for rid, e in record.items() if e["verdict"] == "inconclusive"],
+            # Not judged (environment, harness, app or scenario error): the matrix cannot count these either way.
+            "errors": [rid for rid, e in record.items() if e["verdict"] == "error"],
+            "status": conformance["run"].get("status", "complete"),
+            "gate_passed": (conformance.get("gate") or {}).get("passed"),
+            # Why each id went red: an unexpected red must be explainable from this record alone.
+            "reasons": {rid: e["reason"] for rid, e in record.items()
+                        if e["verdict"] in ("fail", "error", "inconclusive")}}
+
+
+def judge(defect: Defect, result: dict, baseline: dict | None = None) -> dict:
+    """Which expected ids stayed green (missed) and which went red without a stated reason. Against a variant,
+    ids already red or inconclusive in the variant's baseline (features it ignores) are neither."""
+    red = set(result["red"])
+    known_bad = set(baseline["red"]) | set(baseline["inconclusive"]) if baseline else set()
+    return {**result, "expected_red": list(defect.breaks), "collateral": list(defect.collateral),
+            "missed": [r for r in defect.breaks if r not in red],
+            "unexpected_red": sorted(red - set(defect.breaks) - set(defect.collateral) - known_bad)}
+
+
+def applicable(defect: Defect, baseline: dict | None) -> bool:
+    """A defect can be judged on a variant only if every id it breaks passes there without it (a defect of a
+    feature the variant ignores cannot be seen on it)."""
+    return baseline is None or set(defect.breaks) <= set(baseline["green"])
+
+
+def matrix(results: dict[str, dict], mode: str, variant: str | None = None, baseline: dict | None = None,
+           not_applicable: list[str] = ()) -> dict:
+    known = catalogue.load()
+    caught = {rid for name, r in results.items() for rid in load_defects()[name].breaks if rid in r["red"]}
+    # On a variant, a MUST id it cannot pass (a feature it ignores) is not the matrix's to catch.
+    scope = [rid for rid, req in known.items() if (baseline is None or rid in baseline["green"]) and not req.planned]
+    musts = [rid for rid in scope if known[rid].level == "MUST"]
+    return {"mode": mode, "variant": variant, "defects": results,
+            **({"baseline": baseline, "not_applicable": list(not_applicable)} if baseline is not None else {}),
+            "must_ids_caught": [rid for rid in musts if rid in caught],
+            "must_ids_uncaught": [rid for rid in musts if rid not in caught],
+            "should_ids_caught": [rid for rid in scope if known[rid].level == "SHOULD" and rid in caught],
+            "should_ids_uncaught": [rid for rid in scope if known[rid].level == "SHOULD" and rid not in caught]}
+
+
+def expected_exit(result: dict) -> int:
+    """1 when the gate failed in the run's own record (a MUST id red, or only inconclusive); 0 when it passed.
+    Without a record, 1 when a MUST id went red."""
+    if result.get("gate_passed") is not None:
+        return 0 if result["gate_passed"] else 1
+    known = catalogue.load()
+    return 1 if any(known[rid].level == "MUST" for rid in result["red"]) else 0
+
+
+def passed(record: dict) -> bool:
+    """Every MUST id caught, and every defect's run judged (no error), red where expected and nowhere else."""
+    return not record["must_ids_uncaught"] and all(
+        not r["missed"] and not r["unexpected_red"] and not r.get("errors") and r.get("status", "complete") ==
+        "complete" and r["exit"] == expected_exit(r) for r in record["defects"].values())
+
+
+def to_markdown(record: dict) -> str:
+    ids = list(catalogue.load())
+    variant = record.get("variant")
+    title = f"Sensitivity matrix ({record['mode']} mode" + (f", variant `{variant}`" if variant else "") + ")"
+    lines = [f"{title}: each row a known defect of the reference proxy, each column a requirement. **X** expected "
+             f"red and red; **x** red for the defect's stated collateral reason; **MISS** expected red but not red; "
+             f"**!** red without a stated reason; **E** not judged (an environment, harness, app or scenario error: the run is not valid); **?** inconclusive (its situation never arose, or a step it "
+             f"needed failed under another id); `.` green; blank: not run.", ""]
+    rows = list(record["defects"].items())
+    if "baseline" in record:
+        lines += [f"The first row is the variant without a defect: ids it cannot pass (features it ignores) are "
+                  f"out of scope for the rows below, and defects that only break such ids are not run on it: "
+                  f"{', '.join(f'`{n}`' for n in record['not_applicable']) or 'none'}.", ""]
+        rows.insert(0, ("(no defect)", record["baseline"]))
+    lines += ["| defect | " + " | ".join(ids) + " |", "|---|" + "---|" * len(ids)]
+    for name, result in rows:
+        defect = load_defects().get(name)
+        breaks = defect.breaks if defect else ()
+        collateral = defect.collateral if defect else ()
+        cells = []
+        for rid in ids:
+            if rid in result["red"]:
+                cells.append("X" if rid in breaks else "x" if rid in collateral else "!")
+            elif rid in result.get("errors", []):
+                cells.append("E")
+            elif rid in breaks:
+                cells.append("MISS")
+            elif rid in result.get("inconclusive", []):
+                cells.append("?")
+            else:
+                cells.append("." if rid in result["green"] else "")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += ["", f"MUST ids caught: {len(record['must_ids_caught'])} of "
+                  f"{len(record['must_ids_caught']) + len(record['must_ids_uncaught'])}; uncaught: "
+                  f"{', '.join(record['must_ids_uncaught']) or 'none'}. SHOULD ids caught: "
+                  f"{len(record['should_ids_caught'])}; without a defect: "
+                  f"{', '.join(record['should_ids_uncaught']) or 'none'}. Planned, no test yet: "
+                  f"{', '.join(catalogue.planned()) or 'none'}.", "", "Collateral, with reasons:", ""]
+    for defect in load_defects().values():
+        if defect.collateral:
+            lines.append(f"- `{defect.name}` also turns {', '.join(defect.collateral)} red: {defect.collateral_reason}")
+    return "\n".join(lines) + "\n"
+
+
+DOCS_TITLE = "# Sensitivity of the harness\n"
+
+
+def write_docs(docs: Path, record: dict, reduced: bool) -> None:
+    """Put this matrix on the docs page in its own section (one per variant), keeping the others."""
+    variant = record.get("variant")
+    key = variant or "reference"
+    flags = (" --reduced" if reduced else "") + (f" --variant {variant}" if variant else "")
+    heading = f"## {'The feature-minimal variant' if variant else 'The reference proxy'}"
+    section = (f"<!-- matrix:{key} -->\n{heading}\n\nMade by `python -m harness sensitivity --docs {docs}{flags}`."
+               f"\n\n{to_markdown(record)}<!-- /matrix:{key} -->\n")
+    text = docs.read_text() if docs.is_file() else DOCS_TITLE
+    start, end = f"<!-- matrix:{key} -->", f"<!-- /matrix:{key} -->\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    docs.write_text(text)
+
+
+def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, reports_dir: Path,
+         docs: Path | None, variant: str | None = None) -> int:
+    chosen = [load_defects()[n] for n in (names or sorted(load_defects()))]
+    mode = "reduced" if reduced else "full"
+    suffix = f"-{variant}" if variant else ""
+    print(f"harness sensitivity: {len(chosen)} defects, {mode} mode{f', variant {variant}' if variant else ''}, "
+          f"{jobs} at a time", flush=True)
+    baseline = None
+    if variant:
+        baseline = run_one(None, reports_dir, False, max(workers, 2), variant)
+        print(f"  {'(no defect: the variant baseline)':<42} red {', '.join(baseline['red']) or '-'}; inconclusive "
+              f"{', '.join(baseline['inconclusive']) or '-'}  {baseline['seconds']:>6.1f}s", flush=True)
+    skipped = [d.name for d in chosen if not applicable(d, baseline)]
+    results: dict[str, dict] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(run_one, d, reports_dir, reduced, workers, variant): d
+                   for d in chosen if d.name not in skipped}
+        for future in concurrent.futures.as_completed(futures):
+            defect = futures[future]
+            results[defect.name] = judge(defect, future.result(), baseline)
+            r = results[defect.name]
+            status = "ok" if not r["missed"] and not r["unexpected_red"] else \
+                f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
+                    f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"] + r["missed"])
+            print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
+                  flush=True)
+    record = matrix({d.name: results[d.name] for d in chosen if d.name in results}, mode, variant, baseline,
+                    skipped)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / f"sensitivity{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")
+    markdown = to_markdown(record)
+    (reports_dir / f"sensitivity{suffix}.md").write_text(markdown)
+    if docs is not None:
+        write_docs(docs, record, reduced)
+    print(f"reports: {reports_dir / f'sensitivity{suffix}.json'}, sensitivity{suffix}.md; MUST ids uncaught: "
+          f"{', '.join(record['must_ids_uncaught']) or 'none'}"
+          + (f"; not applicable to the variant: {', '.join(skipped)}" if skipped else ""))
+    return 0 if passed(record) else 1
