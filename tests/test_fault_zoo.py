@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_harness.plugin import run_files
+from voice_harness.reports import run_files
 from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES
 from voice_harness.targets.proxy_process import free_port
 from voice_harness.timeouts import units

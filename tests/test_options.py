@@ -3,7 +3,7 @@ ones, and the CLI hands them to pytest unchanged."""
 
 import argparse
 
-from voice_harness.plugin import options
+from voice_harness import options
 
 
 def cli_parser() -> argparse.ArgumentParser:

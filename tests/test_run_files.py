@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from voice_harness.plugin import run_files
+from voice_harness.reports import run_files
 from voice_harness.errors import EnvironmentProblem
 
 
@@ -24,7 +24,7 @@ def test_clearing_removes_an_earlier_runs_artefacts_and_keeps_other_commands_out
 
 def test_a_second_run_on_the_same_folder_is_refused_naming_the_first(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pathlib; from voice_harness.plugin import run_files; "
+        [sys.executable, "-c", "import sys, pathlib; from voice_harness.reports import run_files; "
          "run_files.claim(pathlib.Path(sys.argv[1])); print('held', flush=True); sys.stdin.read()", str(tmp_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

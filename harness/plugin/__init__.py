@@ -13,7 +13,9 @@ from websockets.exceptions import ConnectionClosed
 
 from voice_harness.mock_upstream.scenario import ScenarioError
 
-from voice_harness.plugin import attachments, options, overrides, run_files
+from voice_harness import options
+from voice_harness.plugin import attachments, overrides
+from voice_harness.reports import run_files
 from voice_harness.judging import attribution, catalogue, invariants, metrics
 from voice_harness.targets import browser, preflight, run_config
 from voice_harness.reports import report, timeline_view
@@ -31,7 +33,7 @@ pytest_plugins = ["voice_harness.plugin.fixtures"]
 
 
 MARKERS = (
-    "req(*ids): conformance requirement ids (harness/requirements.toml) that this test checks",
+    "req(*ids): conformance requirement ids (harness/judging/requirements.toml) that this test checks",
     "scenario(name=None, **overrides): the mock upstream scenario for this test",
 )
 
@@ -140,7 +142,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for rid in ids:
             if rid not in known:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r} in @pytest.mark.req "
-                                        f"(ids are defined in harness/requirements.toml)")
+                                        f"(ids are defined in harness/judging/requirements.toml)")
         if ids:
             item.user_properties.append(("req", ",".join(dict.fromkeys(ids))))
     wanted = config.getoption("--req")

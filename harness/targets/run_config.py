@@ -8,7 +8,7 @@ from pathlib import Path
 
 from voice_harness.mock_upstream import scenario as scenarios
 from voice_harness.targets import defect_registry, profiles
-from voice_harness.plugin import options
+from voice_harness import options
 from voice_harness.errors import UsageProblem
 
 # Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context

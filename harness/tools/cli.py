@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from voice_harness.targets import browser, preflight, run_config
-from voice_harness.plugin import options, run_files
+from voice_harness import options
+from voice_harness.reports import run_files
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, UsageProblem
 
@@ -239,6 +240,11 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
 
 def run_pytest(args: list[str]) -> int:
     import pytest
+
+    # Nothing goes into the install folder: no assertion-rewrite caches next to the bundled suites (the workers
+    # and the proxy inherit the variable).
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
     code = int(pytest.main(args))
     if code in _USAGE_CODES:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from voice_harness.mock_upstream.scenario import ScenarioError, from_toml
 
-from voice_harness.plugin import options
+from voice_harness import options
 from voice_harness import paths
 from voice_harness.targets import profiles, run_config
 from voice_harness.errors import EnvironmentProblem, UsageProblem
