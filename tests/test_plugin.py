@@ -156,3 +156,28 @@ def test_a_wire_connection_found_closed_leaves_the_check_inconclusive_not_failed
     entry = conformance(pytester)["requirements"]["LIFE-1"]
     assert entry["verdict"] == "inconclusive"
     assert "the connection closed (code 1011 gone) before the check could finish" in entry["reason"]
+
+
+SEES_LAUNCH_ARGS = '''
+def test_launch_args(browser_type_launch_args, harness_config):
+    print("FLAGS", "--disable-sync" in browser_type_launch_args.get("args", []))
+'''
+
+
+@pytest.mark.parametrize("order", [("voice_harness.plugin", "playwright"), ("playwright", "voice_harness.plugin")])
+def test_the_harness_overrides_win_whatever_order_the_plugins_load_in(pytester, monkeypatch, order):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_sample=SEES_LAUNCH_ARGS)
+    plugins = [arg for name in order for arg in ("-p", name)]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "xdist", *plugins, "-s")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*FLAGS True*"])
+
+
+def test_a_run_that_uses_none_of_the_harness_keeps_pytest_playwrights_launch_args(pytester):
+    pytester.makepyfile(test_sample='def test_launch_args(browser_type_launch_args):\n'
+                                    '    print("FLAGS", "--disable-sync" in browser_type_launch_args.get("args", []))\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*FLAGS False*"])
+    assert "conformance" not in result.stdout.str()
