@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all)")
     bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
     bench.add_argument("--reports-dir", default=str(paths.default_reports()))
-    commands.add_parser("setup-browser", help="find a Chromium, or install Debian's chromium when run as root")
+    commands.add_parser("setup-browser", help="find or get a Chromium: CHROMIUM_PATH, Playwright's, playwright install, "
+                                            "the system's, Debian's package as root")
     profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
     profile.add_argument("action", choices=("list", "show"))
     profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
@@ -152,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                                   args.variant)
         if taken is not None:
             raise taken
+        for part in ("suites", "catalogue", "test_app"):   # a broken install: exit 2 before any test
+            paths.bundled(part)
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
         if not looking:
