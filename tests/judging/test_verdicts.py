@@ -47,7 +47,7 @@ def test_the_catalogue_has_exactly_the_ids_of_the_protocol_document():
 
     import pytest
 
-    protocol = Path(__file__).resolve().parents[2] / "shared" / "PROTOCOL.md"
+    protocol = Path(__file__).resolve().parents[3] / "shared" / "PROTOCOL.md"
     if not protocol.is_file():
         pytest.skip("../shared/PROTOCOL.md is not beside this checkout")
     ids = re.findall(r"^\| ([A-Z]+-\d+) \| (MUST|SHOULD) \|", protocol.read_text(), re.M)

@@ -12,7 +12,7 @@ import pytest
 from voice_harness.tools.bench import per_test_costs, scripted_reply_latency_s, verdicts
 from voice_harness.mock_upstream.scenario import Scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_scripted_reply_latency_follows_the_scenario():

@@ -22,7 +22,7 @@ from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
 from voice_harness.mock_upstream.scenario import Delay, Scenario, Turn, from_toml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GENERATED = settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 
 # Hypothesis's pytest plugin caches constants in Hypothesis's home directory while collecting (before any fixture

@@ -17,7 +17,7 @@ from voice_harness.timeouts import units
 from voice_harness.wire.recording import Frame
 from voice_harness.mock_upstream.scenario import Scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def harness(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The fault zoo: each set-up mistake, broken proxy and harness fault of tests/fault_zoo.toml, run through
+"""The fault zoo: each set-up mistake, broken proxy and harness fault of tests/plugin/fault_zoo.toml, run through
 `harness run`, gets the attribution the file states (exit code, verdicts, message), and leaves no process of
 the run behind. docs/attribution.md publishes the same table (checked at the end of this file)."""
 
@@ -21,8 +21,8 @@ from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES
 from voice_harness.targets.proxy_process import free_port
 from voice_harness.timeouts import units
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CASES = tomllib.loads((Path(__file__).with_name("fault_zoo.toml")).read_text())["case"]
 MARK_ENV = "FAULT_ZOO_RUN"
 

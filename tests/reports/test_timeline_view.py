@@ -11,7 +11,7 @@ import pytest
 from voice_harness.reports.timeline_view import render_html, write
 from voice_harness.wire.recording import PREVIEW_CHARS, Frame, Recorder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_frames_become_arrows_between_lanes_with_the_anchors_highlighted():

@@ -12,7 +12,7 @@ from voice_harness.judging import catalogue
 from voice_harness.tools.sensitivity import expected_exit
 from voice_harness.reference_proxy.defects import DEFECTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The reduced matrix is one long fixture (about 30 harness runs); it gets a bound of its own.
 pytestmark = pytest.mark.timeout(3000)
 

@@ -11,7 +11,7 @@ from voice_harness.judging.metrics import classify, percentile, run_figures
 from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame(t, leg, arrow, type_=None, kind="text", data=None):

@@ -15,8 +15,8 @@ import pytest
 from voice_harness.targets.proxy_process import free_port
 from voice_harness.targets.static_server import StaticServer
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 pytestmark = pytest.mark.e2e  # each test runs the harness end to end
 
