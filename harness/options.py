@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 VARIANTS = ("minimal",)   # of the reference proxy (python -m reference_proxy --variant NAME)
-UPSTREAMS = ("mock", "real")
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,10 @@ OPTIONS = (
     Option("--proxy-cmd", "start the proxy with this command; needs {port}, may use {upstream_url} and {python}"),
     Option("--proxy-url", "test the proxy already running at this ws:// URL"),
     Option("--app-url", "drive the app served at this URL instead of the bundled one (selectors from the profile)"),
-    Option("--upstream", "mock, or the real OpenAI Realtime API through the recording tap", choices=UPSTREAMS),
+    Option("--upstream", "mock; real (the OpenAI Realtime API through the recording tap, a cassette per test under "
+                         "reports/cassettes/); or replay:PATH (recorded cassettes served as the upstream, no key)"),
+    Option("--replay-speed", "with --upstream replay:PATH, play recorded delays this many times faster "
+                             "(default 1: as recorded)"),
     Option("--timelines", "HTML timelines of both legs under reports/timelines/: for failed tests, or all",
            default="failed", choices=("failed", "all")),
     Option("--req", "run only the tests of these requirement ids (comma-separated)", cli=None),

@@ -23,7 +23,7 @@ from voice_harness.judging.checks import ConformanceFailure, Inconclusive
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING,
-                                       TRACE)
+                                       TRACE, VERDICT)
 from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, verdicts
 
 # The run's status in conformance.json.
@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
             config.getoption("--harness-strict"), reports_dir, config.getoption("--proxy-cmd"),
             config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"),
-            config.getoption("--variant"))
+            config.getoption("--variant"), replay_speed=config.getoption("--replay-speed"))
     except UsageProblem as exc:
         raise pytest.UsageError(str(exc)) from None
     if owner:
@@ -180,6 +180,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     violations = _invariant_violations(item) if rep.when == "call" and not faults else []
     # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
     extra = _judge(item, rep, call, violations, faults) if item.get_closest_marker("req") else []
+    if rep.when == "call":
+        item.stash[VERDICT] = dict(extra).get("own", rep.outcome)   # a cassette's header keeps it
     if rep.when == "setup" and EARLIER_DEATH in item.stash:
         test, why = item.stash[EARLIER_DEATH]
         extra.append(("death_of", json.dumps({"test": test, "reason": why})))
@@ -218,14 +220,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, violations: list,
-           faults: list[str]) -> list:
+           faults: list[tuple[str, str]]) -> list:
     """This phase's outcome for the test's own ids, and whose fault a bad one is (harness.attribution): the
     report is adjusted in place; the user properties that carry the outcome to the controller are returned.
     faults: what broke in the mock or a tap during the test."""
     death = _proxy_death(item) if rep.when in ("call", "teardown") else None
     if faults:
-        # The mock or a tap broke during the test: whatever the test concluded rests on a broken part.
-        return _errored(item, rep, attribution.Blame(attribution.HARNESS, "; ".join(faults)))
+        # The mock or a tap broke during the test (or a replay's cassette did not cover what the proxy did):
+        # whatever the test concluded rests on a broken part.
+        return _errored(item, rep, attribution.Blame(faults[0][0], "; ".join(what for _, what in faults)))
     if call.excinfo is None or rep.outcome != "failed":
         return _proxy_failed(item, rep, death, None) if death is not None and rep.outcome != "skipped" else []
     exc = call.excinfo.value
@@ -268,9 +271,11 @@ def _errored(item: pytest.Item, rep: pytest.TestReport, blame: attribution.Blame
 _NOT_THE_PROXYS = (HarnessFault, EnvironmentProblem, ScenarioError)
 
 
-def _harness_faults(item: pytest.Item) -> list[str]:
-    """Faults of the harness's own parts (the mock upstream, the taps) during this test so far."""
-    return [fault for check in item.stash.get(FAULTS, []) for fault in check()]
+def _harness_faults(item: pytest.Item) -> list[tuple[str, str]]:
+    """Faults of the harness's own parts (the mock upstream, the taps, a replay's cassette) during this test so
+    far, as (party, what)."""
+    return [(fault.party, str(fault)) if isinstance(fault, HarnessFault) else (attribution.HARNESS, fault)
+            for check in item.stash.get(FAULTS, []) for fault in check()]
 
 
 def _proxy_death(item: pytest.Item) -> attribution.Blame | None:

@@ -16,15 +16,17 @@ from voice_harness.mock_upstream import tap_rules
 from voice_harness.wire.recording import Frame, Recorder
 from voice_harness.mock_upstream.engine import unused_rules
 from voice_harness.wire.relay import Relay
+from voice_harness.wire import cassette
+from voice_harness.mock_upstream.replay_server import ReplayUpstream
 from voice_harness.mock_upstream.server import MockUpstream
 
 from voice_harness.drivers.app_driver import GIVE_UP_POLL_S, AppDriver
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.judging.checks import not_provoked
-from voice_harness import paths
+from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, HarnessFault
-from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST,
+from voice_harness.plugin.keys import (VERDICT, CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST,
                                        PROXY, RECORDING, TRACE)
 from voice_harness.targets.proxy_process import ExternalProxy, ProxyProcess, free_port
 from voice_harness.targets.run_config import RunConfig
@@ -60,8 +62,9 @@ def harness_loop() -> Iterator[LoopThread]:
 @pytest.fixture(scope="session")
 def mock_server(harness_loop: LoopThread, recorder: Recorder,
                 harness_config: RunConfig) -> Iterator[MockUpstream | None]:
-    """The worker's mock upstream (a fixed port if the profile says so); None when the upstream is real."""
-    if harness_config.real_upstream:
+    """The worker's mock upstream (a fixed port if the profile says so); None when the upstream is real or a
+    replay of cassettes."""
+    if harness_config.real_upstream or harness_config.replay:
         yield None
         return
     server = MockUpstream(recorder, port=harness_config.profile.upstream.port)
@@ -90,10 +93,27 @@ def upstream_tap(harness_loop: LoopThread, recorder: Recorder, harness_config: R
 
 
 @pytest.fixture(scope="session")
-def upstream_url(harness_config: RunConfig, mock_server: MockUpstream | None, upstream_tap: Relay | None) -> str:
-    """The URL the proxy is given as its upstream: the mock, or the tap with the real API's path and query."""
+def replay_server(harness_loop: LoopThread, recorder: Recorder,
+                  harness_config: RunConfig) -> Iterator[ReplayUpstream | None]:
+    """--upstream replay:PATH: the recorded cassettes served as the upstream; None otherwise."""
+    if not harness_config.replay:
+        yield None
+        return
+    server = ReplayUpstream(recorder, harness_config.replay_speed)
+    harness_loop.run(server.start())
+    yield server
+    harness_loop.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def upstream_url(harness_config: RunConfig, mock_server: MockUpstream | None, upstream_tap: Relay | None,
+                 replay_server: ReplayUpstream | None) -> str:
+    """The URL the proxy is given as its upstream: the mock, a replay, or the tap with the real API's path and
+    query."""
     if mock_server is not None:
         return mock_server.url
+    if replay_server is not None:
+        return replay_server.url
     real = urlsplit(harness_config.profile.upstream.real_url)
     return upstream_tap.url(real.path + (f"?{real.query}" if real.query else ""))
 
@@ -146,10 +166,14 @@ def scenario_for(node: pytest.Item, config: RunConfig) -> scenarios.Scenario:
 
 @pytest.fixture
 def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | None, upstream_tap: Relay | None,
-                  harness_config: RunConfig) -> Iterator[MockUpstream | None]:
+                  replay_server: ReplayUpstream | None, harness_config: RunConfig) -> Iterator[MockUpstream | None]:
     """The mock upstream set to this test's scenario; it checks its own expectations at teardown.
     With the real upstream: None; the tap plays the scenario's delay, drop and close rules, and a test whose
-    scenario needs more than that is skipped."""
+    scenario needs more than that is skipped; the test's upstream session is kept as a cassette.
+    With a replay: None; the test's cassette is served (a test with none is skipped)."""
+    if replay_server is not None:
+        yield from _replayed(request, replay_server, harness_config)
+        return
     if mock_server is None:
         scenario = scenario_for(request.node, harness_config)
         why = tap_rules.unsupported(scenario)
@@ -158,6 +182,7 @@ def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | No
         upstream_tap.scenario = scenario
         yield None
         upstream_tap.scenario = None
+        _keep_cassette(request.node, upstream_tap, harness_config, scenario)
         return
     try:
         mock_server.use(scenario_for(request.node, harness_config))
@@ -176,6 +201,33 @@ def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | No
         ids = [rid for mark in request.node.iter_markers("req") for rid in mark.args]
         not_provoked(ids[0] if ids else "scenario", "the scenario's rules to apply; they did not: "
                      + "; ".join(unused))
+
+
+def _replayed(request: pytest.FixtureRequest, server: ReplayUpstream, config: RunConfig) -> Iterator[None]:
+    """Serve the test's cassette; a divergence makes the test an error (the cassette's scope, not the proxy's)."""
+    recorded = config.cassettes.get(request.node.nodeid)
+    if recorded is None:
+        pytest.skip(f"no cassette for this test in {config.profile.upstream.replay}")
+    server.use(recorded)
+    diverged = lambda: [HarnessFault(d, party="scenario") for d in server.divergences]  # noqa: E731
+    request.node.stash.setdefault(FAULTS, []).append(diverged)
+    yield None
+    server.use(None)
+    if diverged():
+        raise diverged()[0]
+
+
+def _keep_cassette(node: pytest.Item, tap: Relay, config: RunConfig, scenario: scenarios.Scenario) -> None:
+    """The test's upstream session as a cassette under reports/cassettes/ (what the real service did)."""
+    if RECORDING not in node.stash:
+        return
+    frames = node.stash[RECORDING].timeline().frames
+    if not any(f.leg == "B" for f in frames):
+        return
+    header = {"harness": version(), "test": node.nodeid, "scenario": scenario.name,
+              "upstream": urlsplit(config.profile.upstream.real_url).netloc, "verdict": node.stash.get(VERDICT, None)}
+    recorded = cassette.from_frames(frames, tap.opened, header)
+    cassette.write(config.reports_dir / "cassettes" / f"{safe_name(node.nodeid)}{cassette.SUFFIX}", recorded)
 
 
 @dataclass

@@ -8,6 +8,8 @@ FAILED = pytest.StashKey[bool]()      # the test failed in setup or call (its tr
 TRACE = pytest.StashKey["object"]()    # the path of the failed test's Playwright trace
 PROXY = pytest.StashKey["object"]()    # the proxy process the test ran against (to name its exit)
 DEATH_REPORTED = pytest.StashKey[bool]()   # the proxy's exit during this test is already its failure
-FAULTS = pytest.StashKey["list"]()     # callables naming faults of the harness's own parts during this test
+FAULTS = pytest.StashKey["list"]()     # callables naming faults of the harness's own parts during this test:
+                                       # strings (the harness's) or HarnessFault (with its party)
+VERDICT = pytest.StashKey[str]()       # the test's own outcome at call (passed, failed, error, inconclusive, ...)
 LAST_PROXY_TEST = pytest.StashKey["object"]()   # (config) the last test item that ran against the proxy
 EARLIER_DEATH = pytest.StashKey["object"]()     # (item) the proxy exited after the previous test: (its nodeid, why)

@@ -24,6 +24,7 @@ from voice_harness.errors import UsageProblem
 PLACEHOLDERS = {"python", "port", "upstream_url", "defect", "variant"}
 REAL_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 UPSTREAM_MODES = ("mock", "real")
+REPLAY, REPLAY_PREFIX = "replay", "replay:"
 
 _TOP_KEYS = {"description", "proxy", "upstream", "app"}
 _PROXY_KEYS = {"command", "url", "defect_args", "variant_args", "path", "ready_log", "ready_timeout_s", "env"}
@@ -60,9 +61,10 @@ class ProxySpec:
 
 @dataclass(frozen=True)
 class UpstreamSpec:
-    mode: str = "mock"                      # mock | real (OpenAI through the tap)
+    mode: str = "mock"                      # mock | real (OpenAI through the tap) | replay (cassettes)
     port: int = 0                           # where the mock (or the tap) listens; 0: chosen by the OS
     real_url: str = REAL_URL
+    replay: Path | None = None              # mode replay: a cassette, or a folder of them (--upstream replay:PATH)
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,17 @@ def with_overrides(profile: Profile, proxy_cmd: str | None = None, proxy_url: st
     if app_url is not None:
         app = dataclasses.replace(app, url=_http_url(app_url, Path("--app-url"), "url"))
     if upstream is not None:
-        if upstream not in UPSTREAM_MODES:
-            raise UsageProblem(f"--upstream must be one of {', '.join(UPSTREAM_MODES)}")
-        up = dataclasses.replace(up, mode=upstream)
+        if upstream.startswith(REPLAY_PREFIX):
+            source = Path(upstream.removeprefix(REPLAY_PREFIX)).expanduser()
+            if not upstream.removeprefix(REPLAY_PREFIX) or not source.exists():
+                raise UsageProblem(f"--upstream {upstream}: no such cassette or folder (record one with "
+                                   f"--upstream real: reports/cassettes/)")
+            up = dataclasses.replace(up, mode=REPLAY, replay=source.resolve())
+        elif upstream not in UPSTREAM_MODES:
+            raise UsageProblem(f"--upstream must be one of {', '.join(UPSTREAM_MODES)}, or {REPLAY_PREFIX}PATH "
+                               f"(a cassette or a folder of them)")
+        else:
+            up = dataclasses.replace(up, mode=upstream, replay=None)
     return dataclasses.replace(profile, proxy=proxy, app=app, upstream=up)
 
 

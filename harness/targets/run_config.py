@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from voice_harness.mock_upstream import scenario as scenarios
 from voice_harness.targets import defect_registry, profiles
 from voice_harness import options
 from voice_harness.errors import UsageProblem
+from voice_harness.wire import cassette
 
 # Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
 # and functions, so the sensitivity matrix can show that no core defect hides behind an optional feature.
@@ -25,13 +26,21 @@ class RunConfig:
     strict: bool
     reports_dir: Path
     variant: str | None = None     # the reference proxy's variant (minimal), through the profile's variant_args
+    replay_speed: float = 1.0      # --upstream replay:PATH: recorded delays divided by this
+    cassettes: dict = field(default_factory=dict)   # --upstream replay:PATH: the cassettes, by test
+
+    @property
+    def replay(self) -> bool:
+        return self.profile.upstream.mode == profiles.REPLAY
 
     @property
     def real_upstream(self) -> bool:
         return self.profile.upstream.mode == "real"
 
     def describe(self) -> dict:
-        return {"profile": self.profile.name, "upstream": self.profile.upstream.mode,
+        upstream = self.profile.upstream
+        return {"profile": self.profile.name,
+                "upstream": f"replay:{upstream.replay}" if self.replay else upstream.mode,
                 "proxy": self.profile.proxy.url or "started by the profile's command",
                 "app": self.profile.app.url or "bundled", "scenario": self.scenario_name, "defect": self.defect,
                 "variant": self.variant, "strict": self.strict}
@@ -39,7 +48,8 @@ class RunConfig:
 
 def build(profile: str, scenario: str | None, defect: str | None, strict: bool, reports_dir: Path,
           proxy_cmd: str | None = None, proxy_url: str | None = None, app_url: str | None = None,
-          upstream: str | None = None, variant: str | None = None) -> RunConfig:
+          upstream: str | None = None, variant: str | None = None, *, replay_speed: str | None = None
+          ) -> RunConfig:
     """Resolve the user's choices; a bad one raises UsageProblem with one line saying what to do."""
     loaded = profiles.with_overrides(profiles.load(profile), proxy_cmd, proxy_url, app_url, upstream)
     if loaded.upstream.mode == "real" and not os.environ.get("OPENAI_API_KEY"):
@@ -51,7 +61,26 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
         raise UsageProblem(str(exc)) from None
     _check_switch("defect", defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
     _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
-    return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant)
+    speed, cassettes = _replay(loaded, replay_speed)
+    return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant, speed, cassettes)
+
+
+def _replay(profile: profiles.Profile, speed: str | None) -> tuple[float, dict]:
+    """--upstream replay:PATH: its cassettes (read now: a malformed one is a usage error) and the speed."""
+    if profile.upstream.mode != profiles.REPLAY:
+        if speed is not None:
+            raise UsageProblem("--replay-speed applies to --upstream replay:PATH only")
+        return 1.0, {}
+    try:
+        value = float(speed) if speed is not None else 1.0
+    except ValueError:
+        value = 0.0
+    if not 0.01 <= value <= 100:
+        raise UsageProblem(f"--replay-speed must be a number from 0.01 to 100, not {speed!r}")
+    try:
+        return value, cassette.load_all(profile.upstream.replay)
+    except cassette.CassetteError as exc:
+        raise UsageProblem(f"--upstream replay: {exc}") from None
 
 
 def _check_switch(kind: str, value: str | None, known, profile_can: bool, profile: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from voice_harness.targets import browser, preflight, run_config
 from voice_harness import options
 from voice_harness.reports import run_files
-from voice_harness import paths
+from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, UsageProblem
 
 # pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
@@ -29,17 +29,6 @@ def program() -> str:
         return name
     return f"python -m {sys.modules['__main__'].__spec__.name.removesuffix('.__main__')}" \
         if getattr(sys.modules.get("__main__"), "__spec__", None) else "python -m voice_harness"
-
-
-def version() -> str:
-    """The installed distribution's version (the package's own where it is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version as installed
-
-    from voice_harness import __version__
-    try:
-        return installed("voice-proxy-harness")
-    except PackageNotFoundError:
-        return __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = run_config.build(args.profile, args.scenario, args.defect, args.harness_strict,
                                   Path(args.reports_dir), args.proxy_cmd, args.proxy_url, args.app_url, args.upstream,
-                                  args.variant)
+                                  args.variant, replay_speed=args.replay_speed)
         if taken is not None:
             raise taken
         for part in ("suites", "catalogue", "test_app"):   # a broken install: exit 2 before any test

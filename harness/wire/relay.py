@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import logging
 
 from websockets.asyncio.client import connect
@@ -39,12 +40,14 @@ class Relay(Listener):
         # Delay, drop and close rules applied to what the target sends (the tap on a real upstream).
         self.scenario: Scenario | None = None
         self._ids = itertools.count(1)
+        self.opened: dict[int, tuple[float, str]] = {}   # conn -> (when it opened, the request's path)
 
     def url(self, path: str = "") -> str:
         return f"ws://{self.host}:{self.port}{path}"
 
     async def _handle(self, client: ServerConnection) -> None:
         conn = next(self._ids)
+        self.opened[conn] = (time.monotonic(), client.request.path)
         try:
             headers = {name: client.request.headers[name] for name in self.forward_headers
                        if name in client.request.headers}

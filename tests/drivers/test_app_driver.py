@@ -7,7 +7,8 @@ from voice_harness.timeouts import units
 
 GREETING = "Welcome! How can I help?"
 REPLY = "Mock reply to: hello"
-# agent-response and conversation-history of the DOM contract; the greeting lands 50 ms in, the reply at 300 ms.
+# agent-response and conversation-history of the DOM contract; the greeting lands 50 ms in, the reply at 1.5 s
+# (a window wide enough for a poll on a loaded machine to see the greeting).
 PAGE = f"""
 <div data-testid="voice-agent">
   <span data-testid="connection-status">connected</span>
@@ -24,7 +25,7 @@ PAGE = f"""
     q('agent-response').textContent = text;
   }}
   setTimeout(() => assistant({GREETING!r}), 50);
-  setTimeout(() => assistant({REPLY!r}), 300);
+  setTimeout(() => assistant({REPLY!r}), 1500);
 </script>
 """
 
