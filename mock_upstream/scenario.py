@@ -288,6 +288,11 @@ def from_toml(path: Path) -> Scenario:
     return _build(data, str(path), spelling)
 
 
+def from_dict(data: dict[str, Any], where: str) -> Scenario:
+    """A scenario from plain data (a cassette's header keeps the one its test ran under), checked like a file."""
+    return _build(dict(data), where)
+
+
 def names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +226,7 @@ def _keep_cassette(node: pytest.Item, tap: Relay, config: RunConfig, scenario: s
     if not any(f.leg == "B" for f in frames):
         return
     header = {"harness": version(), "test": node.nodeid, "scenario": scenario.name,
+              "scenario_data": dataclasses.asdict(scenario),
               "upstream": urlsplit(config.profile.upstream.real_url).netloc, "verdict": node.stash.get(VERDICT, None)}
     recorded = cassette.from_frames(frames, tap.opened, header)
     cassette.write(config.reports_dir / "cassettes" / f"{safe_name(node.nodeid)}{cassette.SUFFIX}", recorded)

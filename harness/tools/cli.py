@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                                                   "to a reproducer: reports/explore.json")
     from voice_harness.tools.explore import add_arguments as explore_arguments
     explore_arguments(explore)
+    drift = commands.add_parser("drift", help="compare the mock with recorded cassettes of the real service: "
+                                              "reports/drift.json and .md")
+    from voice_harness.tools.drift import add_arguments as drift_arguments
+    drift_arguments(drift)
     sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
     sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
     sens.add_argument("--reduced", action="store_true",
@@ -112,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "explore":
         from voice_harness.tools.explore import main as explore
         return explore(args)
+    if args.command == "drift":
+        from voice_harness.tools.drift import main as drift
+        return drift(args)
     if args.command == "sensitivity":
         return _sensitivity(args)
     if args.command == "profile":
