@@ -26,7 +26,7 @@ README = (ROOT / "README.md").read_text()
 
 # What the brief asked for, no more and no less: a renamed or dropped input must show up here.
 EXPECTED_INPUTS = {"proxy-command", "proxy-url", "profile", "upstream", "args", "reports-dir", "python-version",
-                   "harness-version", "artifact-name"}
+                   "harness-version", "artifact-name", "drift"}
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 INPUT_REFERENCE = re.compile(r"\binputs\.([A-Za-z0-9_-]+)")
 
@@ -384,3 +384,21 @@ def test_the_install_step_refuses_an_option_as_the_version(runner, fake_python):
     done = runner("install", {"harness-version": "--index-url=https://example.org/simple"},
                   {"python": {"python-path": str(python), "python-version": "3.11.9"}})
     assert done.returncode == 2 and not log.exists()
+
+
+@pytest.mark.parametrize("run_code, drift_code, step_code", [("0", "0", 0), ("0", "1", 1), ("1", "0", 1),
+                                                             ("0", "2", 2), ("2", "1", 2), ("0", "", 0)])
+def test_a_drift_failure_fails_the_action_too(runner, run_code, drift_code, step_code):
+    done = runner("result", {}, {"run": {"exit-code": run_code}, "drift": {"exit-code": drift_code}})
+    assert done.returncode == step_code
+    assert ("drift:" in done.stdout) == (drift_code not in ("", "0"))
+
+
+def test_the_drift_step_runs_drift_on_the_runs_cassettes_or_says_there_are_none(runner):
+    reports = runner.workspace / "reports"
+    none = runner("drift", {"drift": "true"}, {"prepare": {"reports-dir": str(reports)}})
+    assert none.outputs == {"exit-code": "2"} and "no cassettes" in none.stdout and runner.calls() == []
+    (reports / "cassettes").mkdir(parents=True)
+    found = runner("drift", {"drift": "true"}, {"prepare": {"reports-dir": str(reports)}}, env={"FAKE_EXIT": "1"})
+    assert found.returncode == 0 and found.outputs == {"exit-code": "1"}
+    assert runner.calls() == [["drift", "--cassettes", f"{reports}/cassettes", "--reports-dir", str(reports)]]

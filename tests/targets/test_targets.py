@@ -2,9 +2,7 @@
 path through the recording tap (against a local stand-in for OpenAI), and an app served elsewhere."""
 
 import json
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,51 +13,12 @@ import pytest
 from voice_harness.targets.proxy_process import free_port
 from voice_harness.targets.static_server import StaticServer
 
+from support import background, harness_run, verdicts  # noqa: F401  (background is a fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 pytestmark = pytest.mark.e2e  # each test runs the harness end to end
-
-
-def harness_run(reports: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
-    path = reports / "conformance.json"
-    assert path.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    return done, json.loads(path.read_text())["requirements"]
-
-
-def verdicts(record, *ids):
-    return {rid: record[rid]["verdict"] for rid in ids}
-
-
-class Background:
-    """A process of this test, in its own group, ended with the test."""
-
-    def __init__(self, argv, ready: str, env=None):
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True, env={**os.environ, **(env or {})})
-        for line in self.proc.stderr:  # bounded: the process prints its ready line or exits
-            if ready in line:
-                return
-        raise AssertionError(f"{argv} exited with {self.proc.wait()}")
-
-    def stop(self):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def background():
-    started = []
-
-    def start(argv, ready, env=None):
-        started.append(Background(argv, ready, env))
-        return started[-1]
-    yield start
-    for process in started:
-        process.stop()
 
 
 def test_a_proxy_started_from_a_command_template(tmp_path):

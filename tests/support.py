@@ -1,0 +1,57 @@
+"""What the end-to-end tests share: a harness run in a subprocess, its verdicts, processes in the background.
+(tests/ is on sys.path: its conftest.py sits in a folder without __init__.py.)"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def harness_run(reports: Path, *args: str, env: dict | None = None,
+                without: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, dict]:
+    """`python -m harness run` with its reports in `reports`; env added to this process's, `without` taken out."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in without}
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                          env=environment)
+    path = reports / "conformance.json"
+    assert path.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    return done, json.loads(path.read_text())["requirements"]
+
+
+def verdicts(record, *ids):
+    return {rid: record[rid]["verdict"] for rid in ids}
+
+
+class Background:
+    """A process of this test, in its own group, ended with the test."""
+
+    def __init__(self, argv, ready: str, env=None):
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True, env={**os.environ, **(env or {})})
+        for line in self.proc.stderr:  # bounded: the process prints its ready line or exits
+            if ready in line:
+                return
+        raise AssertionError(f"{argv} exited with {self.proc.wait()}")
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def background():
+    started = []
+
+    def start(argv, ready, env=None):
+        started.append(Background(argv, ready, env))
+        return started[-1]
+    yield start
+    for process in started:
+        process.stop()
