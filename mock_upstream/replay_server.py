@@ -9,8 +9,6 @@ did), never the proxy's failure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 import itertools
 import json
 import time
@@ -18,6 +16,7 @@ import time
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from voice_harness.mock_upstream.due_queue import DueQueue
 from voice_harness.mock_upstream.replay import Divergence, Due, ReplaySession
 from voice_harness.wire.cassette import Cassette
 from voice_harness.wire.listener import Listener
@@ -62,13 +61,11 @@ class _Connection:
     def __init__(self, ws: ServerConnection, conn: int, session: ReplaySession, server: ReplayUpstream):
         self.ws, self.conn, self.session, self.server = ws, conn, session, server
         self.recorder = server.recorder
-        self._queue: list[tuple[float, int, Due]] = []
-        self._seq = itertools.count()
-        self._wake = asyncio.Event()
+        self._due = DueQueue()
         self._closing = False
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._sender())
+        sender = asyncio.create_task(self._due.run(self._carry_out))
         try:
             self._apply(self.session.open(time.monotonic()))
             async for message in self.ws:
@@ -97,35 +94,23 @@ class _Connection:
 
     def _apply(self, due: list[Due]) -> None:
         for item in due:
-            heapq.heappush(self._queue, (item.at, next(self._seq), item))
-        if due:
-            self._wake.set()
+            self._due.put(item.at, item)
 
-    async def _sender(self) -> None:
-        while True:
-            self._wake.clear()
-            if not self._queue:
-                await self._wake.wait()
-                continue
-            delay = self._queue[0][0] - time.monotonic()
-            if delay > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                continue
-            item = heapq.heappop(self._queue)[2]
-            if item.close is not None:
-                await self._close(item.close)
-                return
-            try:
-                if item.entry.binary is not None:
-                    self.recorder.binary(LEG, DOWN, self.conn, item.entry.binary)
-                    await self.ws.send(item.entry.binary)
-                else:
-                    text = json.dumps(item.entry.event) if item.entry.event is not None else (item.entry.text or "")
-                    self.recorder.text(LEG, DOWN, self.conn, text)
-                    await self.ws.send(text)
-            except ConnectionClosed:
-                return
+    async def _carry_out(self, item: Due) -> bool:
+        if item.close is not None:
+            await self._close(item.close)
+            return False
+        try:
+            if item.entry.binary is not None:
+                self.recorder.binary(LEG, DOWN, self.conn, item.entry.binary)
+                await self.ws.send(item.entry.binary)
+            else:
+                text = json.dumps(item.entry.event) if item.entry.event is not None else (item.entry.text or "")
+                self.recorder.text(LEG, DOWN, self.conn, text)
+                await self.ws.send(text)
+        except ConnectionClosed:
+            return False
+        return True
 
     async def _close(self, close: dict) -> None:
         if self._closing or self.ws.close_code is not None:

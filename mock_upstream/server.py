@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 import itertools
 import json
 import time
@@ -13,6 +11,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from voice_harness.wire.listener import Listener
+from voice_harness.mock_upstream.due_queue import DueQueue
 from voice_harness.mock_upstream.engine import CloseSocket, Engine, Outcome, Send
 from voice_harness.wire.recording import DOWN, UP, Recorder
 from voice_harness.mock_upstream.scenario import Scenario
@@ -59,13 +58,11 @@ class MockUpstream(Listener):
 class _Connection:
     def __init__(self, ws: ServerConnection, conn: int, engine: Engine, recorder: Recorder):
         self.ws, self.conn, self.engine, self.recorder = ws, conn, engine, recorder
-        self._queue: list[tuple[float, int, Send]] = []   # a heap: earliest first, then in emission order
-        self._seq = itertools.count()
-        self._wake = asyncio.Event()
+        self._due = DueQueue()
         self._closing = False
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._sender())
+        sender = asyncio.create_task(self._due.run(self._send))
         try:
             self._apply(self.engine.connect(time.monotonic()))
             async for message in self.ws:
@@ -92,33 +89,21 @@ class _Connection:
         loop = asyncio.get_running_loop()
         for action in outcome.actions:
             if isinstance(action, Send):
-                heapq.heappush(self._queue, (action.at, next(self._seq), action))
-                self._wake.set()
+                self._due.put(action.at, action)
             elif isinstance(action, CloseSocket):
                 loop.call_at(action.at, lambda a=action: asyncio.ensure_future(self._close(a)))
 
-    async def _sender(self) -> None:
-        while True:
-            self._wake.clear()
-            if not self._queue:
-                await self._wake.wait()
-                continue
-            delay = self._queue[0][0] - time.monotonic()
-            if delay > 0:
-                # An event queued meanwhile may be due earlier: wake up for it.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                continue
-            action = heapq.heappop(self._queue)[2]
-            text = json.dumps(action.event)
-            # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes
-            # (send() writes before its first await), and the answer must not be recorded first.
-            self.engine.delivered(action.event)
-            self.recorder.text(LEG, DOWN, self.conn, text)
-            try:
-                await self.ws.send(text)
-            except ConnectionClosed:
-                return   # the proxy closed its upstream: the receive loop records the close
+    async def _send(self, action: Send) -> bool:
+        text = json.dumps(action.event)
+        # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes
+        # (send() writes before its first await), and the answer must not be recorded first.
+        self.engine.delivered(action.event)
+        self.recorder.text(LEG, DOWN, self.conn, text)
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed:
+            return False   # the proxy closed its upstream: the receive loop records the close
+        return True
 
     async def _close(self, action: CloseSocket) -> None:
         if self._closing or self.ws.close_code is not None:

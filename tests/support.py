@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -43,15 +41,3 @@ class Background:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(10)
-
-
-@pytest.fixture
-def background():
-    started = []
-
-    def start(argv, ready, env=None):
-        started.append(Background(argv, ready, env))
-        return started[-1]
-    yield start
-    for process in started:
-        process.stop()

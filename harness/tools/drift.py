@@ -34,7 +34,7 @@ def scenario_of(recorded: cassette.Cassette) -> scenarios.Scenario:
 
 
 def markdown(record: dict) -> str:
-    lines = [f"# Drift: the mock against the recorded service",
+    lines = ["# Drift: the mock against the recorded service",
              "",
              f"{record['cassettes']} cassettes, {record['sessions']} sessions; {record['structural']} structural "
              f"differences, {record['failing']} failing.",

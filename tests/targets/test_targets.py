@@ -13,7 +13,7 @@ import pytest
 from voice_harness.targets.proxy_process import free_port
 from voice_harness.targets.static_server import StaticServer
 
-from support import background, harness_run, verdicts  # noqa: F401  (background is a fixture)
+from support import harness_run, verdicts
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
