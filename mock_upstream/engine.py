@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from voice_harness.mock_upstream import vad
 from voice_harness.mock_upstream.scenario import Scenario, Turn
 from voice_harness.mock_upstream.validation import client_event_problems
 
@@ -82,6 +83,9 @@ class Engine:
         self._fired: set[str] = set()
         self._turns = 0
         self._speaking = False
+        self._vad_at = 0            # bytes of self._audio the energy VAD has looked at
+        self._quiet_ms = 0          # silence since the last window of speech
+        self._speech_start_ms = 0
         self._held: list[tuple[str, dict, str | None]] = []   # events held back by reorder rules
         # Rule use, for the scenario's self-check at teardown: rule kind -> indexes into the scenario's tuple.
         self.used: dict[str, set[int]] = {"delays": set(), "drops": set(), "duplicates": set(),
@@ -197,19 +201,48 @@ class Engine:
         except (binascii.Error, ValueError):
             self._error(out, now, "invalid_request_error", "invalid_value", "audio is not valid base64.")
             return
-        if self.scenario.vad_utterance_ms:
+        if self.scenario.vad_silence_ms:
+            self._energy_vad(out, now)
+        elif self.scenario.vad_utterance_ms:
             self._server_vad(out, now)
+
+    def _vad_item(self) -> str:
+        return f"item_vad{self._conn:03d}{self._turns:03d}"
+
+    def _energy_vad(self, out: Outcome, now: float) -> None:
+        """Server VAD by energy over 20 ms windows of the appended audio."""
+        size = AUDIO_BYTES_PER_MS * vad.WINDOW_MS
+        while len(self._audio) - self._vad_at >= size:
+            level = vad.rms(bytes(self._audio[self._vad_at:self._vad_at + size]))
+            self._vad_at += size
+            ms = self._vad_at // AUDIO_BYTES_PER_MS
+            if level > self.scenario.vad_threshold:
+                self._quiet_ms = 0
+                if not self._speaking:
+                    self._speaking = True
+                    self._speech_start_ms = ms - vad.WINDOW_MS
+                    self._send(out, now, {"type": "input_audio_buffer.speech_started",
+                                          "audio_start_ms": self._speech_start_ms, "item_id": self._vad_item()})
+            elif self._speaking:
+                self._quiet_ms += vad.WINDOW_MS
+                if self._quiet_ms >= self.scenario.vad_silence_ms:
+                    self._utterance_ended(out, now, ms - self._quiet_ms)
+                    return
 
     def _server_vad(self, out: Outcome, now: float) -> None:
         """Scripted server VAD: speech starts with the first audio and ends after vad_utterance_ms of it."""
         ms = len(self._audio) // AUDIO_BYTES_PER_MS
-        item_id = f"item_vad{self._conn:03d}{self._turns:03d}"
         if not self._speaking:
             self._speaking = True
-            self._send(out, now, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": item_id})
-        if ms < self.scenario.vad_utterance_ms:
-            return
-        self._speaking = False
+            self._send(out, now, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0,
+                                  "item_id": self._vad_item()})
+        if ms >= self.scenario.vad_utterance_ms:
+            self._utterance_ended(out, now, ms)
+
+    def _utterance_ended(self, out: Outcome, now: float, ms: int) -> None:
+        """speech_stopped, the commit, the user item, its transcription, and the reply to it."""
+        item_id = self._vad_item()
+        self._speaking, self._vad_at, self._quiet_ms = False, 0, 0
         self._audio.clear()
         previous = self._order[-1] if self._order else None
         self._send(out, now, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
@@ -232,6 +265,7 @@ class Engine:
                         f"of audio, but buffer only has {ms:.2f}ms of audio.")
             return
         self._audio.clear()
+        self._vad_at = 0
         item_id = self._new_id("item")
         self._send(out, now, {"type": "input_audio_buffer.committed", "item_id": item_id,
                               "previous_item_id": self._order[-1] if self._order else None})

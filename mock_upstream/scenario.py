@@ -186,6 +186,11 @@ class Scenario:
     # (speech_started at the first append; then speech_stopped, committed, transcription
     # and a reply). 0: no server VAD.
     vad_utterance_ms: Milliseconds = 0
+    # Server VAD by energy, as the real service hears speech: speech starts at the first 20 ms of appended audio
+    # whose RMS is above vad_threshold and stops after vad_silence_ms at or below it; then the same commit,
+    # transcription and reply. 0: off (vad_utterance_ms, if set, applies).
+    vad_silence_ms: Milliseconds = 0
+    vad_threshold: Count = 300
     transcript: str = "transcribed speech"
     # How the service answers the WebSocket handshake: accept, reject (HTTP 503), stall (never answers).
     handshake: Handshake = "accept"

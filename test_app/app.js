@@ -20,6 +20,9 @@ const config = {
   functions: parseJsonParam('functions'),
   // What the host's function handler answers to every FunctionCallRequest.
   functionResult: params.get('functionResult') ?? '{"result":"ok"}',
+  // As many apps in the field do: stream the microphone as soon as the socket is open, before SettingsApplied
+  // (the proxy must hold that audio until the upstream session is configured: ORD-2).
+  micEarly: params.get('micEarly') === 'true',
 };
 
 function parseJsonParam(name) {
@@ -47,15 +50,20 @@ const ui = {
   lastError: el('span', 'last-error-code', ''),
   recoverable: el('span', 'recoverable-agent-error-count', '0'),
   audio: el('span', 'agent-audio-chunks-received', '0'),
+  played: el('span', 'agent-audio-chunks-played', '0'),
+  microphone: el('button', 'microphone-button', 'Start microphone'),
+  micFrames: el('span', 'microphone-frames-sent', '0'),
   functionCalls: el('div', 'function-call-requests'),
   log: el('pre', 'event-log'),
 };
 ui.input.type = 'text';
 ui.input.placeholder = 'Type a message';
 ui.send.type = 'button';
+ui.microphone.type = 'button';
+ui.microphone.dataset.state = 'off';
 ui.greeting.hidden = true;
 
-const counts = { errors: 0, recoverable: 0, audio: 0 };
+const counts = { errors: 0, recoverable: 0, audio: 0, played: 0, micFrames: 0 };
 function bump(name) {
   counts[name] += 1;
   ui[name].textContent = String(counts[name]);
@@ -97,8 +105,71 @@ function settingsMessage() {
   if (config.greeting !== null) agent.greeting = config.greeting;
   if (Array.isArray(config.context)) agent.context = { messages: config.context };
   if (Array.isArray(config.functions)) agent.think.functions = config.functions;
-  const pcm = { encoding: 'linear16', sample_rate: 24000 };
-  return { type: 'Settings', audio: { input: { ...pcm }, output: { ...pcm } }, agent };
+  return {
+    type: 'Settings',
+    audio: { input: { encoding: 'linear16', sample_rate: INPUT_RATE },
+             output: { encoding: 'linear16', sample_rate: OUTPUT_RATE } },
+    agent,
+  };
+}
+
+// ---------------------------------------------------------------- microphone and playback
+// The microphone is captured at the declared input rate (the AudioContext resamples the device, once) with
+// the browser's echo cancellation, noise suppression and gain control off, and sent as binary PCM16 frames
+// of 20 ms once SettingsApplied has come. Reply audio (binary frames) is scheduled back to back at the
+// declared output rate; agent-audio-chunks-played counts the chunks that finished playing.
+const INPUT_RATE = 24000;
+const OUTPUT_RATE = 24000;
+let microphone = null;   // { stream, context, node }
+let player = null;       // { context, at }
+
+async function startMicrophone() {
+  if (microphone) return;
+  connect();
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+  });
+  const context = new AudioContext({ sampleRate: INPUT_RATE });
+  await context.audioWorklet.addModule('pcm-worklet.js');
+  const node = new AudioWorkletNode(context, 'pcm16-frames',
+    { processorOptions: { frameSamples: INPUT_RATE / 50 } });
+  node.port.onmessage = (event) => {
+    if (!ws || ws.readyState !== WebSocket.OPEN || !(settingsApplied || config.micEarly)) return;
+    ws.send(event.data);
+    bump('micFrames');
+  };
+  context.createMediaStreamSource(stream).connect(node);
+  node.connect(context.destination);   // a node off the graph is not processed
+  microphone = { stream, context, node };
+  ui.microphone.dataset.state = 'on';
+  ui.microphone.textContent = 'Stop microphone';
+  log('mic', `capturing at ${INPUT_RATE} Hz`);
+}
+
+function stopMicrophone() {
+  if (!microphone) return;
+  microphone.stream.getTracks().forEach((track) => track.stop());
+  microphone.context.close();
+  microphone = null;
+  ui.microphone.dataset.state = 'off';
+  ui.microphone.textContent = 'Start microphone';
+  log('mic', 'stopped');
+}
+
+function play(buffer) {
+  if (!player) player = { context: new AudioContext({ sampleRate: OUTPUT_RATE }), at: 0 };
+  const samples = new Int16Array(buffer, 0, buffer.byteLength >> 1);
+  if (!samples.length) return;
+  const audio = player.context.createBuffer(1, samples.length, OUTPUT_RATE);
+  const channel = audio.getChannelData(0);
+  for (let i = 0; i < samples.length; i += 1) channel[i] = samples[i] / 0x8000;
+  const source = player.context.createBufferSource();
+  source.buffer = audio;
+  source.connect(player.context.destination);
+  source.onended = () => bump('played');
+  player.at = Math.max(player.at, player.context.currentTime);
+  source.start(player.at);
+  player.at += audio.duration;
 }
 
 function sendJson(msg) {
@@ -188,6 +259,7 @@ function handleFrame(data) {
   if (data instanceof ArrayBuffer) {
     bump('audio');
     log('recv', `binary ${data.byteLength} bytes`);
+    play(data);
     return;
   }
   let msg;
@@ -237,6 +309,10 @@ ui.input.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.isComposing) submit();
 });
 ui.send.addEventListener('click', () => submit());
+ui.microphone.addEventListener('click', () => {
+  if (microphone) stopMicrophone();
+  else startMicrophone().catch((err) => log('error', `microphone: ${err.message}`));
+});
 window.voiceAgentApp = { disconnect };
 
 if (configError) log('error', configError);
@@ -248,7 +324,8 @@ root.append(
   row('Settings applied:', ui.settings),
   row('Greeting sent:', ui.greeting),
   row('Errors:', ui.errors, ' recoverable: ', ui.recoverable, ' last code: ', ui.lastError),
-  row('Audio chunks:', ui.audio),
+  row('Audio chunks:', ui.audio, ' played: ', ui.played),
+  row('Microphone:', ui.microphone, ' frames sent: ', ui.micFrames),
   row('Message:', ui.input, ' ', ui.send),
   row('Agent:', ui.response),
   ui.history,

@@ -30,6 +30,8 @@ class Selectors:
     error_count: str = "agent-error-count"
     recoverable_error_count: str = "recoverable-agent-error-count"
     audio_chunks: str = "agent-audio-chunks-received"
+    audio_played: str = "agent-audio-chunks-played"
+    microphone: str = "microphone-button"   # "": the app has no microphone control (the voice tests skip)
     event_log: str = "event-log"
 
 
@@ -141,6 +143,22 @@ class AppDriver:
         return self.wait_until(
             "([id, value]) => document.querySelector(`[data-testid=\"${id}\"]`)?.textContent.trim() === value",
             [testid, value], timeout_s) is not None
+
+    def has_microphone(self) -> bool:
+        return bool(self.s.microphone) and self.by(self.s.microphone).count() > 0
+
+    def speak(self) -> float:
+        """Start the microphone (the browser's capture plays the test's WAV); the monotonic time of the click."""
+        started = time.monotonic()
+        self.by(self.s.microphone).click()
+        return started
+
+    def stop_speaking(self) -> None:
+        self.by(self.s.microphone).click()
+
+    def audio_counts(self) -> tuple[int, int]:
+        """Reply audio chunks (received, finished playing)."""
+        return int(self.text(self.s.audio_chunks) or 0), int(self.text(self.s.audio_played) or 0)
 
     def error_count(self) -> int:
         return int(self.text(self.s.error_count) or 0)

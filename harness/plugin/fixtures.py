@@ -31,6 +31,7 @@ from voice_harness.plugin.keys import (VERDICT, CONSOLE, DEATH_REPORTED, EARLIER
                                        PROXY, RECORDING, TRACE)
 from voice_harness.targets.proxy_process import ExternalProxy, ProxyProcess, free_port
 from voice_harness.targets.run_config import RunConfig
+from voice_harness.targets import browser, speech
 from voice_harness.targets.static_server import StaticServer
 from voice_harness.judging.timeline import Timeline
 from voice_harness.reports.timeline_view import safe_name
@@ -324,6 +325,42 @@ def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_t
     """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
     client tap unless the profile turns the tap off. Its console is kept for the failure report, and with
     --harness-trace=failed (what `harness run` passes) a Playwright trace is kept when the test fails."""
+    yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
+
+
+@pytest.fixture(scope="session")
+def spoken(harness_config: RunConfig) -> speech.Utterance:
+    """The utterance the microphone plays in the voice tests: a padded WAV at the app's input rate."""
+    return speech.utterance("first", harness_config.profile.app.input_rate)
+
+
+@pytest.fixture(scope="session")
+def microphone_browser(playwright, browser_type_launch_args: dict, spoken: speech.Utterance):
+    """A Chromium of its own whose microphone plays the spoken WAV once per capture; the other browser tests
+    keep pytest-playwright's browser."""
+    args = dict(browser_type_launch_args)
+    args["args"] = [*args.get("args", []), *browser.microphone_flags(spoken.path)]
+    launched = playwright.chromium.launch(**args)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def voice_app(request: pytest.FixtureRequest, microphone_browser, app_server: StaticServer, client_tap: Relay,
+              proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording
+              ) -> Iterator[AppDriver]:
+    """The app in a fresh context of the browser with a microphone (permission granted); skipped for an app
+    whose profile names no microphone control."""
+    if not harness_config.profile.app.selectors.microphone:
+        pytest.skip("the app has no microphone control (selectors.microphone in its profile)")
+    context = microphone_browser.new_context(permissions=["microphone"])
+    try:
+        yield from _driven(request, context.new_page(), app_server, client_tap, proxy, harness_config, recording)
+    finally:
+        context.close()
+
+
+def _driven(request, page, app_server, client_tap, proxy, harness_config, recording) -> Iterator[AppDriver]:
     console = request.node.stash[CONSOLE] = []  # fresh also when a plugin reruns the same item
     for key in (FAILED, TRACE):
         if key in request.node.stash:

@@ -17,6 +17,13 @@ from voice_harness.errors import EnvironmentProblem
 
 LAUNCH_FLAGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--disable-dev-shm-usage"]
+# A microphone that plays a WAV once (without %noloop the file repeats), granted without a prompt; reply audio
+# plays without a user gesture.
+def microphone_flags(wav: Path) -> list[str]:
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop", "--autoplay-policy=no-user-gesture-required"]
+
+
 SYSTEM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 NO_DOWNLOAD = "VOICE_HARNESS_NO_DOWNLOAD"

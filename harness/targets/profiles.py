@@ -29,7 +29,7 @@ REPLAY, REPLAY_PREFIX = "replay", "replay:"
 _TOP_KEYS = {"description", "proxy", "upstream", "app"}
 _PROXY_KEYS = {"command", "url", "defect_args", "variant_args", "path", "ready_log", "ready_timeout_s", "env"}
 _UPSTREAM_KEYS = {"mode", "port", "real_url"}
-_APP_KEYS = {"url", "client_tap", "endpoint_param", "extra_params", "selectors"}
+_APP_KEYS = {"url", "client_tap", "endpoint_param", "extra_params", "selectors", "input_rate"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class AppSpec:
     endpoint_param: str = "proxyEndpoint"
     extra_params: dict[str, str] = field(default_factory=lambda: {"connectionMode": "proxy"})
     selectors: Selectors = Selectors()
+    input_rate: int = 24000                 # the app's Settings.audio.input.sample_rate: the spoken WAV's rate
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,9 @@ def _app(table: dict, path: Path) -> AppSpec:
     for key, value in selectors.items():
         if key not in known:
             raise UsageProblem(f"{path}: unknown key app.selectors.{key} (known: {', '.join(sorted(known))})")
-        if not isinstance(value, str) or not value:
-            raise UsageProblem(f"{path}: app.selectors.{key} must be a data-testid string")
+        if not isinstance(value, str) or not (value or key == "microphone"):
+            raise UsageProblem(f"{path}: app.selectors.{key} must be a data-testid string"
+                               + (" (microphone may be \"\": the app has none)" if key == "microphone" else ""))
     extra = table.get("extra_params", AppSpec().extra_params)
     if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
         raise UsageProblem(f"{path}: app.extra_params must be a table of strings")
@@ -234,9 +236,12 @@ def _app(table: dict, path: Path) -> AppSpec:
     tap = table.get("client_tap", True)
     if not isinstance(endpoint, str) or not endpoint or not isinstance(tap, bool):
         raise UsageProblem(f"{path}: app.endpoint_param must be a string and app.client_tap true or false")
+    rate = table.get("input_rate", AppSpec.input_rate)
+    if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+        raise UsageProblem(f"{path}: app.input_rate must be the app's input sample rate in Hz (8000 to 48000)")
     url = table.get("url")
     return AppSpec(_http_url(url, path, "app.url") if url is not None else None, tap, endpoint, dict(extra),
-                   Selectors(**selectors))
+                   Selectors(**selectors), rate)
 
 
 def _http_url(url, path: Path, key: str) -> str:
