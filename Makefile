@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 	@$(PY) -m harness setup-browser
+	@$(PY) -m harness setup-speech
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'

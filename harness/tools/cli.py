@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--reports-dir", default=str(paths.default_reports()))
     commands.add_parser("setup-browser", help="find or get a Chromium: CHROMIUM_PATH, Playwright's, playwright install, "
                                             "the system's, Debian's package as root")
+    commands.add_parser("setup-speech", help="find espeak-ng and sox (Debian's packages as root) and make the "
+                                             "utterances the voice tests speak")
     profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
     profile.add_argument("action", choices=("list", "show"))
     profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
@@ -113,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "setup-browser":
         from voice_harness.tools.setup_browser import main as setup_browser
         return setup_browser()
+    if args.command == "setup-speech":
+        from voice_harness.tools.setup_speech import main as setup_speech
+        return setup_speech()
     if args.command == "explore":
         from voice_harness.tools.explore import main as explore
         return explore(args)
