@@ -90,9 +90,23 @@ class ReplaySession:
             event = renumbered(entry.event, self.ids) if entry.event is not None else None
             due.append(Due(at, Entry(entry.t, SERVER, event, entry.binary, entry.text)))
         close = self.connection.close
-        if step == self._close_step:
-            due.append(Due(now + max(0.0, close["t"] - since) / self.speed, close=close))
+        if step == self._close_step:   # never ahead of the events recorded before it
+            due.append(Due(max(now + max(0.0, close["t"] - since) / self.speed, self._last_due), close=close))
         return due
+
+    def held_back(self) -> str | None:
+        """What the recording still has for the proxy but will only send after a client event the proxy has not
+        sent: why a proxy that did less than the recorded one waits in vain (None when nothing is held back)."""
+        if self._next >= len(self._clients):
+            return None
+        index = self._clients[self._next]
+        waiting = [e for e in self.connection.entries[index + 1:] if e.source == SERVER]
+        if not waiting:
+            return None
+        expected = self.connection.entries[index].type
+        return (f"replay stalled on upstream connection {self.connection.number}: the cassette's "
+                f"`{waiting[0].type or 'frame'}` (and {len(waiting) - 1} more server events) follows a `{expected}` "
+                f"the proxy has not sent; the recording does not say what the service would do without it")
 
 
 def _learn_ids(recorded: Any, live: Any, ids: dict[str, str]) -> None:

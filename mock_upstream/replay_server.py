@@ -32,6 +32,7 @@ class ReplayUpstream(Listener):
         self.recorder, self.speed = recorder, speed
         self.cassette: Cassette | None = None
         self.divergences: list[str] = []
+        self.sessions: list[tuple[ReplaySession, "_Connection"]] = []
         self._ids = itertools.count(1)
         self._opened = 0
 
@@ -40,8 +41,15 @@ class ReplayUpstream(Listener):
         return f"ws://{self.host}:{self.port}/v1/realtime?model=gpt-realtime"
 
     def use(self, cassette: Cassette | None) -> None:
-        self.cassette, self.divergences, self._opened = cassette, [], 0
+        """The cassette for the next test. Fresh lists: a late frame of an earlier test's connection lands in that
+        test's lists, never in the next one's."""
+        self.cassette, self.divergences, self.sessions, self._opened = cassette, [], [], 0
         self.errors = []
+
+    def stalls(self) -> list[str]:
+        """Why this test's open connections wait for what the cassette holds back (see ReplaySession.held_back)."""
+        return [why for session, connection in self.sessions
+                if not connection.closed and (why := session.held_back()) is not None]
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._ids)
@@ -54,13 +62,18 @@ class ReplayUpstream(Listener):
             self.recorder.close(LEG, DOWN, conn, DIVERGED, "replay: not in the cassette")
             await ws.close(DIVERGED, "replay: not in the cassette")
             return
-        await _Connection(ws, conn, ReplaySession(recorded[index], self.speed), self).run()
+        session = ReplaySession(recorded[index], self.speed)
+        connection = _Connection(ws, conn, session, self)
+        self.sessions.append((session, connection))
+        await connection.run()
 
 
 class _Connection:
     def __init__(self, ws: ServerConnection, conn: int, session: ReplaySession, server: ReplayUpstream):
         self.ws, self.conn, self.session, self.server = ws, conn, session, server
         self.recorder = server.recorder
+        self.divergences = server.divergences     # this test's, even if the frame comes after the next use()
+        self.closed = False
         self._due = DueQueue()
         self._closing = False
 
@@ -79,12 +92,13 @@ class _Connection:
                 try:
                     self._apply(self.session.receive(now, event))
                 except Divergence as exc:
-                    self.server.divergences.append(str(exc))
+                    self.divergences.append(str(exc))
                     await self._close({"code": DIVERGED, "reason": "replay: the cassette does not cover this"})
                     break
         except ConnectionClosed:
             pass
         finally:
+            self.closed = True
             sender.cancel()
             if not self._closing:
                 rcvd = self.ws.protocol.close_rcvd

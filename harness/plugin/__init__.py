@@ -23,7 +23,7 @@ from voice_harness.judging.checks import ConformanceFailure, Inconclusive
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING,
-                                       TRACE, VERDICT)
+                                       STALLS, TRACE, VERDICT)
 from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, verdicts
 
 # The run's status in conformance.json.
@@ -70,14 +70,20 @@ def pytest_configure(config: pytest.Config) -> None:
             run_files.clear(reports_dir)
         except EnvironmentProblem as exc:
             pytest.exit(f"harness: {exc}", returncode=2)
+    config.harness, config.harness_problem = None, None
     try:
         config.harness = run_config.build(
             config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
             config.getoption("--harness-strict"), reports_dir, config.getoption("--proxy-cmd"),
             config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"),
             config.getoption("--variant"), replay_speed=config.getoption("--replay-speed"))
-    except UsageProblem as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except (UsageProblem, EnvironmentProblem) as exc:
+        if config.harness_asked:
+            raise pytest.UsageError(str(exc)) from None
+        config.harness_problem = exc   # a run that does not use the harness is not stopped by it (harness_config)
+    if owner and config.harness.real_upstream:
+        # This run's cassettes replace the last real-mode run's (a replay, reading them, clears nothing).
+        run_files.clear_cassettes(reports_dir)
     if owner:
         try:
             preflight.run(config.harness, browser.check_starts)
@@ -101,10 +107,13 @@ def _asked(config: pytest.Config) -> bool:
     (the project's unit tests, a user's own) leaves reports/ alone."""
     if any(config.getoption(name) not in (None, False, default) for name, default in options.given_defaults()):
         return True
-    suites = paths.bundled("suites")
+    try:
+        suites = paths.bundled("suites")
+    except EnvironmentProblem:
+        return False
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if path == suites or suites.is_relative_to(path) or path.is_relative_to(suites):
+        if path.is_relative_to(suites):   # the suites or a part of them (not a folder that merely holds them)
             return True
     return False
 
@@ -254,6 +263,11 @@ def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, vio
         item.stash[FAILED] = True   # keep its trace; a scenario rule it never reached is no news
         return [("reason", reason), ("own", "inconclusive")]
     if isinstance(exc, ConformanceFailure):
+        stalled = item.stash[STALLS]() if STALLS in item.stash else []
+        if stalled:
+            # A replay held back what the proxy waited for: the recording cannot judge this proxy here.
+            blame = attribution.Blame(attribution.SCENARIO, f"{stalled[0]} ({exc.req}: {exc.reason})")
+            return _errored(item, rep, blame)
         rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
         return [("reason", exc.reason)]
     return _errored(item, rep, attribution.classify(exc))

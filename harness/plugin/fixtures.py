@@ -27,8 +27,8 @@ from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.judging.checks import not_provoked
 from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, HarnessFault
-from voice_harness.plugin.keys import (VERDICT, CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST,
-                                       PROXY, RECORDING, TRACE)
+from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST,
+                                       PROXY, RECORDING, STALLS, TRACE, VERDICT)
 from voice_harness.targets.proxy_process import ExternalProxy, ProxyProcess, free_port
 from voice_harness.targets.run_config import RunConfig
 from voice_harness.targets import browser, speech
@@ -44,6 +44,8 @@ TAP_FORWARDED_HEADERS = ("Authorization", "OpenAI-Beta", "OpenAI-Organization", 
 @pytest.fixture(scope="session")
 def harness_config(pytestconfig) -> RunConfig:
     """The run's target, scenario, defect and report folder, resolved from the options."""
+    if pytestconfig.harness is None:   # found at configure, where a run not using the harness was let go on
+        raise pytestconfig.harness_problem
     return pytestconfig.harness
 
 
@@ -211,17 +213,29 @@ def _replayed(request: pytest.FixtureRequest, server: ReplayUpstream, config: Ru
     if recorded is None:
         pytest.skip(f"no cassette for this test in {config.profile.upstream.replay}")
     server.use(recorded)
-    diverged = lambda: [HarnessFault(d, party="scenario") for d in server.divergences]  # noqa: E731
-    request.node.stash.setdefault(FAULTS, []).append(diverged)
+    # This test's own lists: frames that come late, after the next test's use(), still land here.
+    divergences, errors, sessions = server.divergences, server.errors, server.sessions
+
+    def faults() -> list:
+        return ([HarnessFault(d, party="scenario") for d in divergences]
+                + [f"the replay upstream failed: {e}" for e in errors])
+
+    request.node.stash.setdefault(FAULTS, []).append(faults)
+    # A proxy that did less than the recorded one waits for what the cassette holds back: if the test then
+    # fails, the recording is why, not the proxy (judged in the plugin).
+    request.node.stash[STALLS] = lambda: [why for session, connection in sessions
+                                          if not connection.closed and (why := session.held_back())]
     yield None
     server.use(None)
-    if diverged():
-        raise diverged()[0]
+    if faults():
+        first = faults()[0]
+        raise first if isinstance(first, HarnessFault) else HarnessFault(first)
 
 
 def _keep_cassette(node: pytest.Item, tap: Relay, config: RunConfig, scenario: scenarios.Scenario) -> None:
-    """The test's upstream session as a cassette under reports/cassettes/ (what the real service did)."""
-    if RECORDING not in node.stash:
+    """The test's upstream session as a cassette under reports/cassettes/ (what the real service did); only for a
+    test that was judged (passed or failed): an error's or a skip's session says nothing reliable."""
+    if RECORDING not in node.stash or node.stash.get(VERDICT, None) not in ("passed", "failed"):
         return
     frames = node.stash[RECORDING].timeline().frames
     if not any(f.leg == "B" for f in frames):

@@ -10,6 +10,7 @@ PROXY = pytest.StashKey["object"]()    # the proxy process the test ran against 
 DEATH_REPORTED = pytest.StashKey[bool]()   # the proxy's exit during this test is already its failure
 FAULTS = pytest.StashKey["list"]()     # callables naming faults of the harness's own parts during this test:
                                        # strings (the harness's) or HarnessFault (with its party)
+STALLS = pytest.StashKey["object"]()   # a replay's: why the test's connections wait for what the cassette holds
 VERDICT = pytest.StashKey[str]()       # the test's own outcome at call (passed, failed, error, inconclusive, ...)
 LAST_PROXY_TEST = pytest.StashKey["object"]()   # (config) the last test item that ran against the proxy
 EARLIER_DEATH = pytest.StashKey["object"]()     # (item) the proxy exited after the previous test: (its nodeid, why)

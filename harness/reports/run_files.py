@@ -56,10 +56,10 @@ def release(reports_dir: Path) -> None:
         os.close(fd)
 
 
-def clear(reports_dir: Path) -> list[str]:
+def clear(reports_dir: Path, names: tuple[str, ...] = PER_RUN) -> list[str]:
     """Remove an earlier run's artefacts from reports_dir; the names removed."""
     removed = []
-    for name in PER_RUN:
+    for name in names:
         path = reports_dir / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -69,3 +69,8 @@ def clear(reports_dir: Path) -> list[str]:
             continue
         removed.append(name)
     return removed
+
+
+def clear_cassettes(reports_dir: Path) -> list[str]:
+    """A real-mode run's cassettes replace the last one's (not cleared by every run: a replay reads them)."""
+    return clear(reports_dir, ("cassettes", "drift.json", "drift.md"))

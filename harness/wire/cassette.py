@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from voice_harness.wire.recording import UP, Frame
@@ -93,8 +95,8 @@ def from_frames(frames: list[Frame], opened: dict[int, tuple[float, str]], heade
             source = CLIENT if frame.arrow == UP else SERVER
             if frame.kind == "close":
                 if connection.close is None:
-                    connection.close = {"t": t, "code": frame.data.get("code"), "reason": frame.data.get("reason") or "",
-                                        "by": source}
+                    connection.close = {"t": t, "code": frame.data.get("code"),
+                                        "reason": frame.data.get("reason") or "", "by": source}
             elif frame.kind == "binary":
                 connection.entries.append(Entry(t, source, binary=bytes(frame.data)))
             elif frame.kind == "text":
@@ -137,53 +139,95 @@ def write(path: Path, cassette: Cassette) -> Path:
 
 def load(path: Path) -> Cassette:
     """Read a cassette; CassetteError names the file and line of anything malformed."""
+    records = _records(Path(path), _text(Path(path)))
+    if not records or records[0][1].get("cassette") != FORMAT:
+        raise CassetteError(f"{path}:1: not a cassette (the first line must be a header with \"cassette\": {FORMAT})")
+    header, connections = records[0][1], {}
+    if not isinstance(header.get("test", ""), str):
+        raise CassetteError(f"{path}:{records[0][0]}: the header's \"test\" is not a string")
+    for number, record in records[1:]:
+        _add(connections, record, f"{path}:{number}")
+    return Cassette(header, [connections[k] for k in sorted(connections)], Path(path))
+
+
+def _text(path: Path) -> str:
     try:
-        raw = Path(path).read_text().splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise CassetteError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise CassetteError(f"{path}:{line}: not UTF-8 text") from None
+
+
+def _records(path: Path, text: str) -> list[tuple[int, dict]]:
+    """(line number, JSON object) of every line that is not blank."""
     records = []
-    for number, text in enumerate(raw, 1):
-        if not text.strip():
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
             continue
         try:
-            record = json.loads(text)
-        except ValueError:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
             raise CassetteError(f"{path}:{number}: not JSON") from None
         if not isinstance(record, dict):
             raise CassetteError(f"{path}:{number}: not a JSON object")
         records.append((number, record))
-    if not records or records[0][1].get("cassette") != FORMAT:
-        raise CassetteError(f"{path}:1: not a cassette (the first line must be a header with \"cassette\": {FORMAT})")
-    header, connections = records[0][1], {}
-    for number, record in records[1:]:
+    return records
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _add(connections: dict[int, Connection], record: dict, where: str) -> None:
+    """One line after the header into connections (by number); where: "file:line" for errors."""
+    conn, t = record.get("conn"), record.get("t")
+    if not (_number(t) and _number(conn) and conn == int(conn)):
+        raise CassetteError(f"{where}: a line needs a numeric \"t\" and a whole-number \"conn\"")
+    conn, t = int(conn), float(t)
+    if "open" in record:
+        if conn in connections:
+            raise CassetteError(f"{where}: connection {conn} is opened twice")
+        connections[conn] = Connection(conn, t, str(_object(record, "open", where).get("path", "")))
+        return
+    connection = connections.get(conn)
+    if connection is None:
+        raise CassetteError(f"{where}: connection {conn} is used before its \"open\" line")
+    if "close" in record:
+        close = _object(record, "close", where)
+        connection.close = {"t": t, "code": close.get("code"), "reason": close.get("reason", ""),
+                            "by": close.get("by", SERVER)}
+    elif record.get("from") in (CLIENT, SERVER):
+        connection.entries.append(_entry(record, t, where))
+    else:
+        raise CassetteError(f"{where}: a line is an open, a close, or a frame from client or server")
+
+
+def _object(record: dict, key: str, where: str) -> dict:
+    if not isinstance(record[key], dict):
+        raise CassetteError(f"{where}: \"{key}\" must be a JSON object")
+    return record[key]
+
+
+def _entry(record: dict, t: float, where: str) -> Entry:
+    source = record["from"]
+    if "event" in record:
+        return Entry(t, source, event=_object(record, "event", where))
+    if "binary" in record:
         try:
-            conn, t = int(record["conn"]), float(record["t"])
-        except (KeyError, TypeError, ValueError):
-            raise CassetteError(f"{path}:{number}: a line needs a numeric \"t\" and \"conn\"") from None
-        if "open" in record:
-            connections[conn] = Connection(conn, t, str((record["open"] or {}).get("path", "")))
-            continue
-        connection = connections.get(conn)
-        if connection is None:
-            raise CassetteError(f"{path}:{number}: connection {conn} is used before its \"open\" line")
-        if "close" in record:
-            close = record["close"] or {}
-            connection.close = {"t": t, "code": close.get("code"), "reason": close.get("reason", ""),
-                                "by": close.get("by", SERVER)}
-        elif record.get("from") in (CLIENT, SERVER):
-            if "event" in record:
-                connection.entries.append(Entry(t, record["from"], event=record["event"]))
-            elif "binary" in record:
-                connection.entries.append(Entry(t, record["from"], binary=base64.b64decode(record["binary"])))
-            else:
-                connection.entries.append(Entry(t, record["from"], text=str(record.get("text", ""))))
-        else:
-            raise CassetteError(f"{path}:{number}: a line is an open, a close, or a frame from client or server")
-    return Cassette(header, [connections[k] for k in sorted(connections)], Path(path))
+            data = base64.b64decode(record["binary"].encode("ascii"), validate=True)
+        except (AttributeError, ValueError):
+            raise CassetteError(f"{where}: \"binary\" is not base64") from None
+        return Entry(t, source, binary=data)
+    return Entry(t, source, text=str(record.get("text", "")))
 
 
 def load_all(path: Path) -> dict[str, Cassette]:
-    """The cassettes of a file or a folder (its *.jsonl), by the test each recorded."""
+    """The cassettes of a file or a folder (its *.jsonl), by the test each recorded; two cassettes of one test are
+    an error (which one to play would be a guess)."""
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob(f"*{SUFFIX}"))
@@ -196,5 +240,8 @@ def load_all(path: Path) -> dict[str, Cassette]:
     found: dict[str, Cassette] = {}
     for file in files:
         cassette = load(file)
-        found[cassette.test or file.stem] = cassette
+        test = cassette.test or file.stem
+        if test in found:
+            raise CassetteError(f"{found[test].path} and {file}: both are cassettes of the test {test}")
+        found[test] = cassette
     return found

@@ -1,5 +1,7 @@
 """Verdicts and the gate, from test outcomes: pure."""
 
+import dataclasses
+
 from voice_harness.judging import catalogue
 from voice_harness.judging.verdicts import CaseResult, exit_status, verdicts
 
@@ -96,5 +98,6 @@ def test_inconclusive_outranks_a_pass_and_a_failure_outranks_both_across_phases(
 
 
 def test_a_planned_id_is_untested_with_the_reason_it_has_no_test():
-    table = verdicts(CAT, [result("a", ["CANARY-1"])])
-    assert table["CANARY-2"].verdict == "untested" and table["CANARY-2"].reason.startswith("planned: ")
+    planned = {**CAT, "CANARY-2": dataclasses.replace(CAT["CANARY-2"], planned="needs a microphone")}
+    table = verdicts(planned, [result("a", ["CANARY-1"])])
+    assert table["CANARY-2"].verdict == "untested" and table["CANARY-2"].reason == "planned: needs a microphone"

@@ -86,3 +86,27 @@ def test_an_event_past_the_end_of_the_recording_is_a_divergence():
 def test_renumbering_reaches_nested_values_and_leaves_others():
     event = {"item": {"id": "a", "content": [{"ref": "a"}]}, "other": "b"}
     assert renumbered(event, {"a": "z"}) == {"item": {"id": "z", "content": [{"ref": "z"}]}, "other": "b"}
+
+
+def test_what_waits_behind_an_event_the_proxy_did_not_send_is_named():
+    session = ReplaySession(recorded())
+    session.open(0.0)
+    session.receive(0.0, {"type": "session.update"})
+    session.receive(0.0, {"type": "conversation.item.create", "item": {"id": "x"}})
+    why = session.held_back()
+    assert why is not None and "`response.output_text.delta` (and 1 more server events) follows a " \
+                               "`response.create` the proxy has not sent" in why
+    session.receive(0.0, {"type": "response.create"})
+    assert session.held_back() is None
+
+
+def test_a_recorded_close_never_overtakes_the_events_recorded_before_it():
+    connection = recorded()
+    connection.close["t"] = 2.05   # recorded 50 ms after response.create, before the deltas were all due
+    session = ReplaySession(connection)
+    session.open(0.0)
+    session.receive(0.0, {"type": "session.update"})
+    session.receive(0.0, {"type": "conversation.item.create"})
+    due = session.receive(0.0, {"type": "response.create"})
+    assert [d.close is not None for d in due] == [False, False, True]
+    assert due[-1].at >= max(d.at for d in due[:-1])

@@ -137,3 +137,15 @@ def test_drift_is_clean_for_the_standin_and_names_each_kind_of_edit(recorded, tm
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert named in changed.stdout
     assert (tmp_path / "changed" / "drift.md").read_text().count("|") > 10
+
+
+def test_a_proxy_that_does_less_than_the_recorded_one_is_not_failed_for_what_the_cassette_holds_back(recorded,
+                                                                                                   tmp_path):
+    """The field defect's cassette has the user item's confirmation only after the early response.create; a
+    correct proxy waits for that confirmation, which the replay cannot give: an error, never the proxy's fail."""
+    folder, _ = recorded
+    done, record = harness_run(tmp_path, "--upstream", f"replay:{folder / 'defect' / 'cassettes'}", "--workers", "1",
+                               "--", "-k", "test_agent_replies_to_the_first_text", without=("OPENAI_API_KEY",))
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert record["CANARY-1"]["verdict"] == "error"
+    assert "replay stalled" in done.stdout and "follows a `response.create` the proxy has not sent" in done.stdout
