@@ -352,6 +352,9 @@ def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.Call
             rep.sections.append(("screenshot", f"the page when the test failed: {shot}"))
     if funcargs.get("live_proxy") is not None:
         attachments.attach_text(funcargs["live_proxy"].log_tail(40), "proxy log (tail)")
+    if funcargs.get("spoken") is not None:
+        wavs = attachments.attach_voice(funcargs["spoken"], timeline.frames, path.parent, path.stem)
+        rep.sections.append(("audio", "spoken and received audio: " + ", ".join(str(w) for w in wavs)))
     if CONSOLE in item.stash:
         attachments.attach_text(attachments.console_text(item.stash[CONSOLE]), "browser console")
     mock = funcargs.get("mock_upstream")

@@ -15,6 +15,7 @@ from voice_harness.wire.recording import Frame
 TEXT_PREVIEW_CHARS = 120
 HEX_PREVIEW_BYTES = 16
 PCM16_BYTES_PER_MS = 48   # 24 kHz mono, 2 bytes a sample
+AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
 
 # (from lane, to lane) for each leg and direction; lanes: 0 browser, 1 proxy, 2 upstream.
 _LANES = {("A", "->"): (0, 1), ("A", "<-"): (1, 0), ("B", "->"): (1, 2), ("B", "<-"): (2, 1)}
@@ -44,6 +45,10 @@ def summary(frame: Frame) -> str:
     if frame.preview is not None:
         return text_preview(frame)
     data = frame.data if isinstance(frame.data, dict) else {}
+    audio = data.get(AUDIO_FIELDS.get(frame.type or "", ""))
+    if isinstance(audio, str):   # base64 PCM16: what it lasts, not its bytes
+        size = len(audio) * 3 // 4 - audio[-2:].count("=")
+        return f"audio {size / PCM16_BYTES_PER_MS:.1f} ms ({size} bytes at 24 kHz PCM16)"
     for key in ("content", "delta", "transcript", "code", "name", "arguments"):
         if isinstance(data.get(key), str):
             return f"{key}: {data[key][:60]}"

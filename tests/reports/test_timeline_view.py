@@ -99,3 +99,17 @@ def test_on_request_every_test_leaves_its_timeline_not_only_the_failed_ones(tmp_
     for page in pages:
         text = page.read_text()
         assert "&rarr; session.update" in text and "class=\"row hl\"" not in text
+
+
+def test_audio_in_json_events_is_shown_as_its_duration_not_its_bytes():
+    import base64
+
+    from voice_harness.reports.timeline_view import summary
+    from voice_harness.wire.recording import Frame
+    audio = base64.b64encode(bytes(960)).decode()
+    append = Frame(0.0, "B", "->", "text", "input_audio_buffer.append", 1,
+                   data={"type": "input_audio_buffer.append", "audio": audio})
+    delta = Frame(0.0, "B", "<-", "text", "response.output_audio.delta", 1,
+                  data={"type": "response.output_audio.delta", "delta": audio[:-4]})
+    assert summary(append) == "audio 20.0 ms (960 bytes at 24 kHz PCM16)"
+    assert summary(delta) == "audio 19.9 ms (957 bytes at 24 kHz PCM16)"

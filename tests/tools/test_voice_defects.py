@@ -32,7 +32,10 @@ def test_a_defect_turns_its_voice_check_red_in_the_browser(tmp_path, defect, req
     assert record[req]["verdict"] == "fail", record[req]
     assert test in failed_voice_tests(tmp_path), done.stdout[-3000:]
     if req == "WIRE-2":
-        assert "declared at 24000 Hz" in record[req]["reason"] and "appended" in record[req]["reason"]
+        assert "declared at 24000 Hz" in record[req]["reason"] and "as if read at 16000 Hz" in record[req]["reason"]
+    # The failed voice test carries what was spoken and what the upstream received, as WAV files.
+    received = list((tmp_path / "timelines").glob("suites_test_voice_py_*-upstream.wav"))
+    assert received and all(w.stat().st_size > 44 for w in received)
 
 
 def test_the_voice_checks_pass_against_the_reference_proxy(tmp_path):
