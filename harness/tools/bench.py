@@ -1,11 +1,12 @@
-"""python -m harness bench: what the harness costs on this machine, in five groups of figures, printed as a
+"""python -m harness bench: what the harness costs on this machine, in six groups of figures, printed as a
 table and written to reports/bench.json.
 
 1. suite: wall time of the full suite selection, serial, with -n 2 and with -n auto;
 2. fixed: mock start, proxy start, browser launch, page load, per-test setup and teardown;
 3. overhead: TTFR of the canary minus the mock's own scripted reply latency, over N runs;
 4. precision: the mock's scripted delays against the delays on its own record;
-5. load: concurrent component-protocol sessions (wire clients) through the reference proxy and the mock.
+5. load: concurrent component-protocol sessions (wire clients) through the reference proxy and the mock;
+6. voice: the voice canary (a spoken WAV as the microphone): time to the first reply audio, and its cost.
 """
 
 from __future__ import annotations
@@ -103,6 +104,38 @@ def overhead(work: Path, runs: int, log) -> dict:
             "canary_test_s": summarise(canary_tests[1:])}
 
 
+VOICE_RUNS = 5
+
+
+def voice(work: Path, log, runs: int = VOICE_RUNS) -> dict:
+    """The voice canary (CANARY-2) `runs` times: what one costs (its test time, the browser with a microphone
+    up), and its time to the first reply audio, from the first microphone frame and from the end of speech
+    the upstream heard (speech_stopped)."""
+    reports = work / "voice"
+    code, wall, _ = harness_run(reports, "-k", "test_agent_replies_to_the_first_spoken_utterance", "--count",
+                                str(runs), "-n", "0", "--timelines", "all")
+    from_mic, from_speech_end = [], []
+    for path in sorted((reports / "timelines").glob("*spoken_utterance*-call.json")):
+        mic, stopped, audio = voice_marks(json.loads(path.read_text())["frames"])
+        if audio is not None and mic is not None:
+            from_mic.append(round(audio - mic, 3))
+        if audio is not None and stopped is not None:
+            from_speech_end.append(round((audio - stopped) * 1000, 1))
+    log(f"  voice: {len(from_mic)} voice canary runs in {wall:.1f} s, exit {code}")
+    return {"runs": len(from_mic), "exit": code, "first_reply_audio_from_mic_s": summarise(from_mic),
+            "first_reply_audio_after_speech_end_ms": summarise(from_speech_end),
+            "voice_canary_test_s": summarise(_canary_test_times(reports / "junit.xml")[1:])}
+
+
+def voice_marks(frames: list[dict]) -> tuple[float | None, float | None, float | None]:
+    """(first microphone frame to the proxy, the upstream's speech_stopped, first reply audio to the app)."""
+    def first(leg, arrow, kind=None, type_=None):
+        return next((f["t"] for f in frames if f["leg"] == leg and f["arrow"] == arrow
+                     and (kind is None or f["kind"] == kind) and (type_ is None or f.get("type") == type_)), None)
+    return (first("A", "->", kind="binary"), first("B", "<-", type_="input_audio_buffer.speech_stopped"),
+            first("A", "<-", kind="binary"))
+
+
 def _canary_test_times(junit: Path) -> list[float]:
     import xml.etree.ElementTree as ET
 
@@ -155,6 +188,7 @@ def main(groups: tuple[str, ...], runs: int, reports_dir: Path) -> int:
         "suite": lambda: _suite_group(record, work, log),
         "fixed": lambda: record.setdefault("fixed", {}).update(bench_probes.fixed_costs()),
         "overhead": lambda: record.__setitem__("overhead", overhead(work, runs, log)),
+        "voice": lambda: record.__setitem__("voice", voice(work, log)),
         "precision": lambda: record.__setitem__("precision", bench_probes.delay_precision()),
         "load": lambda: record.__setitem__("load", bench_probes.load()),
     }
@@ -206,6 +240,15 @@ def table(record: dict) -> list[str]:
         if ttfr["p50"] is not None:
             lines.append(f"{'TTFR p50 / p95 (ms)':<44} {ttfr['p50']:.1f} / {ttfr['p95']:.1f}"
                          f"  (scripted {overhead_fig['scripted_reply_latency_ms']:g} ms)")
+    voice_fig = record.get("voice", {})
+    if voice_fig.get("runs"):
+        mic, end = voice_fig["first_reply_audio_from_mic_s"], voice_fig["first_reply_audio_after_speech_end_ms"]
+        lines.append(f"{'voice: first reply audio from mic p50/p95 (s)':<44} {mic['p50']:.2f} / {mic['p95']:.2f}")
+        if end["p50"] is not None:
+            lines.append(f"{'voice: ... after speech end p50/p95 (ms)':<44} {end['p50']:.0f} / {end['p95']:.0f}")
+        cost = voice_fig["voice_canary_test_s"]
+        if cost["p50"] is not None:
+            lines.append(f"{'voice canary test p50 (s)':<44} {cost['p50']:>14.2f} s")
     for level, fig in record.get("load", {}).get("levels", {}).items():
         latency = fig["turn_latency_s"]
         turn = f"{latency['p50']:.3f} / {latency['p95']:.3f}" if latency["p50"] is not None else "no turn completed"

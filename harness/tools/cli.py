@@ -16,7 +16,7 @@ from voice_harness.errors import EnvironmentProblem, UsageProblem
 
 # pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
 # (interrupted, or an environment problem the plugin already named) passes through as it is.
-BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load")
+BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load", "voice")
 _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
 # pytest arguments of a run that runs no test: no pre-flight, and the last run's reports stay.
 _ONLY_LOOKING = ("--collect-only", "--co", "--help", "-h", "--fixtures", "--markers", "--version")
