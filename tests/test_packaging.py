@@ -21,8 +21,13 @@ from voice_harness.tools.cli import version
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-NOT_SOURCE = (".git", ".venv", "reports", "build", "dist", "*.egg-info", ".hypothesis", ".allure", "node_modules",
-              "__pycache__", ".pytest_cache")
+NOT_SOURCE_TOP = {".git", ".venv", "reports", "build", "dist"}   # only at the top: harness/reports is code
+NOT_SOURCE = ("*.egg-info", ".hypothesis", ".allure", "node_modules", "__pycache__", ".pytest_cache")
+
+
+def not_source(folder: str, names: list[str]) -> set[str]:
+    ignored = shutil.ignore_patterns(*NOT_SOURCE)(folder, names)
+    return ignored | (NOT_SOURCE_TOP & set(names) if Path(folder) == ROOT else set())
 HOSTILE_PYPROJECT = '[tool.pytest.ini_options]\naddopts = "--no-such-option-here"\n'
 HOSTILE_CONFTEST = 'raise RuntimeError("the calling repository\'s conftest must not be loaded")\n'
 # A proxy team's own check, written with the harness's fixtures; the canary's judge is the suite's own.
@@ -68,7 +73,7 @@ def dist(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("dist")
     # Built from a copy: setuptools leaves a build/ folder in the tree it builds.
     tree = out / "tree"
-    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    shutil.copytree(ROOT, tree, ignore=not_source)
     checked([sys.executable, "-m", "build", "--outdir", str(out / "from-sdist"), str(tree)], out)
     checked([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out / "from-tree"), str(tree)],
             out)
@@ -100,7 +105,8 @@ def test_the_sdist_builds_the_same_wheel_and_the_wheel_carries_what_a_run_needs(
                  "voice_harness/test_app/app.js", "voice_harness/profiles/reference.toml",
                  "voice_harness/judging/requirements.toml", "voice_harness/mock_upstream/scenarios/default.toml",
                  "voice_harness/reference_proxy/defects.toml", "voice_harness/pytest.ini",
-                 "voice_harness/plugin/__init__.py", "voice_harness/wire/recording.py"):
+                 "voice_harness/plugin/__init__.py", "voice_harness/wire/recording.py",
+                 "voice_harness/reports/report.py", "voice_harness/test_app/pcm-worklet.js"):
         assert part in names, part
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"voice_harness"}, tops
