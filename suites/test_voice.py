@@ -57,7 +57,7 @@ def appended_audio(timeline) -> bytes:
 
 
 def stop_and_settle(app, recording) -> tuple[bytes, bytes]:
-    """Stop the microphone, then wait until what the app sent has gone upstream (or stopped growing)."""
+    """Stop the microphone, then wait (a few seconds at most) until what the app sent has gone upstream."""
     app.stop_speaking()
     recording.wait_for(lambda tl: len(appended_audio(tl)) >= len(sent_audio(tl)) * (1 - TOLERANCE), units(3))
     timeline = recording.timeline()
