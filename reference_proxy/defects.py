@@ -211,6 +211,12 @@ class AppendWithFormatField(Session):
                 for a in super()._append_audio(data)]
 
 
+@defect("ignore-client-audio")
+class IgnoreClientAudio(Session):
+    def on_client_binary(self, data: bytes) -> list[Action]:
+        return []
+
+
 @defect("resample-from-fixed-rate")
 class ResampleFromFixedRate(Session):
     def _audio_input(self, settings: dict) -> AudioInput:

@@ -92,8 +92,10 @@ def test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_a
     timeline = recording.timeline()
     if not sent:
         for_want_of("WIRE-2", "the app sent no microphone audio", timeline)
-    if timeline.first(route=PROXY_TO_UPSTREAM, kind="binary") is not None:
-        return  # binary audio upstream: WIRE-3 (an invariant) judges it, not counted twice here
+    binary = timeline.first(route=PROXY_TO_UPSTREAM, kind="binary")
+    if binary is not None:
+        fail("WIRE-2", "the proxy sent the microphone audio upstream as binary frames, not as "
+             "input_audio_buffer.append events", timeline, binary)
     rate = spoken.rate   # the app declared it (Settings.audio.input.sample_rate) and the session's is the same
     sent_s, appended_s = len(sent) / 2 / rate, len(appended) / 2 / rate
     if abs(appended_s - sent_s) > TOLERANCE * sent_s:
