@@ -8,13 +8,12 @@ compared, never bytes: the browser may lose a few ms at the start and stall brie
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
 from voice_harness.judging import catalogue
 from voice_harness.judging.checks import fail, for_want_of
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
+                                           appended_audio)
 from voice_harness.mock_upstream import vad
 from voice_harness.timeouts import units
 
@@ -45,23 +44,13 @@ def sent_audio(timeline) -> bytes:
     return b"".join(f.data for f in timeline.select(route=CLIENT_TO_PROXY, kind="binary"))
 
 
-def appended_audio(timeline) -> bytes:
-    """What the proxy appended upstream (the decoded audio of its input_audio_buffer.append events)."""
-    chunks = []
-    for frame in timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append"):
-        try:
-            chunks.append(base64.b64decode(frame.data.get("audio", "")))
-        except (ValueError, TypeError):
-            continue
-    return b"".join(chunks)
-
-
 def stop_and_settle(app, recording) -> tuple[bytes, bytes]:
     """Stop the microphone, then wait (a few seconds at most) until what the app sent has gone upstream."""
     app.stop_speaking()
-    recording.wait_for(lambda tl: len(appended_audio(tl)) >= len(sent_audio(tl)) * (1 - TOLERANCE), units(3))
+    recording.wait_for(lambda tl: len(appended_audio(tl.frames)) >= len(sent_audio(tl)) * (1 - TOLERANCE),
+                       units(3))
     timeline = recording.timeline()
-    return sent_audio(timeline), appended_audio(timeline)
+    return sent_audio(timeline), appended_audio(timeline.frames)
 
 
 @pytest.mark.req("CANARY-2")

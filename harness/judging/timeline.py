@@ -4,6 +4,7 @@ role, item id, kind, connection and time. An unknown leg, arrow or kind is an er
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -82,3 +83,17 @@ class Timeline:
         if not indexes:
             return self.frames[-WHOLE_LIMIT:]  # nothing to point at: the whole story, within reason
         return self.frames[max(0, min(indexes) - before): max(indexes) + after + 1]
+
+
+def appended_audio(frames: Iterable[Frame]) -> bytes:
+    """The audio the proxy appended upstream: the decoded `audio` of its input_audio_buffer.append events, in
+    order (an event whose audio is not base64 adds nothing)."""
+    chunks = []
+    for frame in frames:
+        if (frame.leg == PROXY_TO_UPSTREAM.leg and frame.arrow == PROXY_TO_UPSTREAM.arrow
+                and frame.type == "input_audio_buffer.append" and isinstance(frame.data, dict)):
+            try:
+                chunks.append(base64.b64decode(frame.data.get("audio", ""), validate=True))
+            except (ValueError, TypeError):
+                continue
+    return b"".join(chunks)

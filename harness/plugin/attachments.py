@@ -5,7 +5,6 @@ that attach them."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import wave
@@ -15,6 +14,7 @@ import allure
 
 from voice_harness.wire.recording import Frame
 
+from voice_harness.judging.timeline import appended_audio
 from voice_harness.reports.timeline_view import summary
 from voice_harness.timeouts import units
 
@@ -87,18 +87,6 @@ def attach_playwright_artifacts(user_properties: list[tuple[str, str]], invocati
     return kept
 
 
-def upstream_audio(frames: list[Frame]) -> bytes:
-    """The audio the proxy appended upstream (input_audio_buffer.append, decoded), in order."""
-    chunks = []
-    for frame in frames:
-        if frame.leg == "B" and frame.type == "input_audio_buffer.append" and isinstance(frame.data, dict):
-            try:
-                chunks.append(base64.b64decode(frame.data.get("audio", ""), validate=True))
-            except (ValueError, TypeError):
-                continue
-    return b"".join(chunks)
-
-
 def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
     """PCM16 mono as a WAV file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +101,7 @@ def write_wav(path: Path, pcm: bytes, rate: int) -> Path:
 def attach_voice(spoken, frames: list[Frame], directory: Path, name: str) -> list[Path]:
     """A failed voice test's audio: the WAV that was spoken, and what the upstream received (at the session's
     rate, the spoken one's), attached to its Allure result as audio/wav."""
-    received = write_wav(directory / f"{name}-upstream.wav", upstream_audio(frames), spoken.rate)
+    received = write_wav(directory / f"{name}-upstream.wav", appended_audio(frames), spoken.rate)
     titles = ((spoken.path, "the WAV spoken as the microphone"), (received, "the audio the upstream received"))
     for path, title in titles:
         allure.attach.file(str(path), name=title, attachment_type="audio/wav", extension="wav")

@@ -29,7 +29,6 @@ from voice_harness.errors import EnvironmentProblem
 
 DOWNLOAD_TIMEOUT_S = 300
 DOWNLOAD = [sys.executable, "-m", "playwright", "install", "chromium"]
-APT = (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"])
 # Where to look once an installing step has succeeded. Debian's package puts the browser at /usr/bin/chromium,
 # one of the fixed system candidates, so the candidates found before the install still cover it.
 LOOK_AFTER = {"download": "managed", "apt": "system"}
@@ -95,10 +94,10 @@ def download(run: Runner) -> tuple[bool, str]:
     return attempt(DOWNLOAD, run, DOWNLOAD_TIMEOUT_S)
 
 
-def apt_install(run: Runner) -> tuple[bool, str]:
-    """Debian's chromium package, unattended (no prompt may wait on a closed stdin)."""
+def apt_install(run: Runner, packages: Sequence[str] = ("chromium",)) -> tuple[bool, str]:
+    """Debian's packages (chromium by default), unattended (no prompt may wait on a closed stdin)."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in APT:
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         ok, note = attempt(command, run, None, env)
         if not ok:
             return False, f"`{' '.join(command)}` {note}"

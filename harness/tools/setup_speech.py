@@ -3,32 +3,27 @@ what to do (exit 2). Then the utterances are made once, into the cache."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 
 from voice_harness.errors import EnvironmentProblem
 from voice_harness.targets import speech
+from voice_harness.tools.setup_browser import Runner, apt_install, installing_blocked, run_bounded
 
-APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 
-
-def ensure() -> list[str]:
+def ensure(run: Runner = run_bounded) -> list[str]:
     """Lines saying what was found or installed, and which utterances are ready."""
     lines = []
     missing = speech.missing_tools()
     if missing:
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise EnvironmentProblem(f"{' and '.join(missing)} not found: {speech.HOW_TO_GET}")
+        blocked = installing_blocked().get("apt")
+        if blocked:
+            raise EnvironmentProblem(f"{' and '.join(missing)} not found ({blocked}): {speech.HOW_TO_GET}")
         lines.append(f"harness: installing {' and '.join(missing)} with apt-get")
         print(lines[-1], flush=True)
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *speech.TOOLS]):
-            done = subprocess.run(command, env=APT_ENV, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-            if done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-                raise EnvironmentProblem(f"`{' '.join(command)}` failed ({done.returncode}: {tail[0][:120]}): "
-                                         f"{speech.HOW_TO_GET}")
+        ok, note = apt_install(run, speech.TOOLS)   # the set-up's one apt step, as for the browser
+        if not ok:
+            raise EnvironmentProblem(f"{note}: {speech.HOW_TO_GET}")
         still = speech.missing_tools()
         if still:
             raise EnvironmentProblem(f"{' and '.join(still)} still not found after apt-get: {speech.HOW_TO_GET}")
