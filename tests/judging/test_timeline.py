@@ -31,3 +31,18 @@ def test_an_unknown_leg_arrow_or_kind_is_an_error_not_an_empty_match(criteria, n
 def test_a_route_and_a_leg_together_are_refused():
     with pytest.raises(ValueError, match="a route or a leg and an arrow"):
         TIMELINE.first(route=CLIENT_TO_PROXY, leg="B")
+
+
+def test_appended_audio_is_the_decoded_audio_of_the_proxys_appends_in_order():
+    import base64
+
+    from voice_harness.judging.timeline import appended_audio
+    from voice_harness.wire.recording import Frame
+
+    def append(leg, arrow, audio):
+        return Frame(0.0, leg, arrow, "text", "input_audio_buffer.append", 1,
+                     data={"type": "input_audio_buffer.append", "audio": audio})
+    frames = [append("B", "->", base64.b64encode(b"\x01\x02").decode()), append("B", "->", "not base64!"),
+              append("A", "->", base64.b64encode(b"\x09\x09").decode()),
+              append("B", "->", base64.b64encode(b"\x03\x04").decode())]
+    assert appended_audio(frames) == b"\x01\x02\x03\x04"

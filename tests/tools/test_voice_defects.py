@@ -47,3 +47,16 @@ def test_the_voice_checks_pass_against_the_reference_proxy(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     assert {rid: record[rid]["verdict"] for rid in ("CANARY-2", "WIRE-2", "ORD-2", "WIRE-1", "MAP-9")} == \
         {rid: "pass" for rid in ("CANARY-2", "WIRE-2", "ORD-2", "WIRE-1", "MAP-9")}
+
+
+def test_a_voice_check_whose_situation_never_arises_is_inconclusive_not_passed(tmp_path):
+    """With the microphone frames dropped, no speech reaches the upstream: MAP-9 (nothing heard) and WIRE-1 (no
+    reply audio) cannot be judged, and say so."""
+    done, record = harness_run(tmp_path, "--workers", "1", "--defect", "ignore-client-audio", "--", "-k",
+                               "test_the_app_shows_that_the_user_spoke or test_every_reply_audio_chunk_is_played")
+    skipped = {case.get("name").split("[")[0]: case.find("skipped").get("message", "")
+               for case in ET.parse(tmp_path / "junit.xml").iter("testcase") if case.find("skipped") is not None}
+    assert set(skipped) == {"test_the_app_shows_that_the_user_spoke_and_what_was_heard",
+                            "test_every_reply_audio_chunk_is_played_in_the_browser"}, done.stdout[-3000:]
+    assert all("INCONCLUSIVE" in message for message in skipped.values()), skipped
+    assert {record[rid]["verdict"] for rid in ("MAP-9", "WIRE-1")} == {"inconclusive"}
