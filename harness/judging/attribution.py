@@ -9,6 +9,7 @@ selectors do not match) or the scenario (a malformed rule).
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 from voice_harness.mock_upstream.scenario import ScenarioError
@@ -79,3 +80,93 @@ def proxy_died(description: str, log_tail: str) -> Blame:
     """The proxy process exited during the test: the proxy's failure, with its exit and its last words."""
     tail = f"; its log ends: {log_tail}" if log_tail.strip() else ""
     return Blame(PROXY, f"{description}{tail}")
+
+
+# ------------------------------------------------------------------------------- a proxy started through a launcher
+#
+# The harness starts the proxy's command (the launcher: the server itself, or npx, tsx, `bash -c`, env ...) in a
+# process group of its own. The server may be a grandchild whose exit status the harness cannot read (its parent,
+# the launcher, reaps it), and the launcher may outlive it. So the server counts as dead when no process of its
+# group runs any more, or when its port refuses connections; and the test charged is the one during which that
+# happened: the first connection the client tap could not make to the proxy is the moment it is seen.
+
+# The client tap's close reason for a connection it could not make to the proxy (voice_harness.wire.relay).
+_TAP_COULD_NOT_REACH = "relay could not reach "
+# What the tap's connect met when nothing listened on the port any more (not a timeout: a hung server).
+_REFUSALS = ("ConnectionRefusedError", "ConnectionResetError")
+
+
+@dataclass(frozen=True)
+class ServerSighting:
+    """One look at a proxy the harness started: its launcher (the process it started), its process group, its
+    port. Times are seconds after the start."""
+
+    port: int
+    launcher_pid: int
+    launcher_name: str          # the launcher's command name (npx, bash, env, ...), or "" where unknown
+    launcher_code: int | None   # the launcher's exit status (negative: the signal); None while it runs
+    launcher_exited_at: float | None
+    group_alive: bool           # a process of the group still runs (zombies do not count)
+    accepting: bool | None      # a TCP connect to the port: True accepted, False refused or reset,
+                                # None not tried (no process left) or undecided (a timeout: busy, not dead)
+    served: bool = True         # the port had accepted a connection since the start (a refusal before is no death)
+    outlived_launcher: bool = False   # the port accepted a connection after the launcher had exited (a launcher
+                                      # that puts its server in the background): its status is not the server's
+
+    @property
+    def down(self) -> bool:
+        """The server no longer serves: nothing of its group runs, or its port stopped accepting connections."""
+        return not self.group_alive or (self.accepting is False and self.served)
+
+
+def first_refusal(frames, origin: float) -> float | None:
+    """Seconds into the test of the first connection the client tap could not make to the proxy because nothing
+    listened (refused or reset), from the test's leg-A frames; None if there was none."""
+    for frame in frames:
+        if frame.leg == "A" and frame.kind == "close" and isinstance(frame.data, dict):
+            reason = str(frame.data.get("reason") or "")
+            if reason.startswith(_TAP_COULD_NOT_REACH) and reason.endswith(_REFUSALS):
+                return frame.t - origin
+    return None
+
+
+def server_death(sighting: ServerSighting, refused_at: float | None = None) -> str | None:
+    """How the proxy's server died, in one line, if this sighting and the test's first refused connection
+    (refused_at, seconds into the test) say it did; None while it serves and no connection was refused.
+
+    The launcher's exit status is the best known status of the server (npx and tsx exit with their child's);
+    a launcher that still runs is named instead, so a reader knows why there is no status."""
+    first = f" (first refused connection {refused_at:.1f} s into the test)" if refused_at is not None else ""
+    launcher = f"pid {sighting.launcher_pid}" + (f", {sighting.launcher_name}" if sighting.launcher_name else "")
+    code = sighting.launcher_code
+    if sighting.down and code is not None and not sighting.outlived_launcher:
+        return f"{exit_phrase(code, sighting.launcher_exited_at)}{first}"
+    if sighting.down:
+        how = (f"stopped accepting connections on port {sighting.port}" if sighting.group_alive
+               else "is gone: no process of its group is left")
+        launcher_state = ("is still running" if code is None
+                          else f"had exited (code {code}) while the server went on serving")
+        return (f"the proxy's server {how}{first}; its launcher ({launcher}) {launcher_state}, so the server's "
+                f"exit status is not known")
+    if refused_at is not None:
+        # Refused during the test, yet not down now: a supervisor in the group started the server again, it had
+        # never listened on its port, or the port does not answer now (busy).
+        now = ("it accepts connections again now" if sighting.accepting
+               else "it has not accepted one there since its start" if not sighting.served
+               else "its port does not answer now")
+        return (f"the proxy's server refused a connection on port {sighting.port} {refused_at:.1f} s into the "
+                f"test ({now}; launcher {launcher})")
+    return None
+
+
+def exit_phrase(code: int, at: float | None) -> str:
+    """'the proxy process exited with code 3 at 1.2 s after its start' (or 'was killed by signal ...')."""
+    how = f"exited with code {code}" if code >= 0 else f"was killed by {signal_name(-code)}"
+    return f"the proxy process {how}" + (f" at {at:.1f} s after its start" if at is not None else "")
+
+
+def signal_name(number: int) -> str:
+    try:
+        return f"signal {signal.Signals(number).name} ({number})"
+    except ValueError:
+        return f"signal {number}"

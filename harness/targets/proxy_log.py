@@ -14,8 +14,12 @@ taken off and written again at the next end), so the file never exceeds head + t
 from __future__ import annotations
 
 import codecs
+import fcntl
 import os
 import re
+import select
+import struct
+import termios
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -99,6 +103,9 @@ class ProxyLog:
         self._cut = 0                   # bytes dropped from the ring
         self._sealed = False            # the file ends with the cut line and the ring
         self._generation = 0            # output of an earlier start's copier still running is dropped
+        # Held by the copier from a read to the write of what it read, so unread() never misses bytes in between.
+        self._read_lock = threading.Lock()
+        self._read_fd: int | None = None  # the current start's pipe, while it is copied
         self._reset_stream(None)
 
     def _reset_stream(self, ready: re.Pattern | None) -> None:
@@ -127,16 +134,28 @@ class ProxyLog:
     def copy(self, stream) -> threading.Thread:
         """A daemon thread copying stream (a pipe) into the log until its end, then closing the log."""
         generation = self._generation
+        fd = stream.fileno()
+        self._read_fd = fd
 
         def run() -> None:
-            fd = stream.fileno()
+            waiting = select.poll()
+            waiting.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
             try:
-                while data := os.read(fd, CHUNK_BYTES):
-                    self.write(data, generation)
+                while True:
+                    waiting.poll()   # blocks until there is output or the pipe's end; the lock is free meanwhile
+                    with self._read_lock:
+                        data = os.read(fd, CHUNK_BYTES)
+                        if data:
+                            self.write(data, generation)
+                    if not data:
+                        break
             except OSError:
                 pass
             finally:
-                stream.close()
+                with self._read_lock:
+                    if self._read_fd == fd:
+                        self._read_fd = None
+                    stream.close()
                 self.end_output(generation)
 
         thread = threading.Thread(target=run, name="proxy-log", daemon=True)
@@ -223,6 +242,17 @@ class ProxyLog:
         self._file = None
 
     # ---------------------------------------------------------------------------------------- reading back
+
+    def unread(self) -> int:
+        """Bytes of output still in the pipe, not yet in the log (0 once the copier has taken everything written
+        so far, or when nothing is copied). A dead server's last words are in the log once this is 0."""
+        with self._read_lock:
+            if self._read_fd is None:
+                return 0
+            try:
+                return struct.unpack("i", fcntl.ioctl(self._read_fd, termios.FIONREAD, b"\0" * 4))[0]
+            except OSError:
+                return 0
 
     def tail(self, lines: int = 20) -> list[str]:
         """The last non-blank lines of the log, read from at most TAIL_READ_BYTES of it."""

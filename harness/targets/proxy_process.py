@@ -1,4 +1,10 @@
-"""The proxy under test as a subprocess: started in its own process group, probed until ready, logged, killed whole."""
+"""The proxy under test as a subprocess: started in its own process group, probed until ready, logged, killed whole.
+
+The command may be the server itself or a launcher that starts it (npx, tsx, `bash -c`, env): the harness watches
+the whole process group and the port, not only the process it started. The group's members are read from Linux's
+/proc (each /proc/PID/stat names its process group); where there is no /proc, the kernel is asked whether the group
+has a process left (kill(-pgid, 0), which counts zombies). Only this group is ever signalled.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from voice_harness.errors import EnvironmentProblem
+from voice_harness.judging.attribution import ServerSighting, exit_phrase, server_death, signal_name
 from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES, ProxyLog
+from voice_harness.timeouts import units
 
 PROBE_INTERVAL_S = 0.05
 STOP_GRACE_S = 5.0
+PORT_PROBE_UNITS = 0.5   # a TCP connect to the proxy's port; a timeout says "busy", never "dead"
+EXIT_WAIT_UNITS = 1      # a launcher (npx, tsx) follows its dead server out within this: then its status is known
+LOG_DRAIN_UNITS = 1      # the dead server's last words, already in the pipe, reach the log within this
 
 
 def _group_alive(pgid: int) -> bool:
@@ -84,6 +95,9 @@ class ExternalProxy:
     def exit_description(self) -> str | None:
         return None
 
+    def death(self, refused_at: float | None = None) -> str | None:
+        return None   # a refused connection to a proxy the harness did not start is judged by the checks alone
+
     exit_code = None
 
 
@@ -107,12 +121,16 @@ class ProxyProcess:
         self._started_at = 0.0
         self._exited_at: float | None = None
         self._stopped_by_us = False
+        self._death: str | None = None   # how this start's server died, once seen down
+        self._served = False             # its port accepted a connection since this start
+        self._outlived = False           # ... and did after the launcher had exited (it backgrounded its server)
 
     def start(self) -> None:
         """Start the proxy (a restart first ends the previous process group whole) and wait until it is ready."""
         self.stop()
         self._log.start(shlex.join(self.argv), self.ready_log)
-        self._stopped_by_us, self._exited_at = False, None
+        self._stopped_by_us, self._exited_at, self._death = False, None, None
+        self._served = self._outlived = False
         try:
             self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
@@ -127,9 +145,10 @@ class ProxyProcess:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             code = self._proc.poll()
-            if code is not None:
+            # A launcher that exits 0 while its group lives on has put its server in the background: not a failure.
+            if code is not None and (code != 0 or not _group_alive(self._proc.pid)):
                 self.stop()  # what it started goes too; its last output is in the log before the tail is read
-                how = f"exited with code {code}" if code >= 0 else f"was killed by {_signal_name(-code)}"
+                how = f"exited with code {code}" if code >= 0 else f"was killed by {signal_name(-code)}"
                 raise EnvironmentProblem(f"the proxy {how} during start-up; "
                                          f"log {self.log_path}: {self.log_tail(3)}")
             if self._ready():
@@ -149,6 +168,7 @@ class ProxyProcess:
             return self._log.ready.wait(PROBE_INTERVAL_S)
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5):
+                self._served = True
                 return True
         except OSError:
             time.sleep(PROBE_INTERVAL_S)
@@ -160,27 +180,77 @@ class ProxyProcess:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        """The server serves: a process of its group runs and its port does not refuse connections."""
+        return self._proc is not None and not self.sighting().down
 
     @property
     def exit_code(self) -> int | None:
-        """The process's return code once it has exited (negative: the signal that killed it); else None."""
+        """The launcher's (the process the harness started) return code once it has exited (negative: the signal
+        that killed it); else None. Under a launcher the server's own code may not be knowable."""
         return None if self._proc is None else self._proc.poll()
 
     @property
     def died(self) -> bool:
-        """The process exited without the harness asking it to (a crash, or an exit of its own)."""
-        return self.exit_code is not None and not self._stopped_by_us
+        """The server stopped serving without the harness asking it to (a crash, or an exit of its own)."""
+        return self._proc is not None and not self._stopped_by_us and self.sighting().down
+
+    def sighting(self) -> ServerSighting:
+        """A look at the launcher, the process group and the port, now (before the first start: all gone)."""
+        proc = self._proc
+        if proc is None:
+            return ServerSighting(self.port, 0, "", None, None, False, None)
+        code = proc.poll()
+        exited_at = None if code is None else (self._exited_at or time.monotonic()) - self._started_at
+        # A running launcher is a live group member; the group's other members are only looked up once it exited.
+        alive = code is None or _group_alive(proc.pid)
+        accepting = self._accepting() if alive else None
+        self._outlived = self._outlived or (accepting is True and code is not None)
+        return ServerSighting(self.port, proc.pid, Path(self.argv[0]).name, code, exited_at, alive, accepting,
+                              self._served, self._outlived)
+
+    def _accepting(self) -> bool | None:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=units(PORT_PROBE_UNITS)):
+                self._served = True
+                return True
+        except (ConnectionRefusedError, ConnectionResetError):
+            return False
+        except OSError:   # a timeout: a full backlog is a busy server, not a dead one
+            return None
+
+    def death(self, refused_at: float | None = None) -> str | None:
+        """One line on how the server died without the harness asking it to, or None while it serves.
+        refused_at: seconds into the current test of the first connection the client tap could not make to it
+        (attribution.first_refusal); it is evidence of a death even where the server was started again since."""
+        proc = self._proc
+        if proc is None or self._stopped_by_us:
+            return None
+        if self._death is not None:
+            return self._death
+        sighting = self.sighting()
+        if sighting.down and sighting.launcher_code is None:
+            # npx and tsx exit a moment after their server, with its code: the status is worth a bounded wait.
+            # A launcher that lingers (`bash -c 'server; sleep 3'`) is named instead, once the wait is over.
+            _wait_until(lambda: proc.poll() is not None, units(EXIT_WAIT_UNITS))
+            sighting = self.sighting()
+        if not sighting.down and refused_at is None:
+            return None
+        # Its last words were written before it died: let them reach the log before its tail is read.
+        _wait_until(lambda: self._log.unread() == 0, units(LOG_DRAIN_UNITS))
+        why = server_death(sighting, refused_at)
+        if sighting.down:
+            self._death = why
+        return why
 
     def exit_description(self) -> str | None:
-        """One line on how the process ended, or None while it runs (or before its first start)."""
+        """One line on how the launcher (the process the harness started) ended, or None while it runs (or before
+        its first start)."""
         code = self.exit_code
         if code is None:
             return None
         at = (self._exited_at or time.monotonic()) - self._started_at
-        how = f"exited with code {code}" if code >= 0 else f"was killed by {_signal_name(-code)}"
         by_us = "; the harness had asked it to stop" if self._stopped_by_us else ""
-        return f"the proxy process {how} at {at:.1f} s after its start{by_us}"
+        return f"{exit_phrase(code, at)}{by_us}"
 
     def stop(self, grace_s: float | None = None) -> None:
         """End the proxy and everything it started (its process group): TERM, wait, then KILL what is left,
@@ -215,9 +285,3 @@ class ProxyProcess:
         tail = self._log.tail(lines)
         return " | ".join(tail) if lines <= 3 else "\n".join(tail)
 
-
-def _signal_name(number: int) -> str:
-    try:
-        return f"signal {signal.Signals(number).name} ({number})"
-    except ValueError:
-        return f"signal {number}"

@@ -7,6 +7,7 @@ from voice_harness.judging import attribution, catalogue
 from voice_harness.errors import EnvironmentProblem, HarnessFault
 from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, gating, summary, verdicts
 from voice_harness.mock_upstream.scenario import ScenarioError
+from voice_harness.wire.recording import Frame
 
 CAT = catalogue.load()
 
@@ -32,6 +33,110 @@ def test_a_dead_proxy_is_the_proxys_failure_naming_its_exit():
     blame = attribution.proxy_died("the proxy process exited with code 3 at 1.2 s after its start", "boom")
     assert (blame.party, blame.outcome) == ("proxy", "failed")
     assert "code 3" in blame.reason and "boom" in blame.reason
+
+
+# ------------------------------------------------------------------ a proxy's server seen through its launcher
+
+def sighting(code=None, alive=True, accepting=True, served=True, name="bash"):
+    return attribution.ServerSighting(port=4000, launcher_pid=321, launcher_name=name, launcher_code=code,
+                                      launcher_exited_at=None if code is None else 2.25, group_alive=alive,
+                                      accepting=accepting, served=served)
+
+
+@pytest.mark.parametrize("seen, down", [
+    (sighting(), False),                                          # serving
+    (sighting(accepting=None), False),                            # a probe that timed out: busy, not dead
+    (sighting(accepting=False), True),                            # the launcher lingers, the port refuses
+    (sighting(accepting=False, served=False), False),             # never listened yet: no death to see
+    (sighting(code=0, alive=True, accepting=True), False),        # a launcher that exited, its server serving
+    (sighting(code=5, alive=True, accepting=False), True),        # a crash leaving a child that does not serve
+    (sighting(code=1, alive=False, accepting=None), True),        # nothing of the group left
+])
+def test_the_server_is_down_when_its_group_is_gone_or_its_port_stopped_accepting(seen, down):
+    assert seen.down is down
+
+
+def test_a_server_that_serves_and_refused_nothing_did_not_die():
+    assert attribution.server_death(sighting()) is None
+    assert attribution.server_death(sighting(code=0)) is None   # a launcher that exits once its server runs
+
+
+def test_a_dead_server_whose_launcher_exited_is_named_with_the_launchers_status():
+    assert attribution.server_death(sighting(code=1, alive=False, accepting=None)) == \
+        "the proxy process exited with code 1 at 2.2 s after its start"
+    assert attribution.server_death(sighting(code=-9, alive=False, accepting=None), refused_at=0.31) == \
+        ("the proxy process was killed by signal SIGKILL (9) at 2.2 s after its start "
+         "(first refused connection 0.3 s into the test)")
+
+
+def test_a_dead_server_under_a_lingering_launcher_says_what_is_known_instead_of_a_status():
+    why = attribution.server_death(sighting(accepting=False), refused_at=1.04)
+    assert why == ("the proxy's server stopped accepting connections on port 4000 (first refused connection "
+                   "1.0 s into the test); its launcher (pid 321, bash) is still running, so the server's exit "
+                   "status is not known")
+
+
+def test_a_connection_refused_during_the_test_charges_it_even_when_the_server_serves_again():
+    why = attribution.server_death(sighting(accepting=True), refused_at=0.5)
+    assert why.startswith("the proxy's server refused a connection on port 4000 0.5 s into the test")
+    assert "accepts connections again now" in why
+
+
+def test_a_launcher_that_backgrounded_its_server_gives_no_status_of_it():
+    seen = attribution.ServerSighting(4000, 321, "bash", 0, 0.1, False, None, served=True, outlived_launcher=True)
+    assert attribution.server_death(seen) == (
+        "the proxy's server is gone: no process of its group is left; its launcher (pid 321, bash) had exited "
+        "(code 0) while the server went on serving, so the server's exit status is not known")
+
+
+def test_a_refusal_by_a_server_that_never_listened_says_so():
+    why = attribution.server_death(sighting(accepting=False, served=False), refused_at=0.2)
+    assert why.endswith("(it has not accepted one there since its start; launcher pid 321, bash)")
+
+
+def tap_close(t, reason, leg="A", code=1011):
+    return Frame(t, leg, "<-", "close", None, 1, 0, {"code": code, "reason": reason})
+
+
+def test_the_first_refusal_is_the_first_connection_the_client_tap_could_not_make():
+    frames = [tap_close(10.2, "peer closed abnormally (1006)"),
+              tap_close(10.3, "relay could not reach ws://127.0.0.1:4000: TimeoutError"),   # busy, not dead
+              tap_close(10.4, "relay could not reach wss://api.openai.com: ConnectionRefusedError", leg="B"),
+              tap_close(10.5, "relay could not reach ws://127.0.0.1:4000: ConnectionRefusedError"),
+              tap_close(10.9, "relay could not reach ws://127.0.0.1:4000: ConnectionResetError")]
+    assert attribution.first_refusal(frames, origin=10.0) == pytest.approx(0.5)
+    assert attribution.first_refusal(frames[:3], origin=10.0) is None
+
+
+def test_the_client_taps_own_close_for_a_dead_proxy_is_read_as_a_refusal():
+    """The real relay's words, not a copy of them: the two must not drift apart."""
+    import asyncio
+    import socket
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+    from voice_harness.wire.recording import Recorder
+    from voice_harness.wire.relay import Relay
+
+    with socket.socket() as held:   # a port nobody listens on while the relay tries it
+        held.bind(("127.0.0.1", 0))
+        dead = held.getsockname()[1]
+
+        async def scenario():
+            recorder = Recorder()
+            relay = Relay(recorder, "A", f"ws://127.0.0.1:{dead}")
+            await relay.start()
+            try:
+                async with connect(relay.url("/openai")) as ws:
+                    try:
+                        await asyncio.wait_for(ws.recv(), 5)
+                    except ConnectionClosed:
+                        pass
+            finally:
+                await relay.stop()
+            return recorder.since()
+
+        frames = asyncio.run(scenario())
+    assert attribution.first_refusal(frames, origin=frames[0].t) == 0.0
 
 
 def result(nodeid, reqs, outcome="passed", reason="", party=""):

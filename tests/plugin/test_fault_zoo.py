@@ -126,6 +126,8 @@ def assert_verdicts(record: dict, case: dict) -> None:
         assert got[rid] == verdict, (rid, record["requirements"][rid])
     blamed = {rid for rid, verdict in got.items() if verdict == "fail"}
     assert blamed <= {rid for rid, verdict in case["verdicts"].items() if verdict == "fail"}, blamed
+    if case.get("charged"):
+        assert case["message"] in record["requirements"][case["charged"]]["reason"], record["requirements"]
     if case["exit"] == 2:
         assert record["run"]["status"] == "environment error"
         assert record["run"]["error"]["party"] == case["party"]

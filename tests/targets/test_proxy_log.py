@@ -160,3 +160,25 @@ def test_tail_gives_the_last_lines_from_the_file_or_the_kept_tail(tmp_path):
 def test_the_first_start_begins_a_fresh_file(tmp_path):
     (tmp_path / "proxy.log").write_text("an earlier run\n")
     assert "an earlier run" not in fed(tmp_path, b"hello\n")
+
+
+
+def test_unread_is_zero_only_once_what_is_in_the_pipe_is_in_the_log(tmp_path):
+    """A dead server's last words: once unread() says 0, the tail has them (the harness reads it then). The
+    copier reads and writes under the lock unread() takes, so no chunk is between the pipe and the log then."""
+    import os
+    import time
+    log = ProxyLog(tmp_path / "proxy.log", env=ENV)
+    log.start("proxy --port 1")
+    reader, writer = os.pipe()
+    try:
+        log.copy(os.fdopen(reader, "rb", buffering=0))
+        for round_ in range(20):
+            os.write(writer, b"".join(f"round {round_} line {n}\n".encode() for n in range(200)))
+            deadline = time.monotonic() + 10
+            while log.unread() != 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+            assert log.tail(1) == [f"round {round_} line 199"]
+    finally:
+        os.close(writer)

@@ -142,7 +142,7 @@ def test_a_restart_after_a_crash_ends_the_old_group_and_keeps_the_crash_in_the_l
     child = int(re.search(r"child pid (\d+)", proxy.log_path.read_text())[1])
     assert alive(child)
     trigger.touch()
-    assert wait_for(lambda: not proxy.running)
+    assert wait_for(lambda: proxy.exit_code is not None)
     assert proxy.exit_code == 3
     assert re.fullmatch(r"the proxy process exited with code 3 at \d+\.\d s after its start",
                         proxy.exit_description())
@@ -193,3 +193,86 @@ def test_a_proxy_that_exits_during_start_up_is_named_with_its_code_and_last_word
     proxy = make_proxy(tmp_path, "import sys; print('boom: cannot bind'); sys.exit(3)")
     with pytest.raises(EnvironmentProblem, match="the proxy exited with code 3 during start-up.*boom: cannot bind"):
         proxy.start()
+
+
+# ----------------------------------------------------------------------------- a server started through a launcher
+
+SERVER = """
+import os, socket, sys, time
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2] + ".listening", "w").close()
+print("server pid", os.getpid(), flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+print("server: dying with code 7", flush=True)
+os._exit(7)
+"""
+
+
+def launched(tmp_path, launcher: str) -> tuple[ProxyProcess, "Path"]:
+    """The SERVER above started by `bash -c LAUNCHER`, where {server} stands for its command and {listening} for
+    a file it makes once it listens; ready on its port. Touching the returned file makes the server exit 7."""
+    script, trigger = tmp_path / "server.py", tmp_path / "die-now"
+    script.write_text(SERVER)
+    port = free_port()
+    command = launcher.format(server=f"{sys.executable} {script} {port} {trigger}", listening=f"{trigger}.listening")
+    return ProxyProcess(["bash", "-c", command], {}, tmp_path / "proxy.log", port, None, 20), trigger
+
+
+def test_a_server_dead_under_a_lingering_launcher_is_seen_dead_and_said_so(tmp_path):
+    proxy, trigger = launched(tmp_path, "{server}; sleep 60; exit 3")
+    proxy.start()
+    try:
+        assert proxy.running and not proxy.died and proxy.death() is None
+        launcher = proxy.sighting().launcher_pid
+        trigger.touch()
+        assert wait_for(lambda: not proxy.running)
+        assert proxy.died and proxy.exit_code is None   # the launcher lingers: no status from it
+        why = proxy.death()
+        assert re.fullmatch(rf"the proxy's server stopped accepting connections on port {proxy.port}; its launcher "
+                            rf"\(pid {launcher}, bash\) is still running, so the server's exit status is not known",
+                            why)
+        assert proxy.death(refused_at=0.5) == why   # the first sighting of a death stands
+        assert "server: dying with code 7" in proxy.log_tail(3)
+        proxy.argv = [sys.executable, "-c", "print('second life: ready', flush=True); import time; time.sleep(60)"]
+        proxy.ready_log = re.compile("ready")
+        proxy.start()   # the lingering launcher goes with its group
+        assert not alive(launcher) and proxy.death() is None
+    finally:
+        proxy.stop()
+
+
+def test_a_launcher_that_follows_its_server_out_gives_the_servers_status(tmp_path):
+    proxy, trigger = launched(tmp_path, "{server}; code=$?; sleep 0.2; exit $code")   # as npx and tsx do
+    proxy.start()
+    try:
+        trigger.touch()
+        assert wait_for(lambda: not proxy.running)
+        assert re.fullmatch(r"the proxy process exited with code 7 at \d+\.\d s after its start", proxy.death())
+    finally:
+        proxy.stop()
+
+
+def test_a_launcher_that_exits_while_its_server_serves_is_no_death(tmp_path):
+    # Puts its server in the background, and exits once it listens.
+    proxy, trigger = launched(tmp_path, "{server} & until [ -e {listening} ]; do sleep 0.01; done")
+    proxy.start()
+    try:
+        assert wait_for(lambda: proxy.exit_code == 0)
+        assert proxy.running and not proxy.died and proxy.death() is None
+        trigger.touch()
+        assert wait_for(lambda: not proxy.running)
+        # Seen while the exiting server still counts as a process, or once it is gone: both are so.
+        assert re.fullmatch(rf"the proxy's server (stopped accepting connections on port {proxy.port}|is gone: no "
+                            rf"process of its group is left); its launcher \(pid {proxy.sighting().launcher_pid}, "
+                            rf"bash\) had exited \(code 0\) while the server went on serving, so the server's exit "
+                            rf"status is not known", proxy.death())
+    finally:
+        proxy.stop()
+
+
+def test_a_stopped_proxy_is_no_death(tmp_path):
+    proxy, _ = launched(tmp_path, "{server}; sleep 60")
+    proxy.start()
+    proxy.stop(grace_s=2)
+    assert not proxy.running and not proxy.died and proxy.death() is None
