@@ -20,9 +20,9 @@ from pathlib import Path
 
 from voice_harness.reference_proxy.audio import AudioInput
 from voice_harness.reference_proxy.minimal import MinimalSession
-from voice_harness.reference_proxy.session import (Action, CloseClient, CloseUpstream, Log, Session, ToClient,
-                                                   ToClientAudio, ToUpstream, ToUpstreamBinary, context_item,
-                                                   session_config)
+from voice_harness.reference_proxy.session import (Action, CloseClient, CloseUpstream, Log, Session, StartTimer,
+                                                   ToClient, ToClientAudio, ToUpstream, ToUpstreamBinary,
+                                                   context_item, session_config)
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Defect:
     # Requirements that also go red, and why: a defect that stops every reply fails every check that needs one.
     collateral: tuple[str, ...] = ()
     collateral_reason: str = ""
+    # A correct variant (breaks empty): the requirements it must keep green.
+    stays_green: tuple[str, ...] = ()
 
 
 # What each defect is and breaks, as data (defects.toml); this module gives each its session class.
@@ -50,7 +52,8 @@ def defect(name: str):
 
     def register(cls: type[Session]) -> type[Session]:
         DEFECTS[name] = Defect(name, entry["description"], tuple(entry["breaks"]), cls,
-                               tuple(entry.get("collateral", ())), entry.get("collateral_reason", ""))
+                               tuple(entry.get("collateral", ())), entry.get("collateral_reason", ""),
+                               tuple(entry.get("stays_green", ())))
         return cls
     return register
 
@@ -175,6 +178,30 @@ class CommitOnEveryChunk(Session):
         return super()._append_audio(data) + [ToUpstream({"type": "input_audio_buffer.commit"})]
 
 
+@defect("late-short-commit")
+class LateShortCommit(Session):
+    """An end-of-speech timer: the buffer is committed a moment after the client's last audio frame, without
+    checking that it holds 100 ms since the last commit (its own or the service's)."""
+
+    commit_after_s = 0.2
+    _frames = 0
+
+    def _append_audio(self, data: bytes) -> list[Action]:
+        actions = super()._append_audio(data)
+        if actions:
+            self._frames += 1   # each frame restarts the timer: only the last one's commits
+            actions.append(StartTimer(f"commit:{self._frames}", self.commit_after_s))
+        return actions
+
+    def on_timer(self, key: str) -> list[Action]:
+        kind, _, frame = key.partition(":")
+        if kind != "commit":
+            return super().on_timer(key)
+        if self.closed or frame != str(self._frames):
+            return []
+        return [ToUpstream({"type": "input_audio_buffer.commit"})]
+
+
 @defect("no-deferred-response-recovery")
 class NoDeferredResponseRecovery(Session):
     def on_timer(self, key: str) -> list[Action]:
@@ -242,6 +269,25 @@ class ForwardUnknownTypes(Session):
         return super().on_client_text(text)
 
 
+@defect("keepalive-as-binary-upstream")
+class KeepAliveAsBinaryUpstream(Session):
+    def _client_KeepAlive(self, message: dict) -> list[Action]:
+        return [ToUpstreamBinary(json.dumps(message).encode())]
+
+
+@defect("forward-unknown-as-binary")
+class ForwardUnknownAsBinary(Session):
+    def on_client_text(self, text: str) -> list[Action]:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return super().on_client_text(text)
+        if isinstance(message, dict) and isinstance(message.get("type"), str) and \
+                not hasattr(self, "_client_" + message["type"]):
+            return [ToUpstreamBinary(text.encode())]
+        return super().on_client_text(text)
+
+
 @defect("raw-upstream-events")
 class RawUpstreamEvents(Session):
     def on_upstream_text(self, text: str) -> list[Action]:
@@ -278,6 +324,17 @@ class DuplicateAssistantText(Session):
     def _show_assistant_item(self, item: dict) -> list[Action]:
         self._shown_items.discard(item.get("id"))
         return super()._show_assistant_item(item)
+
+
+@defect("trim-and-newline-join-parts")
+class TrimAndNewlineJoinParts(Session):
+    """Correct, not a defect: each assistant item's text parts trimmed and joined by newlines, shown once."""
+
+    def _show_assistant_item(self, item: dict) -> list[Action]:
+        parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
+        texts = [p["text"] for p in parts if p.get("text")] or [p["transcript"] for p in parts if p.get("transcript")]
+        joined = "\n".join(t.strip() for t in texts)
+        return super()._show_assistant_item(dict(item, content=[{"type": "output_text", "text": joined}]))
 
 
 @defect("function-call-id-from-item")

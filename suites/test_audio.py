@@ -2,9 +2,11 @@
 to binary frames (WIRE-1), and the upstream's voice-activity events to the client (MAP-9)."""
 
 import base64
+import time
 
 import pytest
 
+from voice_harness.judging import invariants
 from voice_harness.judging.checks import assert_before, fail, provoked
 from voice_harness.timeouts import units
 from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
@@ -19,19 +21,47 @@ def chunk(index: int, ms: int = CHUNK_MS) -> bytes:
     return bytes((index * 13 + i) % 251 for i in range(ms * AUDIO_BYTES_PER_MS))
 
 
-def appends(timeline):
-    return timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append")
+def appends(timeline, after=None):
+    return timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append", after=after)
 
 
 def appended_bytes(frames) -> bytes:
     return b"".join(base64.b64decode(f.data.get("audio", "")) for f in frames)
 
 
-def wait_for_appends(recording, count):
-    """Wait until `count` appends (or any binary frame upstream) were recorded; the timeline."""
-    recording.wait_for(lambda tl: len(appends(tl)) >= count or tl.first(route=PROXY_TO_UPSTREAM, kind="binary"),
-                       units(10))
-    return recording.timeline()
+# How long a proxy that has started passing the client's audio on may pause before the rest counts as never
+# coming: from its last append (or binary frame) upstream, or from the client's last frame if it has sent none.
+QUIET_S = 2
+
+
+def audio_upstream(timeline):
+    """What the proxy sent upstream of the client's audio: its appends and any binary frame."""
+    return appends(timeline) + timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")
+
+
+def sent_audio(recording, frames: int) -> list[bytes]:
+    """The client's binary frames as the client tap recorded them (leg A), once all `frames` went through it."""
+    recording.wait_for(lambda tl: len(tl.select(route=CLIENT_TO_PROXY, kind="binary")) >= frames, units(10))
+    return [f.data for f in recording.timeline().select(route=CLIENT_TO_PROXY, kind="binary")]
+
+
+def wait_until_through(recording, through, quiet_s: float | None = None, timeout: float | None = None):
+    """Wait until the client's audio went through: `through(timeline)` holds (all of it appended upstream), or
+    the proxy made no progress (no new append or binary frame upstream) for quiet_s (QUIET_S units) after its
+    last one, so what it holds back is judged as held back, not as not yet sent; the timeline. Bounded by
+    `timeout` (10 units) in all."""
+    quiet_s = units(QUIET_S) if quiet_s is None else quiet_s
+    deadline = time.monotonic() + (units(10) if timeout is None else timeout)
+    while True:
+        timeline = recording.timeline()
+        seen = len(audio_upstream(timeline))
+        remaining = deadline - time.monotonic()
+        if through(timeline) or remaining <= 0:
+            return timeline
+        progressed = recording.wait_for(lambda tl: through(tl) or len(audio_upstream(tl)) > seen,
+                                        min(quiet_s, remaining))
+        if not progressed:
+            return recording.timeline()
 
 
 @pytest.mark.req("WIRE-1")
@@ -88,39 +118,46 @@ def judge_wire_2(timeline, sent: list[bytes], rate: int) -> None:
              *appends(timeline)[:3])
 
 
+def send_audio_and_wait(client, recording, frames: list[bytes], upstream_bytes: int) -> tuple:
+    """Send these binary frames, and wait until they went through: the client tap recorded every one and the
+    proxy made at least one append per frame holding `upstream_bytes` in all (the whole of it in the session's
+    format), or it stopped making progress (wait_until_through: a proxy that batches frames or holds some back);
+    (the frames as leg A recorded them, the timeline). Not on the byte count alone: a proxy that converts to
+    too many bytes would reach it before its last frames went through."""
+    for data in frames:
+        client.send_raw(data)
+    sent = sent_audio(recording, len(frames))
+    timeline = wait_until_through(recording, lambda tl: tl.first(route=PROXY_TO_UPSTREAM, kind="binary") or (
+        len(appends(tl)) >= len(frames) and len(appended_bytes(appends(tl))) >= upstream_bytes))
+    return sent, timeline
+
+
 @pytest.mark.req("WIRE-2")
 def test_client_audio_becomes_base64_appends_of_the_same_bytes(make_wire_client, recording):
     client = make_wire_client()
     client.send(settings_declaring(SESSION_RATE))
     if client.expect("SettingsApplied") is None:
         fail_for_want_of("WIRE-2", "no SettingsApplied", recording.timeline())
-    sent = [chunk(i) for i in range(3)]
-    for data in sent:
-        client.send_raw(data)
-    judge_wire_2(wait_for_bytes(recording, len(b"".join(sent))), sent, SESSION_RATE)
+    frames = [chunk(i) for i in range(3)]
+    sent, timeline = send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
+    judge_wire_2(timeline, sent, SESSION_RATE)
 
 
 @pytest.mark.req("WIRE-2")
 def test_client_audio_declared_at_another_rate_keeps_its_duration_upstream(make_wire_client, recording):
+    """Five 20 ms frames at a declared 16 kHz are 100 ms: 4800 bytes once converted to 24 kHz. The check waits
+    for all of them (a proxy that holds back a partial frame is waited for until it stops making progress) and
+    then judges the duration within one frame."""
     rate = 16000
     client = make_wire_client()
     client.send(settings_declaring(rate))
     if client.expect("SettingsApplied") is None:
         fail_for_want_of("WIRE-2", "no SettingsApplied", recording.timeline())
     frame_bytes = CHUNK_MS * rate // 1000 * 2
-    sent = [bytes((index * 13 + i) % 251 for i in range(frame_bytes)) for index in range(5)]
-    for data in sent:
-        client.send_raw(data)
-    # 100 ms at 16 kHz is 4800 bytes at 24 kHz once converted; a proxy may hold back a partial frame.
-    judge_wire_2(wait_for_bytes(recording, len(b"".join(sent)) * SESSION_RATE // rate - frame_bytes * 2), sent,
-                 rate)
-
-
-def wait_for_bytes(recording, count: int):
-    """Wait until `count` bytes of audio were appended upstream (or a binary frame went upstream); the timeline."""
-    recording.wait_for(lambda tl: len(appended_bytes(appends(tl))) >= count
-                       or tl.first(route=PROXY_TO_UPSTREAM, kind="binary"), units(5))
-    return recording.timeline()
+    frames = [bytes((index * 13 + i) % 251 for i in range(frame_bytes)) for index in range(5)]
+    sent, timeline = send_audio_and_wait(client, recording, frames,
+                                         len(b"".join(frames)) * SESSION_RATE // rate)
+    judge_wire_2(timeline, sent, rate)
 
 
 @pytest.mark.req("ORD-2")
@@ -128,10 +165,7 @@ def wait_for_bytes(recording, count: int):
 def test_audio_before_session_updated_is_queued_and_flushed_in_order(make_wire_client, recording):
     client = make_wire_client()
     client.send(settings_declaring(SESSION_RATE))
-    sent = [chunk(i) for i in range(3)]
-    for data in sent:
-        client.send_raw(data)
-    timeline = wait_for_appends(recording, len(sent))
+    sent, timeline = send_audio_and_wait(client, recording, [chunk(i) for i in range(3)], 3 * len(chunk(0)))
     binary = timeline.first(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary is not None:
         fail_for_want_of("ORD-2", "the proxy sent audio upstream as binary frames (WIRE-2's to judge)", timeline,
@@ -151,22 +185,101 @@ def test_audio_before_session_updated_is_queued_and_flushed_in_order(make_wire_c
              timeline, updated)
     # The bytes were changed on the way (WIRE-2's to judge, at the declared format); their order cannot be
     # told apart from the change, and the rest of ORD-2 held.
+
+
+# ORD-5: a proxy may commit on a timer (end of speech); its deferred commit gets this long (in timeout units)
+# after its last append before the check judges.
+COMMIT_WINDOW = 2
+MIN_COMMIT_MS = 100
+
+
+def buffer_story(frames):
+    """The input audio buffer of one upstream connection, frame by frame: (frame, bytes appended since the last
+    commit before this frame, whether the frame is a commit by the service itself). A commit is the proxy's
+    input_audio_buffer.commit, or the service's own: server VAD's input_audio_buffer.committed, the one whose
+    item_id a speech_stopped announced (the service's answer to the proxy's commit has none)."""
+    stopped = {_item_of(f) for f in frames if f.arrow == "<-" and f.type == "input_audio_buffer.speech_stopped"}
+    buffered = 0
+    for frame in frames:
+        own = frame.arrow == "<-" and frame.type == "input_audio_buffer.committed" and _item_of(frame) in stopped
+        if frame.arrow == "->" and frame.type == "input_audio_buffer.append":
+            buffered += len(appended_bytes([frame]))
+        yield frame, buffered, own
+        if own or (frame.arrow == "->" and frame.type == "input_audio_buffer.commit"):
+            buffered = 0
+
+
+def _item_of(frame) -> str | None:
+    return frame.data.get("item_id") if isinstance(frame.data, dict) else None
+
+
+def ord_5_violation(timeline):
+    """The first input_audio_buffer.commit the proxy sent with less than MIN_COMMIT_MS of audio appended since the
+    last commit, whoever made it (buffer_story); (the commit, the ms appended before it), or None."""
+    for frames in invariants.connections(timeline, "B").values():
+        for frame, buffered, _ in buffer_story(frames):
+            if frame.type == "input_audio_buffer.commit" and buffered < MIN_COMMIT_MS * AUDIO_BYTES_PER_MS:
+                return frame, buffered / AUDIO_BYTES_PER_MS
+    return None
+
+
+def service_commits(timeline):
+    """The service's own commits (buffer_story), in time order."""
+    return sorted((frame for frames in invariants.connections(timeline, "B").values()
+                   for frame, _, own in buffer_story(frames) if own), key=lambda f: f.t)
+
+
+def judge_ord_5(recording):
+    """Wait out the proxy's commit window (COMMIT_WINDOW units from now, its last append) unless a short commit
+    comes first; then judge every commit on the timeline."""
+    recording.wait_for(ord_5_violation, units(COMMIT_WINDOW))
+    timeline = recording.timeline()
+    violation = ord_5_violation(timeline)
+    if violation is not None:
+        commit, ms = violation
+        last = timeline.select(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed")
+        fail("ORD-5", f"{commit.label()} at {timeline.offset(commit):.3f} s with {ms:.0f} ms of audio appended "
+                      f"since the last commit (at least {MIN_COMMIT_MS} ms needed)", timeline,
+             *[f for f in last if f.t < commit.t][-1:], commit)
+    return timeline
+
+
 @pytest.mark.req("ORD-5")
 def test_audio_is_committed_only_with_at_least_100_ms_appended(make_wire_client, recording):
+    """80 ms of audio (4 frames of 20 ms), never enough for a commit. Judged once all of it was appended and
+    the proxy had COMMIT_WINDOW (2) timeout units more for a deferred commit (an end-of-speech timer)."""
     client = make_wire_client()
-    client.configure()
-    for index in range(4):  # 4 x 20 ms: never enough for a commit
-        client.send_raw(chunk(index))
-    timeline = wait_for_appends(recording, 4)
-    buffered = 0
-    for frame in timeline.select(route=PROXY_TO_UPSTREAM):
-        if frame.type == "input_audio_buffer.append":
-            buffered += len(base64.b64decode(frame.data.get("audio", "")))
-        elif frame.type == "input_audio_buffer.commit":
-            if buffered < 100 * AUDIO_BYTES_PER_MS:
-                fail("ORD-5", f"commit with {buffered / AUDIO_BYTES_PER_MS:.0f} ms of audio appended",
-                     timeline, frame)
-            buffered = 0
+    if client.configure() is None:
+        fail_for_want_of("ORD-5", "no SettingsApplied", recording.timeline())
+    frames = [chunk(index) for index in range(4)]
+    _, timeline = send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
+    provoked("ORD-5", appends(timeline), "client audio appended upstream (WIRE-2's to judge if none)", timeline)
+    judge_ord_5(recording)
+
+
+@pytest.mark.req("ORD-5")
+@pytest.mark.scenario("server-vad")
+def test_audio_after_the_service_committed_is_not_committed_before_100_ms(make_wire_client, recording):
+    """Under server VAD the service commits 100 ms of audio (5 frames of 20 ms) by itself; once its
+    input_audio_buffer.committed went out, 20 ms more follow, never enough for a commit. Judged once all of it
+    was appended and the proxy had COMMIT_WINDOW (2) timeout units more for a deferred commit (an end-of-speech
+    timer)."""
+    client = make_wire_client()
+    if client.configure() is None:
+        fail_for_want_of("ORD-5", "no SettingsApplied", recording.timeline())
+    frames = [chunk(index) for index in range(5)]
+    send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
+    if recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY,
+                       type="input_audio_buffer.committed") is None:
+        fail_for_want_of("ORD-5", "the service never committed the 100 ms (the proxy's audio did not reach it: "
+                                  "WIRE-2's to judge)", recording.timeline())
+    client.send_raw(chunk(5))
+    everything = len(b"".join(frames)) + len(chunk(5))
+    timeline = wait_until_through(recording, lambda tl: len(appended_bytes(appends(tl))) >= everything)
+    own = service_commits(timeline)
+    provoked("ORD-5", own and appends(timeline, after=own[0]), "audio appended after the service's own commit",
+             timeline, *own[:1])
+    judge_ord_5(recording)
 
 
 @pytest.mark.req("MAP-9")

@@ -1,11 +1,12 @@
-"""Function calls through the browser: FunctionCallRequest out, the host's FunctionCallResponse back (MAP-4,
-MAP-5), and the response that follows it (ORD-3, ORD-6)."""
+"""Function calls: FunctionCallRequest out, the host's FunctionCallResponse back (MAP-4, MAP-5, through the
+browser), and the response that follows it (ORD-3, ORD-6, through a wire client, which answers when the test's
+order of events needs it)."""
 
 
 import pytest
 
 from voice_harness.judging import catalogue
-from voice_harness.judging.checks import fail
+from voice_harness.judging.checks import fail, provoked
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.timeouts import units
 from voice_harness.suites.flows import app_params, fail_for_want_of
@@ -73,16 +74,70 @@ def test_function_call_response_becomes_a_function_call_output_item(app, recordi
              timeline, answer, output)
 
 
+def answer_over_the_wire(make_wire_client, recording, req, after_response_done: bool):
+    """A wire client asks the question that needs the function and answers the FunctionCallRequest with RESULT:
+    with after_response_done, only once the upstream's response.done of the response that made the call went to
+    the proxy (the response is over when the answer arrives); else at once, and the scenario holds that
+    response.done back until the function output was confirmed (the response is still active). Which of the
+    two comes first is fixed by those conditions, not by timing. The function output item the proxy sent."""
+    client = make_wire_client()
+    if client.configure(think={"functions": FUNCTIONS}) is None:
+        fail_for_want_of(req, "no SettingsApplied", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
+    request = client.expect("FunctionCallRequest", units(10))
+    if request is None:
+        held = "" if after_response_done else (" while the upstream held back the response's response.done (a "
+                                              "proxy that asks the host only once the response is done: this "
+                                              "order cannot arise for it)")
+        fail_for_want_of(req, f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
+                         recording.timeline())
+    if after_response_done and recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY,
+                                               type="response.done") is None:
+        fail_for_want_of(req, "the upstream never finished the response that made the call", recording.timeline())
+    call = (request.get("functions") or [request])[0]
+    client.send({"type": "FunctionCallResponse", "id": call.get("id"), "name": call.get("name"), "content": RESULT})
+    output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
+                             role="function_call_output", while_live=True)
+    if output is None:
+        fail_for_want_of(req, "no function_call_output item went upstream (MAP-5's to judge)", recording.timeline())
+    return output
+
+
+def call_done_before_the_answer(timeline) -> bool | None:
+    """Whether the response that made the call was done (its response.done reached the proxy) before the host's
+    FunctionCallResponse; None before either was recorded."""
+    done = timeline.first(route=UPSTREAM_TO_PROXY, type="response.done")
+    answer = timeline.first(route=CLIENT_TO_PROXY, type="FunctionCallResponse")
+    if answer is None:
+        return None
+    return done is not None and done.t < answer.t
+
+
+FUNCTION_CALL = pytest.mark.scenario("function-call")
+# The upstream holds back the response.done of the response that made the call until it confirmed the function
+# output item (conversation.item.added): the host's answer always comes while that response is active.
+CALL_DONE_AFTER_OUTPUT = pytest.mark.scenario(
+    "function-call", reorders=[{"event": "response.done", "after": "conversation.item.added"}])
+ORDERS = [
+    pytest.param(True, id="response-done-before-function-response", marks=FUNCTION_CALL),
+    pytest.param(False, id="response-done-after-function-output-confirmed", marks=CALL_DONE_AFTER_OUTPUT),
+]
+
+
 @pytest.mark.req("ORD-3")
-@pytest.mark.parametrize("_", [
-    pytest.param(None, id="function-response-already-done", marks=pytest.mark.scenario("function-call")),
-    pytest.param(None, id="function-response-still-active", marks=pytest.mark.scenario(
-        "function-call", delays=[{"event": "response.done", "ms": 600}])),
-])
-def test_the_response_after_a_function_output_waits_for_its_completion(app, recording, _):
-    output = call_and_answer(app, recording, "ORD-3")
+@pytest.mark.parametrize("after_response_done", ORDERS)
+def test_the_response_after_a_function_output_waits_for_its_completion(make_wire_client, recording,
+                                                                       after_response_done):
+    """Both orders of the call's response.done and the host's FunctionCallResponse, each fixed by a condition
+    (answer_over_the_wire): once done, the completion left is the output item's conversation.item.done; while
+    active, its response.done (or that item.done) too."""
+    output = answer_over_the_wire(make_wire_client, recording, "ORD-3", after_response_done)
     recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create", after=output, while_live=True)
-    assert_response_waits_for_function_output_completion(recording.timeline(), output)
+    timeline = recording.timeline()
+    provoked("ORD-3", call_done_before_the_answer(timeline) is after_response_done,
+             "the call's response.done " + ("before" if after_response_done else "after") +
+             " the host's FunctionCallResponse", timeline, output)
+    assert_response_waits_for_function_output_completion(timeline, output)
 
 
 RECOVERY = catalogue.get("ORD-6")
@@ -92,12 +147,20 @@ RECOVERY = catalogue.get("ORD-6")
 @pytest.mark.scenario("function-call", drops=[
     {"event": "conversation.item.added", "role": "function_call_output"},
     {"event": "conversation.item.done", "role": "function_call_output"}])
-def test_a_missing_completion_does_not_hang_the_conversation(app, recording):
-    output = call_and_answer(app, recording, "ORD-6")
+def test_a_missing_completion_does_not_hang_the_conversation(make_wire_client, recording):
+    """The deferred completion never comes: the host answers only after the response that made the call was done
+    (its response.done already went by), and the upstream drops both confirmations of the function output item,
+    so its conversation.item.done, the one completion a correct proxy can still wait for, never comes. The
+    proxy must recover on its own. (In the other order that response's own response.done completes the output:
+    nothing to recover from; ORD-3 judges it.)"""
+    output = answer_over_the_wire(make_wire_client, recording, "ORD-6", after_response_done=True)
     # The bound is the requirement's own (apps close an idle connection after about 10 s): not scaled.
     response = recording.first(RECOVERY.within_s, route=PROXY_TO_UPSTREAM, type="response.create", after=output,
                                while_live=True)
     timeline = recording.timeline()
+    completed = [f for f in completions_after(timeline, output) if response is None or f.t < response.t]
+    provoked("ORD-6", call_done_before_the_answer(timeline) and not completed,
+             "no completion of the function output after it went upstream", timeline, output, *completed[:1])
     if response is None or response.t - output.t > RECOVERY.within_s:
         note, close = ended_by(timeline)
         fail("ORD-6", f"no response.create within {RECOVERY.within_s:g} s after the function output, whose "

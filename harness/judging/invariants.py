@@ -5,7 +5,9 @@ Pure functions of a timeline (no waiting, no I/O). `check` runs each invariant i
 plugin reports them under their own id, naming the test whose session exposed them, and `harness explore`
 judges its generated sessions with the same function. Each check judges only what the proxy did, and each
 defect has one id: a binary frame sent upstream is WIRE-2's (not WIRE-3's), a client message forwarded
-upstream is CLI-1's or CLI-2's (not WIRE-3's).
+upstream is CLI-1's or CLI-2's (not WIRE-3's or READY-3's), in a text frame or a binary one: the timeline reads
+the JSON in a binary frame upstream as that message (timeline.BinaryMessage), and WIRE-2's own check names the
+binary frame besides.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Iterable
 
 from voice_harness.judging import catalogue
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline,
-                                            UPSTREAM_TO_PROXY)
+                                            UPSTREAM_TO_PROXY, message)
 
 CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
 ALREADY_ACTIVE = "conversation_already_has_active_response"
@@ -69,7 +71,8 @@ def injected_texts(timeline: Timeline) -> set[str] | None:
 
 
 def item_text(frame: Frame) -> str | None:
-    item = frame.data.get("item") if isinstance(frame.data, dict) else None
+    event = message(frame)
+    item = event.get("item") if event is not None else None
     parts = item.get("content") if isinstance(item, dict) else None
     if not isinstance(parts, list):
         return None
@@ -264,9 +267,12 @@ def wire_3(timeline: Timeline) -> Violation | None:
 # ------------------------------------------------------------------------------------------------- CLI-1
 
 def cli_1(timeline: Timeline) -> Violation | None:
+    """The client's KeepAlive never goes upstream, in a text frame or a binary one."""
     forwarded = timeline.first(route=PROXY_TO_UPSTREAM, type="KeepAlive")
     if forwarded is not None:
-        return Violation("CLI-1", f"the client's KeepAlive went upstream ({_at(timeline, forwarded)})", (forwarded,))
+        how = " as a binary frame" if forwarded.kind == "binary" else ""
+        return Violation("CLI-1", f"the client's KeepAlive went upstream{how} ({_at(timeline, forwarded)})",
+                         (forwarded,))
     return None
 
 

@@ -1,12 +1,17 @@
 """One test's frames of both legs on one clock, with typed selection: by route (leg and direction), type,
 role, item id, kind, connection and time. An unknown leg, arrow or kind is an error, never an empty match
-(a typo must not make `assert_never` pass)."""
+(a typo must not make `assert_never` pass).
+
+A binary frame the proxy sent upstream whose bytes are a JSON object is still that message to every check: the
+timeline shows it as a `BinaryMessage` (kind stays "binary", so WIRE-2 still names it; type, role and ids come
+from the JSON, so CLI-1 sees a KeepAlive and CLI-2 a forwarded junk message whatever frame they went in)."""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Iterable
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterable
 
 from voice_harness.wire.recording import Frame
 
@@ -30,6 +35,64 @@ PROXY_TO_UPSTREAM = Route("B", "->")    # what the proxy sent the upstream
 UPSTREAM_TO_PROXY = Route("B", "<-")    # what the upstream sent the proxy
 
 
+@dataclass
+class BinaryMessage(Frame):
+    """A binary frame sent upstream whose bytes are a JSON object: `data` stays the bytes that went over the wire
+    (what cassettes and reports show), `type` and `message` are the JSON's."""
+
+    message: dict = field(default_factory=dict)
+
+    def _as_text(self) -> Frame:
+        return Frame(self.t, self.leg, self.arrow, "text", self.type, self.conn, self.size, self.message, self.note)
+
+    # The JSON's role and ids, read as Frame reads those of a text frame.
+    role = property(lambda self: self._as_text().role)
+    item_id = property(lambda self: self._as_text().item_id)
+    call_id = property(lambda self: self._as_text().call_id)
+    response_id = property(lambda self: self._as_text().response_id)
+
+    def label(self) -> str:
+        return f"{super().label()} [binary frame]"
+
+
+_UNPARSED = object()
+
+
+def as_message(frame: Frame) -> Frame:
+    """The frame as the checks see it: a binary frame on leg B toward the upstream whose bytes are a JSON object
+    becomes its BinaryMessage; any other frame is itself. Made once per recorded frame and kept on it, so every
+    timeline of the test holds the same object (selections with `after=`, anchors and highlights compare by
+    identity)."""
+    if frame.kind != "binary" or frame.leg != PROXY_TO_UPSTREAM.leg or frame.arrow != PROXY_TO_UPSTREAM.arrow \
+            or isinstance(frame, BinaryMessage):
+        return frame
+    view = frame.__dict__.get("_as_message", _UNPARSED)
+    if view is _UNPARSED:
+        parsed = _json_object(frame.data)
+        view = None if parsed is None else BinaryMessage(
+            **{f.name: getattr(frame, f.name) for f in fields(Frame)},   # note: the same dict, later notes too
+            message=parsed)
+        if view is not None:
+            view.type = parsed.get("type") if isinstance(parsed.get("type"), str) else None
+        frame.__dict__["_as_message"] = view    # not a dataclass field: never serialised with the frame
+    return frame if view is None else view
+
+
+def _json_object(data: Any) -> dict | None:
+    try:
+        value = json.loads(bytes(data).decode("utf-8"))
+    except (TypeError, UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def message(frame: Frame) -> dict | None:
+    """The JSON message a frame carried: a text frame's parsed object, or a BinaryMessage's; None otherwise."""
+    if isinstance(frame, BinaryMessage):
+        return frame.message
+    return frame.data if frame.kind == "text" and isinstance(frame.data, dict) else None
+
+
 def _check(value: str | None, known, what: str) -> None:
     if value is not None and value not in known:
         raise ValueError(f"unknown {what} {value!r} in a timeline query: use one of {', '.join(known)}")
@@ -39,6 +102,9 @@ def _check(value: str | None, known, what: str) -> None:
 class Timeline:
     frames: list[Frame]
     origin: float
+
+    def __post_init__(self) -> None:
+        self.frames = [as_message(f) for f in self.frames]
 
     def select(self, route: Route | None = None, type: str | Iterable[str] | None = None, role: str | None = None,
                item_id: str | None = None, kind: str | None = None, conn: int | None = None,
@@ -87,13 +153,15 @@ class Timeline:
 
 def appended_audio(frames: Iterable[Frame]) -> bytes:
     """The audio the proxy appended upstream: the decoded `audio` of its input_audio_buffer.append events, in
-    order (an event whose audio is not base64 adds nothing)."""
+    order (an event whose audio is not base64 adds nothing; one sent as a binary frame counts: WIRE-2 fails the
+    binary frame itself)."""
     chunks = []
-    for frame in frames:
+    for frame in map(as_message, frames):
+        event = message(frame)
         if (frame.leg == PROXY_TO_UPSTREAM.leg and frame.arrow == PROXY_TO_UPSTREAM.arrow
-                and frame.type == "input_audio_buffer.append" and isinstance(frame.data, dict)):
+                and frame.type == "input_audio_buffer.append" and event is not None):
             try:
-                chunks.append(base64.b64decode(frame.data.get("audio", ""), validate=True))
+                chunks.append(base64.b64decode(event.get("audio", ""), validate=True))
             except (ValueError, TypeError):
                 continue
     return b"".join(chunks)

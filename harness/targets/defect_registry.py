@@ -20,6 +20,7 @@ class Defect:
     breaks: tuple[str, ...]                 # the requirements it must turn red
     collateral: tuple[str, ...] = ()        # others that go red too, for collateral_reason
     collateral_reason: str = ""
+    stays_green: tuple[str, ...] = ()       # a correct variant (breaks empty): the ids it must keep green
 
 
 def registry_path() -> Path:
@@ -36,4 +37,4 @@ def load(path: Path | None = None) -> dict[str, Defect]:
     except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
         raise EnvironmentProblem(f"the defect registry {source} cannot be read: {exc}") from None
     return {e["name"]: Defect(e["name"], e["description"], tuple(e["breaks"]), tuple(e.get("collateral", ())),
-                              e.get("collateral_reason", "")) for e in entries}
+                              e.get("collateral_reason", ""), tuple(e.get("stays_green", ()))) for e in entries}

@@ -129,3 +129,29 @@ def test_a_response_create_before_a_function_outputs_completion_is_ord_3s_not_or
     completed = [update(), output, text(0.2, "B", "<-", {"type": "response.created", "response": {"id": "r2"}}),
                  text(0.3, "B", "<-", {"type": "conversation.item.done", "item": {"id": "o1"}}), create(0.31)]
     assert ids(completed) == ["ORD-4"]
+
+
+def binary(t, data, conn=1):
+    payload = json.dumps(data).encode()
+    return Frame(t, "B", "->", "binary", None, conn, len(payload), payload)
+
+
+def test_a_keepalive_sent_upstream_as_a_binary_frame_is_cli_1s_and_not_ready_3s():
+    found = invariants.check(Timeline([text(0.0, "A", "->", {"type": "KeepAlive"}), binary(0.01, {"type": "KeepAlive"}),
+                                       update(0.02)], 0.0))
+    assert [v.req for v in found] == ["CLI-1"]
+    assert "as a binary frame" in found[0].reason
+
+
+def test_an_unknown_client_message_forwarded_as_a_binary_frame_is_not_ready_3s():
+    frames = [text(0.0, "A", "->", {"type": "NoSuchMessageType"}), binary(0.01, {"type": "NoSuchMessageType"}),
+              update(0.02)]
+    assert ids(frames) == []
+
+
+def test_a_user_item_sent_as_a_binary_frame_still_counts_for_ord_1():
+    item = {"type": "conversation.item.create", "item": {
+        "id": "u1", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}
+    frames = [text(0.0, "A", "->", {"type": "InjectUserMessage", "content": "hi"}), update(0.01),
+              binary(0.1, item), create(0.2), confirmed(0.3, "u1")]
+    assert ids(frames) == ["ORD-1"]

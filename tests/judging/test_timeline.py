@@ -46,3 +46,52 @@ def test_appended_audio_is_the_decoded_audio_of_the_proxys_appends_in_order():
               append("A", "->", base64.b64encode(b"\x09\x09").decode()),
               append("B", "->", base64.b64encode(b"\x03\x04").decode())]
     assert appended_audio(frames) == b"\x01\x02\x03\x04"
+
+
+def binary(t, payload: bytes, leg="B", arrow="->", conn=1):
+    return Frame(t, leg, arrow, "binary", None, conn, len(payload), payload)
+
+
+def test_json_in_a_binary_frame_upstream_is_that_message_and_still_a_binary_frame():
+    import json
+
+    from voice_harness.judging.timeline import BinaryMessage, message
+
+    item = {"type": "conversation.item.create", "item": {"id": "u1", "type": "message", "role": "user"}}
+    frames = [binary(0.1, json.dumps({"type": "KeepAlive"}).encode()), binary(0.2, json.dumps(item).encode()),
+              binary(0.3, b"\x00\x01\x02\x03")]
+    timeline = Timeline(frames, 0.0)
+    keepalive = timeline.first(route=PROXY_TO_UPSTREAM, type="KeepAlive")
+    assert isinstance(keepalive, BinaryMessage) and keepalive.kind == "binary"
+    assert keepalive.data == frames[0].data   # the bytes that went over the wire, for reports and cassettes
+    created = timeline.first(route=PROXY_TO_UPSTREAM, role="user")
+    assert created.item_id == "u1" and message(created) == item and "[binary frame]" in created.label()
+    # WIRE-2's selection still names every binary frame, the JSON ones included; audio stays audio.
+    assert [f.type for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")] == \
+        ["KeepAlive", "conversation.item.create", None]
+    assert timeline.select(route=PROXY_TO_UPSTREAM, kind="text") == []
+    assert message(timeline.frames[2]) is None
+
+
+def test_a_binary_frame_is_read_as_json_only_upstream_and_only_when_it_is_an_object():
+    payload = b'{"type": "AgentAudioDone"}'
+    timeline = Timeline([binary(0.1, payload, arrow="<-"), binary(0.2, payload, leg="A", arrow="<-"),
+                         binary(0.3, b"[1, 2]"), binary(0.4, b'"KeepAlive"'), binary(0.5, b"\xff\xfe{")], 0.0)
+    assert [f.type for f in timeline.frames] == [None] * 5
+
+
+def test_every_timeline_of_a_test_holds_the_same_message_object_for_one_frame():
+    recorded = [binary(0.1, b'{"type": "KeepAlive"}'), frame(0.2, "B", "->", "session.update")]
+    first, later = Timeline(recorded, 0.0), Timeline(list(recorded), 0.0)
+    assert first.frames[0] is later.frames[0] and later.frames[1] is recorded[1]
+    assert later.select(after=first.frames[0]) == [recorded[1]]   # `after=` a frame of an earlier timeline
+
+
+def test_appended_audio_counts_an_append_sent_as_a_binary_frame():
+    import base64
+    import json
+
+    from voice_harness.judging.timeline import appended_audio
+
+    event = {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\x05\x06").decode()}
+    assert appended_audio([binary(0.1, json.dumps(event).encode())]) == b"\x05\x06"

@@ -209,6 +209,20 @@ def test_the_reference_maps_greeting_context_and_functions_that_the_minimal_vari
     assert len(client(ready)) == 2 and len(upstream(ready)) == 2
 
 
+def test_context_items_the_proxy_made_are_not_echoed_back_when_the_service_confirms_them():
+    # MAP-11: the context is the client's own history; only assistant items of responses are replies.
+    session = make_session()
+    session.on_client_text(FULL_SETTINGS)
+    made = upstream(session.on_upstream_text(event("session.updated", session={})))
+    assert [e["item"]["role"] for e in made] == ["user", "assistant"]
+    for item in (e["item"] for e in made):
+        assert client(confirm(session, item["id"], **item)) == []
+        assert client(confirm(session, item["id"], "conversation.item.done", **item)) == []
+    reply = assistant_item("a1", "earlier answer")
+    assert client(session.on_upstream_text(event("response.done", response={"output": [reply]}))) == [
+        {"type": "ConversationText", "role": "assistant", "content": "earlier answer"}]
+
+
 def test_the_minimal_variant_sends_no_tools_no_context_and_shows_no_greeting():
     session = make_session(MINIMAL)
     assert upstream(session.on_client_text(FULL_SETTINGS)) == [
@@ -490,3 +504,27 @@ def test_a_queued_response_waits_for_a_user_item_still_unconfirmed_when_the_acti
         == [{"type": "response.create"}]
     session.on_upstream_text(event("response.created", response={"id": "r2"}))
     assert upstream(session.on_upstream_text(event("response.done", response={"id": "r2", "output": []}))) == []
+
+
+# ------------------------------------------------------------ issue 19's blind spots, shown by the reference
+
+def test_defects_that_forward_a_client_message_as_a_binary_frame_of_its_json():
+    from voice_harness.reference_proxy.session import ToUpstreamBinary
+
+    keepalive = ready_session(session_class("keepalive-as-binary-upstream")).on_client_text(event("KeepAlive"))
+    assert [json.loads(a.data) for a in keepalive if isinstance(a, ToUpstreamBinary)] == [{"type": "KeepAlive"}]
+    unknown = ready_session(session_class("forward-unknown-as-binary"))
+    actions = unknown.on_client_text(event("Bogus", marker="m"))
+    assert [json.loads(a.data) for a in actions if isinstance(a, ToUpstreamBinary)] == [{"type": "Bogus", "marker": "m"}]
+    assert client(actions) == []   # no Error of its own: only the upstream's, relayed, will come
+    assert upstream(unknown.on_client_text(event("InjectUserMessage", content="hi")))[0]["type"] == \
+        "conversation.item.create"
+
+
+def test_the_trim_and_newline_join_variant_shows_each_items_parts_trimmed_on_lines_once():
+    session = ready_session(session_class("trim-and-newline-join-parts"))
+    item = {"id": "a1", "type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": "Mock reply to: "}, {"type": "output_text", "text": " Hi?"}]}
+    shown = client(session.on_upstream_text(event("conversation.item.done", item=item)))
+    assert shown == [{"type": "ConversationText", "role": "assistant", "content": "Mock reply to:\nHi?"}]
+    assert client(session.on_upstream_text(event("response.done", response={"output": [item]}))) == []
