@@ -36,6 +36,8 @@ OPTIONS = (
     Option("--variant", "a variant of the reference proxy: minimal (no greeting, context or functions)",
            choices=VARIANTS),
     Option("--harness-strict", "SHOULD failures fail the run too", flag=True, cli="--strict"),
+    Option("--require-complete", "a partial run (not every id judged: narrowed, skipped, decided by the scenario) "
+                                 "fails too (exit 1): for a release gate", flag=True),
     Option("--reports-dir", "where the run's reports go (default: reports/ in the current directory)"),
     Option("--proxy-cmd", "start the proxy with this command; needs {port}, may use {upstream_url} and {python}"),
     Option("--proxy-url", "test the proxy already running at this ws:// URL"),

@@ -88,6 +88,11 @@ CloseReason = Annotated[str, Check(lambda reason: len(reason.encode()) <= MAX_CL
                                    f"at most {MAX_CLOSE_REASON_BYTES} bytes in UTF-8 (a close frame's limit)")]
 Handshake = Annotated[str, _one_of(HANDSHAKES)]
 TurnKind = Annotated[str, _one_of(TURN_KINDS)]
+# The verdicts a scenario may declare for a requirement id (`expect`): what a misbehaving upstream forces.
+EXPECTABLE = ("fail", "inconclusive")
+Expectations = Annotated[dict, Check(
+    lambda table: all(isinstance(rid, str) and verdict in EXPECTABLE for rid, verdict in table.items()),
+    'a table of requirement id = "fail" or "inconclusive"', 'a table of requirement id = verdict')]
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,11 @@ class Scenario:
     closes: tuple[Close, ...] = (
         Close(trigger="premature_response_create", after_ms=2700, code=1000, expected=False),
     )
+    # Verdicts this scenario forces whatever the proxy does (it makes the upstream itself misbehave), by
+    # requirement id, e.g. {"CANARY-1": "fail"}: reported as expected by the scenario, never as the proxy's; a test
+    # of that id that ends otherwise (a pass) is a scenario error. The ids are checked against the catalogue when
+    # a run loads the scenario.
+    expect: Expectations = dataclasses.field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> "Scenario":
         """A copy with top-level fields replaced; rule lists given as dicts are converted."""

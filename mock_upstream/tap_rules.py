@@ -12,7 +12,8 @@ from typing import Any
 from voice_harness.mock_upstream.scenario import Close, Scenario
 
 TAP_TRIGGERS = ("connect", "session_update", "first_user_item")
-_RULE_FIELDS = {"name", "description", "delays", "drops", "closes"}
+# The fields the tap plays (expect declares verdicts: no behaviour of the upstream).
+_RULE_FIELDS = {"name", "description", "delays", "drops", "closes", "expect"}
 
 
 def unsupported(scenario: Scenario) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 CATALOGUE_PATH = Path(__file__).with_name("requirements.toml")
 LEVELS = ("MUST", "SHOULD")
+CATALOGUE_VERSION = 3   # of PROTOCOL.md section 5, which requirements.toml follows
 
 
 @dataclass(frozen=True)

@@ -6,31 +6,48 @@ import json
 import time
 from pathlib import Path
 
-from voice_harness.judging.catalogue import Requirement
-from voice_harness.judging.verdicts import Verdict, gating, summary
+from voice_harness.judging.catalogue import CATALOGUE_VERSION, Requirement
+from voice_harness.judging.checks import capability_named
+from voice_harness.judging.verdicts import GATE_PARTIAL, GATE_PASSED, Verdict, coverage, gate_state, gating, summary
 
-MARK = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCL", "skip": "skip", "untested": "-"}
+MARK = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCL", "expected": "EXPECTED",
+        "skip": "skip", "untested": "-"}
 
 
 def to_json(table: dict[str, Verdict], catalogue: dict[str, Requirement], run: dict, strict: bool = False) -> dict:
-    stopped = gating(table, strict)
+    stopped, covered = gating(table, strict), coverage(table)
+    state = gate_state(table, strict)
     return {
-        "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "catalogue_version": 2},
+        "run": {**run, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "catalogue_version": CATALOGUE_VERSION},
         "requirements": {rid: {"level": v.level, "area": catalogue[rid].area, "verdict": v.verdict,
                                "tests": v.tests, "reason": v.reason,
                                **({"exposed_by": v.exposed_by} if v.exposed_by else {})}
                          for rid, v in table.items()},
         "summary": summary(table),
-        "gate": {"passed": not any(stopped.values()), "failed": stopped["fail"], "not_judged": stopped["error"],
-                 "only_inconclusive": stopped["inconclusive"]},
+        # state: passed (a release verdict), partial (nothing stopped the gate, but not every id was judged) or
+        # failed; passed is true only for the first.
+        "gate": {"state": state, "passed": state == GATE_PASSED, "judged": covered["judged"],
+                 "total": covered["total"], "failed": stopped["fail"], "not_judged": stopped["error"],
+                 "only_inconclusive": stopped["inconclusive"], "left_out": covered["left_out"],
+                 "not_checked": covered["not_checked"],
+                 "expected_by_scenario": [rid for rid, v in table.items() if v.verdict == "expected"],
+                 # skipped ids the app could not exercise, with the optional capability it lacks
+                 "not_exercised": {rid: capability_named(v.reason) for rid, v in table.items()
+                                   if v.verdict == "skip" and capability_named(v.reason)}},
     }
 
 
 def gate_line(record: dict) -> str:
-    """One line saying whether the gate passed, and which ids stopped it."""
+    """One line saying whether the gate passed, was only partial (not a release verdict), or which ids stopped
+    it."""
     gate = record.get("gate") or {}
-    if gate.get("passed", True):
+    state = gate.get("state", GATE_PASSED if gate.get("passed", True) else "failed")
+    partial = f"partial ({gate.get('judged')} of {gate.get('total')} ids judged)"
+    if state == GATE_PASSED:
         return "gate: passed"
+    if state == GATE_PARTIAL:
+        return f"gate: {partial}: not a release verdict"
     parts = []
     if gate.get("failed"):
         parts.append(f"failed: {', '.join(gate['failed'])}")
@@ -38,7 +55,25 @@ def gate_line(record: dict) -> str:
         parts.append(f"not judged (error, not the proxy's): {', '.join(gate['not_judged'])}")
     if gate.get("only_inconclusive"):
         parts.append(f"only inconclusive (never provoked, so not passed): {', '.join(gate['only_inconclusive'])}")
+    if gate.get("left_out"):
+        parts.append(partial)
     return "gate: FAILED; " + "; ".join(parts)
+
+
+def gate_notes(record: dict) -> list[str]:
+    """The lines that follow the gate line: verdicts a scenario declared (not the proxy's), and the catalogue's
+    ids this version has no check for (they do not make a run partial)."""
+    gate, lines = record.get("gate") or {}, []
+    if gate.get("expected_by_scenario"):
+        scenario = record.get("run", {}).get("scenario") or "of its test"
+        lines.append(f"expected by the scenario ({scenario}), not the proxy's verdict: "
+                     f"{', '.join(gate['expected_by_scenario'])}")
+    if gate.get("not_exercised"):
+        lines.append("not exercised for want of an app capability (see app-check): " +
+                     ", ".join(f"{rid} ({capability})" for rid, capability in gate["not_exercised"].items()))
+    if gate.get("not_checked"):
+        lines.append(f"not checked by this version: {', '.join(gate['not_checked'])}")
+    return lines
 
 
 def error_line(party: str, reason: str, test: str) -> str:
@@ -65,9 +100,10 @@ def to_markdown(record: dict) -> str:
         f"defect `{run.get('defect') or 'none'}`{_variant(run)}. MUST failed: **{counts['must_failed']}**, "
         f"MUST inconclusive: **{counts['must_inconclusive']}**, MUST not judged (error): **{counts['must_error']}**, MUST passed: {counts['must_passed']}, "
         f"SHOULD failed: {counts['should_failed']}, SHOULD inconclusive: {counts['should_inconclusive']}, "
-        f"untested: {counts['untested']}.",
+        f"{_expected(counts)}untested: {counts['untested']}.",
         "",
         gate_line(record) + ".",
+        *[note + "." for note in gate_notes(record)],
         "",
         "| id | level | verdict | tests | reason |",
         "|---|---|---|---|---|",
@@ -82,6 +118,11 @@ def to_markdown(record: dict) -> str:
             lines.append(f"| {f['test']} | {', '.join(f['requirements'])} | {f['phase']} | {f['close_code']} | "
                          f"{f['closed_first']} |")
     return "\n".join(lines) + "\n"
+
+
+def _expected(counts: dict) -> str:
+    expected = counts.get("must_expected", 0) + counts.get("should_expected", 0)
+    return f"expected by the scenario: {expected}, " if expected else ""
 
 
 def _variant(run: dict) -> str:
@@ -127,12 +168,13 @@ def area_status(record: dict) -> list[str]:
         areas.setdefault(entry["area"], {}).setdefault(entry["verdict"], []).append(rid)
     lines = []
     for area, by_verdict in areas.items():
-        ran = sum(len(by_verdict.get(v, [])) for v in ("pass", "fail", "error", "inconclusive"))
+        ran = sum(len(by_verdict.get(v, [])) for v in ("pass", "fail", "error", "inconclusive", "expected"))
         state = "FAIL" if by_verdict.get("fail") else "ERROR" if by_verdict.get("error") else \
-            "INCONCL" if by_verdict.get("inconclusive") else "pass" if ran else "-"
+            "INCONCL" if by_verdict.get("inconclusive") else "pass" if by_verdict.get("pass") else \
+            "EXPECTED" if ran else "-"
         line = f"{area:<12} {state:<7} {len(by_verdict.get('pass', []))}/{ran} pass"
         for verdict, label in (("fail", "failed"), ("error", "not judged (error)"), ("inconclusive", "inconclusive"),
-                               ("skip", "skipped")):
+                               ("expected", "expected by the scenario"), ("skip", "skipped")):
             if by_verdict.get(verdict):
                 line += f"; {label}: {', '.join(by_verdict[verdict])}"
         if by_verdict.get("untested"):
@@ -151,6 +193,7 @@ def terminal_table(record: dict, width: int = 100) -> list[str]:
     lines.append(f"MUST: {counts['must_passed']} passed, {counts['must_failed']} failed, "
                  f"{counts['must_error']} error, {counts['must_inconclusive']} inconclusive; SHOULD: {counts['should_passed']} passed, "
                  f"{counts['should_failed']} failed, {counts['should_inconclusive']} inconclusive; "
-                 f"untested: {counts['untested']}")
+                 f"{_expected(counts)}untested: {counts['untested']}")
     lines.append(gate_line(record))
+    lines += gate_notes(record)
     return lines

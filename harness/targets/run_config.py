@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voice_harness.judging import catalogue
 from voice_harness.mock_upstream import scenario as scenarios
 from voice_harness.targets import defect_registry, profiles
 from voice_harness import options
@@ -59,6 +60,10 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
         base = scenarios.load(scenario) if scenario else scenarios.load("default")
     except scenarios.ScenarioError as exc:
         raise UsageProblem(str(exc)) from None
+    unknown = sorted(set(base.expect) - set(catalogue.load()))
+    if unknown:
+        raise UsageProblem(f"scenario {base.name!r}: expect names an unknown requirement id {unknown[0]!r} "
+                           f"(ids are defined in harness/judging/requirements.toml)")
     _check_switch("defect", defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
     _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
     speed, cassettes = _replay(loaded, replay_speed)

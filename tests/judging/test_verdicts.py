@@ -3,7 +3,8 @@
 import dataclasses
 
 from voice_harness.judging import catalogue
-from voice_harness.judging.verdicts import CaseResult, exit_status, verdicts
+from voice_harness.judging.verdicts import (CaseResult, coverage, exit_status, gate_state, gating, scenario_expectation,
+                                          summary, verdicts)
 
 CAT = catalogue.load()
 
@@ -101,3 +102,79 @@ def test_a_planned_id_is_untested_with_the_reason_it_has_no_test():
     planned = {**CAT, "CANARY-2": dataclasses.replace(CAT["CANARY-2"], planned="needs a microphone")}
     table = verdicts(planned, [result("a", ["CANARY-1"])])
     assert table["CANARY-2"].verdict == "untested" and table["CANARY-2"].reason == "planned: needs a microphone"
+
+
+# ---- the partial gate: a run that did not judge every id this version checks is no release verdict
+
+def every_checked_id(outcome="passed", but=()):
+    """One test per id the harness checks (the catalogue less its planned ids), each with `outcome`."""
+    return [result(f"t-{rid}", [rid], outcome) for rid, req in CAT.items() if not req.planned and rid not in but]
+
+
+def test_a_run_that_judged_every_checked_id_passes_the_gate_and_planned_ids_do_not_make_it_partial():
+    table = verdicts(CAT, every_checked_id())
+    covered = coverage(table)
+    assert covered["judged"] == covered["total"] == len([r for r in CAT.values() if not r.planned])
+    assert covered["left_out"] == [] and covered["not_checked"] == [rid for rid, r in CAT.items() if r.planned]
+    assert gate_state(table, strict=False) == "passed"
+
+
+def test_a_narrowed_run_is_partial_its_exit_stays_0_and_fails_only_when_completeness_is_required():
+    results = [result("a", ["CANARY-1"]), result("b", ["ORD-1"])]
+    table = verdicts(CAT, results)
+    assert gate_state(table, strict=False) == "partial"
+    assert coverage(table)["judged"] == 2 and "MAP-1" in coverage(table)["left_out"]
+    assert exit_status(0, table, results, strict=False) == 0
+    assert exit_status(0, table, results, strict=False, require_complete=True) == 1
+
+
+def test_a_skipped_must_id_is_not_judged_so_the_run_is_partial():
+    results = every_checked_id(but=("LIFE-2",)) + [result("x", ["LIFE-2"], "skipped", "the app has no disconnect")]
+    table = verdicts(CAT, results)
+    assert table["LIFE-2"].verdict == "skip"
+    assert gate_state(table, strict=False) == "partial" and coverage(table)["left_out"] == ["LIFE-2"]
+
+
+def test_an_inconclusive_should_id_counts_as_judged_and_a_failure_makes_the_gate_failed_not_partial():
+    results = every_checked_id(but=("MAP-7",)) + [result("x", ["MAP-7"], "inconclusive", "no context")]
+    table = verdicts(CAT, results)
+    assert gate_state(table, strict=False) == "passed" and gate_state(table, strict=True) == "failed"
+    narrowed = verdicts(CAT, [result("a", ["ORD-1"], "failed", "too early")])
+    assert gate_state(narrowed, strict=False) == "failed"
+
+
+# ---- verdicts a scenario declared (`expect`): the scenario's, not the proxy's
+
+def test_a_declared_failure_is_met_by_a_failure_under_that_id_and_broken_by_a_pass():
+    expect = {"CANARY-1": "fail"}
+    assert scenario_expectation(expect, ["CANARY-1"], "failed", "CANARY-1") == ("CANARY-1", "fail", True)
+    assert scenario_expectation(expect, ["CANARY-1"], "passed") == ("CANARY-1", "fail", False)
+    assert scenario_expectation(expect, ["CANARY-1"], "inconclusive", "CANARY-1") == ("CANARY-1", "fail", False)
+
+
+def test_no_declaration_applies_to_other_ids_skips_errors_or_a_failure_that_is_no_checks_verdict():
+    expect = {"CANARY-1": "fail"}
+    assert scenario_expectation(expect, ["ORD-1"], "failed", "ORD-1") is None
+    assert scenario_expectation(expect, ["CANARY-1"], "skipped") is None
+    assert scenario_expectation(expect, ["CANARY-1"], "error") is None
+    assert scenario_expectation(expect, ["CANARY-1"], "failed", None) is None        # the proxy's exit, say
+    assert scenario_expectation({}, ["CANARY-1"], "failed", "CANARY-1") is None
+
+
+def test_an_expected_verdict_does_not_fail_the_gate_but_leaves_the_run_partial():
+    results = every_checked_id(but=("CANARY-1",)) + [
+        result("c", ["CANARY-1"], "expected", "expected by the scenario 'x' (CANARY-1 fail), not the proxy's: closed")]
+    table = verdicts(CAT, results)
+    assert table["CANARY-1"].verdict == "expected" and "not the proxy's" in table["CANARY-1"].reason
+    assert gating(table, strict=True) == {"fail": [], "error": [], "inconclusive": []}
+    assert gate_state(table, strict=False) == "partial" and exit_status(0, table, results, strict=False) == 0
+    assert summary(table)["must_expected"] == 1 and summary(table)["must_failed"] == 0
+
+
+def test_a_failure_beside_an_expected_verdict_stays_the_proxys():
+    table = verdicts(CAT, [result("c", ["CANARY-1"], "expected", "x"), result("d", ["CANARY-1"], "failed", "no")])
+    assert table["CANARY-1"].verdict == "fail"
+    test = result("e", ["CANARY-1"])
+    test.merge_phase("expected", "x")
+    test.merge_phase("failed", "the proxy exited")
+    assert test.outcome == "failed"

@@ -145,3 +145,23 @@ def test_an_optional_field_of_a_rule_is_checked_when_given_and_may_be_left_out(t
     with pytest.raises(ScenarioError, match=r"bad.toml: turn\[0\]\.text must be a string, got 5"):
         load_toml(tmp_path, "[[turn]]\ntext = 5\n")
     assert load_toml(tmp_path, '[[turn]]\nkind = "text"\n').script[0].text is None
+
+
+def test_a_scenario_declares_the_verdicts_it_forces_and_they_are_checked(tmp_path):
+    assert scenario.load("close-after-first-message").expect == {"CANARY-1": "fail"}
+    assert scenario.Scenario().expect == {}
+    with pytest.raises(ScenarioError, match=r'bad.toml: expect must be a table of requirement id = "fail" or '
+                                            r'"inconclusive", got \{\'CANARY-1\': \'red\'\}'):
+        load_toml(tmp_path, 'expect = {CANARY-1 = "red"}\n')
+    with pytest.raises(ScenarioError, match="expect must be a table of requirement id = verdict, got 'fail'"):
+        scenario.Scenario().with_overrides(expect="fail")
+
+
+def test_a_run_scenario_that_expects_an_unknown_id_is_a_usage_error(tmp_path):
+    from voice_harness.errors import UsageProblem
+    from voice_harness.targets import run_config
+
+    path = tmp_path / "odd.toml"
+    path.write_text('expect = {NOPE-1 = "fail"}\n')
+    with pytest.raises(UsageProblem, match="expect names an unknown requirement id 'NOPE-1'"):
+        run_config.build("reference", str(path), None, False, tmp_path)

@@ -1,0 +1,53 @@
+"""harness stability: the same verdict in every run, counted per id; the busy loops end with it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support import ROOT
+from voice_harness.tools.stability import busy_cores, line, summarise, targets
+
+
+def record(ids):
+    return {"repeats": {"runs": 3, "ids": {rid: {"verdicts": v, "stable": len(set(v)) == 1} for rid, v in ids.items()}}}
+
+
+def test_an_id_whose_verdict_changed_is_counted_with_how_often_each_verdict_came():
+    entry = summarise(record({"ORD-1": ["pass", "fail", "fail"], "CANARY-1": ["pass"] * 3}))
+    assert (entry["ids"], entry["stable"]) == (2, 1)
+    assert entry["unstable"] == {"ORD-1": "fail 2, pass 1"} and entry["verdicts"] == {"CANARY-1": "pass"}
+    assert "changed: ORD-1: fail 2, pass 1" in line("reference", {**entry, "seconds": 1.0})
+
+
+def test_the_reference_proxy_comes_first_and_an_unknown_defect_is_refused():
+    assert targets([]) == [None]
+    chosen = targets(["premature-response-create"])
+    assert chosen[0] is None and chosen[1].name == "premature-response-create"
+    with pytest.raises(ValueError, match="unknown defect 'nope'"):
+        targets(["nope"])
+
+
+def test_the_busy_loops_run_inside_the_block_and_are_gone_after_it():
+    with busy_cores(True, bound_s=60) as loops:
+        assert loops == (os.cpu_count() or 1)
+        pids = [int(p) for p in subprocess.run(["pgrep", "-f", "while time.monotonic\\(\\) < end"],
+                                               capture_output=True, text=True).stdout.split()]
+        assert len(pids) >= loops
+    left = subprocess.run(["pgrep", "-f", "while time.monotonic\\(\\) < end"], capture_output=True, text=True)
+    assert not [p for p in left.stdout.split() if int(p) in pids]
+
+
+@pytest.mark.e2e
+def test_a_repeated_canary_keeps_its_verdict_on_the_reference_proxy_and_under_its_defect(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "harness", "stability", "--repeat", "2", "--reports-dir",
+                           str(tmp_path), "--defect", "premature-response-create", "--",
+                           "-k", "first_text_message"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    found = json.loads((tmp_path / "stability.json").read_text())["targets"]
+    assert found["reference"]["verdicts"]["CANARY-1"] == "pass"
+    assert found["premature-response-create"]["verdicts"]["CANARY-1"] == "fail"
+    assert "1/1 ids the same in 2 of 2 runs" in done.stdout
