@@ -34,6 +34,7 @@ BUNDLED = {
     "profiles": ("voice_harness.profiles", "reference.toml"),
     "catalogue": ("voice_harness.judging", "requirements.toml"),
     "defects": ("voice_harness.reference_proxy", "defects.toml"),
+    "app_contract": ("voice_harness.docs", "app-contract.md"),   # docs/, for app authors
 }
 
 

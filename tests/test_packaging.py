@@ -106,7 +106,9 @@ def test_the_sdist_builds_the_same_wheel_and_the_wheel_carries_what_a_run_needs(
                  "voice_harness/judging/requirements.toml", "voice_harness/mock_upstream/scenarios/default.toml",
                  "voice_harness/reference_proxy/defects.toml", "voice_harness/pytest.ini",
                  "voice_harness/plugin/__init__.py", "voice_harness/wire/recording.py",
-                 "voice_harness/reports/report.py", "voice_harness/test_app/pcm-worklet.js"):
+                 "voice_harness/reports/report.py", "voice_harness/test_app/pcm-worklet.js",
+                 "voice_harness/docs/app-contract.md", "voice_harness/drivers/app_capabilities.toml",
+                 "voice_harness/tools/app_probe.py"):
         assert part in names, part
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"voice_harness"}, tops

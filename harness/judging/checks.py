@@ -1,11 +1,14 @@
 """Checks named after what they assert; a failure names the requirement and shows the timeline slice.
 
-Three ways a check ends besides passing: `fail` (the proxy broke the requirement), `not_provoked` (the
-situation the check needs never arose: inconclusive, never a pass) and `for_want_of` (a step the check needed
+Four ways a check ends besides passing: `fail` (the proxy broke the requirement), `not_provoked` (the
+situation the check needs never arose: inconclusive, never a pass), `for_want_of` (a step the check needed
 did not happen, so the requirement could not be judged; the missing step is another id's failure, reported
-under that id, or this one is inconclusive)."""
+under that id, or this one is inconclusive) and `not_exercised` (the app did not send the stimulus the check
+needs, for want of an optional capability: skipped, naming the app and the capability)."""
 
 from __future__ import annotations
+
+import re
 
 from voice_harness.judging.timeline import Frame, Timeline
 
@@ -21,6 +24,17 @@ class ConformanceFailure(AssertionError):
 class Inconclusive(ConformanceFailure):
     """The requirement could not be judged in this test: the situation it needs never arose, or a step it
     needed did not happen. Never a pass; never the proxy's failure under this id."""
+
+
+class NotExercised(Inconclusive):
+    """The app did not send what the check needs (no greeting, no context, no functions) or lacks an optional
+    element it needs (the played-audio counter): the check is skipped, naming the app and the capability. Never the proxy's failure, never a run error. (The plugin
+    reports it as skipped; were it not mapped, it would still be inconclusive, never a pass.)"""
+
+    def __init__(self, req: str, reason: str, capability: str, slice_text: str = "",
+                 anchors: tuple[Frame, ...] = ()):
+        self.capability = capability
+        super().__init__(req, reason, slice_text, anchors)
 
 
 def _slice(timeline: Timeline | None, anchors: tuple[Frame | None, ...]) -> tuple[str, tuple[Frame, ...]]:
@@ -45,6 +59,24 @@ def for_want_of(req: str, what: str, timeline: Timeline | None = None, *anchors:
     requirement that step is, not counted again under this one."""
     slice_text, present = _slice(timeline, anchors)
     raise Inconclusive(req, f"not judged: {what}", slice_text, present)
+
+
+_CAPABILITY = re.compile(r"\(app capability: ([^)]+)\)")
+
+
+def capability_named(reason: str) -> str | None:
+    """The app capability a skip's reason names (written by not_exercised), or None."""
+    found = _CAPABILITY.search(reason or "")
+    return found.group(1) if found else None
+
+
+def not_exercised(req: str, capability: str, what: str, timeline: Timeline | None = None,
+                  *anchors: Frame | None) -> None:
+    """End the test skipped: the app did not do `what` the check needs (e.g. "the app sent no context", judged
+    from what it sent on leg A), for want of the optional app capability `capability` (e.g. "context")."""
+    slice_text, present = _slice(timeline, anchors)
+    raise NotExercised(req, f"{what}: {req} not exercised (app capability: {capability})",
+                       capability, slice_text, present)
 
 
 def provoked(req: str, situation: object, needs: str, timeline: Timeline | None = None,

@@ -18,13 +18,14 @@ from voice_harness.plugin import attachments, overrides
 from voice_harness.reports import run_files
 from voice_harness.judging import attribution, catalogue, invariants, metrics
 from voice_harness.targets import browser, preflight, run_config
-from voice_harness.reports import report, timeline_view
-from voice_harness.judging.checks import ConformanceFailure, Inconclusive
+from voice_harness.reports import allure_params, report, timeline_view
+from voice_harness.judging.checks import ConformanceFailure, Inconclusive, NotExercised
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING,
                                        STALLS, TRACE, VERDICT)
-from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, verdicts
+from voice_harness.judging.repeats import repeat_count, stability, with_counts
+from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, scenario_expectation, verdicts
 
 # The run's status in conformance.json.
 COMPLETE, INTERRUPTED, ENVIRONMENT_ERROR = "complete", "interrupted", "environment error"
@@ -167,7 +168,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Allure labels from the test's requirement: area as parent suite, id as suite, MUST/SHOULD as severity."""
+    """Allure parameters that keep every pytest case one readable result (allure_params); Allure labels from the
+    test's requirement: area as parent suite, id as suite, MUST/SHOULD as severity."""
+    if item.config.harness_asked and getattr(item.config.option, "allure_report_dir", None):
+        callspec = getattr(item, "callspec", None)
+        # Given before allure-pytest adds its own after setup: it keeps these, and adds none of the same name.
+        for param in allure_params.parameters(callspec.params if callspec else {}, callspec.id if callspec else None):
+            allure.dynamic.parameter(param.name, param.value, excluded=param.excluded,
+                                     mode=allure.parameter_mode.HIDDEN if param.hidden else None)
     ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
     if not ids:
         return
@@ -189,6 +197,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     violations = _invariant_violations(item) if rep.when == "call" and not faults else []
     # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
     extra = _judge(item, rep, call, violations, faults) if item.get_closest_marker("req") else []
+    if rep.when == "call" and item.get_closest_marker("req"):
+        extra = _expected_by_scenario(item, rep, call, extra)
     if rep.when == "call":
         item.stash[VERDICT] = dict(extra).get("own", rep.outcome)   # a cassette's header keeps it
     if rep.when == "setup" and EARLIER_DEATH in item.stash:
@@ -255,6 +265,11 @@ def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, vio
         close = exc.rcvd or exc.sent
         how = f"code {close.code} {close.reason}".rstrip() if close else "without a close frame"
         exc = Inconclusive(ids[0], f"not judged: the connection closed ({how}) before the check could finish")
+    if isinstance(exc, NotExercised):
+        # The app did not send the stimulus (an optional capability it lacks): skipped, naming the app.
+        rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
+                                                f"SKIPPED {exc.req}: {exc.reason}")
+        return [("reason", exc.reason), ("own", "skipped")]
     if isinstance(exc, Inconclusive):
         caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
         reason = exc.reason + (f" ({caused})" if caused else "")
@@ -281,6 +296,40 @@ def _errored(item: pytest.Item, rep: pytest.TestReport, blame: attribution.Blame
     return [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
 
 
+def _expected_by_scenario(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, extra: list) -> list:
+    """The verdict the test's scenario declared (`expect`: it makes the upstream itself misbehave) is the
+    scenario's, not the proxy's: the test shows as an expected failure (xfail) and its ids as expected by the
+    scenario. A scenario that declared a verdict the test did not reach (the canary passed where it says it must
+    fail) does not do what it says: a scenario error. The proxy's exit stays the proxy's."""
+    config = getattr(item.config, "harness", None)
+    own = dict(extra).get("own", rep.outcome)
+    if config is None or item.stash.get(DEATH_REPORTED, False) or own not in ("passed", "failed", "inconclusive"):
+        return extra
+    # Imported here: pytest loads the fixtures module as a plugin (pytest_plugins) and rewrites its asserts then.
+    from voice_harness.plugin.fixtures import scenario_for
+    try:
+        scenario = scenario_for(item, config)
+    except ScenarioError:
+        return extra   # the mock fixture made the test a scenario error already
+    exc = call.excinfo.value if call.excinfo is not None else None
+    ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
+    found = scenario_expectation(scenario.expect, ids, own, exc.req if isinstance(exc, ConformanceFailure) else None)
+    if found is None:
+        return extra
+    rid, declared, met = found
+    reason = dict(extra).get("reason", "") or (attribution.first_line(exc) if exc is not None else own)
+    kept = [(key, value) for key, value in extra if key not in ("own", "reason", "party")]   # invariants stay
+    if not met:
+        return kept + _errored(item, rep, attribution.Blame(
+            attribution.SCENARIO, f"the scenario {scenario.name!r} declares {rid} {declared} (expect), but the "
+                                  f"test ended {own}: the upstream did not misbehave as the scenario says"))
+    why = f"expected by the scenario {scenario.name!r} ({rid} {declared}), not the proxy's: {reason}"
+    item.stash[FAILED] = True   # keep its trace; its scenario's rules may not all have fired
+    if "invariants" not in dict(extra):   # an invariant the session broke keeps the test shown as failed
+        rep.outcome, rep.wasxfail = "skipped", why
+    return kept + [("reason", why), ("own", "expected")]
+
+
 # Exceptions that are no consequence of the proxy's exit: the harness's own faults, a scenario's, the machine's.
 _NOT_THE_PROXYS = (HarnessFault, EnvironmentProblem, ScenarioError)
 
@@ -293,11 +342,17 @@ def _harness_faults(item: pytest.Item) -> list[tuple[str, str]]:
 
 
 def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
-    """The proxy process this test ran against exited during the test, and no phase has said so yet."""
+    """The proxy's server died during this test (its process group is gone, or its port refuses connections,
+    whatever launcher started it), and no phase has said so yet. The test's first connection the client tap
+    could not make to the proxy dates the death (attribution.first_refusal)."""
     proxy = item.stash.get(PROXY, None)
-    if proxy is None or item.stash.get(DEATH_REPORTED, False) or not proxy.died:
+    if proxy is None or item.stash.get(DEATH_REPORTED, False):
         return None
-    return attribution.proxy_died(proxy.exit_description(), proxy.log_tail(3))
+    recording = item.stash.get(RECORDING, None)
+    refused_at = (attribution.first_refusal(recording.timeline().frames, recording.origin)
+                  if recording is not None else None)
+    why = proxy.death(refused_at)
+    return None if why is None else attribution.proxy_died(why, proxy.log_tail(3))
 
 
 def _proxy_failed(item: pytest.Item, rep: pytest.TestReport, death: attribution.Blame,
@@ -408,16 +463,22 @@ class Conformance:
             return
         known = catalogue.load()
         table = verdicts(known, results)
+        with_counts(table, results, known)
         run = {**self.config.harness.describe(), "status": self.status}
         if error is not None:
             run["error"] = {"party": error.party, "test": error.nodeid, "reason": error.reason}
         self.record = report.to_json(table, known, run, self.config.harness.strict)
         self.record["failures"] = self.failures
+        if repeat_count(results) > 1:
+            self.record["repeats"] = {"runs": repeat_count(results),
+                                      "ids": {rid: {"verdicts": list(s.verdicts), "stable": s.stable}
+                                              for rid, s in stability(known, results).items()}}
         report.write(self.config.harness.reports_dir, self.record)
         if self.figures:
             report.write_metrics(self.config.harness.reports_dir, results, self.figures, self.failures)
         if error is None:
-            session.exitstatus = exit_status(int(exitstatus), table, results, self.config.harness.strict)
+            session.exitstatus = exit_status(int(exitstatus), table, results, self.config.harness.strict,
+                                             self.config.getoption("--require-complete"))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.record is not None:
@@ -429,6 +490,10 @@ class Conformance:
                 terminalreporter.write_line(line, red=any(f" {m} " in line for m in ("FAIL", "ERROR", "INCONCL")),
                                             green=" pass " in line)
             terminalreporter.write_line(f"reports: {self.config.harness.reports_dir}/conformance.json, .md")
+            if (self.config.getoption("--require-complete") and self.status == COMPLETE
+                    and self.record["gate"]["state"] == "partial"):
+                terminalreporter.write_line("harness: --require-complete: a partial run is no release verdict "
+                                            "(exit 1)", red=True, bold=True)
         error = first_error(list(self.results.values()))
         if error is not None:
             terminalreporter.write_line(report.error_line(error.party, error.reason, error.nodeid),

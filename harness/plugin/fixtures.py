@@ -282,15 +282,17 @@ class Recording:
 
 @pytest.fixture
 def live_proxy(request: pytest.FixtureRequest, proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
-    """The proxy under test, started again (its old process group ended first) if an earlier test made it exit:
-    a crash is that test's failure. Kept on the item, so an exit during this test is named in its report."""
+    """The proxy under test, started again (its old process group ended first) if its server no longer serves
+    (its group is gone, or its port refuses connections while a launcher lingers): a crash is the failure of the
+    test it happened in. Kept on the item, so a death during this test is named in its report."""
     last = request.config.stash.get(LAST_PROXY_TEST, None)
-    if proxy.died and last is not None and not last.stash.get(DEATH_REPORTED, False):
-        # It exited after the previous test's report was made (its clients' close, say): that test's failure.
-        request.node.stash[EARLIER_DEATH] = (last.nodeid, f"{proxy.exit_description()} (after the test ended); "
-                                                          f"its log ends: {proxy.log_tail(3)}")
-        last.stash[DEATH_REPORTED] = True
     if not proxy.running:
+        why = proxy.death() if last is not None and not last.stash.get(DEATH_REPORTED, False) else None
+        if why is not None:
+            # It died after the previous test's report was made (its clients' close, say): that test's failure.
+            request.node.stash[EARLIER_DEATH] = (last.nodeid, f"{why} (after the test ended); "
+                                                              f"its log ends: {proxy.log_tail(3)}")
+            last.stash[DEATH_REPORTED] = True
         proxy.start()
     request.node.stash[PROXY] = proxy
     request.config.stash[LAST_PROXY_TEST] = request.node
@@ -366,7 +368,8 @@ def voice_app(request: pytest.FixtureRequest, microphone_browser, app_server: St
     """The app in a fresh context of the browser with a microphone (permission granted); skipped for an app
     whose profile names no microphone control."""
     if not harness_config.profile.app.selectors.microphone:
-        pytest.skip("the app has no microphone control (selectors.microphone in its profile)")
+        pytest.skip("the app has no microphone control, selectors.microphone in its profile "
+                    "(app capability: microphone)")
     context = microphone_browser.new_context(permissions=["microphone"])
     try:
         yield from _driven(request, context.new_page(), app_server, client_tap, proxy, harness_config, recording)

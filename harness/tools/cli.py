@@ -1,4 +1,4 @@
-"""python -m harness run|bench|report|sensitivity|setup-browser: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+"""python -m harness run|bench|report|sensitivity|app-check|setup-browser: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
                                               "reports/drift.json and .md")
     from voice_harness.tools.drift import add_arguments as drift_arguments
     drift_arguments(drift)
+    app_check = commands.add_parser("app-check", help="which optional capabilities an app has (URL parameters, "
+                                                      "microphone, disconnect control, ...): a table with the ids "
+                                                      "each one unlocks")
+    from voice_harness.tools.app_check import add_arguments as app_check_arguments
+    app_check_arguments(app_check)
+    stab = commands.add_parser("stability", help="run the suites N times (reference proxy, and defects if asked) "
+                                                 "and count the ids whose verdict changed: reports/stability.json; "
+                                                 "extra pytest arguments go after --")
+    stab.add_argument("--repeat", type=int, default=10, help="runs per target (default 10)")
+    stab.add_argument("--defect", action="append", dest="defects", default=[],
+                      help="also this defect of the reference proxy, with its reduced selection (repeatable; "
+                           "'all' for every defect)")
+    stab.add_argument("--busy", action="store_true", help="keep every core busy with a loop while it runs")
+    stab.add_argument("--workers", type=_workers_value, default="auto", help="pytest-xdist workers (default auto)")
+    stab.add_argument("--reports-dir", default=str(paths.default_reports()))
     sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
     sens.add_argument("--defect", action="append", dest="defects", help="only this defect (repeatable)")
     sens.add_argument("--reduced", action="store_true",
@@ -126,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         return drift(args)
     if args.command == "sensitivity":
         return _sensitivity(args)
+    if args.command == "stability":
+        from voice_harness.tools.stability import main as stability
+        if args.repeat < 2:
+            print("harness: stability --repeat takes 2 or more runs", file=sys.stderr)
+            return 2
+        return stability(args.defects, args.repeat, args.busy, Path(args.reports_dir), args.workers, extra)
+    if args.command == "app-check":
+        from voice_harness.tools.app_check import main as app_check
+        return app_check(args)
     if args.command == "profile":
         return _profile(args)
     if args.command == "bench":
@@ -164,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
+    if not looking:
+        from voice_harness.drivers.app_capabilities import profile_line
+        print(profile_line(config.profile.app), flush=True)
     return run_pytest(pytest_argv)
 
 
