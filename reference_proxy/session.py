@@ -105,6 +105,7 @@ class Session:
         self._response_active = False
         self._responses_wanted = 0
         self._shown_items: set[str] = set()
+        self._own_items: set[str] = set()         # MAP-11: items made here (context): never echoed as replies
         self._audio_in = AudioInput()            # WIRE-2: replaced by the declared format on Settings
         self.closed = False
 
@@ -217,8 +218,10 @@ class Session:
         actions = self._ack_settings()
         if self._greeting:
             actions.append(ToClient({"type": "ConversationText", "role": "assistant", "content": self._greeting}))
-        actions += [ToUpstream({"type": "conversation.item.create", "item": context_item(m, self._new_id())})
-                    for m in self._context]
+        for message in self._context:
+            item = context_item(message, self._new_id())
+            self._own_items.add(item["id"])
+            actions.append(ToUpstream({"type": "conversation.item.create", "item": item}))
         for kind, payload in self._before_ready:
             actions += self._inject(payload) if kind == "text" else self._append_audio(payload)
         self._before_ready.clear()
@@ -345,7 +348,8 @@ class Session:
         return [ToUpstream({"type": "response.create"})]
 
     def _show_assistant_item(self, item: dict) -> list[Action]:
-        if item.get("role") != "assistant" or item.get("id") in self._shown_items:
+        # MAP-11: an item this proxy made itself (a context message) is the client's own history, not a reply.
+        if item.get("role") != "assistant" or item.get("id") in self._shown_items or item.get("id") in self._own_items:
             return []
         text = item_text(item)
         if not text:

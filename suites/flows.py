@@ -6,6 +6,7 @@ import json
 import time
 
 from voice_harness.drivers.app_driver import AppDriver, ReplyOutcome
+from voice_harness.judging import app_settings
 from voice_harness.judging.checks import fail, for_want_of
 from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
 from voice_harness.errors import HarnessFault
@@ -53,16 +54,33 @@ def connect(app: AppDriver, recording, req: str, within_s: float | None = None, 
     judge(req, f"no SettingsApplied within {within:g} s after Settings", timeline, settings)
 
 
-def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, greeting: str | None = None,
-                            recording=None) -> ReplyOutcome:
-    """Send one message and wait for the agent's reply to it. A configured greeting never counts as the
-    reply: it may follow SettingsApplied by a moment and reach the app after the send. Given the recording,
-    the wait ends as soon as the mock upstream has refused to reply (the canary leaves it out: it waits to
-    see what the service then does)."""
-    before = app.text(app.s.agent_response)
-    app.send(text)
-    give_up = (lambda: refused_reply(recording.timeline())) if recording is not None else None
-    return app.wait_for_reply(within_s, before=before, ignore=(greeting,) if greeting else (), give_up=give_up)
+def not_replies(app: AppDriver, recording):
+    """What never counts as a reply in this test: the assistant text the app itself sent in its Settings on leg
+    A (its greeting, its assistant-role context messages), read again at each look (a reconnect sends new
+    Settings). Empty when leg A is not recorded."""
+    if recording is None or not app.recorded:
+        return ()
+    return lambda: app_settings.not_replies(recording.timeline())
+
+
+def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, recording=None,
+                            give_up: bool = True) -> ReplyOutcome:
+    """Send one message and wait for the agent's reply to it. Given the recording, judged from leg A: the wait
+    for the reply begins once the app's InjectUserMessage went over the wire (nothing before it can answer it),
+    and the assistant text the app sent in its Settings (greeting, context) never counts as the reply (it may
+    reach the page after the send). With give_up, the wait also ends as soon as the mock upstream has refused to reply (the canary
+    leaves it off: it waits to see what the service then does)."""
+    before, since = app.text(app.s.agent_response), app.history_length()
+    start = app.send(text)
+    if recording is not None and app.recorded:
+        sent = recording.first(within_s, route=CLIENT_TO_PROXY, type="InjectUserMessage", after=start)
+        if sent is None:
+            return ReplyOutcome(waited_s=time.monotonic() - start,
+                                gave_up=f"the app sent no InjectUserMessage within {within_s:g} s of the send "
+                                        f"(the app's matter)")
+    stop = (lambda: refused_reply(recording.timeline())) if recording is not None and give_up else None
+    return app.wait_for_reply(max(0.0, start + within_s - time.monotonic()), before=before, since=since,
+                              ignore=not_replies(app, recording), give_up=stop)
 
 
 def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
@@ -76,7 +94,7 @@ def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
 def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
     """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
     open_and_connect(app, recording, req, **params)
-    outcome = send_and_wait_for_reply(app, text, units(10), params.get("greeting"), recording)
+    outcome = send_and_wait_for_reply(app, text, units(10), recording)
     if outcome.reply is None:
         why = f" ({outcome.gave_up})" if outcome.gave_up else ""
         for_want_of(req, f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),

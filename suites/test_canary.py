@@ -2,9 +2,10 @@
 
 import pytest
 
-from voice_harness.judging import catalogue
-from voice_harness.judging.checks import fail
-from voice_harness.judging.diagnosis import first_close, why_no_reply
+from voice_harness.errors import HarnessFault
+from voice_harness.judging import app_settings, catalogue
+from voice_harness.judging.checks import fail, not_exercised
+from voice_harness.judging.diagnosis import CLOSED_BY, first_close, own_closes, why_no_reply
 from voice_harness.suites.flows import open_and_connect, send_and_wait_for_reply
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
@@ -14,9 +15,13 @@ FIRST_MESSAGE = "Hello! Please answer in one short sentence."
 
 def run_canary(app, recording, **app_params):
     open_and_connect(app, recording, "CANARY-1", **app_params)
-    outcome = send_and_wait_for_reply(app, FIRST_MESSAGE, CANARY.within_s, app_params.get("greeting"))
+    # The greeting the app asked for (read from its Settings on leg A) never counts as the reply; the wait does
+    # not give up on the mock's refusal: the canary waits to see what the service then does.
+    outcome = send_and_wait_for_reply(app, FIRST_MESSAGE, CANARY.within_s, recording, give_up=False)
     timeline = recording.timeline()
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+    if sent is None and app.recorded:
+        app_did_not_send(timeline)
     if outcome.reply is None:
         fail("CANARY-1", why_no_reply(timeline, sent, outcome.waited_s), timeline,
              sent, first_close(timeline, sent) if sent else None)
@@ -29,6 +34,17 @@ def run_canary(app, recording, **app_params):
         fail("CANARY-1", f"the agent replied but answered the turn with an error: {turn_errors[0].data}",
              timeline, sent, *turn_errors[:2])
     return outcome
+
+
+def app_did_not_send(timeline):
+    """The app sent no InjectUserMessage after SettingsApplied: the proxy's failure only if it closed the
+    connection first (or the upstream's close reached the app); otherwise the app's matter, not a verdict."""
+    closes = [c for c in own_closes(timeline) if (c.leg, c.arrow) != ("A", "->")]
+    if closes:
+        fail("CANARY-1", f"{CLOSED_BY[(closes[0].leg, closes[0].arrow)]} {closes[0].data.get('code')} before the "
+             f"app could send its first message", timeline, closes[0])
+    raise HarnessFault("the app sent no InjectUserMessage after SettingsApplied although its connection stayed "
+                       "open: check the profile's text_input and send selectors", party="app")
 
 
 def errors_answering_the_turn(timeline, sent):
@@ -67,7 +83,14 @@ def test_agent_replies_to_the_first_text_message_within_15_s(app, recording):
 
 @pytest.mark.req("CANARY-1")
 def test_a_greeting_shown_before_the_send_is_not_taken_for_the_reply(app, recording):
-    greeting = "Welcome! How can I help?"
-    outcome = run_canary(app, recording, greeting=greeting)
-    if outcome.reply == greeting:
-        fail("CANARY-1", "the greeting was taken for the reply to the first message", recording.timeline())
+    """The app asks for a greeting (the bundled one honours the URL parameter; another app sends its own, or
+    none): the proxy shows it, and the first message still gets a reply of its own. The reply wait never takes
+    the greeting the app sent for the reply, so only a real answer passes."""
+    outcome = run_canary(app, recording, greeting="Welcome! How can I help?")
+    timeline = recording.timeline()
+    settings = app_settings.sent(timeline)
+    if app.recorded and (settings is None or settings.greeting is None):
+        not_exercised("CANARY-1", "greeting", "the app sent no greeting in its Settings", timeline,
+                      settings.frame if settings else None)
+    if not outcome.reply.strip():
+        fail("CANARY-1", "the app shows an empty agent reply", timeline)

@@ -1,11 +1,14 @@
 """Translation between the two protocols: user turns (MAP-1, MAP-2), assistant text (MAP-3), greeting (MAP-6),
 context (MAP-7), prompt and functions (MAP-8)."""
 
+import re
+
 import pytest
 
-from voice_harness.judging.checks import assert_before, fail
+from voice_harness.judging import app_settings
+from voice_harness.judging.checks import assert_before, fail, not_exercised
 from voice_harness.timeouts import units
-from .flows import (app_params, browser_turn, connect, fail_for_want_of, send_and_wait_for_reply,
+from .flows import (browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply,
                     send_until_response_create, user_creates)
 from .test_function_calls import FUNCTIONS
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
@@ -16,14 +19,30 @@ LONG_MESSAGE = "Please tell me, in one short sentence, what the weather will be 
 @pytest.mark.req("MAP-1")
 def test_a_user_message_becomes_one_input_text_part_with_the_same_text(app, recording):
     timeline = send_until_response_create(app, recording, LONG_MESSAGE, "MAP-1")
-    creates = user_creates(timeline)
-    if not creates:
-        fail("MAP-1", "no user item went upstream", timeline)
-    item = creates[0].data["item"]
-    want = [{"type": "input_text", "text": LONG_MESSAGE}]
+    sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+    if sent is None:
+        fail_for_want_of("MAP-1", "the app sent no InjectUserMessage (the app's matter)", timeline)
+    create = user_item_for(timeline, sent)
+    if create is None:
+        fail("MAP-1", "no user item went upstream after the app's InjectUserMessage", timeline, sent)
+    item = create.data["item"]
+    # The text the app sent on leg A, not the one the harness typed.
+    want = [{"type": "input_text", "text": sent.data.get("content")}]
     if item.get("type") != "message" or item.get("content") != want:
         fail("MAP-1", f"user item is {item.get('type')} with content {item.get('content')}, expected {want}",
-             timeline, creates[0])
+             timeline, sent, create)
+
+
+def user_item_for(timeline, inject):
+    """The user item the proxy made upstream for this InjectUserMessage: the first user conversation.item.create
+    after it that is not one of the user context messages the app sent (those items are MAP-7's, whenever the
+    proxy sends them); None if there is none."""
+    text = inject.data.get("content") if isinstance(inject.data, dict) else None
+    own = ("user", _normalised(text)) if isinstance(text, str) else None
+    context = {("user", _normalised(content)) for settings in app_settings.all_sent(timeline)
+               for role, content in settings.context if role == "user"}
+    return next((f for f in user_creates(timeline) if f.t > inject.t
+                 and (_item_message(f) == own or _item_message(f) not in context)), None)
 
 
 @pytest.mark.req("MAP-2")
@@ -43,30 +62,92 @@ def test_the_user_turn_is_echoed_as_conversation_text(app, recording):
 @pytest.mark.scenario(reply_parts=2)
 def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recording):
     browser_turn(app, recording, "First question?", "MAP-3")
-    send_and_wait_for_reply(app, "Second question?", units(10))
+    send_and_wait_for_reply(app, "Second question?", units(10), recording)
     # Two complete turns: whatever the proxy made of the first one has been relayed by now.
     timeline = recording.timeline()
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
-    items = [f.data["item"] for f in timeline.select(route=UPSTREAM_TO_PROXY, type="conversation.item.done",
-                                                    role="assistant")]
+    # The assistant items of responses (not the context items the proxy made itself: echoing those is MAP-11's).
+    items = response_items(timeline)
     # One ConversationText per item, holding the text of all its parts (the mock sends two parts per item).
-    expected = ["".join(part.get("text") or part.get("transcript") or "" for part in item["content"])
-                for item in items]
+    expected = [[part.get("text") or part.get("transcript") or "" for part in item["content"]] for item in items]
+    # The app's own greeting and context shown or echoed back are not replies (MAP-6's and MAP-11's matter).
+    own = {_normalised(text) for text in app_settings.not_replies(timeline)}
     shown = [f.data.get("content") for f in timeline.select(route=PROXY_TO_CLIENT, type="ConversationText",
-                                                            role="assistant", after=sent)]
-    if shown != expected:
-        fail("MAP-3", f"assistant ConversationText {shown}, expected one per assistant item {expected}", timeline,
+                                                            role="assistant", after=sent)
+             if not (isinstance(f.data.get("content"), str) and _normalised(f.data["content"]) in own)]
+    if not shows_each_item_once(shown, expected):
+        fail("MAP-3", f"assistant ConversationText {shown}, expected one per assistant item, with the text of its "
+                      f"parts {expected}", timeline,
              *timeline.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant")[:3])
+
+
+def response_items(timeline) -> list[dict]:
+    """The assistant items the upstream's responses produced (named by response.output_item.* or in a
+    response.done's output), as the upstream completed them (conversation.item.done), in order."""
+    ids = {f.data["item"].get("id") for f in timeline.select(
+        route=UPSTREAM_TO_PROXY, type=("response.output_item.added", "response.output_item.done"))
+        if isinstance(f.data.get("item"), dict)}
+    for done in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done"):
+        output = (done.data.get("response") or {}).get("output")
+        ids |= {item.get("id") for item in (output if isinstance(output, list) else []) if isinstance(item, dict)}
+    return [f.data["item"] for f in timeline.select(route=UPSTREAM_TO_PROXY, type="conversation.item.done",
+                                                   role="assistant") if f.data["item"].get("id") in ids - {None}]
+
+
+_JOIN = object()
+
+
+def item_text_pattern(parts: list[str]) -> re.Pattern:
+    """What a ConversationText for an item of these content parts may be (MAP-3 as the catalogue reads: the text
+    taken from the item, once): every part's words in order, each once. Whitespace is the proxy's choice: any run
+    of it where the parts have one, any or none where two parts meet (trimmed, joined with a space or a newline),
+    none required at either end. A word break inside the parts stays a break; a part missing or repeated fails."""
+    tokens: list = []
+    for index, part in enumerate(parts):
+        if index:
+            tokens.append(_JOIN)
+        tokens += re.findall(r"\s+|\S+", part)
+    while tokens and (tokens[0] is _JOIN or tokens[0].isspace()):
+        tokens.pop(0)
+    while tokens and (tokens[-1] is _JOIN or tokens[-1].isspace()):
+        tokens.pop()
+    body = "".join(r"\s*" if t is _JOIN else r"\s+" if t.isspace() else re.escape(t) for t in tokens)
+    return re.compile(r"\s*" + body + r"\s*")
+
+
+def shows_each_item_once(shown: list, items_parts: list[list[str]]) -> bool:
+    """One ConversationText per assistant item, in order, each the text of that item's parts."""
+    return len(shown) == len(items_parts) and all(
+        isinstance(text, str) and item_text_pattern(parts).fullmatch(text) is not None
+        for text, parts in zip(shown, items_parts))
+
+
+def settings_sent(timeline, req: str):
+    """The Settings the app sent on leg A: what the proxy is held to (not the URL parameters the harness gave)."""
+    settings = app_settings.sent(timeline)
+    if settings is None:
+        fail_for_want_of(req, "the app sent no Settings", timeline)
+    return settings
 
 
 @pytest.mark.req("MAP-6")
 def test_the_greeting_is_shown_after_settings_applied_and_never_sent_upstream(app, recording):
-    greeting = "Welcome! Ask me anything."
-    timeline = browser_turn(app, recording, "Hello.", "MAP-6", greeting=greeting)
-    applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied")
-    shown = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant")
-    if shown is None or shown.data.get("content") != greeting:
-        fail("MAP-6", "the greeting was not the first assistant ConversationText", timeline, shown)
+    timeline = browser_turn(app, recording, "Hello.", "MAP-6", greeting="Welcome! Ask me anything.")
+    settings = settings_sent(timeline, "MAP-6")
+    if settings.greeting is None:
+        not_exercised("MAP-6", "greeting", "the app sent no greeting in its Settings", timeline, settings.frame)
+    judge_map_6(timeline, settings)
+
+
+def judge_map_6(timeline, settings) -> None:
+    """The greeting the app sent is the first assistant ConversationText of its connection, after
+    SettingsApplied, and never goes upstream as an assistant item."""
+    greeting = settings.greeting.strip()
+    applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied", conn=settings.conn)
+    shown = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", conn=settings.conn)
+    if shown is None or str(shown.data.get("content", "")).strip() != greeting:
+        fail("MAP-6", f"the greeting the app sent ({greeting!r}) was not the first assistant ConversationText "
+             f"(got {shown.data.get('content') if shown else None!r})", timeline, settings.frame, shown)
     assert_before(timeline, applied, shown, "MAP-6", "SettingsApplied")
     upstream = [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="assistant")
                 if greeting in str(f.data)]
@@ -80,36 +161,98 @@ CONTEXT = [{"role": "user", "content": "My name is Ada."},
 
 @pytest.mark.req("MAP-7")
 def test_context_messages_become_items_in_order_before_any_response(app, recording):
-    timeline = browser_turn(app, recording, "What is my name?", "MAP-7", context=CONTEXT)
+    open_and_connect(app, recording, "MAP-7", context=CONTEXT)
+    settings = settings_sent(recording.timeline(), "MAP-7")
+    if not settings.context:
+        not_exercised("MAP-7", "context", "the app sent no context", recording.timeline(), settings.frame)
+    # The message goes once the context items went upstream (or after a bound, for a proxy that sends them
+    # with the first turn): so whether the user's item or its response.create could slip between context
+    # items (on a proxy that waits for each context item's confirmation) is not left to a race.
+    recording.wait_for(lambda tl: len(context_items(tl, settings.context)) >= len(settings.context), units(3))
+    outcome = send_and_wait_for_reply(app, "What is my name?", units(10), recording)
+    if outcome.reply is None:
+        fail_for_want_of("MAP-7", "no agent reply, so the requirement could not be checked"
+                         + (f" ({outcome.gave_up})" if outcome.gave_up else ""), recording.timeline())
+    judge_map_7(recording.timeline(), settings)
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def context_items(timeline, context) -> list:
+    """The message items the proxy created upstream whose role and text are one of the context messages (the
+    text of all the item's parts; whitespace and part joins are the proxy's choice)."""
+    wanted = {(role, _normalised(content)) for role, content in context}
+    return [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create")
+            if _item_message(f) in wanted]
+
+
+def _item_message(frame) -> tuple:
+    item = frame.data.get("item") if isinstance(frame.data, dict) else None
+    if not isinstance(item, dict) or item.get("type", "message") != "message":
+        return ()
+    parts = item.get("content") if isinstance(item.get("content"), list) else []
+    return item.get("role"), _normalised(" ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)))
+
+
+def judge_map_7(timeline, settings) -> None:
+    """The context messages the app sent became one conversation.item.create each, in order, after session.updated
+    and before any response.create (other items between them are not MAP-7's matter)."""
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     response = timeline.first(route=PROXY_TO_UPSTREAM, type="response.create")
-    items = [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create")
-             if f.data["item"].get("type") == "message"][:len(CONTEXT)]
-    got = [(f.data["item"].get("role"), " ".join(p.get("text", "") for p in f.data["item"].get("content", [])))
-           for f in items]
-    want = [(m["role"], m["content"]) for m in CONTEXT]
+    items = context_items(timeline, settings.context)
+    got = [_item_message(f) for f in items]
+    want = [(role, _normalised(content)) for role, content in settings.context]
     if got != want:
-        fail("MAP-7", f"the first items upstream are {got}, expected the context {want}", timeline, *items)
+        fail("MAP-7", f"the context items upstream are {got}, expected one per context message the app sent, in "
+             f"order: {want}", timeline, settings.frame, *items[:3])
     for item in items:
         assert_before(timeline, updated, item, "MAP-7", "upstream session.updated")
         assert_before(timeline, item, response, "MAP-7", f"context item {item.item_id}")
 
 
 @pytest.mark.req("MAP-8")
-def test_the_prompt_becomes_instructions_and_functions_become_tools(app, recording):
-    prompt = "You are the harness's test agent."
-    app.open(**app_params(prompt=prompt, functions=FUNCTIONS))
-    connect(app, recording, "MAP-8")
+def test_the_prompt_becomes_the_instructions(app, recording):
+    open_and_connect(app, recording, "MAP-8", prompt="You are the harness's test agent.")
     timeline = recording.timeline()
+    settings = settings_sent(timeline, "MAP-8")
+    if settings.prompt is None:
+        not_exercised("MAP-8", "prompt", "the app sent no prompt (agent.think.prompt)", timeline, settings.frame)
+    judge_map_8_prompt(timeline, settings)
+
+
+def judge_map_8_prompt(timeline, settings) -> None:
+    """session.instructions contains the prompt the app sent, verbatim (the proxy may add to it)."""
+    update = session_update(timeline)
+    instructions = update.data["session"].get("instructions")
+    if not isinstance(instructions, str) or settings.prompt not in instructions:
+        fail("MAP-8", f"session.instructions {instructions!r} does not contain the prompt the app sent "
+             f"{settings.prompt!r}", timeline, settings.frame, update)
+
+
+@pytest.mark.req("MAP-8")
+def test_the_functions_become_tools(app, recording):
+    open_and_connect(app, recording, "MAP-8", functions=FUNCTIONS)
+    timeline = recording.timeline()
+    settings = settings_sent(timeline, "MAP-8")
+    if not settings.functions:
+        not_exercised("MAP-8", "functions", "the app sent no functions (agent.think.functions)", timeline,
+                      settings.frame)
+    judge_map_8_tools(timeline, settings)
+
+
+def judge_map_8_tools(timeline, settings) -> None:
+    """session.tools are the functions the app sent, by name, in order."""
+    update = session_update(timeline)
+    tools = [t.get("name") for t in update.data["session"].get("tools") or [] if isinstance(t, dict)]
+    if tools != settings.function_names:
+        fail("MAP-8", f"session.tools are {tools}, expected the functions the app sent {settings.function_names}",
+             timeline, settings.frame, update)
+
+
+def session_update(timeline):
     update = timeline.first(route=PROXY_TO_UPSTREAM, type="session.update")
-    session = update.data.get("session", {}) if update else {}
-    tools = [t.get("name") for t in session.get("tools") or []]
-    if update is None:
-        fail_for_want_of("MAP-8", "the proxy never sent session.update (READY-3's to judge)", timeline)
-    instructions = session.get("instructions")
-    if not isinstance(instructions, str) or prompt not in instructions:
-        fail("MAP-8", f"session.instructions {instructions!r} does not contain the prompt {prompt!r}",
-             timeline, update)
-    if tools != [f["name"] for f in FUNCTIONS]:
-        fail("MAP-8", f"session.tools are {tools}, expected the functions {[f['name'] for f in FUNCTIONS]}",
-             timeline, update)
+    if update is None or not isinstance(update.data.get("session"), dict):
+        fail_for_want_of("MAP-8", "the proxy sent no session.update with a session (READY-3's to judge)", timeline)
+    return update

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -33,6 +34,9 @@ class Selectors:
     audio_played: str = "agent-audio-chunks-played"
     microphone: str = "microphone-button"   # "": the app has no microphone control (the voice tests skip)
     event_log: str = "event-log"
+    # Optional: a control that ends the connection and keeps the page (PROTOCOL.md section 6). "": the app has
+    # none; disconnect() then uses the app's page hook if it has one, else closes the page.
+    disconnect: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,16 +47,28 @@ class ReplyOutcome:
     gave_up: str | None = None   # why no reply can come, when the caller's give_up said so first
 
 
+# How disconnect() ends the connection (AppDriver.disconnect_means).
+HOOK, CONTROL, PAGE_CLOSE = "hook", "control", "page"
+_HAS_DISCONNECT_HOOK = "() => typeof window.voiceAgentApp?.disconnect === 'function'"
+
 GIVE_UP_POLL_S = 0.1  # how often a reply wait asks its give_up whether a reply can still come
 
 
 # Resolves to {reply} once an assistant message follows the last user entry (or agent-response
 # changed from what it showed before the send), to {closed} when the app shows `closed`. Texts in
-# `ignore` (a configured greeting, which may still be on its way at the send) never count as the reply.
-_REPLY_OR_CLOSE = """({history, response, status, before, ignore}) => {
+# `ignore` (the assistant text the app itself sent in its Settings: its greeting, which may still be on its
+# way at the send, and its assistant context, which a proxy may echo back) never count as the reply, shown bare or after a role prefix ("assistant: ..."; the text format is the app's business).
+_IS_IGNORED_JS = """(text, ignore) => {
+  const t = text.trim();
+  const prefixed = (g) => t.endsWith(g) && /^[A-Za-z ]{0,20}:\\s*$/.test(t.slice(0, t.length - g.length));
+  return ignore.some((g) => t === g || prefixed(g));
+}"""
+# Only history entries added since the send (`since`: how many there were then) count: an earlier turn's
+# reply is no answer to this one, also before this turn's user echo has arrived.
+_REPLY_OR_CLOSE = """({history, response, status, before, ignore, since}) => {
   const q = (id) => document.querySelector(`[data-testid="${id}"]`);
-  const counts = (text) => !ignore.includes(text.trim());
-  const entries = [...(q(history)?.children ?? [])];
+  const counts = (text) => !(""" + _IS_IGNORED_JS + """)(text, ignore);
+  const entries = [...(q(history)?.children ?? [])].slice(since);
   let lastUser = -1;
   entries.forEach((el, i) => { if (el.dataset.role === 'user') lastUser = i; });
   if (lastUser >= 0) {
@@ -66,6 +82,16 @@ _REPLY_OR_CLOSE = """({history, response, status, before, ignore}) => {
   if ((q(status)?.textContent ?? '').trim() === 'closed') return {closed: true};
   return false;
 }"""
+
+
+_ROLE_PREFIX = re.compile(r"[A-Za-z ]{0,20}:\s*")
+
+
+def is_ignored(text: str, ignore: Iterable[str]) -> bool:
+    """The text is one of `ignore`, bare or after a role prefix (as _IS_IGNORED_JS decides in the page)."""
+    shown = text.strip()
+    return any(shown == g or (shown.endswith(g) and _ROLE_PREFIX.fullmatch(shown[:len(shown) - len(g)]))
+               for g in (t.strip() for t in ignore) if g)
 
 
 class AppDriver:
@@ -119,22 +145,39 @@ class AppDriver:
         except PlaywrightTimeoutError:
             return None
 
-    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER, ignore: tuple[str, ...] = (),
-                       give_up: Callable[[], str | None] | None = None) -> ReplyOutcome:
-        """Wait for an agent reply after the last send, not one of the `ignore` texts; return early when the
-        app shows `closed`, or when give_up (asked every GIVE_UP_POLL_S) says why no reply can come."""
+    def history_length(self) -> int:
+        """How many entries the conversation history shows now (a reply wait's `since`)."""
+        return self.page.evaluate("(id) => document.querySelector(`[data-testid=\"${id}\"]`)?.children.length ?? 0",
+                                  self.s.history)
+
+    def wait_for_reply(self, timeout_s: float, before: str = PLACEHOLDER,
+                       ignore: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
+                       give_up: Callable[[], str | None] | None = None, since: int = 0) -> ReplyOutcome:
+        """Wait for an agent reply after the last send, not one of the `ignore` texts, among the history entries
+        after the first `since` (history_length() before the send); return early when the app shows
+        `closed`, or when give_up (asked every GIVE_UP_POLL_S) says why no reply can come.
+        `ignore` may be a function (the greeting and assistant context the app's Settings sent, read from the
+        recording): it is asked again every GIVE_UP_POLL_S and once more when the page shows a reply, so a
+        greeting whose Settings went out after the wait began is still never taken for the reply (the Settings
+        is on the wire before the greeting it asks for can reach the page)."""
         start = time.monotonic()
         deadline = start + timeout_s
+        current = ignore if callable(ignore) else (lambda: ignore)
+        polls = give_up is not None or callable(ignore)
         arg = {"history": self.s.history, "response": self.s.agent_response, "status": self.s.status,
-               "before": before, "ignore": [t.strip() for t in ignore]}
-        handle, why = None, None
-        while handle is None and why is None:
+               "before": before, "since": since}
+        value, why = {}, None
+        while not value and why is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            handle = self.wait_until(_REPLY_OR_CLOSE, arg, min(remaining, GIVE_UP_POLL_S) if give_up else remaining)
-            why = give_up() if handle is None and give_up else None
-        value = handle.json_value() if handle is not None else {}
+            texts = [t.strip() for t in current()]
+            handle = self.wait_until(_REPLY_OR_CLOSE, {**arg, "ignore": texts},
+                                     min(remaining, GIVE_UP_POLL_S) if polls else remaining)
+            value = handle.json_value() if handle is not None else {}
+            if value.get("reply") is not None and is_ignored(value["reply"], current()):
+                value = {}   # the greeting, named only now: wait on with it ignored
+            why = give_up() if not value and give_up else None
         return ReplyOutcome(reply=value.get("reply"), closed=bool(value.get("closed")),
                             waited_s=time.monotonic() - start, gave_up=why)
 
@@ -169,3 +212,40 @@ class AppDriver:
 
     def event_log(self) -> str:
         return self.text(self.s.event_log)
+
+    # ------------------------------------------------------------ optional capabilities (PROTOCOL.md section 6)
+
+    def has_played_counter(self) -> bool:
+        """The app shows how many reply audio chunks finished playing (an optional element)."""
+        return bool(self.s.audio_played) and self.by(self.s.audio_played).count() > 0
+
+    def disconnect_means(self) -> str:
+        """How disconnect() will end the connection: `hook` (the page's window.voiceAgentApp.disconnect, which the
+        bundled app has), `control` (the profile's disconnect selector, on the page), else `page` (the page is
+        closed: the only client-side close every app has)."""
+        if self.page.is_closed():
+            return PAGE_CLOSE
+        if self.page.evaluate(_HAS_DISCONNECT_HOOK):
+            return HOOK
+        if self.s.disconnect and self.by(self.s.disconnect).count() > 0:
+            return CONTROL
+        return PAGE_CLOSE
+
+    def disconnect(self) -> str:
+        """End the app's connection from the client side, by the first means the app offers (disconnect_means);
+        the means used. After `page` the page is gone: reopen() gives the app a new page in the same browser
+        context (its storage kept, as a returning user's)."""
+        means = self.disconnect_means()
+        if means == HOOK:
+            self.page.evaluate("() => window.voiceAgentApp.disconnect()")
+        elif means == CONTROL:
+            self.by(self.s.disconnect).click()
+        elif not self.page.is_closed():
+            self.page.close()   # the browser closes the page's sockets (close code 1001, going away)
+        return means
+
+    def reopen(self, **params: str) -> None:
+        """open() again; on a new page of the same browser context if disconnect() closed the page."""
+        if self.page.is_closed():
+            self.page = self.page.context.new_page()
+        self.open(**params)

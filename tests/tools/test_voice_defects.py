@@ -19,6 +19,8 @@ def failed_voice_tests(reports):
 
 @pytest.mark.parametrize("defect, req, test", [
     ("ignore-client-audio", "CANARY-2", "test_agent_replies_to_the_first_spoken_utterance_within_15_s"),
+    # The app's greeting shown around the microphone's start is never the reply: without the spoken turn, red.
+    ("ignore-client-audio", "CANARY-2", "test_a_greeting_is_never_taken_for_the_reply_to_the_spoken_utterance"),
     ("resample-from-fixed-rate", "WIRE-2",
      "test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_and_speech"),
     ("audio-before-session-updated", "ORD-2",
