@@ -463,13 +463,16 @@ class Conformance:
             return
         known = catalogue.load()
         table = verdicts(known, results)
-        with_counts(table, results, known)
+        # Only a run asked to repeat (pytest-repeat's --count) is read as runs: a test id may end in k-N too.
+        repeated = (self.config.getoption("count", default=1) or 1) > 1 and repeat_count(results) > 1
+        if repeated:
+            with_counts(table, results, known)
         run = {**self.config.harness.describe(), "status": self.status}
         if error is not None:
             run["error"] = {"party": error.party, "test": error.nodeid, "reason": error.reason}
         self.record = report.to_json(table, known, run, self.config.harness.strict)
         self.record["failures"] = self.failures
-        if repeat_count(results) > 1:
+        if repeated:
             self.record["repeats"] = {"runs": repeat_count(results),
                                       "ids": {rid: {"verdicts": list(s.verdicts), "stable": s.stable}
                                               for rid, s in stability(known, results).items()}}

@@ -1,4 +1,5 @@
-"""python -m harness run|bench|report|sensitivity|app-check|setup-browser: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+"""python -m harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile,
+setup-browser, setup-speech): a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
 
 from __future__ import annotations
 

@@ -17,10 +17,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from voice_harness.judging.repeats import Stability
 from voice_harness.targets.defect_registry import Defect, load as load_defects
+from voice_harness.targets.run_config import available_cpus
 from voice_harness.tools.sensitivity import reduced_selection
 
 RUN_TIMEOUT_S = 3600
+GRACE_S = 30   # for an interrupted run to end its workers, proxies and browsers
 # What keeps a core busy: a bounded busy loop (it ends by itself after its bound even if never stopped).
 _BUSY = "import time\nend = time.monotonic() + {bound}\nwhile time.monotonic() < end:\n    pass\n"
 
@@ -42,7 +45,7 @@ def busy_cores(on: bool, bound_s: float):
     at the end; each loop also ends by itself after bound_s)."""
     loops = []
     if on:
-        for _ in range(os.cpu_count() or 1):
+        for _ in range(available_cpus()):
             loops.append(subprocess.Popen([sys.executable, "-c", _BUSY.format(bound=bound_s)],
                                           stdin=subprocess.DEVNULL, start_new_session=True))
     try:
@@ -67,28 +70,45 @@ def run_args(defect: Defect | None, repeat: int, reports: Path, workers: str, ex
     return args + list(extra)
 
 
+def harness_run(args: list[str]) -> tuple[int, str]:
+    """One `harness run` in a process group of its own, and its output. On a timeout the group is interrupted
+    (pytest then ends its workers, their proxies and browsers), and killed if it is still there after a grace
+    period; the exit code is then -1."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+        return process.returncode, output
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGINT, GRACE_S), (signal.SIGKILL, GRACE_S)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                output, _ = process.communicate(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                output = ""
+        return -1, f"{output}\nharness: the run took longer than {RUN_TIMEOUT_S} s and was stopped"
+
+
 def summarise(record: dict) -> dict:
     """From one repeated run's conformance.json: the ids carried, and those whose verdict changed."""
     repeats = record.get("repeats") or {}
     ids = repeats.get("ids") or {}
     unstable = {rid: entry["verdicts"] for rid, entry in ids.items() if not entry["stable"]}
     return {"runs": repeats.get("runs", 1), "ids": len(ids), "stable": len(ids) - len(unstable),
-            "unstable": {rid: _counts(v) for rid, v in unstable.items()},
+            "unstable": {rid: Stability(tuple(v)).summary() for rid, v in unstable.items()},
             "verdicts": {rid: entry["verdicts"][0] for rid, entry in ids.items() if entry["stable"]}}
-
-
-def _counts(verdicts: list[str]) -> str:
-    seen: dict[str, int] = {}
-    for v in verdicts:
-        seen[v] = seen.get(v, 0) + 1
-    return ", ".join(f"{v} {k}" for v, k in sorted(seen.items(), key=lambda kv: -kv[1]))
 
 
 def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, workers: str, extra: list[str],
             log) -> dict:
     chosen = targets(names)
     out = reports_dir / "stability"
-    record: dict = {"repeat": repeat, "busy": busy, "cpus": os.cpu_count(), "workers": workers, "pytest_args": extra,
+    record: dict = {"repeat": repeat, "busy": busy, "cpus": available_cpus(), "workers": workers,
+                    "pytest_args": extra,
                     "date": time.strftime("%Y-%m-%d"), "targets": {}}
     started = time.monotonic()
     with busy_cores(busy, RUN_TIMEOUT_S * len(chosen)) as loops:
@@ -98,15 +118,14 @@ def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, worker
             name = defect.name if defect is not None else "reference"
             reports = out / f"{'busy' if busy else 'idle'}-{name}"
             began = time.monotonic()
-            done = subprocess.run(run_args(defect, repeat, reports, workers, extra), capture_output=True, text=True,
-                                  stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
+            code, output = harness_run(run_args(defect, repeat, reports, workers, extra))
             reports.mkdir(parents=True, exist_ok=True)
-            (reports / "output.txt").write_text(done.stdout + done.stderr)
+            (reports / "output.txt").write_text(output)
             path = reports / "conformance.json"
-            if not path.is_file() or done.returncode == 2:
-                entry = {"exit": done.returncode, "error": (done.stdout + done.stderr).strip().splitlines()[-1:]}
+            if not path.is_file() or code not in (0, 1):
+                entry = {"exit": code, "error": output.strip().splitlines()[-1:]}
             else:
-                entry = {"exit": done.returncode, **summarise(json.loads(path.read_text()))}
+                entry = {"exit": code, **summarise(json.loads(path.read_text()))}
             entry["seconds"] = round(time.monotonic() - began, 1)
             record["targets"][name] = entry
             log("  " + line(name, entry))

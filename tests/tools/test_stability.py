@@ -4,10 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from support import ROOT
+from voice_harness.targets.run_config import available_cpus
+from voice_harness.tools import stability
 from voice_harness.tools.stability import busy_cores, line, summarise, targets
 
 
@@ -32,7 +35,7 @@ def test_the_reference_proxy_comes_first_and_an_unknown_defect_is_refused():
 
 def test_the_busy_loops_run_inside_the_block_and_are_gone_after_it():
     with busy_cores(True, bound_s=60) as loops:
-        assert loops == (os.cpu_count() or 1)
+        assert loops == available_cpus()
         pids = [int(p) for p in subprocess.run(["pgrep", "-f", "while time.monotonic\\(\\) < end"],
                                                capture_output=True, text=True).stdout.split()]
         assert len(pids) >= loops
@@ -51,3 +54,27 @@ def test_a_repeated_canary_keeps_its_verdict_on_the_reference_proxy_and_under_it
     assert found["reference"]["verdicts"]["CANARY-1"] == "pass"
     assert found["premature-response-create"]["verdicts"]["CANARY-1"] == "fail"
     assert "1/1 ids the same in 2 of 2 runs" in done.stdout
+
+
+def test_a_run_past_its_time_is_stopped_with_everything_it_started(monkeypatch):
+    monkeypatch.setattr(stability, "RUN_TIMEOUT_S", 1)
+    monkeypatch.setattr(stability, "GRACE_S", 5)
+    # A "run" that ignores SIGINT and leaves a grandchild behind in its group.
+    script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+              "print(child.pid, flush=True); time.sleep(120)")
+    code, output = stability.harness_run([sys.executable, "-c", script])
+    assert code == -1 and "was stopped" in output
+    grandchild = int(output.split()[0])
+    deadline = time.monotonic() + 5
+    while "zombie" not in _state(grandchild):   # killed with its group (a zombie until init reaps it)
+        assert time.monotonic() < deadline, "the run's grandchild outlived the stop"
+        time.sleep(0.05)
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next((line for line in fh if line.startswith("State:")), "").lower()
+    except FileNotFoundError:
+        return "zombie"
