@@ -265,8 +265,11 @@ class ForwardUnknownTypes(Session):
             return super().on_client_text(text)
         if isinstance(message, dict) and isinstance(message.get("type"), str) and \
                 not hasattr(self, "_client_" + message["type"]):
-            return [ToUpstream(message)]
+            return [self._forwarded(message, text)]
         return super().on_client_text(text)
+
+    def _forwarded(self, message: dict, text: str) -> Action:
+        return ToUpstream(message)
 
 
 @defect("keepalive-as-binary-upstream")
@@ -276,16 +279,9 @@ class KeepAliveAsBinaryUpstream(Session):
 
 
 @defect("forward-unknown-as-binary")
-class ForwardUnknownAsBinary(Session):
-    def on_client_text(self, text: str) -> list[Action]:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return super().on_client_text(text)
-        if isinstance(message, dict) and isinstance(message.get("type"), str) and \
-                not hasattr(self, "_client_" + message["type"]):
-            return [ToUpstreamBinary(text.encode())]
-        return super().on_client_text(text)
+class ForwardUnknownAsBinary(ForwardUnknownTypes):
+    def _forwarded(self, message: dict, text: str) -> Action:
+        return ToUpstreamBinary(text.encode())
 
 
 @defect("raw-upstream-events")
