@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from voice_harness.mock_upstream import vad
-from voice_harness.mock_upstream.scenario import Scenario, Turn
+from voice_harness.mock_upstream.scenario import Reorder, Scenario, Turn
 from voice_harness.mock_upstream.validation import client_event_problems
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
@@ -86,7 +86,7 @@ class Engine:
         self._vad_at = 0            # bytes of self._audio the energy VAD has looked at
         self._quiet_ms = 0          # silence since the last window of speech
         self._speech_start_ms = 0
-        self._held: list[tuple[str, dict, str | None]] = []   # events held back by reorder rules
+        self._held: list[tuple[Reorder, dict, str | None]] = []   # events held back by reorder rules, with roles
         # Rule use, for the scenario's self-check at teardown: rule kind -> indexes into the scenario's tuple.
         self.used: dict[str, set[int]] = {"delays": set(), "drops": set(), "duplicates": set(),
                                           "reorders": set(), "closes": set(), "errors": set()}
@@ -109,8 +109,20 @@ class Engine:
         return self.receive(now, event)
 
     def receive_binary(self, now: float, data: bytes) -> Outcome:
-        out = Outcome(note={"problems": ["binary frame: the Realtime API takes JSON text events only"]})
-        self._error(out, now, "invalid_request_error", "invalid_frame", "Binary frames are not supported.")
+        """A binary frame is a problem (WIRE-2's). One whose bytes are a JSON object is answered as the event it
+        holds, so that a proxy sending its events as bytes is judged on the rest of what it does (one defect, one
+        id); any other bytes (audio sent raw) are refused with invalid_frame."""
+        problem = "binary frame: the Realtime API takes JSON text events only"
+        try:
+            event = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            event = None
+        if not isinstance(event, dict):
+            out = Outcome(note={"problems": [problem]})
+            self._error(out, now, "invalid_request_error", "invalid_frame", "Binary frames are not supported.")
+            return out
+        out = self.receive(now, event)
+        out.note["problems"] = [problem, *out.note.get("problems", [])]
         return out
 
     def receive(self, now: float, event: Any) -> Outcome:
@@ -289,8 +301,9 @@ class Engine:
             final_item, at = self._function_call(send, at, response_id, item_id, previous, turn)
         else:
             final_item, at = self._message(send, at, response_id, item_id, previous, turn)
+        # The response's role (for scenario rules) is its output item's: assistant, or function_call.
         done_at = send(at, {"type": "response.done", "response": dict(
-            response, status="completed", output=[final_item])})
+            response, status="completed", output=[final_item])}, final_item.get("role") or final_item.get("type"))
         self._items[item_id] = final_item
         self._response = _Response(response_id, created_at, done_at)
         self._fire(out, "response_done", done_at)
@@ -381,9 +394,9 @@ class Engine:
                 self.used["drops"].add(index)
                 return at
         for index, rule in enumerate(self.scenario.reorders):
-            if rule.event == kind and index not in self.used["reorders"]:
+            if rule.event == kind and rule.role in (None, role) and index not in self.used["reorders"]:
                 self.used["reorders"].add(index)
-                self._held.append((rule.after, event, role))
+                self._held.append((rule, event, role))
                 return at
         copies = 1
         for index, rule in enumerate(self.scenario.duplicates):
@@ -393,9 +406,9 @@ class Engine:
         self._last_at[chain] = at
         for _ in range(copies):
             out.actions.append(Send(at, {"event_id": self._new_id("event"), **event}))
-        for after, held, held_role in [h for h in self._held if h[0] == kind]:
-            self._held.remove((after, held, held_role))
-            out.actions.append(Send(at, {"event_id": self._new_id("event"), **held}))
+        for hold in [h for h in self._held if h[0].after == kind and h[0].after_role in (None, role)]:
+            self._held.remove(hold)
+            out.actions.append(Send(at, {"event_id": self._new_id("event"), **hold[1]}))
         return at
 
     def _error(self, out: Outcome, now: float, type_: str, code: str, message: str,

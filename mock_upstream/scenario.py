@@ -134,10 +134,13 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Reorder:
-    """Hold back the next server event of type `event` until the next `after` event has been sent."""
+    """Hold back the next server event of type `event` (for items: of this role; a response.done: of the response
+    whose output item has this role, e.g. function_call) until the next `after` event (of after_role) was sent."""
 
     event: ServerEvent
     after: ServerEvent
+    role: Role | None = None
+    after_role: Role | None = None
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,37 @@ class ForwardUnknownAsBinary(ForwardUnknownTypes):
         return ToUpstreamBinary(text.encode())
 
 
+@defect("all-events-as-binary-upstream")
+class AllEventsAsBinaryUpstream(Session):
+    """Every event the proxy makes goes upstream as a binary frame of its JSON: each entry point's answer with
+    its ToUpstream actions sent as bytes."""
+
+    def on_client_text(self, text: str) -> list[Action]:
+        return _upstream_as_bytes(super().on_client_text(text))
+
+    def on_client_binary(self, data: bytes) -> list[Action]:
+        return _upstream_as_bytes(super().on_client_binary(data))
+
+    def on_client_closed(self) -> list[Action]:
+        return _upstream_as_bytes(super().on_client_closed())
+
+    def on_timer(self, key: str) -> list[Action]:
+        return _upstream_as_bytes(super().on_timer(key))
+
+    def on_upstream_text(self, text: str) -> list[Action]:
+        return _upstream_as_bytes(super().on_upstream_text(text))
+
+    def on_upstream_closed(self, code: int | None, reason: str) -> list[Action]:
+        return _upstream_as_bytes(super().on_upstream_closed(code, reason))
+
+    def on_upstream_unreachable(self, description: str) -> list[Action]:
+        return _upstream_as_bytes(super().on_upstream_unreachable(description))
+
+
+def _upstream_as_bytes(actions: list[Action]) -> list[Action]:
+    return [ToUpstreamBinary(json.dumps(a.event).encode()) if isinstance(a, ToUpstream) else a for a in actions]
+
+
 @defect("raw-upstream-events")
 class RawUpstreamEvents(Session):
     def on_upstream_text(self, text: str) -> list[Action]:

@@ -31,7 +31,7 @@ def run_canary(app, recording, **app_params):
         if errors:
             fail("CANARY-1", f"the agent replied but the app shows {errors} agent error(s)", timeline)
     elif turn_errors:
-        fail("CANARY-1", f"the agent replied but answered the turn with an error: {turn_errors[0].data}",
+        fail("CANARY-1", f"the agent replied but answered the turn with an error: {turn_errors[0].message}",
              timeline, sent, *turn_errors[:2])
     return outcome
 
@@ -67,11 +67,12 @@ def _upstream_cause(timeline, error):
     upstream = [f for f in timeline.select(route=UPSTREAM_TO_PROXY, type="error") if f.t <= error.t]
     if not upstream:
         return None
-    event_id = (upstream[-1].data.get("error") or {}).get("event_id")
+    event_id = (upstream[-1].message.get("error") or {}).get("event_id")
     if not event_id:
         return None
-    return next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="text")
-                 if isinstance(f.data, dict) and f.data.get("event_id") == event_id), None)
+    # In a text frame or a binary one (WIRE-2's): the event the error names is the proxy's either way.
+    return next((f for f in timeline.select(route=PROXY_TO_UPSTREAM)
+                 if f.message is not None and f.message.get("event_id") == event_id), None)
 
 
 @pytest.mark.req("CANARY-1")

@@ -35,8 +35,8 @@ def error_relayed(app, recording, req: str):
 @error_at_first_message("rate_limit_exceeded", type_="rate_limit_error")
 def test_an_upstream_error_reaches_the_client_with_its_code(app, recording):
     error, upstream, timeline = error_relayed(app, recording, "ERR-1")
-    if error is None or error.data.get("code") != "rate_limit_exceeded":
-        fail("ERR-1", f"the client got {error.data if error else 'no Error'}, expected code rate_limit_exceeded",
+    if error is None or error.message.get("code") != "rate_limit_exceeded":
+        fail("ERR-1", f"the client got {error.message if error else 'no Error'}, expected code rate_limit_exceeded",
              timeline, upstream, error)
 
 
@@ -48,8 +48,8 @@ def test_an_upstream_error_reaches_the_client_with_its_code(app, recording):
 def test_expected_closure_codes_are_passed_as_they_are(app, recording, code):
     # Judged on what the proxy sent (leg A): how the app counts the Error is the app's business.
     error, upstream, timeline = error_relayed(app, recording, "ERR-2")
-    if error is None or error.data.get("code") != code:
-        fail("ERR-2", f"the client got {error.data if error else 'no Error'}, expected code {code}",
+    if error is None or error.message.get("code") != code:
+        fail("ERR-2", f"the client got {error.message if error else 'no Error'}, expected code {code}",
              timeline, upstream, error)
 
 
@@ -59,6 +59,6 @@ def test_an_active_response_error_is_not_forwarded_to_the_client(app, recording)
     timeline = browser_turn(app, recording, "Hello.", "ERR-3")
     # The reply followed the error upstream, so anything made of the error has reached the client.
     forwarded = [f for f in client_errors(timeline)
-                 if f.data.get("code") == "conversation_already_has_active_response"]
+                 if f.message.get("code") == "conversation_already_has_active_response"]
     if forwarded:
         fail("ERR-3", "conversation_already_has_active_response was forwarded to the client", timeline, forwarded[0])

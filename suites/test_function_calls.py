@@ -54,9 +54,9 @@ def test_function_call_arguments_done_becomes_a_function_call_request(app, recor
     request = timeline.first(route=PROXY_TO_CLIENT, type="FunctionCallRequest")
     if request is None:
         fail("MAP-4", "the client got no FunctionCallRequest", timeline, upstream)
-    calls = request.data.get("functions") or [request.data]
+    calls = request.message.get("functions") or [request.message]
     got = [(c.get("id"), c.get("name"), c.get("arguments")) for c in calls]
-    want = (upstream.data["call_id"], upstream.data["name"], upstream.data["arguments"])
+    want = (upstream.message["call_id"], upstream.message["name"], upstream.message["arguments"])
     if got != [want]:
         fail("MAP-4", f"FunctionCallRequest carries {got}, expected [{want}]", timeline, upstream, request)
 
@@ -67,10 +67,10 @@ def test_function_call_response_becomes_a_function_call_output_item(app, recordi
     output = call_and_answer(app, recording, "MAP-5")
     timeline = recording.timeline()
     answer = timeline.first(route=CLIENT_TO_PROXY, type="FunctionCallResponse")
-    item = output.data["item"]
-    if (item.get("call_id"), item.get("output")) != (answer.data.get("id"), answer.data.get("content")):
+    item = output.message["item"]
+    if (item.get("call_id"), item.get("output")) != (answer.message.get("id"), answer.message.get("content")):
         fail("MAP-5", f"function_call_output has call_id={item.get('call_id')!r} output={item.get('output')!r}, "
-                      f"expected {answer.data.get('id')!r} and {answer.data.get('content')!r}",
+                      f"expected {answer.message.get('id')!r} and {answer.message.get('content')!r}",
              timeline, answer, output)
 
 
@@ -91,8 +91,7 @@ def answer_over_the_wire(make_wire_client, recording, req, after_response_done: 
                                               "order cannot arise for it)")
         fail_for_want_of(req, f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
                          recording.timeline())
-    if after_response_done and recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY,
-                                               type="response.done") is None:
+    if after_response_done and recording.wait_for(call_response_done, units(10), while_live=True) is None:
         fail_for_want_of(req, "the upstream never finished the response that made the call", recording.timeline())
     call = (request.get("functions") or [request])[0]
     client.send({"type": "FunctionCallResponse", "id": call.get("id"), "name": call.get("name"), "content": RESULT})
@@ -103,10 +102,18 @@ def answer_over_the_wire(make_wire_client, recording, req, after_response_done: 
     return output
 
 
+def call_response_done(timeline):
+    """The upstream's response.done of the response that made the function call (a function_call item in its
+    output), or None: not any response's (a proxy may speak the greeting through a response of its own)."""
+    return next((f for f in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done")
+                 if any(isinstance(item, dict) and item.get("type") == "function_call"
+                        for item in (f.message.get("response") or {}).get("output") or [])), None)
+
+
 def call_done_before_the_answer(timeline) -> bool | None:
     """Whether the response that made the call was done (its response.done reached the proxy) before the host's
     FunctionCallResponse; None before either was recorded."""
-    done = timeline.first(route=UPSTREAM_TO_PROXY, type="response.done")
+    done = call_response_done(timeline)
     answer = timeline.first(route=CLIENT_TO_PROXY, type="FunctionCallResponse")
     if answer is None:
         return None
@@ -114,10 +121,12 @@ def call_done_before_the_answer(timeline) -> bool | None:
 
 
 FUNCTION_CALL = pytest.mark.scenario("function-call")
-# The upstream holds back the response.done of the response that made the call until it confirmed the function
-# output item (conversation.item.added): the host's answer always comes while that response is active.
-CALL_DONE_AFTER_OUTPUT = pytest.mark.scenario(
-    "function-call", reorders=[{"event": "response.done", "after": "conversation.item.added"}])
+# The upstream holds back the response.done of the response that made the call (that response's only: a greeting
+# the proxy has the model speak ends as usual) until it confirmed the function output item
+# (conversation.item.added): the host's answer always comes while that response is active.
+CALL_DONE_AFTER_OUTPUT = pytest.mark.scenario("function-call", reorders=[
+    {"event": "response.done", "role": "function_call", "after": "conversation.item.added",
+     "after_role": "function_call_output"}])
 ORDERS = [
     pytest.param(True, id="response-done-before-function-response", marks=FUNCTION_CALL),
     pytest.param(False, id="response-done-after-function-output-confirmed", marks=CALL_DONE_AFTER_OUTPUT),

@@ -48,7 +48,7 @@ def wait_for_app_status(app, status: str, timeout_s: float) -> bool:
 
 
 def item_text(frame) -> str:
-    parts = (frame.data.get("item") or {}).get("content") or []
+    parts = (frame.message.get("item") or {}).get("content") or []
     return "".join(p.get("text") or p.get("transcript") or "" for p in parts if isinstance(p, dict))
 
 
@@ -75,7 +75,8 @@ def assert_upstream_close_reaches_the_client(app, recording, timeline_anchor=Non
     # The app's own greeting and context, shown or echoed back, are not replies (MAP-6's and MAP-11's matter).
     own = {text.strip() for text in app_settings.not_replies(timeline)}
     invented = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
-                                           after=timeline_anchor) if str(f.data.get("content", "")).strip() not in own]
+                                           after=timeline_anchor)
+                if str(f.message.get("content", "")).strip() not in own]
     assert_never(timeline, invented, "LIFE-1", "an agent reply the upstream never sent reached the client")
 
 
@@ -196,7 +197,7 @@ def assert_second_connection_works(recording, settings_frame, question):
 
     def replied(tl):
         asked = next((f for f in tl.select(route=CLIENT_TO_PROXY, type="InjectUserMessage", after=settings_frame)
-                      if f.conn == conn and f.data.get("content") == question), None)
+                      if f.conn == conn and f.message.get("content") == question), None)
         if asked is None:
             return None
         return next((f for f in tl.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
@@ -282,7 +283,7 @@ def assert_context_reached_upstream(timeline, settings_frame, want: list[tuple[s
     if all(message in remaining for message in want):  # each context message as an item, in order
         return
     update = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="session.update") if f.conn == conn), None)
-    instructions = str(((update.data if update else {}).get("session") or {}).get("instructions") or "")
+    instructions = str(((update.message if update else {}).get("session") or {}).get("instructions") or "")
     missing = [content for _, content in want if content not in instructions]
     if missing:
         fail("LIFE-3", f"upstream connection {conn} got the context the app sent neither as items (items: {got}) "
@@ -341,7 +342,8 @@ def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_w
         fail_for_want_of("LIFE-5", f"the scenario's upstream close {code} never happened", recording.timeline())
     client.wait_closed(units(10))
     timeline = recording.timeline()
-    told = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=upstream) if str(code) in str(f.data)]
+    told = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=upstream)
+            if str(code) in str(f.message)]
     closed = next((f for f in timeline.select(leg="A", kind="close", after=upstream)), None)
     same = closed is not None and closed.arrow == "<-" and \
         (closed.data.get("code"), closed.data.get("reason")) == (code, reason)

@@ -25,9 +25,9 @@ def test_a_user_message_becomes_one_input_text_part_with_the_same_text(app, reco
     create = user_item_for(timeline, sent)
     if create is None:
         fail("MAP-1", "no user item went upstream after the app's InjectUserMessage", timeline, sent)
-    item = create.data["item"]
+    item = create.message["item"]
     # The text the app sent on leg A, not the one the harness typed.
-    want = [{"type": "input_text", "text": sent.data.get("content")}]
+    want = [{"type": "input_text", "text": sent.message.get("content")}]
     if item.get("type") != "message" or item.get("content") != want:
         fail("MAP-1", f"user item is {item.get('type')} with content {item.get('content')}, expected {want}",
              timeline, sent, create)
@@ -37,7 +37,7 @@ def user_item_for(timeline, inject):
     """The user item the proxy made upstream for this InjectUserMessage: the first user conversation.item.create
     after it that is not one of the user context messages the app sent (those items are MAP-7's, whenever the
     proxy sends them); None if there is none."""
-    text = inject.data.get("content") if isinstance(inject.data, dict) else None
+    text = inject.message.get("content") if isinstance(inject.message, dict) else None
     own = ("user", _normalised(text)) if isinstance(text, str) else None
     context = {("user", _normalised(content)) for settings in app_settings.all_sent(timeline)
                for role, content in settings.context if role == "user"}
@@ -53,8 +53,8 @@ def test_the_user_turn_is_echoed_as_conversation_text(app, recording):
     timeline = recording.timeline()
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     echo = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="user", after=sent)
-    if echo is None or echo.data.get("content") != LONG_MESSAGE:
-        fail("MAP-2", f"no ConversationText user echo with the same text (got {echo.data if echo else None})",
+    if echo is None or echo.message.get("content") != LONG_MESSAGE:
+        fail("MAP-2", f"no ConversationText user echo with the same text (got {echo.message if echo else None})",
              timeline, sent, echo)
 
 
@@ -72,9 +72,9 @@ def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recordin
     expected = [[part.get("text") or part.get("transcript") or "" for part in item["content"]] for item in items]
     # The app's own greeting and context shown or echoed back are not replies (MAP-6's and MAP-11's matter).
     own = {_normalised(text) for text in app_settings.not_replies(timeline)}
-    shown = [f.data.get("content") for f in timeline.select(route=PROXY_TO_CLIENT, type="ConversationText",
+    shown = [f.message.get("content") for f in timeline.select(route=PROXY_TO_CLIENT, type="ConversationText",
                                                             role="assistant", after=sent)
-             if not (isinstance(f.data.get("content"), str) and _normalised(f.data["content"]) in own)]
+             if not (isinstance(f.message.get("content"), str) and _normalised(f.message["content"]) in own)]
     if not shows_each_item_once(shown, expected):
         fail("MAP-3", f"assistant ConversationText {shown}, expected one per assistant item, with the text of its "
                       f"parts {expected}", timeline,
@@ -84,14 +84,14 @@ def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recordin
 def response_items(timeline) -> list[dict]:
     """The assistant items the upstream's responses produced (named by response.output_item.* or in a
     response.done's output), as the upstream completed them (conversation.item.done), in order."""
-    ids = {f.data["item"].get("id") for f in timeline.select(
+    ids = {f.message["item"].get("id") for f in timeline.select(
         route=UPSTREAM_TO_PROXY, type=("response.output_item.added", "response.output_item.done"))
-        if isinstance(f.data.get("item"), dict)}
+        if isinstance(f.message.get("item"), dict)}
     for done in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done"):
-        output = (done.data.get("response") or {}).get("output")
+        output = (done.message.get("response") or {}).get("output")
         ids |= {item.get("id") for item in (output if isinstance(output, list) else []) if isinstance(item, dict)}
-    return [f.data["item"] for f in timeline.select(route=UPSTREAM_TO_PROXY, type="conversation.item.done",
-                                                   role="assistant") if f.data["item"].get("id") in ids - {None}]
+    return [f.message["item"] for f in timeline.select(route=UPSTREAM_TO_PROXY, type="conversation.item.done",
+                                                   role="assistant") if f.message["item"].get("id") in ids - {None}]
 
 
 _JOIN = object()
@@ -145,12 +145,12 @@ def judge_map_6(timeline, settings) -> None:
     greeting = settings.greeting.strip()
     applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied", conn=settings.conn)
     shown = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", conn=settings.conn)
-    if shown is None or str(shown.data.get("content", "")).strip() != greeting:
+    if shown is None or str(shown.message.get("content", "")).strip() != greeting:
         fail("MAP-6", f"the greeting the app sent ({greeting!r}) was not the first assistant ConversationText "
-             f"(got {shown.data.get('content') if shown else None!r})", timeline, settings.frame, shown)
+             f"(got {shown.message.get('content') if shown else None!r})", timeline, settings.frame, shown)
     assert_before(timeline, applied, shown, "MAP-6", "SettingsApplied")
     upstream = [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="assistant")
-                if greeting in str(f.data)]
+                if greeting in str(f.message)]
     if upstream:
         fail("MAP-6", "the greeting was sent upstream as an assistant item", timeline, upstream[0])
 
@@ -189,7 +189,7 @@ def context_items(timeline, context) -> list:
 
 
 def _item_message(frame) -> tuple:
-    item = frame.data.get("item") if isinstance(frame.data, dict) else None
+    item = frame.message.get("item") if isinstance(frame.message, dict) else None
     if not isinstance(item, dict) or item.get("type", "message") != "message":
         return ()
     parts = item.get("content") if isinstance(item.get("content"), list) else []
@@ -225,7 +225,7 @@ def test_the_prompt_becomes_the_instructions(app, recording):
 def judge_map_8_prompt(timeline, settings) -> None:
     """session.instructions contains the prompt the app sent, verbatim (the proxy may add to it)."""
     update = session_update(timeline)
-    instructions = update.data["session"].get("instructions")
+    instructions = update.message["session"].get("instructions")
     if not isinstance(instructions, str) or settings.prompt not in instructions:
         fail("MAP-8", f"session.instructions {instructions!r} does not contain the prompt the app sent "
              f"{settings.prompt!r}", timeline, settings.frame, update)
@@ -245,7 +245,7 @@ def test_the_functions_become_tools(app, recording):
 def judge_map_8_tools(timeline, settings) -> None:
     """session.tools are the functions the app sent, by name, in order."""
     update = session_update(timeline)
-    tools = [t.get("name") for t in update.data["session"].get("tools") or [] if isinstance(t, dict)]
+    tools = [t.get("name") for t in update.message["session"].get("tools") or [] if isinstance(t, dict)]
     if tools != settings.function_names:
         fail("MAP-8", f"session.tools are {tools}, expected the functions the app sent {settings.function_names}",
              timeline, settings.frame, update)
@@ -253,6 +253,6 @@ def judge_map_8_tools(timeline, settings) -> None:
 
 def session_update(timeline):
     update = timeline.first(route=PROXY_TO_UPSTREAM, type="session.update")
-    if update is None or not isinstance(update.data.get("session"), dict):
+    if update is None or not isinstance(update.message.get("session"), dict):
         fail_for_want_of("MAP-8", "the proxy sent no session.update with a session (READY-3's to judge)", timeline)
     return update

@@ -6,7 +6,7 @@ from voice_harness.judging.checks import assert_before, fail
 from voice_harness.timeouts import units
 from voice_harness.drivers.wire_client import settings
 from .flows import connect, fail_for_want_of, send_until_response_create, user_creates
-from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY, is_event
 
 SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 
@@ -43,7 +43,8 @@ def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wir
 
 
 def assert_session_update_first(timeline):
-    first = timeline.first(route=PROXY_TO_UPSTREAM, kind="text")
+    # In a text frame or a binary one (whose framing is WIRE-2's): the first event is what READY-3 judges.
+    first = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM) if is_event(f)), None)
     if first is None or first.type != "session.update":
         fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
 
@@ -75,6 +76,6 @@ def test_messages_before_session_updated_are_queued_and_sent_after_it_in_order(m
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     for create in creates:
         assert_before(timeline, updated, create, "READY-4", "upstream session.updated")
-    texts = [c.data["item"]["content"][0]["text"] for c in creates]
+    texts = [c.message["item"]["content"][0]["text"] for c in creates]
     if texts != ["first", "second"]:
         fail("READY-4", f"user items sent as {texts}, expected ['first', 'second']", timeline, *creates)

@@ -65,7 +65,7 @@ def rates(timeline) -> tuple[int | None, int]:
     session.audio.input.format.rate; else it is the service's default, 24 kHz PCM16)."""
     settings = app_settings.sent(timeline)
     update = timeline.first(route=PROXY_TO_UPSTREAM, type="session.update")
-    rate = update.data if update is not None else None
+    rate = update.message if update is not None else None
     for key in ("session", "audio", "input", "format", "rate"):
         rate = rate.get(key) if isinstance(rate, dict) else None
     session_rate = rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0 else SESSION_RATE
@@ -143,8 +143,8 @@ def test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_a
         for_want_of("WIRE-2", "the app sent no microphone audio", timeline)
     binary = timeline.first(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary is not None:
-        fail("WIRE-2", "the proxy sent the microphone audio upstream as binary frames, not as "
-             "input_audio_buffer.append events", timeline, binary)
+        fail("WIRE-2", f"the proxy sent a binary frame upstream ({binary.label()}): the microphone audio goes as "
+             f"input_audio_buffer.append text events", timeline, binary)
     # Judged at the rate the app declared in the Settings it sent (leg A), not the one the harness configured.
     rate, session_rate = rates(timeline)
     if rate is None:
@@ -200,12 +200,12 @@ def test_the_app_shows_that_the_user_spoke_and_what_was_heard(voice_app, recordi
     heard = timeline.first(route=UPSTREAM_TO_PROXY, type="conversation.item.input_audio_transcription.completed")
     if started is None or heard is None:
         for_want_of("MAP-9", "the upstream hearing the speech (speech_started, a transcription)", timeline)
-    transcript = heard.data.get("transcript", "")
+    transcript = heard.message.get("transcript", "")
     # What the proxy sent the app on leg A (the app's own log and history are its business).
     shown = {"UserStartedSpeaking": timeline.first(route=PROXY_TO_CLIENT, type="UserStartedSpeaking"),
              "UtteranceEnd": timeline.first(route=PROXY_TO_CLIENT, type="UtteranceEnd")}
     missing = [name for name, frame in shown.items() if frame is None]
-    told = [str(f.data.get("content")).strip()
+    told = [str(f.message.get("content")).strip()
             for f in timeline.select(route=PROXY_TO_CLIENT, type=("Transcript", "ConversationText"))
             if f.type == "Transcript" or f.role == "user"]
     if transcript and transcript.strip() not in told:

@@ -9,13 +9,14 @@ from voice_harness.judging.checks import fail, provoked
 from voice_harness.timeouts import units
 from .flows import browser_turn, fail_for_want_of, user_creates
 from .test_function_calls import FUNCTIONS
-from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, is_event
 
 
 def assert_upstream_events_validate(timeline):
-    """WIRE-3 as the invariant judges it (binary frames are WIRE-2's, forwarded client messages CLI-1's or
-    CLI-2's), provoked by at least one event sent upstream."""
-    provoked("WIRE-3", timeline.first(route=PROXY_TO_UPSTREAM, kind="text"), "an event sent upstream", timeline)
+    """WIRE-3 as the invariant judges it (the framing of a binary frame is WIRE-2's, forwarded client messages
+    CLI-1's or CLI-2's), provoked by at least one event sent upstream (in a text frame, or JSON in a binary one)."""
+    provoked("WIRE-3", any(is_event(f) for f in timeline.select(route=PROXY_TO_UPSTREAM)), "an event sent upstream",
+             timeline)
     violation = invariants.wire_3(timeline)
     if violation is not None:
         fail("WIRE-3", violation.reason, timeline, *violation.anchors)
@@ -41,7 +42,7 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
     client.send({"type": "InjectUserMessage", "content": "Still there?"})
     # The proxy handles a client's messages in order: once this message is upstream, so is all that came
     # before it.
-    mine = recording.wait_for(lambda tl: next((f for f in user_creates(tl) if "Still there?" in str(f.data)), None),
+    mine = recording.wait_for(lambda tl: next((f for f in user_creates(tl) if "Still there?" in str(f.message)), None),
                               units(10))
     if mine is None:
         fail_for_want_of("WIRE-3", "the message never went upstream (MAP-1's to judge)", recording.timeline())

@@ -43,7 +43,7 @@ def _text(value) -> str | None:
 
 def parse(frame: Frame) -> AppSettings:
     """What one leg A Settings frame holds."""
-    raw = _dict(frame.data)
+    raw = _dict(frame.message)
     agent = _dict(raw.get("agent"))
     think = _dict(agent.get("think"))
     messages = _dict(agent.get("context")).get("messages")

@@ -6,8 +6,8 @@ plugin reports them under their own id, naming the test whose session exposed th
 judges its generated sessions with the same function. Each check judges only what the proxy did, and each
 defect has one id: a binary frame sent upstream is WIRE-2's (not WIRE-3's), a client message forwarded
 upstream is CLI-1's or CLI-2's (not WIRE-3's or READY-3's), in a text frame or a binary one: the timeline reads
-the JSON in a binary frame upstream as that message (timeline.BinaryMessage), and WIRE-2's own check names the
-binary frame besides.
+the JSON in a binary frame upstream as that message (timeline.BinaryMessage), which READY-3 and WIRE-3 judge as
+any event, and WIRE-2's own check names the binary frame besides.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 
 from voice_harness.judging import catalogue
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline,
-                                            UPSTREAM_TO_PROXY, message)
+                                            UPSTREAM_TO_PROXY, is_event)
+from voice_harness.mock_upstream.validation import client_event_problems
 
 CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
 ALREADY_ACTIVE = "conversation_already_has_active_response"
@@ -66,12 +67,11 @@ def injected_texts(timeline: Timeline) -> set[str] | None:
     """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
     if not any(f.leg == "A" for f in timeline.frames):
         return None
-    return {f.data.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")
-            if isinstance(f.data, dict)}
+    return {f.message.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")}
 
 
 def item_text(frame: Frame) -> str | None:
-    event = message(frame)
+    event = frame.message
     item = event.get("item") if event is not None else None
     parts = item.get("content") if isinstance(item, dict) else None
     if not isinstance(parts, list):
@@ -208,8 +208,7 @@ def ready_3(timeline: Timeline) -> Violation | None:
     """The first event the proxy sends on each upstream connection is session.update."""
     forwarded = forwarded_types(timeline)
     for frames in connections(timeline, "B").values():
-        first = next((f for f in frames if f.arrow == "->" and f.kind in ("text", "binary")
-                      and f.type not in forwarded), None)
+        first = next((f for f in frames if f.arrow == "->" and is_event(f) and f.type not in forwarded), None)
         if first is not None and first.type != "session.update":
             return Violation("READY-3", f"the first event sent upstream is {_at(timeline, first)}", (first,))
     return None
@@ -222,7 +221,7 @@ def upstream_audio(timeline: Timeline) -> bytes:
     chunks = []
     for frame in timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta"):
         try:
-            chunks.append(base64.b64decode(frame.data.get("delta") or "", validate=True))
+            chunks.append(base64.b64decode(frame.message.get("delta") or "", validate=True))
         except (binascii.Error, ValueError):
             continue
     return b"".join(chunks)
@@ -252,15 +251,19 @@ def wire_1(timeline: Timeline) -> Violation | None:
 # ------------------------------------------------------------------------------------------------ WIRE-3
 
 def wire_3(timeline: Timeline) -> Violation | None:
-    """Every JSON event sent upstream validates as a Realtime client event (as the mock or the tap judged it)."""
+    """Every JSON event sent upstream validates as a Realtime client event: a text frame as the mock or the tap
+    judged it; the JSON in a binary frame as it reads (the framing itself is WIRE-2's, not counted here)."""
     forwarded = forwarded_types(timeline)
-    for frame in timeline.select(route=PROXY_TO_UPSTREAM, kind="text"):
-        if frame.type in forwarded:
-            continue    # a client message passed through: CLI-1's or CLI-2's defect
-        if frame.data is None or frame.note.get("problems"):
-            problems = "; ".join(frame.note.get("problems") or ["not JSON"])
-            return Violation("WIRE-3", f"{_at(timeline, frame)} is not a valid Realtime client event: {problems}",
-                             (frame,))
+    for frame in timeline.select(route=PROXY_TO_UPSTREAM):
+        if not is_event(frame) or frame.type in forwarded:
+            continue    # raw bytes: WIRE-2's; a client message passed through: CLI-1's or CLI-2's defect
+        if frame.kind == "binary":
+            problems = client_event_problems(frame.message)
+        else:
+            problems = frame.note.get("problems") or ([] if frame.data is not None else ["not JSON"])
+        if problems:
+            return Violation("WIRE-3", f"{_at(timeline, frame)} is not a valid Realtime client event: "
+                                       f"{'; '.join(problems)}", (frame,))
     return None
 
 

@@ -2,9 +2,11 @@
 role, item id, kind, connection and time. An unknown leg, arrow or kind is an error, never an empty match
 (a typo must not make `assert_never` pass).
 
-A binary frame the proxy sent upstream whose bytes are a JSON object is still that message to every check: the
-timeline shows it as a `BinaryMessage` (kind stays "binary", so WIRE-2 still names it; type, role and ids come
-from the JSON, so CLI-1 sees a KeepAlive and CLI-2 a forwarded junk message whatever frame they went in)."""
+Checks read a message's fields from `frame.message` (never `frame.data`, which holds what went over the wire). A
+binary frame the proxy sent upstream whose bytes are a JSON object is still that message to every check: the
+timeline shows it as a `BinaryMessage` (kind stays "binary", so WIRE-2 still names it; `data` stays its bytes for
+cassettes and reports; type, role, ids and `message` come from the JSON, so CLI-1 sees a KeepAlive, CLI-2 a
+forwarded junk message and MAP-8 a session.update whatever frame they went in)."""
 
 from __future__ import annotations
 
@@ -38,18 +40,13 @@ UPSTREAM_TO_PROXY = Route("B", "<-")    # what the upstream sent the proxy
 @dataclass
 class BinaryMessage(Frame):
     """A binary frame sent upstream whose bytes are a JSON object: `data` stays the bytes that went over the wire
-    (what cassettes and reports show), `type` and `message` are the JSON's."""
+    (what cassettes and reports show), `type` and `message` (so role and ids) are the JSON's."""
 
-    message: dict = field(default_factory=dict)
+    event: dict = field(default_factory=dict)
 
-    def _as_text(self) -> Frame:
-        return Frame(self.t, self.leg, self.arrow, "text", self.type, self.conn, self.size, self.message, self.note)
-
-    # The JSON's role and ids, read as Frame reads those of a text frame.
-    role = property(lambda self: self._as_text().role)
-    item_id = property(lambda self: self._as_text().item_id)
-    call_id = property(lambda self: self._as_text().call_id)
-    response_id = property(lambda self: self._as_text().response_id)
+    @property
+    def message(self) -> dict:
+        return self.event
 
     def label(self) -> str:
         return f"{super().label()} [binary frame]"
@@ -71,11 +68,17 @@ def as_message(frame: Frame) -> Frame:
         parsed = _json_object(frame.data)
         view = None if parsed is None else BinaryMessage(
             **{f.name: getattr(frame, f.name) for f in fields(Frame)},   # note: the same dict, later notes too
-            message=parsed)
+            event=parsed)
         if view is not None:
             view.type = parsed.get("type") if isinstance(parsed.get("type"), str) else None
         frame.__dict__["_as_message"] = view    # not a dataclass field: never serialised with the frame
     return frame if view is None else view
+
+
+def is_event(frame: Frame) -> bool:
+    """Whether a frame is an event as READY-3 and WIRE-3 count them: a text frame (JSON or not), or a binary frame
+    holding a JSON message (its framing is WIRE-2's). A binary frame of raw bytes is WIRE-2's alone."""
+    return frame.kind == "text" or isinstance(frame, BinaryMessage)
 
 
 def _json_object(data: Any) -> dict | None:
@@ -84,13 +87,6 @@ def _json_object(data: Any) -> dict | None:
     except (TypeError, UnicodeDecodeError, ValueError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def message(frame: Frame) -> dict | None:
-    """The JSON message a frame carried: a text frame's parsed object, or a BinaryMessage's; None otherwise."""
-    if isinstance(frame, BinaryMessage):
-        return frame.message
-    return frame.data if frame.kind == "text" and isinstance(frame.data, dict) else None
 
 
 def _check(value: str | None, known, what: str) -> None:
@@ -157,7 +153,7 @@ def appended_audio(frames: Iterable[Frame]) -> bytes:
     binary frame itself)."""
     chunks = []
     for frame in map(as_message, frames):
-        event = message(frame)
+        event = frame.message
         if (frame.leg == PROXY_TO_UPSTREAM.leg and frame.arrow == PROXY_TO_UPSTREAM.arrow
                 and frame.type == "input_audio_buffer.append" and event is not None):
             try:

@@ -30,6 +30,7 @@ class Frame:
     conn: int = 0             # connection number within its leg
     size: int = 0
     data: Any = None          # parsed JSON of a text frame; the bytes of a binary one; {code, reason} of a close
+                              # (checks read a JSON message through `message`, which also sees JSON in bytes)
     note: dict = field(default_factory=dict)
     preview: str | None = None  # the first PREVIEW_CHARS characters of a text frame that is not JSON
 
@@ -42,38 +43,50 @@ class Frame:
         return f"{self.leg}{self.arrow} {what}" + (f"({role})" if role else "")
 
     @property
+    def message(self) -> dict | None:
+        """The JSON object this frame carried, what every check reads a message's fields from: a text frame's
+        parsed object; None for anything else (a close's code and reason, and a binary frame's bytes, stay in
+        `data`). A frame with a `type` always has its message. On a judging timeline, a binary frame sent upstream
+        whose bytes are a JSON object has that object (judging.timeline.BinaryMessage)."""
+        return self.data if self.kind == "text" and isinstance(self.data, dict) else None
+
+    @property
     def role(self) -> str | None:
-        if isinstance(self.data, dict):
-            item = self.data.get("item")
+        event = self.message
+        if event is not None:
+            item = event.get("item")
             if isinstance(item, dict):
                 return item.get("role") or item.get("type")
             if self.type == "ConversationText":
-                return self.data.get("role")
+                return event.get("role")
         return self.note.get("role")
 
     @property
     def item_id(self) -> str | None:
-        if isinstance(self.data, dict) and isinstance(self.data.get("item"), dict):
-            return self.data["item"].get("id") or self.note.get("item_id")
+        event = self.message
+        if event is not None and isinstance(event.get("item"), dict):
+            return event["item"].get("id") or self.note.get("item_id")
         return self.note.get("item_id")
 
     @property
     def call_id(self) -> str | None:
-        if not isinstance(self.data, dict):
+        event = self.message
+        if event is None:
             return None
-        item = self.data.get("item")
+        item = event.get("item")
         if isinstance(item, dict) and item.get("call_id"):
             return item["call_id"]
-        return self.data.get("call_id") or (self.data.get("id") if self.type == "FunctionCallResponse" else None)
+        return event.get("call_id") or (event.get("id") if self.type == "FunctionCallResponse" else None)
 
     @property
     def response_id(self) -> str | None:
-        if not isinstance(self.data, dict):
+        event = self.message
+        if event is None:
             return self.note.get("response_id")
-        response = self.data.get("response")
+        response = event.get("response")
         if isinstance(response, dict):
             return response.get("id")
-        return self.data.get("response_id") or self.note.get("response_id")
+        return event.get("response_id") or self.note.get("response_id")
 
     def to_json(self) -> dict:
         record = asdict(self)

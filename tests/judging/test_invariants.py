@@ -155,3 +155,17 @@ def test_a_user_item_sent_as_a_binary_frame_still_counts_for_ord_1():
     frames = [text(0.0, "A", "->", {"type": "InjectUserMessage", "content": "hi"}), update(0.01),
               binary(0.1, item), create(0.2), confirmed(0.3, "u1")]
     assert ids(frames) == ["ORD-1"]
+
+
+def test_events_sent_as_binary_frames_are_judged_by_ready_3_and_wire_3_as_any_event():
+    # The framing is WIRE-2's: a valid session.update first, in a binary frame, breaks neither.
+    assert ids([binary(0.0, {"type": "session.update", "session": {"type": "realtime"}}),
+                binary(0.1, {"type": "response.create"})]) == []
+    # What the JSON says is still judged: another event first (READY-3), an invalid event (WIRE-3).
+    invalid = {"type": "session.update", "session": {"type": "realtime", "bogus": 1}}
+    found = invariants.check(Timeline([binary(0.0, {"type": "response.create"}), binary(0.1, invalid)], 0.0))
+    assert [v.req for v in found] == ["READY-3", "WIRE-3"]
+    assert "bogus" in found[1].reason and "[binary frame]" in found[1].reason
+    # Raw bytes are no event: WIRE-2's alone.
+    raw = Frame(0.0, "B", "->", "binary", None, 1, 4, b"\x00\x01\x02\x03")
+    assert ids([raw, update(0.1)]) == []

@@ -1,6 +1,7 @@
-"""Two suite judges on hand-built timelines: CLI-2 takes only the proxy's own Error (never one relayed from the
-upstream's error about a forwarded copy), and MAP-3 compares an item's text as the catalogue does (each part once,
-whitespace and part joins the proxy's choice)."""
+"""Two suite judges on hand-built timelines: CLI-2 pairs an Error with its cause (an upstream error can answer the
+unknown message only if a copy of it went upstream, which fails CLI-2 by itself; with none, the proxy's Error is its
+own), and MAP-3 compares an item's text as the catalogue does (each part once, whitespace and part joins the
+proxy's choice)."""
 
 import json
 
@@ -8,7 +9,7 @@ import pytest
 
 from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
-from suites.test_client_input import client_errors_after, own_error
+from suites.test_client_input import forwarded_copies, proxys_error
 from suites.test_mapping import item_text_pattern, shows_each_item_once
 
 
@@ -16,7 +17,10 @@ def text(t, leg, arrow, data, conn=1):
     return Frame(t, leg, arrow, "text", data.get("type"), conn, len(json.dumps(data)), data)
 
 
-UNKNOWN = text(0.10, "A", "->", {"type": "NoSuchMessageType", "marker": "m"})
+UNKNOWN = text(0.10, "A", "->", {"type": "NoSuchMessageType", "marker": "cli2-m1"})
+FOLLOW_UP = text(0.105, "A", "->", {"type": "InjectUserMessage", "content": "After it."})
+USER_ITEM = text(0.11, "B", "->", {"type": "conversation.item.create", "item": {
+    "type": "message", "role": "user", "content": [{"type": "input_text", "text": "After it."}]}})
 
 
 def client_error(t, code="disallowed_client_message_type", conn=1):
@@ -27,29 +31,32 @@ def upstream_error(t, code="invalid_frame"):
     return text(t, "B", "<-", {"type": "error", "error": {"type": "invalid_request_error", "code": code}})
 
 
-def test_the_proxys_own_error_is_taken():
-    timeline = Timeline([UNKNOWN, client_error(0.11)], 0.0)
-    assert own_error(timeline, UNKNOWN) is timeline.frames[1]
+def test_a_copy_of_the_unknown_message_upstream_is_found_in_a_text_frame_or_a_binary_one():
+    as_text = text(0.11, "B", "->", {"type": "NoSuchMessageType", "marker": "cli2-m1"})
+    as_bytes = Frame(0.11, "B", "->", "binary", None, 1, 10, b'{"type": "NoSuchMessageType", "marker": "cli2-m1"}')
+    for copy in (as_text, as_bytes):
+        timeline = Timeline([UNKNOWN, FOLLOW_UP, copy, USER_ITEM, upstream_error(0.12), client_error(0.13)], 0.0)
+        assert forwarded_copies(timeline, UNKNOWN, "cli2-m1") == [timeline.frames[2]]
 
 
-def test_an_error_relayed_from_the_upstreams_error_is_not_the_proxys_own_whatever_its_code():
-    forwarded = Frame(0.11, "B", "->", "binary", None, 1, 10, b'{"type": "NoSuchMessageType", "marker": "m"}')
-    for relayed_code in ("invalid_frame", "disallowed_client_message_type"):
-        timeline = Timeline([UNKNOWN, forwarded, upstream_error(0.12), client_error(0.13, relayed_code)], 0.0)
-        assert own_error(timeline, UNKNOWN) is None
-        assert client_errors_after(timeline, UNKNOWN) == [(timeline.frames[3], timeline.frames[2])]
+def test_no_copy_is_found_when_only_the_proxys_own_events_went_upstream():
+    other_marker = text(0.11, "B", "->", {"type": "NoSuchMessageType", "marker": "cli2-other"})
+    timeline = Timeline([UNKNOWN, FOLLOW_UP, other_marker, USER_ITEM], 0.0)
+    assert forwarded_copies(timeline, UNKNOWN, "cli2-m1") == []
 
 
-def test_an_error_of_its_own_after_a_relay_is_taken_and_one_before_the_upstreams_error_too():
-    after = Timeline([UNKNOWN, upstream_error(0.12), client_error(0.13, "invalid_frame"), client_error(0.14)], 0.0)
-    assert own_error(after, UNKNOWN) is after.frames[3]
-    before = Timeline([UNKNOWN, client_error(0.11), upstream_error(0.12)], 0.0)
-    assert own_error(before, UNKNOWN) is before.frames[1]
+def test_with_no_copy_upstream_the_proxys_error_counts_whatever_the_upstream_said_meanwhile():
+    # Not forwarded: an upstream error, before or after, cannot be about the unknown message.
+    for frames in ([UNKNOWN, client_error(0.11)], [UNKNOWN, upstream_error(0.11), client_error(0.12)],
+                   [UNKNOWN, client_error(0.11), upstream_error(0.12), client_error(0.13, "invalid_frame")]):
+        timeline = Timeline(frames, 0.0)
+        assert forwarded_copies(timeline, UNKNOWN, "cli2-m1") == []
+        assert proxys_error(timeline, UNKNOWN) is next(f for f in timeline.frames if f.type == "Error")
 
 
 def test_errors_of_another_connection_or_before_the_message_do_not_count():
     timeline = Timeline([client_error(0.05), UNKNOWN, upstream_error(0.12), client_error(0.13, conn=2)], 0.0)
-    assert own_error(timeline, UNKNOWN) is None and client_errors_after(timeline, UNKNOWN) == []
+    assert proxys_error(timeline, UNKNOWN) is None
 
 
 PARTS = ["Mock reply to: ", "First question?"]

@@ -55,7 +55,7 @@ def binary(t, payload: bytes, leg="B", arrow="->", conn=1):
 def test_json_in_a_binary_frame_upstream_is_that_message_and_still_a_binary_frame():
     import json
 
-    from voice_harness.judging.timeline import BinaryMessage, message
+    from voice_harness.judging.timeline import BinaryMessage
 
     item = {"type": "conversation.item.create", "item": {"id": "u1", "type": "message", "role": "user"}}
     frames = [binary(0.1, json.dumps({"type": "KeepAlive"}).encode()), binary(0.2, json.dumps(item).encode()),
@@ -65,12 +65,15 @@ def test_json_in_a_binary_frame_upstream_is_that_message_and_still_a_binary_fram
     assert isinstance(keepalive, BinaryMessage) and keepalive.kind == "binary"
     assert keepalive.data == frames[0].data   # the bytes that went over the wire, for reports and cassettes
     created = timeline.first(route=PROXY_TO_UPSTREAM, role="user")
-    assert created.item_id == "u1" and message(created) == item and "[binary frame]" in created.label()
+    assert created.item_id == "u1" and created.message == item and "[binary frame]" in created.label()
     # WIRE-2's selection still names every binary frame, the JSON ones included; audio stays audio.
     assert [f.type for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")] == \
         ["KeepAlive", "conversation.item.create", None]
     assert timeline.select(route=PROXY_TO_UPSTREAM, kind="text") == []
-    assert message(timeline.frames[2]) is None
+    assert timeline.frames[2].message is None
+    # A check reads every message's fields the same way, whatever frame carried it; `data` keeps the wire's bytes.
+    text_create = Frame(0.4, "B", "->", "text", "conversation.item.create", 1, 0, item)
+    assert text_create.message == created.message == item and isinstance(created.data, bytes)
 
 
 def test_a_binary_frame_is_read_as_json_only_upstream_and_only_when_it_is_an_object():

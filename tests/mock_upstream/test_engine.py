@@ -150,6 +150,18 @@ def test_not_json_is_answered_with_an_error():
     assert types(out) == ["error"] and out.note["problems"] == ["not JSON"]
 
 
+def test_a_binary_frame_of_a_json_event_is_that_event_and_a_problem_raw_bytes_are_refused():
+    import json
+
+    engine = configured()
+    out = engine.receive_binary(1.0, json.dumps(USER_ITEM).encode())
+    assert types(out) == ["conversation.item.added", "conversation.item.done"]   # answered as the event
+    assert out.note["problems"] == ["binary frame: the Realtime API takes JSON text events only"]
+    assert out.note["role"] == "user"
+    raw = engine.receive_binary(1.1, b"\x00\x01\x02\x03")
+    assert types(raw) == ["error"] and sends(raw)[0].event["error"]["code"] == "invalid_frame"
+
+
 def test_rules_that_never_applied_are_reported():
     scenario = Scenario(delays=(Delay("conversation.item.added", 300),), closes=())
     assert unused_rules(scenario, [configured(scenario)]) == [
@@ -229,6 +241,24 @@ def test_duplicate_and_reorder_rules():
                         reorders=(Reorder("conversation.item.added", after="conversation.item.done"),))
     out = configured(scenario).receive(1.0, USER_ITEM)
     assert types(out) == ["conversation.item.done", "conversation.item.done", "conversation.item.added"]
+
+
+def test_a_reorder_with_a_role_holds_the_response_done_of_the_function_call_response_only():
+    """A first response (a greeting the proxy has the model speak) ends as usual; the function call's
+    response.done waits for the function output's confirmation."""
+    rule = Reorder("response.done", after="conversation.item.added", role="function_call",
+                   after_role="function_call_output")
+    engine = configured(Scenario(script=(Turn(), Turn("function_call", "f", "{}")), reorders=(rule,)))
+    greeting = engine.receive(0.5, {"type": "response.create"})
+    assert types(greeting)[-1] == "response.done"
+    engine.receive(1.0, USER_ITEM)
+    call = engine.receive(1.1, {"type": "response.create"})
+    assert "response.function_call_arguments.done" in types(call) and "response.done" not in types(call)
+    call_id = [e for e in all_events([call]) if e["type"] == "response.function_call_arguments.done"][0]["call_id"]
+    output = engine.receive(5.0, {"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call_id, "output": "21"}})
+    assert types(output) == ["conversation.item.added", "response.done", "conversation.item.done"]
+    assert sends(output)[1].event["response"]["output"][0]["type"] == "function_call"
 
 
 def test_every_kind_of_reply_validates_as_realtime_server_events():

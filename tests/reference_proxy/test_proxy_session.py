@@ -521,6 +521,23 @@ def test_defects_that_forward_a_client_message_as_a_binary_frame_of_its_json():
         "conversation.item.create"
 
 
+def test_all_events_as_binary_upstream_sends_each_event_the_reference_makes_as_bytes_of_its_json():
+    from voice_harness.reference_proxy.session import ToUpstreamBinary
+
+    def as_bytes(actions):
+        assert upstream(actions) == []   # no text frame upstream at all
+        return [json.loads(a.data) for a in actions if isinstance(a, ToUpstreamBinary)]
+
+    for variant in (session_class("all-events-as-binary-upstream"),
+                    session_class("all-events-as-binary-upstream", minimal=True)):
+        session = make_session(variant)
+        assert [e["type"] for e in as_bytes(session.on_client_text(SETTINGS))] == ["session.update"]
+        session.on_upstream_text(event("session.updated", session={}))
+        sent = as_bytes(session.on_client_text(event("InjectUserMessage", content="hi")))
+        assert [(e["type"], e["item"]["role"]) for e in sent] == [("conversation.item.create", "user")]
+        assert [e["type"] for e in as_bytes(session.on_client_binary(bytes(960)))] == ["input_audio_buffer.append"]
+
+
 def test_the_trim_and_newline_join_variant_shows_each_items_parts_trimmed_on_lines_once():
     session = ready_session(session_class("trim-and-newline-join-parts"))
     item = {"id": "a1", "type": "message", "role": "assistant",

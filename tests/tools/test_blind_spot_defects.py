@@ -1,7 +1,8 @@
 """The blind spots of CLI-1, CLI-2 and MAP-3 (issue 19), each shown by the reference proxy: a KeepAlive or an
 unknown message forwarded upstream as a binary frame holding its JSON turns exactly its id red (the Error that the
 upstream's own error becomes is not the proxy's answer); a correct proxy that trims an item's content parts and
-joins them with newlines keeps MAP-3 green."""
+joins them with newlines keeps MAP-3 green; a proxy that sends every event upstream as a binary frame of its JSON
+fails WIRE-2 alone, every other check reading each frame as the message it holds (never a run error)."""
 
 import pytest
 
@@ -37,3 +38,18 @@ def test_a_proxy_that_trims_the_parts_and_joins_them_with_newlines_passes_map_3(
                                "--req", "MAP-3")
     assert record["MAP-3"]["verdict"] == "pass", done.stdout[-3000:]
     assert red(record) == set(), done.stdout[-3000:]
+
+
+# The ids whose checks read a leg B message the proxy sent (its session.update, items, appends, response.create):
+# each must judge the JSON in a binary frame as that message, not stop on the bytes (a run error).
+READ_UPSTREAM = "WIRE-2,WIRE-3,READY-3,READY-4,MAP-5,MAP-8,ORD-3,ORD-5,LIFE-3,CLI-2"
+
+
+def test_a_proxy_that_sends_every_event_upstream_as_a_binary_frame_fails_wire_2_and_nothing_else(tmp_path):
+    done, record = harness_run(tmp_path, "--workers", "1", "--defect", "all-events-as-binary-upstream", "--",
+                               "--req", READ_UPSTREAM)
+    assert red(record) == {"WIRE-2"}, done.stdout[-3000:]
+    assert "binary frame" in record["WIRE-2"]["reason"], record["WIRE-2"]
+    assert {rid: record[rid]["verdict"] for rid in READ_UPSTREAM.split(",") if rid != "WIRE-2"} == \
+        {rid: "pass" for rid in READ_UPSTREAM.split(",") if rid != "WIRE-2"}, done.stdout[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:]   # the proxy's fail, not a harness error (2)
