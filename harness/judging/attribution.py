@@ -92,8 +92,10 @@ def proxy_died(description: str, log_tail: str) -> Blame:
 
 # The client tap's close reason for a connection it could not make to the proxy (voice_harness.wire.relay).
 _TAP_COULD_NOT_REACH = "relay could not reach "
-# What the tap's connect met when nothing listened on the port any more (not a timeout: a hung server).
-_REFUSALS = ("ConnectionRefusedError", "ConnectionResetError")
+# Nothing listened on the port any more (not a timeout: a hung server).
+_REFUSED = "ConnectionRefusedError"
+# The connection was reset: a dying server does that, and so may a healthy one that rejects an upgrade.
+_RESET = "ConnectionResetError"
 
 
 @dataclass(frozen=True)
@@ -107,36 +109,54 @@ class ServerSighting:
     launcher_code: int | None   # the launcher's exit status (negative: the signal); None while it runs
     launcher_exited_at: float | None
     group_alive: bool           # a process of the group still runs (zombies do not count)
-    accepting: bool | None      # a TCP connect to the port: True accepted, False refused or reset,
-                                # None not tried (no process left) or undecided (a timeout: busy, not dead)
-    served: bool = True         # the port had accepted a connection since the start (a refusal before is no death)
+    accepting: bool | None      # a TCP connect to the port (the proxy was ready, so it listened): True accepted,
+                                # False refused, None not tried (nothing suggested a death, or no process is
+                                # left) or undecided (a timeout, a busy server; or a reset)
     outlived_launcher: bool = False   # the port accepted a connection after the launcher had exited (a launcher
                                       # that puts its server in the background): its status is not the server's
 
     @property
     def down(self) -> bool:
-        """The server no longer serves: nothing of its group runs, or its port stopped accepting connections."""
-        return not self.group_alive or (self.accepting is False and self.served)
+        """The server no longer serves: nothing of its group runs, or its port refuses connections."""
+        return not self.group_alive or self.accepting is False
 
 
-def first_refusal(frames, origin: float) -> float | None:
-    """Seconds into the test of the first connection the client tap could not make to the proxy because nothing
-    listened (refused or reset), from the test's leg-A frames; None if there was none."""
+@dataclass(frozen=True)
+class Unreached:
+    """The connections the client tap could not make to the proxy during a test, in seconds into the test."""
+
+    refused_at: float | None = None   # the first one refused: nothing listened on the port
+    reset_at: float | None = None     # the first one reset: no death on its own (a healthy server may reset a
+                                      # connection it rejects), only with the server then seen down
+
+
+def first_unreached(frames, origin: float) -> Unreached | None:
+    """The first connections of the test the client tap could not make to the proxy, refused and reset, from the
+    test's leg-A frames; None if there was none (a timeout is a busy server, not a dead one)."""
+    refused = reset = None
     for frame in frames:
         if frame.leg == "A" and frame.kind == "close" and isinstance(frame.data, dict):
             reason = str(frame.data.get("reason") or "")
-            if reason.startswith(_TAP_COULD_NOT_REACH) and reason.endswith(_REFUSALS):
-                return frame.t - origin
-    return None
+            if not reason.startswith(_TAP_COULD_NOT_REACH):
+                continue
+            if reason.endswith(_REFUSED) and refused is None:
+                refused = frame.t - origin
+            elif reason.endswith(_RESET) and reset is None:
+                reset = frame.t - origin
+    return None if refused is None and reset is None else Unreached(refused, reset)
 
 
-def server_death(sighting: ServerSighting, refused_at: float | None = None) -> str | None:
-    """How the proxy's server died, in one line, if this sighting and the test's first refused connection
-    (refused_at, seconds into the test) say it did; None while it serves and no connection was refused.
+def server_death(sighting: ServerSighting, unreached: Unreached | None = None) -> str | None:
+    """How the proxy's server died, in one line, if this sighting and the test's connections the client tap could
+    not make (unreached) say it did; None while it serves and no connection was refused.
 
-    The launcher's exit status is the best known status of the server (npx and tsx exit with their child's);
-    a launcher that still runs is named instead, so a reader knows why there is no status."""
-    first = f" (first refused connection {refused_at:.1f} s into the test)" if refused_at is not None else ""
+    A refused connection dates the death; a reset one dates it only when the server is down now (a reset alone is
+    no death). The launcher's exit status is the best known status of the server (npx and tsx exit with their
+    child's); a launcher that still runs is named instead, so a reader knows why there is no status."""
+    refused = unreached.refused_at if unreached is not None else None
+    reset = unreached.reset_at if unreached is not None and sighting.down else None
+    first = (f" (first refused connection {refused:.1f} s into the test)" if refused is not None
+             else f" (first reset connection {reset:.1f} s into the test)" if reset is not None else "")
     launcher = f"pid {sighting.launcher_pid}" + (f", {sighting.launcher_name}" if sighting.launcher_name else "")
     code = sighting.launcher_code
     if sighting.down and code is not None and not sighting.outlived_launcher:
@@ -148,13 +168,11 @@ def server_death(sighting: ServerSighting, refused_at: float | None = None) -> s
                           else f"had exited (code {code}) while the server went on serving")
         return (f"the proxy's server {how}{first}; its launcher ({launcher}) {launcher_state}, so the server's "
                 f"exit status is not known")
-    if refused_at is not None:
-        # Refused during the test, yet not down now: a supervisor in the group started the server again, it had
-        # never listened on its port, or the port does not answer now (busy).
-        now = ("it accepts connections again now" if sighting.accepting
-               else "it has not accepted one there since its start" if not sighting.served
-               else "its port does not answer now")
-        return (f"the proxy's server refused a connection on port {sighting.port} {refused_at:.1f} s into the "
+    if refused is not None:
+        # Refused during the test, yet not down now: a supervisor in the group started the server again, or the
+        # port does not answer now (busy).
+        now = "it accepts connections again now" if sighting.accepting else "its port does not answer now"
+        return (f"the proxy's server refused a connection on port {sighting.port} {refused:.1f} s into the "
                 f"test ({now}; launcher {launcher})")
     return None
 

@@ -344,14 +344,14 @@ def _harness_faults(item: pytest.Item) -> list[tuple[str, str]]:
 def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
     """The proxy's server died during this test (its process group is gone, or its port refuses connections,
     whatever launcher started it), and no phase has said so yet. The test's first connection the client tap
-    could not make to the proxy dates the death (attribution.first_refusal)."""
+    could not make to the proxy dates the death (attribution.first_unreached)."""
     proxy = item.stash.get(PROXY, None)
     if proxy is None or item.stash.get(DEATH_REPORTED, False):
         return None
     recording = item.stash.get(RECORDING, None)
-    refused_at = (attribution.first_refusal(recording.timeline().frames, recording.origin)
-                  if recording is not None else None)
-    why = proxy.death(refused_at)
+    unreached = (attribution.first_unreached(recording.timeline().frames, recording.origin)
+                 if recording is not None else None)
+    why = proxy.death(unreached)
     return None if why is None else attribution.proxy_died(why, proxy.log_tail(3))
 
 

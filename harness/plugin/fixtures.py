@@ -283,8 +283,8 @@ class Recording:
 @pytest.fixture
 def live_proxy(request: pytest.FixtureRequest, proxy: ProxyProcess | ExternalProxy) -> ProxyProcess | ExternalProxy:
     """The proxy under test, started again (its old process group ended first) if its server no longer serves
-    (its group is gone, or its port refuses connections while a launcher lingers): a crash is the failure of the
-    test it happened in. Kept on the item, so a death during this test is named in its report."""
+    (a death was seen, its group is gone, or its port refuses connections while a launcher lingers): a crash is
+    the failure of the test it happened in. Kept on the item, so a death during this test is named in its report."""
     last = request.config.stash.get(LAST_PROXY_TEST, None)
     if not proxy.running:
         why = proxy.death() if last is not None and not last.stash.get(DEATH_REPORTED, False) else None

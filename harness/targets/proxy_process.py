@@ -1,9 +1,10 @@
 """The proxy under test as a subprocess: started in its own process group, probed until ready, logged, killed whole.
 
 The command may be the server itself or a launcher that starts it (npx, tsx, `bash -c`, env): the harness watches
-the whole process group and the port, not only the process it started. The group's members are read from Linux's
-/proc (each /proc/PID/stat names its process group); where there is no /proc, the kernel is asked whether the group
-has a process left (kill(-pgid, 0), which counts zombies). Only this group is ever signalled.
+the whole process group and, on evidence of a death, the port, not only the process it started. The group's
+members are read from Linux's /proc (each /proc/PID/stat names its process group); where there is no /proc, the
+kernel is asked whether the group has a process left (kill(-pgid, 0), which counts zombies). Only this group is
+ever signalled.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from voice_harness.errors import EnvironmentProblem
-from voice_harness.judging.attribution import ServerSighting, exit_phrase, server_death, signal_name
+from voice_harness.judging.attribution import ServerSighting, Unreached, server_death, signal_name
 from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES, ProxyLog
 from voice_harness.timeouts import units
 
@@ -31,18 +32,14 @@ EXIT_WAIT_UNITS = 1      # a launcher (npx, tsx) follows its dead server out wit
 LOG_DRAIN_UNITS = 1      # the dead server's last words, already in the pipe, reach the log within this
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group pgid still runs (a zombie waiting for its reaper does not count)."""
+def _group_members(pgid: int) -> frozenset[int] | None:
+    """The processes of group pgid that still run (a zombie waiting for its reaper does not count), read from
+    Linux's /proc; None where there is no /proc to read them from."""
     try:
         entries = os.listdir("/proc")
-    except OSError:  # no /proc: ask the kernel (zombies count there)
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
+    except OSError:
+        return None
+    members = set()
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -52,8 +49,23 @@ def _group_alive(pgid: int) -> bool:
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
+            members.add(int(entry))
+    return frozenset(members)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid still runs: one of its members where /proc is there, else the kernel is
+    asked (zombies count there)."""
+    members = _group_members(pgid)
+    if members is not None:
+        return bool(members)
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def _wait_until(condition, timeout: float) -> bool:
@@ -76,7 +88,6 @@ class ExternalProxy:
     """A proxy already running at a URL: nothing to start or stop."""
 
     running = True
-    died = False   # unknowable for a proxy the harness did not start
 
     def __init__(self, url: str):
         parts = urlsplit(url)
@@ -92,18 +103,18 @@ class ExternalProxy:
     def log_tail(self, lines: int = 20) -> str:
         return "(the proxy runs elsewhere: no log)"
 
-    def exit_description(self) -> str | None:
-        return None
-
-    def death(self, refused_at: float | None = None) -> str | None:
+    def death(self, unreached: Unreached | None = None) -> str | None:
         return None   # a refused connection to a proxy the harness did not start is judged by the checks alone
-
-    exit_code = None
 
 
 class ProxyProcess:
     """The proxy as a subprocess in a process group of its own; its output goes to a ProxyLog (redacted, capped,
-    appended across restarts). exit_description() and log_tail() name a proxy that died."""
+    appended across restarts). death() says how its server died during a test, log_tail() gives its last words.
+
+    Its port is probed (one TCP connect, no bytes sent: the proxy may still see and log it) only on evidence
+    that the server may have died: a connection the test could not make to it, a process of its group that has
+    exited since the port last accepted a connection (the launcher included), or a launcher that exited while
+    it is not yet known whether its server outlived it. A server that serves costs no connection per test."""
 
     def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, port: int,
                  ready_log: str | None, ready_timeout_s: float, host: str = "127.0.0.1", *,
@@ -122,15 +133,16 @@ class ProxyProcess:
         self._exited_at: float | None = None
         self._stopped_by_us = False
         self._death: str | None = None   # how this start's server died, once seen down
-        self._served = False             # its port accepted a connection since this start
-        self._outlived = False           # ... and did after the launcher had exited (it backgrounded its server)
+        self._members: frozenset[int] = frozenset()   # its group's processes since its port last accepted
+        self._outlived = False           # the port accepted a connection after the launcher had exited (a launcher
+                                         # that put its server in the background): the launcher's status is not its
 
     def start(self) -> None:
         """Start the proxy (a restart first ends the previous process group whole) and wait until it is ready."""
         self.stop()
         self._log.start(shlex.join(self.argv), self.ready_log)
         self._stopped_by_us, self._exited_at, self._death = False, None, None
-        self._served = self._outlived = False
+        self._members, self._outlived = frozenset(), False
         try:
             self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
@@ -152,6 +164,9 @@ class ProxyProcess:
                 raise EnvironmentProblem(f"the proxy {how} during start-up; "
                                          f"log {self.log_path}: {self.log_tail(3)}")
             if self._ready():
+                # Ready counts as serving (its ready line says it listens): a refusal from now on is a death. The
+                # group as it is now is what a later look compares with.
+                self._members = _group_members(self._proc.pid) or frozenset()
                 return
         self.stop()
         raise EnvironmentProblem(f"the proxy was not ready within {self.ready_timeout_s:g} s; "
@@ -166,13 +181,10 @@ class ProxyProcess:
         """Waits up to PROBE_INTERVAL_S: for the ready line (the log's copier watches for it), or a TCP connect."""
         if self.ready_log is not None:
             return self._log.ready.wait(PROBE_INTERVAL_S)
-        try:
-            with socket.create_connection((self.host, self.port), timeout=0.5):
-                self._served = True
-                return True
-        except OSError:
-            time.sleep(PROBE_INTERVAL_S)
-            return False
+        if self._connect(0.5):
+            return True
+        time.sleep(PROBE_INTERVAL_S)
+        return False
 
     @property
     def base_url(self) -> str:
@@ -180,8 +192,9 @@ class ProxyProcess:
 
     @property
     def running(self) -> bool:
-        """The server serves: a process of its group runs and its port does not refuse connections."""
-        return self._proc is not None and not self.sighting().down
+        """The server serves: no death was seen since its start, a process of its group runs, and its port, when
+        there is a reason to try it, does not refuse connections."""
+        return self._proc is not None and self._death is None and not self.sighting().down
 
     @property
     def exit_code(self) -> int | None:
@@ -189,68 +202,68 @@ class ProxyProcess:
         that killed it); else None. Under a launcher the server's own code may not be knowable."""
         return None if self._proc is None else self._proc.poll()
 
-    @property
-    def died(self) -> bool:
-        """The server stopped serving without the harness asking it to (a crash, or an exit of its own)."""
-        return self._proc is not None and not self._stopped_by_us and self.sighting().down
-
-    def sighting(self) -> ServerSighting:
-        """A look at the launcher, the process group and the port, now (before the first start: all gone)."""
+    def sighting(self, suspect: bool = False) -> ServerSighting:
+        """A look at the launcher and the process group, now (before the first start: all gone); and at the port
+        if there is evidence the server may have died (suspect: a connection the test could not make to it)."""
         proc = self._proc
         if proc is None:
             return ServerSighting(self.port, 0, "", None, None, False, None)
         code = proc.poll()
         exited_at = None if code is None else (self._exited_at or time.monotonic()) - self._started_at
-        # A running launcher is a live group member; the group's other members are only looked up once it exited.
-        alive = code is None or _group_alive(proc.pid)
-        accepting = self._accepting() if alive else None
-        self._outlived = self._outlived or (accepting is True and code is not None)
+        members = _group_members(proc.pid)
+        # A running launcher is a live group member.
+        alive = code is None or (bool(members) if members is not None else _group_alive(proc.pid))
+        lost = members is not None and bool(self._members - members)
+        accepting = None
+        if alive and (suspect or lost or (code is not None and not self._outlived)):
+            accepting = self._connect(units(PORT_PROBE_UNITS))
+        if accepting is True and members is not None:
+            self._members = members          # serving as it is now: only a process gone from now on is news
+        elif members is not None:
+            self._members = self._members | members   # a process gone stays evidence until the port answers
         return ServerSighting(self.port, proc.pid, Path(self.argv[0]).name, code, exited_at, alive, accepting,
-                              self._served, self._outlived)
+                              self._outlived)
 
-    def _accepting(self) -> bool | None:
+    def _connect(self, timeout: float) -> bool | None:
+        """One TCP connect to the proxy's port, no bytes sent: True accepted, False refused, None undecided (a
+        timeout is a full backlog, a busy server; a reset is no sign of death on its own)."""
         try:
-            with socket.create_connection((self.host, self.port), timeout=units(PORT_PROBE_UNITS)):
-                self._served = True
-                return True
-        except (ConnectionRefusedError, ConnectionResetError):
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                pass
+        except ConnectionRefusedError:
             return False
-        except OSError:   # a timeout: a full backlog is a busy server, not a dead one
+        except OSError:
             return None
+        if self._proc is not None and self._proc.poll() is not None:
+            self._outlived = True   # the launcher has exited and the port still serves: the server outlived it
+        return True
 
-    def death(self, refused_at: float | None = None) -> str | None:
+    def death(self, unreached: Unreached | None = None) -> str | None:
         """One line on how the server died without the harness asking it to, or None while it serves.
-        refused_at: seconds into the current test of the first connection the client tap could not make to it
-        (attribution.first_refusal); it is evidence of a death even where the server was started again since."""
+        unreached: the connections the client tap could not make to it during the current test
+        (attribution.first_unreached); a refused one is evidence of a death even where the server was started
+        again since, a reset one only if the server is down now."""
         proc = self._proc
-        if proc is None or self._stopped_by_us:
+        if proc is None:
             return None
         if self._death is not None:
             return self._death
-        sighting = self.sighting()
+        if self._stopped_by_us:
+            return None
+        sighting = self.sighting(suspect=unreached is not None)
         if sighting.down and sighting.launcher_code is None:
             # npx and tsx exit a moment after their server, with its code: the status is worth a bounded wait.
             # A launcher that lingers (`bash -c 'server; sleep 3'`) is named instead, once the wait is over.
-            _wait_until(lambda: proc.poll() is not None, units(EXIT_WAIT_UNITS))
-            sighting = self.sighting()
-        if not sighting.down and refused_at is None:
+            if _wait_until(lambda: proc.poll() is not None, units(EXIT_WAIT_UNITS)):
+                sighting = self.sighting(suspect=True)
+        why = server_death(sighting, unreached)
+        if why is None:
             return None
         # Its last words were written before it died: let them reach the log before its tail is read.
         _wait_until(lambda: self._log.unread() == 0, units(LOG_DRAIN_UNITS))
-        why = server_death(sighting, refused_at)
         if sighting.down:
             self._death = why
         return why
-
-    def exit_description(self) -> str | None:
-        """One line on how the launcher (the process the harness started) ended, or None while it runs (or before
-        its first start)."""
-        code = self.exit_code
-        if code is None:
-            return None
-        at = (self._exited_at or time.monotonic()) - self._started_at
-        by_us = "; the harness had asked it to stop" if self._stopped_by_us else ""
-        return f"{exit_phrase(code, at)}{by_us}"
 
     def stop(self, grace_s: float | None = None) -> None:
         """End the proxy and everything it started (its process group): TERM, wait, then KILL what is left,
@@ -262,7 +275,9 @@ class ProxyProcess:
         pgid = proc.pid
         gone = lambda: proc.poll() is not None and not _group_alive(pgid)  # noqa: E731
         if not gone():
-            self._stopped_by_us = self._stopped_by_us or proc.poll() is None
+            # Whatever the launcher did before (it may have exited 0, its server in the background), what is left
+            # of the group ends because the harness asks it to: no death.
+            self._stopped_by_us = True
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.killpg(pgid, sig)

@@ -37,17 +37,19 @@ def test_a_dead_proxy_is_the_proxys_failure_naming_its_exit():
 
 # ------------------------------------------------------------------ a proxy's server seen through its launcher
 
-def sighting(code=None, alive=True, accepting=True, served=True, name="bash"):
+def sighting(code=None, alive=True, accepting=True, name="bash"):
     return attribution.ServerSighting(port=4000, launcher_pid=321, launcher_name=name, launcher_code=code,
                                       launcher_exited_at=None if code is None else 2.25, group_alive=alive,
-                                      accepting=accepting, served=served)
+                                      accepting=accepting)
+
+
+REFUSED, RESET = attribution.Unreached(refused_at=1.04), attribution.Unreached(reset_at=0.5)
 
 
 @pytest.mark.parametrize("seen, down", [
     (sighting(), False),                                          # serving
-    (sighting(accepting=None), False),                            # a probe that timed out: busy, not dead
+    (sighting(accepting=None), False),                            # not probed, or a probe that timed out: busy
     (sighting(accepting=False), True),                            # the launcher lingers, the port refuses
-    (sighting(accepting=False, served=False), False),             # never listened yet: no death to see
     (sighting(code=0, alive=True, accepting=True), False),        # a launcher that exited, its server serving
     (sighting(code=5, alive=True, accepting=False), True),        # a crash leaving a child that does not serve
     (sighting(code=1, alive=False, accepting=None), True),        # nothing of the group left
@@ -64,48 +66,62 @@ def test_a_server_that_serves_and_refused_nothing_did_not_die():
 def test_a_dead_server_whose_launcher_exited_is_named_with_the_launchers_status():
     assert attribution.server_death(sighting(code=1, alive=False, accepting=None)) == \
         "the proxy process exited with code 1 at 2.2 s after its start"
-    assert attribution.server_death(sighting(code=-9, alive=False, accepting=None), refused_at=0.31) == \
+    assert attribution.server_death(sighting(code=-9, alive=False, accepting=None),
+                                    attribution.Unreached(refused_at=0.31)) == \
         ("the proxy process was killed by signal SIGKILL (9) at 2.2 s after its start "
          "(first refused connection 0.3 s into the test)")
 
 
 def test_a_dead_server_under_a_lingering_launcher_says_what_is_known_instead_of_a_status():
-    why = attribution.server_death(sighting(accepting=False), refused_at=1.04)
+    why = attribution.server_death(sighting(accepting=False), REFUSED)
     assert why == ("the proxy's server stopped accepting connections on port 4000 (first refused connection "
                    "1.0 s into the test); its launcher (pid 321, bash) is still running, so the server's exit "
                    "status is not known")
 
 
 def test_a_connection_refused_during_the_test_charges_it_even_when_the_server_serves_again():
-    why = attribution.server_death(sighting(accepting=True), refused_at=0.5)
+    why = attribution.server_death(sighting(accepting=True), attribution.Unreached(refused_at=0.5))
     assert why.startswith("the proxy's server refused a connection on port 4000 0.5 s into the test")
     assert "accepts connections again now" in why
 
 
+def test_a_reset_connection_is_no_death_while_the_server_serves():
+    """A healthy proxy may reject an upgrade with a TCP reset: only a server then seen down makes it a death."""
+    assert attribution.server_death(sighting(accepting=True), RESET) is None
+    assert attribution.server_death(sighting(accepting=None), RESET) is None     # busy now: still no death
+    assert attribution.server_death(sighting(accepting=False), RESET) == (
+        "the proxy's server stopped accepting connections on port 4000 (first reset connection 0.5 s into the "
+        "test); its launcher (pid 321, bash) is still running, so the server's exit status is not known")
+
+
+def test_a_refusal_dates_the_death_before_a_reset_does():
+    both = attribution.Unreached(refused_at=0.7, reset_at=0.2)
+    assert "(first refused connection 0.7 s into the test)" in attribution.server_death(sighting(accepting=False),
+                                                                                         both)
+
+
 def test_a_launcher_that_backgrounded_its_server_gives_no_status_of_it():
-    seen = attribution.ServerSighting(4000, 321, "bash", 0, 0.1, False, None, served=True, outlived_launcher=True)
+    seen = attribution.ServerSighting(4000, 321, "bash", 0, 0.1, False, None, outlived_launcher=True)
     assert attribution.server_death(seen) == (
         "the proxy's server is gone: no process of its group is left; its launcher (pid 321, bash) had exited "
         "(code 0) while the server went on serving, so the server's exit status is not known")
-
-
-def test_a_refusal_by_a_server_that_never_listened_says_so():
-    why = attribution.server_death(sighting(accepting=False, served=False), refused_at=0.2)
-    assert why.endswith("(it has not accepted one there since its start; launcher pid 321, bash)")
 
 
 def tap_close(t, reason, leg="A", code=1011):
     return Frame(t, leg, "<-", "close", None, 1, 0, {"code": code, "reason": reason})
 
 
-def test_the_first_refusal_is_the_first_connection_the_client_tap_could_not_make():
+def test_the_first_unreached_connections_are_those_the_client_tap_could_not_make():
     frames = [tap_close(10.2, "peer closed abnormally (1006)"),
               tap_close(10.3, "relay could not reach ws://127.0.0.1:4000: TimeoutError"),   # busy, not dead
               tap_close(10.4, "relay could not reach wss://api.openai.com: ConnectionRefusedError", leg="B"),
+              tap_close(10.45, "relay could not reach ws://127.0.0.1:4000: ConnectionResetError"),
               tap_close(10.5, "relay could not reach ws://127.0.0.1:4000: ConnectionRefusedError"),
               tap_close(10.9, "relay could not reach ws://127.0.0.1:4000: ConnectionResetError")]
-    assert attribution.first_refusal(frames, origin=10.0) == pytest.approx(0.5)
-    assert attribution.first_refusal(frames[:3], origin=10.0) is None
+    found = attribution.first_unreached(frames, origin=10.0)
+    assert (found.refused_at, found.reset_at) == (pytest.approx(0.5), pytest.approx(0.45))
+    assert attribution.first_unreached(frames[:3], origin=10.0) is None
+    assert attribution.first_unreached(frames[:4], origin=10.0) == attribution.Unreached(None, pytest.approx(0.45))
 
 
 def test_the_client_taps_own_close_for_a_dead_proxy_is_read_as_a_refusal():
@@ -136,7 +152,7 @@ def test_the_client_taps_own_close_for_a_dead_proxy_is_read_as_a_refusal():
             return recorder.since()
 
         frames = asyncio.run(scenario())
-    assert attribution.first_refusal(frames, origin=frames[0].t) == 0.0
+    assert attribution.first_unreached(frames, origin=frames[0].t) == attribution.Unreached(refused_at=0.0)
 
 
 def result(nodeid, reqs, outcome="passed", reason="", party=""):

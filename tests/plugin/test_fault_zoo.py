@@ -57,7 +57,7 @@ class Setup:
 
     def __init__(self, case: dict, tmp: Path):
         self.case, self.tmp, self.held = case, tmp, None
-        self.values = {"fixtures": str(FIXTURES), "tmp": str(tmp), "free_port": str(free_port())}
+        self.values = {"fixtures": str(FIXTURES), "root": str(ROOT), "tmp": str(tmp), "free_port": str(free_port())}
 
     def __enter__(self) -> "Setup":
         kind = self.case.get("setup")
@@ -127,7 +127,17 @@ def assert_verdicts(record: dict, case: dict) -> None:
     blamed = {rid for rid, verdict in got.items() if verdict == "fail"}
     assert blamed <= {rid for rid, verdict in case["verdicts"].items() if verdict == "fail"}, blamed
     if case.get("charged"):
-        assert case["message"] in record["requirements"][case["charged"]]["reason"], record["requirements"]
+        carrying = [f for f in record["failures"] if case["message"] in f["reason"]]
+        assert carrying, record["failures"]
+        assert all(f["requirements"] == [case["charged"]] for f in carrying), carrying   # charged to no other id
+        for name in case.get("charged_tests", []):
+            assert any(name in f["test"] for f in carrying), (name, record["failures"])
+    if case.get("alone"):
+        # Only the listed ids may be red or MUST-inconclusive: a crash must not leak into the tests around it.
+        others = {rid: (entry["verdict"], entry["reason"]) for rid, entry in record["requirements"].items()
+                  if rid not in case["verdicts"] and (entry["verdict"] in ("fail", "error") or
+                                                      (entry["verdict"] == "inconclusive" and entry["level"] == "MUST"))}
+        assert not others, others
     if case["exit"] == 2:
         assert record["run"]["status"] == "environment error"
         assert record["run"]["error"]["party"] == case["party"]

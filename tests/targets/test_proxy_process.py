@@ -3,6 +3,7 @@
 import re
 import secrets
 import signal
+import socket
 import sys
 import time
 import tracemalloc
@@ -10,6 +11,7 @@ import tracemalloc
 import pytest
 
 from voice_harness.errors import EnvironmentProblem
+from voice_harness.judging.attribution import Unreached
 from voice_harness.targets.proxy_log import HEAD_BYTES, TAIL_BYTES
 from voice_harness.targets.proxy_process import ProxyProcess, free_port
 
@@ -136,29 +138,29 @@ def test_a_restart_after_a_crash_ends_the_old_group_and_keeps_the_crash_in_the_l
     argv = [sys.executable, "-c", CRASHING, str(trigger)]
     proxy = ProxyProcess(argv, {}, tmp_path / "proxy.log", free_port(), "ready", 20)
     proxy.stop_grace_s = 0.5  # the child ignores TERM: it takes a KILL after this
-    assert proxy.exit_description() is None
+    assert proxy.death() is None
     proxy.start()
-    assert proxy.exit_description() is None and proxy.exit_code is None
+    assert proxy.death() is None and proxy.exit_code is None
     child = int(re.search(r"child pid (\d+)", proxy.log_path.read_text())[1])
     assert alive(child)
     trigger.touch()
     assert wait_for(lambda: proxy.exit_code is not None)
     assert proxy.exit_code == 3
-    assert re.fullmatch(r"the proxy process exited with code 3 at \d+\.\d s after its start",
-                        proxy.exit_description())
+    # Its child lives on in the group, but nothing listens on its port any more.
+    assert re.fullmatch(r"the proxy process exited with code 3 at \d+\.\d s after its start", proxy.death())
     assert alive(child)  # the crash left its child behind, in the proxy's process group
     proxy.argv = [sys.executable, "-c", "print('second life: ready', flush=True); import time; time.sleep(60)"]
     proxy.start()
     try:
         assert not alive(child)
-        assert proxy.exit_description() is None
+        assert proxy.death() is None
         text = proxy.log_path.read_text()
         assert text.count("--- proxy start ") == 2
         assert text.index("child pid") < text.index("first life: crashing") < \
             text.index("--- proxy start 2") < text.index("second life: ready")
     finally:
         proxy.stop()
-    assert "the harness had asked it to stop" in proxy.exit_description()
+    assert proxy.death() is None   # the harness asked it to stop
 
 
 def test_stop_ends_children_that_ignore_term_while_the_leader_runs(tmp_path):
@@ -173,7 +175,7 @@ def test_stop_ends_children_that_ignore_term_while_the_leader_runs(tmp_path):
     assert not alive(child) and not proxy.running
 
 
-def test_exit_description_names_the_signal_that_killed_the_proxy(tmp_path):
+def test_a_death_names_the_signal_that_killed_the_proxy(tmp_path):
     trigger = tmp_path / "die-now"
     script = ("import os, signal, sys, time; print('ready', flush=True)\n"
               "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
@@ -185,7 +187,7 @@ def test_exit_description_names_the_signal_that_killed_the_proxy(tmp_path):
     assert wait_for(lambda: not proxy.running)
     assert proxy.exit_code == -signal.SIGUSR1
     assert re.fullmatch(r"the proxy process was killed by signal SIGUSR1 \(10\) at \d+\.\d s after its start",
-                        proxy.exit_description())
+                        proxy.death())
     proxy.stop()
 
 
@@ -209,30 +211,31 @@ os._exit(7)
 """
 
 
-def launched(tmp_path, launcher: str) -> tuple[ProxyProcess, "Path"]:
+def launched(tmp_path, launcher: str, ready_log: str | None = None, server: str = SERVER) -> tuple[ProxyProcess, "Path"]:
     """The SERVER above started by `bash -c LAUNCHER`, where {server} stands for its command and {listening} for
-    a file it makes once it listens; ready on its port. Touching the returned file makes the server exit 7."""
+    a file it makes once it listens; ready on its port (or on ready_log). Touching the returned file makes the
+    server exit 7."""
     script, trigger = tmp_path / "server.py", tmp_path / "die-now"
-    script.write_text(SERVER)
+    script.write_text(server)
     port = free_port()
     command = launcher.format(server=f"{sys.executable} {script} {port} {trigger}", listening=f"{trigger}.listening")
-    return ProxyProcess(["bash", "-c", command], {}, tmp_path / "proxy.log", port, None, 20), trigger
+    return ProxyProcess(["bash", "-c", command], {}, tmp_path / "proxy.log", port, ready_log, 20), trigger
 
 
 def test_a_server_dead_under_a_lingering_launcher_is_seen_dead_and_said_so(tmp_path):
     proxy, trigger = launched(tmp_path, "{server}; sleep 60; exit 3")
     proxy.start()
     try:
-        assert proxy.running and not proxy.died and proxy.death() is None
+        assert proxy.running and proxy.death() is None
         launcher = proxy.sighting().launcher_pid
         trigger.touch()
         assert wait_for(lambda: not proxy.running)
-        assert proxy.died and proxy.exit_code is None   # the launcher lingers: no status from it
+        assert proxy.exit_code is None   # the launcher lingers: no status from it
         why = proxy.death()
         assert re.fullmatch(rf"the proxy's server stopped accepting connections on port {proxy.port}; its launcher "
                             rf"\(pid {launcher}, bash\) is still running, so the server's exit status is not known",
                             why)
-        assert proxy.death(refused_at=0.5) == why   # the first sighting of a death stands
+        assert proxy.death(Unreached(refused_at=0.5)) == why   # the first sighting of a death stands
         assert "server: dying with code 7" in proxy.log_tail(3)
         proxy.argv = [sys.executable, "-c", "print('second life: ready', flush=True); import time; time.sleep(60)"]
         proxy.ready_log = re.compile("ready")
@@ -259,7 +262,7 @@ def test_a_launcher_that_exits_while_its_server_serves_is_no_death(tmp_path):
     proxy.start()
     try:
         assert wait_for(lambda: proxy.exit_code == 0)
-        assert proxy.running and not proxy.died and proxy.death() is None
+        assert proxy.running and proxy.death() is None
         trigger.touch()
         assert wait_for(lambda: not proxy.running)
         # Seen while the exiting server still counts as a process, or once it is gone: both are so.
@@ -275,4 +278,80 @@ def test_a_stopped_proxy_is_no_death(tmp_path):
     proxy, _ = launched(tmp_path, "{server}; sleep 60")
     proxy.start()
     proxy.stop(grace_s=2)
-    assert not proxy.running and not proxy.died and proxy.death() is None
+    assert not proxy.running and proxy.death() is None
+
+
+def test_a_server_with_a_ready_line_dead_under_a_lingering_launcher_is_charged_once_and_started_again(tmp_path):
+    # Ready on its log line (as profiles/command.toml is): no connect ever reached the port before the death, yet
+    # a refusal after readiness is the server's death, seen once: the proxy is not running and starts afresh.
+    proxy, trigger = launched(tmp_path, "{server}; sleep 30", ready_log="server pid")
+    proxy.start()
+    try:
+        assert wait_for(lambda: re.search(r"server pid (\d+)\n", proxy.log_path.read_text()))
+        server = int(re.search(r"server pid (\d+)\n", proxy.log_path.read_text())[1])
+        trigger.touch()
+        assert wait_for(lambda: not alive(server))
+        why = proxy.death(Unreached(refused_at=1.0))
+        launcher = proxy.sighting().launcher_pid
+        assert why.startswith(f"the proxy's server stopped accepting connections on port {proxy.port} (first "
+                              f"refused connection 1.0 s into the test); its launcher (pid {launcher}, bash)"), why
+        assert not proxy.running and proxy.death() == why
+        trigger.unlink()
+        proxy.start()
+        assert proxy.running and proxy.death() is None and not alive(launcher)
+    finally:
+        proxy.stop()
+
+
+def test_stopping_a_proxy_whose_launcher_already_exited_is_no_death(tmp_path):
+    # `bash -c "server & exit 0"`: the launcher is gone before the harness stops what it left in its group.
+    proxy, _ = launched(tmp_path, "{server} & exit 0")
+    proxy.start()
+    assert wait_for(lambda: proxy.exit_code == 0) and proxy.running
+    proxy.stop(grace_s=2)
+    assert not proxy.running and proxy.death() is None
+
+
+def test_a_reset_connection_to_a_server_that_serves_is_no_death(tmp_path):
+    # A proxy may reject an upgrade with a TCP reset; a port that then accepts says the server lives.
+    proxy, _ = launched(tmp_path, "{server}; sleep 30")
+    proxy.start()
+    try:
+        assert proxy.death(Unreached(reset_at=0.3)) is None and proxy.running
+    finally:
+        proxy.stop()
+
+
+COUNTING = """
+import socket, sys
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("listening", flush=True)
+while True:
+    connection, peer = listener.accept()
+    print("connection from", peer[1], flush=True)
+    connection.close()
+"""
+
+
+def test_the_port_is_probed_only_on_evidence_of_a_death(tmp_path):
+    """A serving proxy sees no connection from the death checks: only one a test could not make earns a probe."""
+    proxy, _ = launched(tmp_path, "{server}; sleep 30", ready_log="listening", server=COUNTING)
+    proxy.start()
+
+    def connections_before_one_of_ours() -> int:
+        """How many connections the server accepted before one of ours (it accepts them in turn)."""
+        with socket.create_connection((proxy.host, proxy.port)) as ours:
+            mine = f"connection from {ours.getsockname()[1]}\n"
+        assert wait_for(lambda: mine in proxy.log_path.read_text()), proxy.log_path.read_text()
+        text = proxy.log_path.read_text()
+        return text[:text.index(mine)].count("connection from ")
+
+    try:
+        before = connections_before_one_of_ours()
+        for _ in range(3):   # what the harness asks around each test
+            assert proxy.running and proxy.death() is None
+        assert connections_before_one_of_ours() == before + 1          # our previous one only
+        assert proxy.death(Unreached(reset_at=0.2)) is None
+        assert connections_before_one_of_ours() == before + 1 + 1 + 1  # ours, the probe the reset earned, ours
+    finally:
+        proxy.stop()
