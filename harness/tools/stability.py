@@ -28,15 +28,17 @@ GRACE_S = 30   # for an interrupted run to end its workers, proxies and browsers
 _BUSY = "import time\nend = time.monotonic() + {bound}\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def targets(names: list[str]) -> list[Defect | None]:
-    """None (the reference proxy) first, then the named defects; `all`: every defect of the registry."""
+def targets(names: list[str], reference: bool = True) -> list[Defect | None]:
+    """None (the reference proxy) first unless left out, then the named defects; `all`: every defect of the
+    registry."""
     registry = load_defects()
-    if names == ["all"]:
-        return [None, *registry.values()]
-    unknown = [n for n in names if n not in registry]
+    unknown = [n for n in names if n not in registry and n != "all"]
     if unknown:
         raise ValueError(f"unknown defect {unknown[0]!r}: see reference_proxy/defects.toml")
-    return [None, *(registry[n] for n in names)]
+    chosen = list(registry.values()) if "all" in names else [registry[n] for n in names]
+    if not reference and not chosen:
+        raise ValueError("stability --without-reference needs a --defect")
+    return ([None] if reference else []) + chosen
 
 
 @contextmanager
@@ -104,8 +106,8 @@ def summarise(record: dict) -> dict:
 
 
 def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, workers: str, extra: list[str],
-            log) -> dict:
-    chosen = targets(names)
+            log, reference: bool = True) -> dict:
+    chosen = targets(names, reference)
     out = reports_dir / "stability"
     record: dict = {"repeat": repeat, "busy": busy, "cpus": available_cpus(), "workers": workers,
                     "pytest_args": extra,
@@ -142,10 +144,10 @@ def line(name: str, entry: dict) -> str:
 
 
 def main(names: list[str], repeat: int, busy: bool, reports_dir: Path, workers: str = "auto",
-         extra: list[str] = ()) -> int:
+         extra: list[str] = (), reference: bool = True) -> int:
     log = lambda text: print(text, flush=True)  # noqa: E731
     try:
-        record = measure(names, repeat, busy, reports_dir, workers, list(extra), log)
+        record = measure(names, repeat, busy, reports_dir, workers, list(extra), log, reference)
     except ValueError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,10 @@ def test_the_reference_proxy_comes_first_and_an_unknown_defect_is_refused():
     assert chosen[0] is None and chosen[1].name == "premature-response-create"
     with pytest.raises(ValueError, match="unknown defect 'nope'"):
         targets(["nope"])
+    assert [d.name for d in targets(["premature-response-create"], reference=False)] == ["premature-response-create"]
+    assert None not in targets(["all"], reference=False) and len(targets(["all"])) > 10
+    with pytest.raises(ValueError, match="needs a --defect"):
+        targets([], reference=False)
 
 
 def test_the_busy_loops_run_inside_the_block_and_are_gone_after_it():
