@@ -75,13 +75,13 @@ def stability(catalogue: dict[str, Requirement], results: list[CaseResult]) -> d
 
 
 def seen_in(rid: str, table: dict[str, Verdict], results: list[CaseResult],
-            catalogue: dict[str, Requirement]) -> str:
+            catalogue: dict[str, Requirement], runs: dict[str, Stability] | None = None) -> str:
     """For a failed id of a repeated run that did not fail in every run: `seen in k of N runs; reproduce with
-    ...` naming its first failing test; else ''."""
+    ...` naming its first failing test; else ''. runs: the run's stability(), when already computed."""
     n = repeat_count(results)
     if n <= 1 or table[rid].verdict != FAIL:
         return ""
-    record = stability(catalogue, results).get(rid)
+    record = (runs if runs is not None else stability(catalogue, results)).get(rid)
     if record is None or record.seen(FAIL) in (0, n):
         return ""
     failing = next((r.nodeid for r in results if rid in r.reqs and r.outcome == "failed"),
@@ -90,10 +90,14 @@ def seen_in(rid: str, table: dict[str, Verdict], results: list[CaseResult],
     return f"seen in {record.seen(FAIL)} of {n} runs{reproduce}"
 
 
-def with_counts(table: dict[str, Verdict], results: list[CaseResult], catalogue: dict[str, Requirement]) -> None:
+def with_counts(table: dict[str, Verdict], results: list[CaseResult],
+                catalogue: dict[str, Requirement]) -> dict[str, Stability]:
     """In a repeated run, a failed id that did not fail in every run says so in its reason (how often, and
-    the command that reproduces it): a release gate must not read a race as a steady defect, nor hide it."""
+    the command that reproduces it): a release gate must not read a race as a steady defect, nor hide it.
+    The run's stability(), for the record."""
+    runs = stability(catalogue, results)
     for rid, verdict in table.items():
-        note = seen_in(rid, table, results, catalogue)
+        note = seen_in(rid, table, results, catalogue, runs)
         if note:
             verdict.reason = f"{note}: {verdict.reason}"
+    return runs

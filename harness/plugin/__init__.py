@@ -24,7 +24,7 @@ from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING,
                                        STALLS, TRACE, VERDICT)
-from voice_harness.judging.repeats import repeat_count, stability, with_counts
+from voice_harness.judging.repeats import repeat_count, with_counts
 from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, scenario_expectation, verdicts
 
 # The run's status in conformance.json.
@@ -465,8 +465,7 @@ class Conformance:
         table = verdicts(known, results)
         # Only a run asked to repeat (pytest-repeat's --count) is read as runs: a test id may end in k-N too.
         repeated = (self.config.getoption("count", default=1) or 1) > 1 and repeat_count(results) > 1
-        if repeated:
-            with_counts(table, results, known)
+        runs = with_counts(table, results, known) if repeated else {}
         run = {**self.config.harness.describe(), "status": self.status}
         if error is not None:
             run["error"] = {"party": error.party, "test": error.nodeid, "reason": error.reason}
@@ -475,7 +474,7 @@ class Conformance:
         if repeated:
             self.record["repeats"] = {"runs": repeat_count(results),
                                       "ids": {rid: {"verdicts": list(s.verdicts), "stable": s.stable}
-                                              for rid, s in stability(known, results).items()}}
+                                              for rid, s in runs.items()}}
         report.write(self.config.harness.reports_dir, self.record)
         if self.figures:
             report.write_metrics(self.config.harness.reports_dir, results, self.figures, self.failures)

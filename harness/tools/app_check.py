@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from voice_harness import paths
 from voice_harness.drivers import app_capabilities
 from voice_harness.errors import EnvironmentProblem, UsageProblem
 from voice_harness.targets import browser, preflight, run_config
+from voice_harness.tools.bounded import run_bounded
 
 IDLE_WAIT_S = 12.0        # the idle probe's wait: apps of this family close after about 10 s of silence
 PROBE_TIMEOUT_S = 300     # the whole probe session, bounded (it takes about 20 s plus the idle wait)
@@ -87,17 +87,14 @@ def probe(config: run_config.RunConfig, work: Path, idle_wait_s: float) -> dict:
     env = {**os.environ, app_probe.OUT_ENV: str(out), app_probe.IDLE_ENV: str(idle_wait_s),
            "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)   # the probe session is the harness's own, as a run's is
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
-                              stdin=subprocess.DEVNULL, cwd=work)
-    except subprocess.TimeoutExpired:
-        raise EnvironmentProblem(f"the probe session did not end within {PROBE_TIMEOUT_S} s") from None
+    done = run_bounded(argv, PROBE_TIMEOUT_S, env, cwd=work, interrupt_grace=10)
+    if done.code is None:
+        raise EnvironmentProblem(f"the probe session did not end within {PROBE_TIMEOUT_S} s")
     observations = json.loads(out.read_text()) if out.is_file() else {}
     if observations.get("error"):
         raise EnvironmentProblem(observations["error"])
-    if done.returncode != 0 or "baseline" not in observations:
-        raise EnvironmentProblem(f"the probe session failed (pytest exit {done.returncode}): "
-                                 f"{_last_line(done.stdout + done.stderr)}")
+    if done.code != 0 or "baseline" not in observations:
+        raise EnvironmentProblem(f"the probe session failed (pytest exit {done.code}): {_last_line(done.output)}")
     return observations
 
 

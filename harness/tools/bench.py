@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,11 +22,13 @@ from pathlib import Path
 from voice_harness.mock_upstream.scenario import Scenario
 
 from voice_harness.tools import bench_probes
+from voice_harness.tools.bounded import run_bounded
 from voice_harness.judging.metrics import summarise
 
 from voice_harness.tools.cli import BENCH_GROUPS as GROUPS
 # The issue's targets on the 2-core machine; the table says met or missed for each.
 RUN_TIMEOUT_S = 900
+RUN_GRACE_S = 30   # for a run stopped at its bound to end its workers, proxies and browsers
 TARGETS = {"suite_n2_s": 60.0, "canary_test_s": 1.5, "overhead_p95_ms": 50.0, "delay_error_p95_ms": 5.0,
            "sessions_zero_errors": 200}
 
@@ -42,18 +42,14 @@ def scripted_reply_latency_s(scenario: Scenario) -> float:
 
 
 def harness_run(reports: Path, *pytest_args: str, env: dict | None = None) -> tuple[int, float, str]:
-    """`harness run` in a process group of its own (its browser and proxy go with it on a timeout)."""
+    """`harness run`, bounded (tools.bounded: its browser and proxy go with it on a timeout)."""
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "voice_harness", "run", "--reports-dir", str(reports), "--", "-q",
-                                *pytest_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    try:
-        out, _ = process.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, _ = process.communicate()
-        return -1, round(time.monotonic() - started, 2), out + f"\n(killed after {RUN_TIMEOUT_S} s)"
-    return process.returncode, round(time.monotonic() - started, 2), out
+    done = run_bounded([sys.executable, "-m", "voice_harness", "run", "--reports-dir", str(reports), "--", "-q",
+                        *pytest_args], RUN_TIMEOUT_S, env, interrupt_grace=RUN_GRACE_S)
+    wall = round(time.monotonic() - started, 2)
+    if done.code is None:
+        return -1, wall, done.output + f"\n(killed after {RUN_TIMEOUT_S} s)"
+    return done.code, wall, done.output
 
 
 def suite(work: Path, log) -> tuple[dict, dict]:

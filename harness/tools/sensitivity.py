@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from voice_harness.targets.defect_registry import Defect, load as load_defects
+from voice_harness.tools.bounded import run_bounded
 
 from voice_harness.judging import catalogue
+
+RUN_TIMEOUT_S = 1800
+RUN_GRACE_S = 30   # for a run stopped at its bound to end its workers, proxies and browsers
 
 
 def reduced_selection(defect: Defect) -> list[str]:
@@ -39,17 +42,18 @@ def run_one(defect: Defect | None, reports_dir: Path, reduced: bool, workers: in
         args.append("--req=" + ",".join(reduced_selection(defect)))
     args += ["-n", str(workers) if workers > 1 else "0"]  # two defects run at once already (--jobs)
     started = time.monotonic()
-    done = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800)
+    done = run_bounded(args, RUN_TIMEOUT_S, interrupt_grace=RUN_GRACE_S)
+    code = -1 if done.code is None else done.code
     (out / "output.txt").parent.mkdir(parents=True, exist_ok=True)
-    (out / "output.txt").write_text(done.stdout + done.stderr)
+    (out / "output.txt").write_text(done.output)
     record_path = out / "conformance.json"
     if not record_path.is_file():
-        return {"exit": done.returncode, "error": (done.stdout + done.stderr).strip().splitlines()[-1:],
+        return {"exit": code, "error": done.output.strip().splitlines()[-1:],
                 "red": [], "green": [], "inconclusive": [], "gate_passed": None,
                 "seconds": round(time.monotonic() - started, 1)}
     conformance = json.loads(record_path.read_text())
     record = conformance["requirements"]
-    return {"exit": done.returncode, "seconds": round(time.monotonic() - started, 1),
+    return {"exit": code, "seconds": round(time.monotonic() - started, 1),
             "red": [rid for rid, e in record.items() if e["verdict"] == "fail"],
             "green": [rid for rid, e in record.items() if e["verdict"] == "pass"],
             "inconclusive": [rid for rid, e in record.items() if e["verdict"] == "inconclusive"],

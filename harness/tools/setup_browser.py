@@ -18,14 +18,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from voice_harness.targets import browser
 from voice_harness.errors import EnvironmentProblem
+from voice_harness.tools.bounded import Finished, run_bounded
 
 DOWNLOAD_TIMEOUT_S = 300
 DOWNLOAD = [sys.executable, "-m", "playwright", "install", "chromium"]
@@ -38,29 +36,7 @@ REASON_CHARS = 120
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@dataclass(frozen=True)
-class Finished:
-    """How an installing command ended: its exit code (None: stopped at the timeout) and its output."""
-    code: int | None
-    output: str
-
-
 Runner = Callable[[Sequence[str], "float | None", "dict | None"], Finished]
-
-
-def run_bounded(command: Sequence[str], timeout: float | None, env: dict | None) -> Finished:
-    """Run a command quietly, stdin closed (nothing may wait for an answer), in a process group of its own: at the
-    timeout the whole group goes, as `python -m playwright` leaves the download to a node child that would else
-    carry on. OSError if it cannot start."""
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, errors="replace", env=env, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return Finished(None, output)
-    return Finished(process.returncode, output)
 
 
 def reason(output: str) -> str:

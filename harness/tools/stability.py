@@ -20,6 +20,7 @@ from pathlib import Path
 from voice_harness.judging.repeats import Stability
 from voice_harness.targets.defect_registry import Defect, load as load_defects
 from voice_harness.targets.run_config import available_cpus
+from voice_harness.tools.bounded import run_bounded
 from voice_harness.tools.sensitivity import reduced_selection
 
 RUN_TIMEOUT_S = 3600
@@ -73,26 +74,12 @@ def run_args(defect: Defect | None, repeat: int, reports: Path, workers: str, ex
 
 
 def harness_run(args: list[str]) -> tuple[int, str]:
-    """One `harness run` in a process group of its own, and its output. On a timeout the group is interrupted
-    (pytest then ends its workers, their proxies and browsers), and killed if it is still there after a grace
-    period; the exit code is then -1."""
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
-        return process.returncode, output
-    except subprocess.TimeoutExpired:
-        for sig, grace in ((signal.SIGINT, GRACE_S), (signal.SIGKILL, GRACE_S)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                output, _ = process.communicate(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                output = ""
-        return -1, f"{output}\nharness: the run took longer than {RUN_TIMEOUT_S} s and was stopped"
+    """One `harness run`, bounded (tools.bounded: interrupted, then killed, with all it started); exit code -1
+    when it was stopped."""
+    done = run_bounded(args, RUN_TIMEOUT_S, interrupt_grace=GRACE_S)
+    if done.code is None:
+        return -1, f"{done.output}\nharness: the run took longer than {RUN_TIMEOUT_S} s and was stopped"
+    return done.code, done.output
 
 
 def summarise(record: dict) -> dict:
