@@ -130,3 +130,47 @@ def competing_confirmations(timeline, create):
     end = own[0].t if own else float("inf")
     return [f for f in timeline.select(route=UPSTREAM_TO_PROXY, type=CONFIRMATIONS, after=create)
             if f.item_id != create.item_id and f.conn == create.conn and f.t < end]
+
+
+# ------------------------------------------------------------------ audio sent upstream
+
+
+def appends(timeline, after=None):
+    return timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append", after=after)
+
+
+# How long a proxy that has started passing the client's audio on may pause before the rest counts as never
+# coming: from its last append (or binary frame) upstream, or from the client's last frame if it has sent none.
+QUIET_S = 2
+
+
+def raw_binary_upstream(timeline):
+    """The binary frames the proxy sent upstream that are not a JSON message: audio sent as bytes, which no check
+    but WIRE-2 can read. (A binary frame holding an append is that append to every check, and WIRE-2's binary
+    frame besides.)"""
+    return [f for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="binary") if f.message is None]
+
+
+def audio_upstream(timeline):
+    """What the proxy sent upstream of the client's audio: its appends (in a text frame or a binary one) and any
+    raw binary frame."""
+    return appends(timeline) + raw_binary_upstream(timeline)
+
+
+def wait_until_through(recording, through, quiet_s: float | None = None, timeout: float | None = None):
+    """Wait until the client's audio went through: `through(timeline)` holds (all of it appended upstream), or
+    the proxy made no progress (no new append or binary frame upstream) for quiet_s (QUIET_S units) after its
+    last one, so what it holds back is judged as held back, not as not yet sent; the timeline. Bounded by
+    `timeout` (10 units) in all."""
+    quiet_s = units(QUIET_S) if quiet_s is None else quiet_s
+    deadline = time.monotonic() + (units(10) if timeout is None else timeout)
+    while True:
+        timeline = recording.timeline()
+        seen = len(audio_upstream(timeline))
+        remaining = deadline - time.monotonic()
+        if through(timeline) or remaining <= 0:
+            return timeline
+        progressed = recording.wait_for(lambda tl: through(tl) or len(audio_upstream(tl)) > seen,
+                                        min(quiet_s, remaining))
+        if not progressed:
+            return recording.timeline()

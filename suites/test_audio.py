@@ -2,7 +2,6 @@
 to binary frames (WIRE-1), and the upstream's voice-activity events to the client (MAP-9)."""
 
 import base64
-import time
 
 import pytest
 
@@ -11,8 +10,10 @@ from voice_harness.judging.checks import assert_before, fail, provoked
 from voice_harness.timeouts import units
 from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
 from voice_harness.drivers.wire_client import settings
-from voice_harness.suites.flows import browser_turn, fail_for_want_of
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.suites.flows import (appends, browser_turn, fail_for_want_of, raw_binary_upstream,
+                                        wait_until_through)
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
+                                           appended_audio)
 
 CHUNK_MS = 20
 
@@ -21,55 +22,10 @@ def chunk(index: int, ms: int = CHUNK_MS) -> bytes:
     return bytes((index * 13 + i) % 251 for i in range(ms * AUDIO_BYTES_PER_MS))
 
 
-def appends(timeline, after=None):
-    return timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append", after=after)
-
-
-def appended_bytes(frames) -> bytes:
-    return b"".join(base64.b64decode(f.message.get("audio", "")) for f in frames)
-
-
-# How long a proxy that has started passing the client's audio on may pause before the rest counts as never
-# coming: from its last append (or binary frame) upstream, or from the client's last frame if it has sent none.
-QUIET_S = 2
-
-
-def raw_binary_upstream(timeline):
-    """The binary frames the proxy sent upstream that are not a JSON message: audio sent as bytes, which no check
-    but WIRE-2 can read. (A binary frame holding an append is that append to every check, and WIRE-2's binary
-    frame besides.)"""
-    return [f for f in timeline.select(route=PROXY_TO_UPSTREAM, kind="binary") if f.message is None]
-
-
-def audio_upstream(timeline):
-    """What the proxy sent upstream of the client's audio: its appends (in a text frame or a binary one) and any
-    raw binary frame."""
-    return appends(timeline) + raw_binary_upstream(timeline)
-
-
 def sent_audio(recording, frames: int) -> list[bytes]:
     """The client's binary frames as the client tap recorded them (leg A), once all `frames` went through it."""
     recording.wait_for(lambda tl: len(tl.select(route=CLIENT_TO_PROXY, kind="binary")) >= frames, units(10))
     return [f.data for f in recording.timeline().select(route=CLIENT_TO_PROXY, kind="binary")]
-
-
-def wait_until_through(recording, through, quiet_s: float | None = None, timeout: float | None = None):
-    """Wait until the client's audio went through: `through(timeline)` holds (all of it appended upstream), or
-    the proxy made no progress (no new append or binary frame upstream) for quiet_s (QUIET_S units) after its
-    last one, so what it holds back is judged as held back, not as not yet sent; the timeline. Bounded by
-    `timeout` (10 units) in all."""
-    quiet_s = units(QUIET_S) if quiet_s is None else quiet_s
-    deadline = time.monotonic() + (units(10) if timeout is None else timeout)
-    while True:
-        timeline = recording.timeline()
-        seen = len(audio_upstream(timeline))
-        remaining = deadline - time.monotonic()
-        if through(timeline) or remaining <= 0:
-            return timeline
-        progressed = recording.wait_for(lambda tl: through(tl) or len(audio_upstream(tl)) > seen,
-                                        min(quiet_s, remaining))
-        if not progressed:
-            return recording.timeline()
 
 
 @pytest.mark.req("WIRE-1")
@@ -109,7 +65,7 @@ def judge_wire_2(timeline, sent: list[bytes], rate: int) -> None:
     binary = timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary:
         fail("WIRE-2", "the proxy sent a binary frame upstream", timeline, binary[0])
-    got = appended_bytes(appends(timeline))
+    got = appended_audio(appends(timeline))
     want = b"".join(sent)
     if not got:
         fail("WIRE-2", "none of the client's audio went upstream as input_audio_buffer.append", timeline)
@@ -136,7 +92,7 @@ def send_audio_and_wait(client, recording, frames: list[bytes], upstream_bytes: 
         client.send_raw(data)
     sent = sent_audio(recording, len(frames))
     timeline = wait_until_through(recording, lambda tl: raw_binary_upstream(tl) or (
-        len(appends(tl)) >= len(frames) and len(appended_bytes(appends(tl))) >= upstream_bytes))
+        len(appends(tl)) >= len(frames) and len(appended_audio(appends(tl))) >= upstream_bytes))
     return sent, timeline
 
 
@@ -184,7 +140,7 @@ def test_audio_before_session_updated_is_queued_and_flushed_in_order(make_wire_c
     provoked("ORD-2", early, "client audio that arrived before upstream session.updated", timeline, updated)
     for append in appends(timeline):
         assert_before(timeline, updated, append, "ORD-2", "upstream session.updated")
-    got = appended_bytes(appends(timeline))
+    got = appended_audio(appends(timeline))
     want = b"".join(sent)
     if got == want:
         return
@@ -211,7 +167,7 @@ def buffer_story(frames):
     for frame in frames:
         own = frame.arrow == "<-" and frame.type == "input_audio_buffer.committed" and _item_of(frame) in stopped
         if frame.arrow == "->" and frame.type == "input_audio_buffer.append":
-            buffered += len(appended_bytes([frame]))
+            buffered += len(appended_audio([frame]))
         yield frame, buffered, own
         if own or (frame.arrow == "->" and frame.type == "input_audio_buffer.commit"):
             buffered = 0
@@ -283,7 +239,7 @@ def test_audio_after_the_service_committed_is_not_committed_before_100_ms(make_w
                                   "WIRE-2's to judge)", recording.timeline())
     client.send_raw(chunk(5))
     everything = len(b"".join(frames)) + len(chunk(5))
-    timeline = wait_until_through(recording, lambda tl: len(appended_bytes(appends(tl))) >= everything)
+    timeline = wait_until_through(recording, lambda tl: len(appended_audio(appends(tl))) >= everything)
     own = service_commits(timeline)
     provoked("ORD-5", own and appends(timeline, after=own[0]), "audio appended after the service's own commit",
              timeline, *own[:1])

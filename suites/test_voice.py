@@ -18,7 +18,7 @@ from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PR
 from voice_harness.mock_upstream import vad
 from voice_harness.timeouts import units
 
-from .flows import connect, not_replies
+from .flows import connect, not_replies, wait_until_through
 
 CANARY = catalogue.get("CANARY-2")
 TOLERANCE = 0.05          # durations within 5%
@@ -91,8 +91,7 @@ def settled(timeline) -> bool:
 def stop_and_settle(app, recording) -> tuple[bytes, bytes]:
     """Stop the microphone, then wait (a few seconds at most) until what the app sent has gone upstream."""
     app.stop_speaking()
-    recording.wait_for(settled, units(3))
-    timeline = recording.timeline()
+    timeline = wait_until_through(recording, settled, timeout=units(3))
     return sent_audio(timeline), appended_audio(timeline.frames)
 
 
