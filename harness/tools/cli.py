@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                            "'all' for every defect)")
     stab.add_argument("--busy", action="store_true", help="keep every core busy with a loop while it runs")
     stab.add_argument("--without-reference", action="store_true", help="only the named defects")
+    stab.add_argument("--profile", help="the profile of each run (default: the reference profile)")
+    stab.add_argument("--app-url", help="the app each run drives (default: the profile's)")
     stab.add_argument("--workers", type=_workers_value, default="auto", help="pytest-xdist workers (default auto)")
     stab.add_argument("--reports-dir", default=str(paths.default_reports()))
     sens = commands.add_parser("sensitivity", help="run the suites against every known defect; write the matrix")
@@ -148,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat < 2:
             print("harness: stability --repeat takes 2 or more runs", file=sys.stderr)
             return 2
+        target = [*(["--profile", args.profile] if args.profile else []),
+                  *(["--app-url", args.app_url] if args.app_url else [])]
         return stability(args.defects, args.repeat, args.busy, Path(args.reports_dir), args.workers, extra,
-                         not args.without_reference)
+                         not args.without_reference, target)
     if args.command == "app-check":
         from voice_harness.tools.app_check import main as app_check
         return app_check(args)

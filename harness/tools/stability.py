@@ -62,9 +62,11 @@ def busy_cores(on: bool, bound_s: float):
             loop.wait()
 
 
-def run_args(defect: Defect | None, repeat: int, reports: Path, workers: str, extra: list[str] = ()) -> list[str]:
+def run_args(defect: Defect | None, repeat: int, reports: Path, workers: str, extra: list[str] = (),
+             target: list[str] = ()) -> list[str]:
+    """The `harness run` of one target: `target` holds run options (--profile, --app-url), `extra` pytest's."""
     args = [sys.executable, "-m", "voice_harness", "run", "--repeat", str(repeat), "--reports-dir", str(reports),
-            "--workers", workers]
+            "--workers", workers, *target]
     if defect is not None:
         args += ["--defect", defect.name]
     args += ["--", "-q"]
@@ -93,11 +95,11 @@ def summarise(record: dict) -> dict:
 
 
 def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, workers: str, extra: list[str],
-            log, reference: bool = True) -> dict:
+            log, reference: bool = True, target: list[str] = ()) -> dict:
     chosen = targets(names, reference)
     out = reports_dir / "stability"
     record: dict = {"repeat": repeat, "busy": busy, "cpus": available_cpus(), "workers": workers,
-                    "pytest_args": extra,
+                    "pytest_args": extra, "run_options": list(target),
                     "date": time.strftime("%Y-%m-%d"), "targets": {}}
     started = time.monotonic()
     with busy_cores(busy, RUN_TIMEOUT_S * len(chosen)) as loops:
@@ -107,7 +109,7 @@ def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, worker
             name = defect.name if defect is not None else "reference"
             reports = out / f"{'busy' if busy else 'idle'}-{name}"
             began = time.monotonic()
-            code, output = harness_run(run_args(defect, repeat, reports, workers, extra))
+            code, output = harness_run(run_args(defect, repeat, reports, workers, extra, target))
             reports.mkdir(parents=True, exist_ok=True)
             (reports / "output.txt").write_text(output)
             path = reports / "conformance.json"
@@ -131,10 +133,10 @@ def line(name: str, entry: dict) -> str:
 
 
 def main(names: list[str], repeat: int, busy: bool, reports_dir: Path, workers: str = "auto",
-         extra: list[str] = (), reference: bool = True) -> int:
+         extra: list[str] = (), reference: bool = True, target: list[str] = ()) -> int:
     log = lambda text: print(text, flush=True)  # noqa: E731
     try:
-        record = measure(names, repeat, busy, reports_dir, workers, list(extra), log, reference)
+        record = measure(names, repeat, busy, reports_dir, workers, list(extra), log, reference, list(target))
     except ValueError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

@@ -82,3 +82,12 @@ def _state(pid):
             return next((line for line in fh if line.startswith("State:")), "").lower()
     except FileNotFoundError:
         return "zombie"
+
+
+def test_a_run_takes_the_target_options_before_the_pytest_arguments(tmp_path):
+    from voice_harness.tools.stability import run_args
+
+    args = run_args(None, 5, tmp_path, "2", ["-k", "canary"], ["--profile", "mine.toml", "--app-url", "http://x/"])
+    cut = args.index("--")
+    assert args[cut - 4:cut] == ["--profile", "mine.toml", "--app-url", "http://x/"]
+    assert args[cut + 1:] == ["-q", "-k", "canary"]
