@@ -30,6 +30,7 @@ STOP_GRACE_S = 5.0
 PORT_PROBE_UNITS = 0.5   # a TCP connect to the proxy's port; a timeout says "busy", never "dead"
 EXIT_WAIT_UNITS = 1      # a launcher (npx, tsx) follows its dead server out within this: then its status is known
 LOG_DRAIN_UNITS = 1      # the dead server's last words, already in the pipe, reach the log within this
+REAP_UNITS = 0.5        # a launcher /proc shows dead is reported by waitpid within this
 
 
 def _group_members(pgid: int) -> frozenset[int] | None:
@@ -209,8 +210,15 @@ class ProxyProcess:
         if proc is None:
             return ServerSighting(self.port, 0, "", None, None, False, None)
         code = proc.poll()
-        exited_at = None if code is None else (self._exited_at or time.monotonic()) - self._started_at
         members = _group_members(proc.pid)
+        if code is None and members is not None and proc.pid not in members:
+            # /proc already shows the launcher dead (a zombie) while waitpid may not report it for a moment: reap
+            # it, so a death is never said without the exit status that is about to be known.
+            try:
+                code = proc.wait(timeout=units(REAP_UNITS))
+            except subprocess.TimeoutExpired:
+                pass
+        exited_at = None if code is None else (self._exited_at or time.monotonic()) - self._started_at
         # A running launcher is a live group member.
         alive = code is None or (bool(members) if members is not None else _group_alive(proc.pid))
         lost = members is not None and bool(self._members - members)
