@@ -45,14 +45,14 @@ def targets(names: list[str], reference: bool = True) -> list[Defect | None]:
 @contextmanager
 def busy_cores(on: bool, bound_s: float):
     """Every core kept busy by a loop of its own while the block runs (each in its own process group, ended
-    at the end; each loop also ends by itself after bound_s)."""
+    at the end; each loop also ends by itself after bound_s); the loops' pids."""
     loops = []
     if on:
         for _ in range(available_cpus()):
             loops.append(subprocess.Popen([sys.executable, "-c", _BUSY.format(bound=bound_s)],
                                           stdin=subprocess.DEVNULL, start_new_session=True))
     try:
-        yield len(loops)
+        yield [loop.pid for loop in loops]
     finally:
         for loop in loops:
             try:
@@ -104,7 +104,7 @@ def measure(names: list[str], repeat: int, busy: bool, reports_dir: Path, worker
     started = time.monotonic()
     with busy_cores(busy, RUN_TIMEOUT_S * len(chosen)) as loops:
         log(f"harness stability: {len(chosen)} target(s), {repeat} runs each, "
-            f"{f'{loops} busy loop(s)' if busy else 'machine otherwise idle'}")
+            f"{f'{len(loops)} busy loop(s)' if busy else 'machine otherwise idle'}")
         for defect in chosen:
             name = defect.name if defect is not None else "reference"
             reports = out / f"{'busy' if busy else 'idle'}-{name}"
