@@ -407,6 +407,17 @@ class NoTools(Session):
         return actions
 
 
+@defect("paraphrase-prompt")
+class ParaphrasePrompt(Session):
+    def _client_Settings(self, message: dict) -> list[Action]:
+        actions = super()._client_Settings(message)
+        for action in actions:
+            if isinstance(action, ToUpstream) and action.event["type"] == "session.update" and \
+                    isinstance(action.event["session"].get("instructions"), str):
+                action.event["session"]["instructions"] = action.event["session"]["instructions"].upper()
+        return actions
+
+
 @defect("no-vad-events")
 class NoVadEvents(Session):
     def _upstream_input_audio_buffer_speech_started(self, event: dict) -> list[Action]:
