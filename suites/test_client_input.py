@@ -13,7 +13,7 @@ from voice_harness.judging.checks import assert_never, fail
 from voice_harness.timeouts import units
 from voice_harness.drivers.wire_client import settings
 from voice_harness.suites.flows import fail_for_want_of
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM
+from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 KEEPALIVE = {"type": "KeepAlive"}
 # "Codes are protocol codes, not prose" (PROTOCOL.md section 2).
@@ -114,12 +114,18 @@ def forwarded_copies(timeline, sent, marker) -> list:
 
 
 def proxys_error(timeline, sent):
-    """The proxy's Error for the unknown message `sent`: the first Error on its connection after it, or None.
+    """The proxy's Error for the unknown message `sent`: the first Error on its connection after it that is not
+    a relay of an upstream `error` (one carrying the code of an upstream error that came before it), or None.
 
     Judged once no copy of the message went upstream (forwarded_copies, CLI-2's fail by itself): the upstream
-    then never saw the message, so no upstream `error` can be about it and an Error that answers it can only be
-    the proxy's own, whatever else the upstream said meanwhile."""
-    return timeline.first(route=PROXY_TO_CLIENT, type="Error", conn=sent.conn, after=sent)
+    then never saw the message, so no upstream `error` can be about it, and an Error that only passes one on
+    (ERR-1's relay, about something else) is no answer to it."""
+    upstream = timeline.select(route=UPSTREAM_TO_PROXY, type="error", after=sent)
+    for error in timeline.select(route=PROXY_TO_CLIENT, type="Error", conn=sent.conn, after=sent):
+        relayed = {(u.message.get("error") or {}).get("code") for u in upstream if u.t <= error.t}
+        if error.message.get("code") not in relayed:
+            return error
+    return None
 
 
 @pytest.mark.req("CLI-2")

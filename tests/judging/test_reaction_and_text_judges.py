@@ -54,6 +54,14 @@ def test_with_no_copy_upstream_the_proxys_error_counts_whatever_the_upstream_sai
         assert proxys_error(timeline, UNKNOWN) is next(f for f in timeline.frames if f.type == "Error")
 
 
+def test_an_error_that_relays_an_upstream_errors_code_is_no_answer_to_the_unknown_message():
+    relay_only = Timeline([UNKNOWN, upstream_error(0.11, "server_error"), client_error(0.12, "server_error")], 0.0)
+    assert proxys_error(relay_only, UNKNOWN) is None
+    then_own = Timeline([UNKNOWN, upstream_error(0.11, "server_error"), client_error(0.12, "server_error"),
+                         client_error(0.13)], 0.0)
+    assert proxys_error(then_own, UNKNOWN) is then_own.frames[3]
+
+
 def test_errors_of_another_connection_or_before_the_message_do_not_count():
     timeline = Timeline([client_error(0.05), UNKNOWN, upstream_error(0.12), client_error(0.13, conn=2)], 0.0)
     assert proxys_error(timeline, UNKNOWN) is None
