@@ -32,14 +32,16 @@ class Option:
 OPTIONS = (
     Option("--profile", "target profile: a name in profiles/ or a path to a .toml file", default="reference"),
     Option("--scenario", "mock upstream scenario for tests that do not set their own"),
-    Option("--defect", "switch on a known defect of the reference proxy (through the profile's defect_args)"),
+    Option("--defect", "switch on a known defect of the reference proxy (only for a profile that starts it, "
+                       "through its proxy.defect_args: not for your own proxy)"),
     Option("--variant", "a variant of the reference proxy: minimal (no greeting, context or functions)",
            choices=VARIANTS),
     Option("--harness-strict", "SHOULD failures fail the run too", flag=True, cli="--strict"),
     Option("--require-complete", "a partial run (not every id judged: narrowed, skipped, decided by the scenario) "
                                  "fails too (exit 1): for a release gate", flag=True),
     Option("--reports-dir", "where the run's reports go (default: reports/ in the current directory)"),
-    Option("--proxy-cmd", "start the proxy with this command; needs {port}, may use {upstream_url} and {python}"),
+    Option("--proxy-cmd", "start the proxy with this command; needs {port}, may use {upstream_url} and {python}; "
+                          "leading NAME=value words set its environment, as in a shell"),
     Option("--proxy-url", "test the proxy already running at this ws:// URL"),
     Option("--app-url", "drive the app served at this URL instead of the bundled one (selectors from the profile)"),
     Option("--upstream", "mock; real (the OpenAI Realtime API through the recording tap, a cassette per test under "

@@ -11,12 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def harness_run(reports: Path, *args: str, env: dict | None = None,
-                without: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, dict]:
-    """`python -m harness run` with its reports in `reports`; env added to this process's, `without` taken out."""
+def harness_run(reports: Path, *args: str, env: dict | None = None, without: tuple[str, ...] = (),
+                cwd: Path = ROOT) -> tuple[subprocess.CompletedProcess, dict]:
+    """`voice-harness run` with its reports in `reports`, run in cwd; env added to this process's, `without`
+    taken out."""
     environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in without}
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--reports-dir", str(reports), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    done = subprocess.run([sys.executable, "-m", "voice_harness", "run", "--reports-dir", str(reports), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
                           env=environment)
     path = reports / "conformance.json"
     assert path.is_file(), done.stdout[-3000:] + done.stderr[-2000:]

@@ -29,6 +29,7 @@ from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, HarnessFault
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, LAST_PROXY_TEST,
                                        PROXY, RECORDING, STALLS, TRACE, VERDICT)
+from voice_harness.targets import proxy_process
 from voice_harness.targets.proxy_process import ExternalProxy, ProxyProcess, free_port
 from voice_harness.targets.run_config import RunConfig
 from voice_harness.targets import browser, speech
@@ -131,10 +132,8 @@ def proxy(harness_config: RunConfig, upstream_url: str, worker_id: str) -> Itera
         yield ExternalProxy(spec.url)
         return
     port = free_port()
-    process = ProxyProcess(spec.argv(port, upstream_url, harness_config.defect, harness_config.variant),
-                           spec.environment(port, upstream_url, harness_config.defect, harness_config.variant),
-                           harness_config.reports_dir / "logs" / f"proxy-{worker_id}.log", port,
-                           spec.ready_log, spec.ready_timeout_s)
+    process = proxy_process.from_spec(spec, port, upstream_url, harness_config.defect, harness_config.variant,
+                                      harness_config.reports_dir / "logs" / f"proxy-{worker_id}.log")
     try:
         process.start()
         yield process

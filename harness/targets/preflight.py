@@ -4,11 +4,13 @@ failure of CANARY-1."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -37,7 +39,7 @@ def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = 
     if profile.proxy.url is not None:
         proxy_answers(profile.proxy.url)
     else:
-        proxy_command_exists(profile.proxy.command)
+        proxy_command_exists(profile.proxy.command, profile.proxy.cwd)
     if profile.upstream.port:
         port_free(profile.upstream.port, "the real upstream's tap" if config.real_upstream else "the mock upstream")
     if profile.app.url is not None:
@@ -64,14 +66,26 @@ def proxy_answers(url: str, timeout_s: float | None = None) -> None:
                                  f"the URL's path against the proxy's endpoint") from None
 
 
-def proxy_command_exists(command: tuple[str, ...]) -> None:
-    """The program the profile starts the proxy with can be found."""
+def proxy_command_exists(command: tuple[str, ...], cwd: Path | None = None) -> None:
+    """The program the profile starts the proxy with can be found (a relative path: in the proxy's cwd)."""
     if not command:
         return
     program = command[0].replace("{python}", sys.executable)
+    if "/" in program:
+        path = (cwd or Path.cwd()) / program
+        if not path.is_file():
+            raise EnvironmentProblem(f"pre-flight: the proxy command {program!r} was not found in {path.parent}: fix "
+                                     f"the path in --proxy-cmd / the profile's proxy.command (relative paths start "
+                                     f"from proxy.cwd)")
+        if not os.access(path, os.X_OK):
+            raise EnvironmentProblem(f"pre-flight: the proxy command {program!r} is not executable: chmod +x it, or "
+                                     f"start it through its interpreter (e.g. bash {program})")
+        return
     if shutil.which(program) is None:
-        raise EnvironmentProblem(f"pre-flight: the proxy command {program!r} was not found: install it, or fix "
-                                 f"--proxy-cmd / the profile's proxy.command")
+        raise EnvironmentProblem(f"pre-flight: the proxy command {program!r} was not found on PATH: install it, give "
+                                 f"its path, or start it through its launcher (e.g. npx tsx server.ts); environment "
+                                 f"variables go before it in --proxy-cmd (PORT={{port}} node server.js) or in "
+                                 f"[proxy.env]")
 
 
 def port_free(port: int, what: str) -> None:

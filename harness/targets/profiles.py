@@ -27,7 +27,9 @@ UPSTREAM_MODES = ("mock", "real")
 REPLAY, REPLAY_PREFIX = "replay", "replay:"
 
 _TOP_KEYS = {"description", "proxy", "upstream", "app"}
-_PROXY_KEYS = {"command", "url", "defect_args", "variant_args", "path", "ready_log", "ready_timeout_s", "env"}
+_PROXY_KEYS = {"command", "url", "defect_args", "variant_args", "path", "ready_log", "ready_timeout_s", "env", "cwd"}
+# A shell's leading variable assignment (NAME=value before the program), as --proxy-cmd accepts it.
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _UPSTREAM_KEYS = {"mode", "port", "real_url"}
 _APP_KEYS = {"url", "client_tap", "endpoint_param", "extra_params", "selectors", "input_rate"}
 
@@ -42,6 +44,7 @@ class ProxySpec:
     ready_timeout_s: float = 20.0
     env: dict[str, str] = field(default_factory=dict)
     variant_args: tuple[str, ...] = ()      # appended for --variant NAME (the reference proxy's --minimal)
+    cwd: Path | None = None                 # the proxy's working directory (None: the harness's)
 
     def _values(self, port: int, upstream_url: str, defect: str | None, variant: str | None) -> dict[str, str]:
         return {"python": sys.executable, "port": str(port), "upstream_url": upstream_url, "defect": defect or "",
@@ -136,13 +139,14 @@ def with_overrides(profile: Profile, proxy_cmd: str | None = None, proxy_url: st
     proxy, app, up = profile.proxy, profile.app, profile.upstream
     where = Path("--proxy-cmd")
     if proxy_cmd is not None:
-        try:
-            command = shlex.split(proxy_cmd)
-        except ValueError as exc:
-            raise UsageProblem(f"--proxy-cmd: {exc}") from None
-        # The profile's readiness settings still apply to the user's command (its path and env too); its
-        # defect_args and variant_args belong to its own command, not to the user's, and are dropped.
-        table = {"command": command, "path": proxy.path, "env": proxy.env, "ready_timeout_s": proxy.ready_timeout_s}
+        assignments, command = split_command(proxy_cmd)
+        # The profile's readiness settings still apply to the user's command (its path, env and cwd too); its
+        # defect_args and variant_args belong to its own command, not to the user's, and are dropped. Leading
+        # NAME=value words are the command's environment, as in a shell, over the profile's.
+        table = {"command": command, "path": proxy.path, "env": {**proxy.env, **assignments},
+                 "ready_timeout_s": proxy.ready_timeout_s}
+        if proxy.cwd is not None:
+            table["cwd"] = str(proxy.cwd)
         if proxy.ready_log is not None:
             table["ready_log"] = proxy.ready_log
         proxy = _proxy(table, where)
@@ -163,6 +167,36 @@ def with_overrides(profile: Profile, proxy_cmd: str | None = None, proxy_url: st
         else:
             up = dataclasses.replace(up, mode=upstream, replay=None)
     return dataclasses.replace(profile, proxy=proxy, app=app, upstream=up)
+
+
+def split_command(proxy_cmd: str) -> tuple[dict[str, str], list[str]]:
+    """--proxy-cmd split as a shell would: its leading NAME=value assignments (the command's environment) and
+    the command itself."""
+    try:
+        words = shlex.split(proxy_cmd)
+    except ValueError as exc:
+        raise UsageProblem(f"--proxy-cmd: {exc}") from None
+    assignments: dict[str, str] = {}
+    while words and _ASSIGNMENT.match(words[0]):
+        name, _, value = words.pop(0).partition("=")
+        assignments[name] = value
+    if not words:
+        raise UsageProblem(f"--proxy-cmd {proxy_cmd!r} names no program after its variable assignments: add the "
+                           f"command that starts the proxy")
+    return assignments, words
+
+
+def _cwd(value, path: Path) -> Path | None:
+    """proxy.cwd, relative to the profile's folder (to the current folder for a command-line override)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise UsageProblem(f"{path}: proxy.cwd must be a folder path (relative to the profile's folder)")
+    base = path.parent if path.suffix == ".toml" else Path.cwd()
+    folder = (base / Path(value).expanduser()).resolve()
+    if not folder.is_dir():
+        raise UsageProblem(f"{path}: proxy.cwd {value!r} is not a folder (looked for {folder})")
+    return folder
 
 
 def _proxy(table: dict, path: Path) -> ProxySpec:
@@ -189,8 +223,12 @@ def _proxy(table: dict, path: Path) -> ProxySpec:
                        ("proxy.variant_args", variant_args)):
         for part in parts:
             _check_placeholders(part, path, key)
-    if "{port}" not in " ".join(command):
-        raise UsageProblem(f"{path}: proxy.command must contain {{port}} so the harness can pick a free port")
+    if "{port}" not in " ".join([*command, *env.values()]):
+        raise UsageProblem(f"{path}: proxy.command or proxy.env must use {{port}} (e.g. --port {{port}}, or "
+                           f"PORT = \"{{port}}\" in [proxy.env]) so the harness can pick a free port")
+    if _ASSIGNMENT.match(command[0]):
+        raise UsageProblem(f"{path}: proxy.command starts with the assignment {command[0]!r}: put it in "
+                           f"[proxy.env] instead (in --proxy-cmd, leading NAME=value words are taken as a shell does)")
     ready_log = table.get("ready_log")
     if ready_log is not None:
         try:
@@ -201,7 +239,7 @@ def _proxy(table: dict, path: Path) -> ProxySpec:
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise UsageProblem(f"{path}: proxy.ready_timeout_s must be a positive number")
     return ProxySpec(tuple(command), None, tuple(defect_args), path_value, ready_log, float(timeout), dict(env),
-                     tuple(variant_args))
+                     tuple(variant_args), _cwd(table.get("cwd"), path))
 
 
 def _upstream(table: dict, path: Path) -> UpstreamSpec:

@@ -119,8 +119,8 @@ class ProxyProcess:
 
     def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, port: int,
                  ready_log: str | None, ready_timeout_s: float, host: str = "127.0.0.1", *,
-                 log_head_bytes: int = HEAD_BYTES, log_tail_bytes: int = TAIL_BYTES):
-        self.argv, self.port, self.host = argv, port, host
+                 log_head_bytes: int = HEAD_BYTES, log_tail_bytes: int = TAIL_BYTES, cwd: Path | None = None):
+        self.argv, self.port, self.host, self.cwd = argv, port, host, cwd
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.ready_log = re.compile(ready_log) if ready_log else None
@@ -146,7 +146,8 @@ class ProxyProcess:
         self._members, self._outlived = frozenset(), False
         try:
             self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
+                                          start_new_session=True)
         except OSError as exc:
             self._proc = None
             self._log.close()
@@ -308,3 +309,12 @@ class ProxyProcess:
         tail = self._log.tail(lines)
         return " | ".join(tail) if lines <= 3 else "\n".join(tail)
 
+
+
+def from_spec(spec, port: int, upstream_url: str, defect: str | None, variant: str | None,
+              log_path: Path) -> ProxyProcess:
+    """The proxy a profile's ProxySpec starts: its command and environment with the placeholders filled, in its
+    working directory, ready by its ready line or its port."""
+    return ProxyProcess(spec.argv(port, upstream_url, defect, variant),
+                        spec.environment(port, upstream_url, defect, variant), log_path, port,
+                        spec.ready_log, spec.ready_timeout_s, cwd=spec.cwd)

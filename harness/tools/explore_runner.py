@@ -36,6 +36,7 @@ from voice_harness.tools.explore_model import Session, Step
 from voice_harness.judging.invariants import CONFIRMATIONS, Violation
 from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.targets.profiles import Profile
+from voice_harness.targets import proxy_process
 from voice_harness.targets.proxy_process import ProxyProcess, free_port
 from voice_harness.judging.timeline import Timeline
 from voice_harness.timeouts import units
@@ -133,9 +134,7 @@ class Lane:
         await self.mock.start()
         port = free_port()
         spec = self.profile.proxy
-        self.proxy = ProxyProcess(spec.argv(port, self.mock.url, self.defect, self.variant),
-                                  spec.environment(port, self.mock.url, self.defect, self.variant), self.log_path,
-                                  port, spec.ready_log, spec.ready_timeout_s)
+        self.proxy = proxy_process.from_spec(spec, port, self.mock.url, self.defect, self.variant, self.log_path)
         self.relay = Relay(self.recorder, "A", self.proxy.base_url)
         await self.relay.start()
         self.lock = asyncio.Lock()

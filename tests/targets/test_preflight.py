@@ -69,3 +69,19 @@ class http_server:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_a_relative_proxy_program_is_looked_for_in_the_proxys_cwd(tmp_path):
+    program = tmp_path / "run"
+    program.write_text("#!/bin/sh\n")
+    with pytest.raises(EnvironmentProblem, match="is not executable: chmod"):
+        preflight.proxy_command_exists(("./run",), tmp_path)
+    program.chmod(0o755)
+    preflight.proxy_command_exists(("./run",), tmp_path)
+    with pytest.raises(EnvironmentProblem, match=r"'./missing' was not found in .*relative paths start from proxy.cwd"):
+        preflight.proxy_command_exists(("./missing",), tmp_path)
+
+
+def test_a_program_not_on_path_names_the_launcher_and_the_environment_forms():
+    with pytest.raises(EnvironmentProblem, match=r"npx tsx server.ts.*PORT=\{port\} node server.js"):
+        preflight.proxy_command_exists(("tsx-not-installed-here", "run.ts"))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from voice_harness.errors import UsageProblem
 from voice_harness.targets import profiles
 
 
@@ -46,3 +47,56 @@ def test_a_proxy_command_override_of_a_profile_without_ready_log_keeps_the_tcp_p
     changed = profiles.with_overrides(profiles.load("reference"), proxy_cmd="node server.js --port {port}")
     base = profiles.load("reference").proxy
     assert (changed.proxy.ready_log, changed.proxy.ready_timeout_s) == (None, base.ready_timeout_s)
+
+
+def _profile(tmp_path, text: str):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    return profiles.load(str(path))
+
+
+def test_port_may_be_given_in_the_environment_only(tmp_path):
+    spec = _profile(tmp_path, '[proxy]\ncommand = ["node", "run.js"]\n[proxy.env]\nPORT = "{port}"\n'
+                              'UPSTREAM = "{upstream_url}"\n').proxy
+    assert spec.environment(1234, "ws://u", None) == {"PORT": "1234", "UPSTREAM": "ws://u"}
+
+
+def test_a_profile_that_uses_port_nowhere_is_refused_with_both_places_named(tmp_path):
+    with pytest.raises(UsageProblem, match=r"proxy.command or proxy.env must use \{port\}"):
+        _profile(tmp_path, '[proxy]\ncommand = ["node", "run.js"]\n[proxy.env]\nUPSTREAM = "{upstream_url}"\n')
+
+
+def test_cwd_is_relative_to_the_profiles_folder(tmp_path):
+    (tmp_path / "packages" / "proxy").mkdir(parents=True)
+    spec = _profile(tmp_path, '[proxy]\ncommand = ["./run", "{port}"]\ncwd = "packages/proxy"\n').proxy
+    assert spec.cwd == (tmp_path / "packages" / "proxy").resolve()
+
+
+def test_a_cwd_that_is_no_folder_is_refused(tmp_path):
+    with pytest.raises(UsageProblem, match="proxy.cwd 'nowhere' is not a folder"):
+        _profile(tmp_path, '[proxy]\ncommand = ["./run", "{port}"]\ncwd = "nowhere"\n')
+
+
+def test_an_assignment_as_the_profiles_program_points_to_proxy_env(tmp_path):
+    with pytest.raises(UsageProblem, match=r"put it in \[proxy.env\]"):
+        _profile(tmp_path, '[proxy]\ncommand = ["PORT={port}", "node", "run.js"]\n')
+
+
+def test_leading_assignments_of_a_proxy_command_are_its_environment():
+    changed = profiles.with_overrides(profiles.load("reference"),
+                                      proxy_cmd="OPENAI_PROXY_PORT={port} URL='{upstream_url}' npx tsx run.ts")
+    assert changed.proxy.command == ("npx", "tsx", "run.ts")
+    assert changed.proxy.environment(1234, "ws://u", None) == {"PYTHONUNBUFFERED": "1", "OPENAI_PROXY_PORT": "1234",
+                                                                "URL": "ws://u"}
+
+
+def test_a_proxy_command_of_assignments_only_is_refused():
+    with pytest.raises(UsageProblem, match="names no program"):
+        profiles.with_overrides(profiles.load("reference"), proxy_cmd="PORT={port}")
+
+
+def test_a_proxy_command_override_keeps_the_profiles_cwd(tmp_path):
+    (tmp_path / "proxy").mkdir()
+    loaded = _profile(tmp_path, '[proxy]\ncommand = ["./run", "{port}"]\ncwd = "proxy"\n')
+    changed = profiles.with_overrides(loaded, proxy_cmd="PORT={port} ./other")
+    assert changed.proxy.cwd == (tmp_path / "proxy").resolve()
