@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from voice_harness.targets import defect_registry, profiles
 from voice_harness import options
 from voice_harness.errors import UsageProblem
 from voice_harness.wire import cassette
+from voice_harness.wire.redaction import KEY_ENV
 
 # Variants of the reference proxy (python -m reference_proxy --variant NAME): minimal ignores greeting, context
 # and functions, so the sensitivity matrix can show that no core defect hides behind an optional feature.
@@ -53,9 +56,8 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
           ) -> RunConfig:
     """Resolve the user's choices; a bad one raises UsageProblem with one line saying what to do."""
     loaded = profiles.with_overrides(profiles.load(profile), proxy_cmd, proxy_url, app_url, upstream)
-    if loaded.upstream.mode == "real" and not os.environ.get("OPENAI_API_KEY"):
-        raise UsageProblem("the real upstream needs OPENAI_API_KEY in the environment "
-                           "(export it, or run against the mock: --upstream mock)")
+    if loaded.upstream.mode == "real":
+        loaded = _real_key(loaded)
     try:
         base = scenarios.load(scenario) if scenario else scenarios.load("default")
     except scenarios.ScenarioError as exc:
@@ -68,6 +70,26 @@ def build(profile: str, scenario: str | None, defect: str | None, strict: bool, 
     _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
     speed, cassettes = _replay(loaded, replay_speed)
     return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant, speed, cassettes)
+
+
+# Values people put where a key goes when they have none (a whole-value match: a real key is long and random).
+_PLACEHOLDER_KEY = re.compile(r"(sk-)?(dummy|test|fake|mock|placeholder|changeme|example|none|null|secret|"
+                              r"your[-_ ]?(api[-_ ]?)?key.*|x+|\.+|<.*>|\$\{.*\}|\{.*\})", re.IGNORECASE)
+MIN_KEY_CHARS = 20
+
+
+def _real_key(profile: profiles.Profile) -> profiles.Profile:
+    """Real mode: the key comes from the environment (a CI secret), always over a profile's proxy.env, and must be
+    a key, not a placeholder; the profile without an OPENAI_API_KEY of its own."""
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        raise UsageProblem(f"the real upstream needs {KEY_ENV} in the environment "
+                           f"(export it, or run against the mock: --upstream mock)")
+    if len(key) < MIN_KEY_CHARS or _PLACEHOLDER_KEY.fullmatch(key.strip()):
+        raise UsageProblem(f"{KEY_ENV} in the environment is a placeholder, not a key ({len(key)} characters): "
+                           f"set the real key (a CI secret) for real mode, or run against the mock: --upstream mock")
+    env = {name: value for name, value in profile.proxy.env.items() if name != KEY_ENV}
+    return dataclasses.replace(profile, proxy=dataclasses.replace(profile.proxy, env=env))
 
 
 def _replay(profile: profiles.Profile, speed: str | None) -> tuple[float, dict]:
