@@ -22,7 +22,7 @@ def test_auto_is_one_worker_per_cpu_up_to_the_cap():
 def test_auto_is_serial_where_workers_would_share_a_proxy_or_the_paid_service(monkeypatch):
     assert run_config.workers("auto", config("url"), [], cpus=8) == 1
     assert run_config.workers("auto", config(proxy_url="ws://127.0.0.1:9/openai"), [], cpus=8) == 1
-    monkeypatch.setenv("OPENAI_API_KEY", "placeholder")  # only its presence matters here
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "k" * 40)  # only its presence matters here (a key-shaped value)
     assert run_config.workers("auto", config("real"), [], cpus=8) == 1
 
 
