@@ -15,30 +15,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from voice_harness.judging import catalogue
+from voice_harness.judging import agent_signals, catalogue, errors, turn_detection
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline,
                                             UPSTREAM_TO_PROXY, is_event)
+from voice_harness.judging.sessions import (Response, Violation, at as _at, connections, injected_texts,  # noqa: F401
+                                            item_text, responses)
 from voice_harness.mock_upstream.validation import client_event_problems
 
 CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
 ALREADY_ACTIVE = "conversation_already_has_active_response"
 
 
-@dataclass(frozen=True)
-class Violation:
-    req: str
-    reason: str
-    anchors: tuple[Frame, ...] = ()
-
-
 def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violation]:
     """Every violation of the invariant ids (default: the catalogue's) in this timeline, first one per id. One
     frame is one defect: a response.create that broke a more specific rule (ORD-1: released by another item's
-    confirmation; ORD-3: sent before a function output's completion) and also ran into an active response is
-    not counted again under ORD-4."""
+    confirmation; ORD-3: sent before a function output's completion; AUD-1: asked for a spoken turn that server
+    VAD answers) and also ran into an active response is not counted again under ORD-4."""
     wanted = set(catalogue.invariants() if ids is None else ids)
     found = []
     for rid in (r for r in CHECKS if r in wanted):
@@ -48,36 +42,7 @@ def check(timeline: Timeline, ids: Iterable[str] | None = None) -> list[Violatio
     return found
 
 
-def connections(timeline: Timeline, leg: str) -> dict[int, list[Frame]]:
-    """The frames of each connection of one leg, in order."""
-    conns: dict[int, list[Frame]] = {}
-    for frame in timeline.frames:
-        if frame.leg == leg:
-            conns.setdefault(frame.conn, []).append(frame)
-    return conns
-
-
-def _at(timeline: Timeline, frame: Frame) -> str:
-    return f"{frame.label()} at {timeline.offset(frame):.3f} s"
-
-
 # ------------------------------------------------------------------------------------------------- ORD-1
-
-def injected_texts(timeline: Timeline) -> set[str] | None:
-    """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
-    if not any(f.leg == "A" for f in timeline.frames):
-        return None
-    return {f.message.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")}
-
-
-def item_text(frame: Frame) -> str | None:
-    event = frame.message
-    item = event.get("item") if event is not None else None
-    parts = item.get("content") if isinstance(item, dict) else None
-    if not isinstance(parts, list):
-        return None
-    return "".join(p.get("text") or "" for p in parts if isinstance(p, dict))
-
 
 def ord_1(timeline: Timeline) -> Violation | None:
     """No response.create while a user item made from InjectUserMessage is unconfirmed on its connection."""
@@ -141,36 +106,9 @@ def ord_3_offenders(timeline: Timeline) -> set[int]:
 
 
 def counted_elsewhere(timeline: Timeline) -> set[int]:
-    """The response.create frames already counted under ORD-1 or ORD-3."""
-    return ord_1_offenders(timeline) | ord_3_offenders(timeline)
-
-
-@dataclass
-class Response:
-    """One response of the upstream: its response.created and, once it finished, its response.done."""
-
-    id: str | None
-    created: Frame
-    done: Frame | None = None
-
-    def active_at(self, t: float) -> bool:
-        return self.created.t < t and (self.done is None or self.done.t > t)
-
-
-def responses(frames: Iterable[Frame]) -> list[Response]:
-    """The responses the upstream announced in these frames, in order, each with its response.done (matched by
-    response id) when it came."""
-    found: dict[str | None, Response] = {}
-    order = []
-    for frame in frames:
-        if frame.leg != "B" or frame.arrow != "<-":
-            continue
-        if frame.type == "response.created":
-            found[frame.response_id] = Response(frame.response_id, frame)
-            order.append(found[frame.response_id])
-        elif frame.type == "response.done" and frame.response_id in found and found[frame.response_id].done is None:
-            found[frame.response_id].done = frame
-    return order
+    """The response.create frames already counted under ORD-1, ORD-3 or AUD-1 (one asking for the answer to a
+    spoken turn that the service's server VAD answers itself)."""
+    return ord_1_offenders(timeline) | ord_3_offenders(timeline) | turn_detection.offenders(timeline)
 
 
 # ------------------------------------------------------------------------------------------------- ORD-4
@@ -291,4 +229,6 @@ def map_10(timeline: Timeline) -> Violation | None:
 CHECKS: dict[str, Callable[[Timeline], Violation | None]] = {
     "ORD-1": ord_1, "ORD-4": ord_4, "READY-3": ready_3, "WIRE-1": wire_1, "WIRE-3": wire_3, "CLI-1": cli_1,
     "MAP-10": map_10,
+    "ERR-4": errors.err_4,              # judging/errors.py
+    "AGENT-1": agent_signals.agent_1,   # judging/agent_signals.py
 }

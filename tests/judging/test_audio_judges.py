@@ -36,6 +36,12 @@ def timeline(*frames):
     return Timeline(list(frames), 0.0)
 
 
+def vad_off(t=0.0):
+    """The proxy owns turn detection (turn_detection null): its commits are ORD-5's to judge, not AUD-1's."""
+    return text(t, "->", {"type": "session.update", "session": {"type": "realtime",
+                                                              "audio": {"input": {"turn_detection": None}}}})
+
+
 def test_a_commit_of_100_ms_or_more_holds():
     assert ord_5_violation(timeline(*(append(0.01 * i, 20) for i in range(5)), commit(0.2),
                                     committed(0.21, "item_a"))) is None
@@ -43,8 +49,10 @@ def test_a_commit_of_100_ms_or_more_holds():
 
 def test_a_late_commit_of_80_ms_is_red():
     late = commit(0.4)    # 200 ms after the last chunk: an end-of-speech timer
-    found = ord_5_violation(timeline(*(append(0.01 * i, 20) for i in range(4)), late))
+    found = ord_5_violation(timeline(vad_off(), *(append(0.01 * i, 20) for i in range(4)), late))
     assert found == (late, 80)
+    # The same commit while server VAD is on (the service's default) is AUD-1's, not counted again here.
+    assert ord_5_violation(timeline(*(append(0.01 * i, 20) for i in range(4)), late)) is None
 
 
 def test_the_answer_to_the_proxys_commit_does_not_restart_the_count():
@@ -59,7 +67,7 @@ def test_audio_counted_from_the_services_own_commit():
     # Server VAD commits the first 100 ms; the proxy then commits its whole 120 ms: only 20 ms since the last one.
     vad = committed(0.05, "item_vad")
     short = commit(0.3)
-    frames = [*(append(0.01 * i, 20) for i in range(5)), speech_stopped(0.049, "item_vad"), vad,
+    frames = [vad_off(), *(append(0.01 * i, 20) for i in range(5)), speech_stopped(0.049, "item_vad"), vad,
               append(0.06, 20), short]
     assert service_commits(timeline(*frames)) == [vad]
     assert ord_5_violation(timeline(*frames)) == (short, 20)
