@@ -2,7 +2,8 @@
 virtual environment, run where the proxy lives. From an empty folder and from a repository whose pytest
 configuration is hostile (an addopts with an unknown option, a conftest that raises; the virtual environment
 inside it, as teams keep theirs), `voice-harness run -- -k canary` passes with its reports in ./reports of
-the folder it ran in, and nothing is written into the install. A test file using the plugin's fixtures runs
+the folder it ran in, and nothing is written into the install; `voice-harness init` in an empty git repository
+writes its three files and passes the canary from there. A test file using the plugin's fixtures runs
 through plain pytest, with no conftest.py at hand."""
 
 from __future__ import annotations
@@ -126,6 +127,24 @@ def test_voice_harness_run_passes_the_canary_where_the_proxy_lives(where, hostil
     assert '"CANARY-1"' in (cwd / "reports/conformance.json").read_text()
     assert (snapshot(site / "voice_harness"), sorted(p.name for p in site.iterdir())) == before
     assert not (cwd / ".pytest_cache").exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git to make the proxy's repository")
+def test_init_in_an_empty_git_repository_writes_the_three_files_and_the_canary_passes_from_there(hostile_repo,
+                                                                                                 tmp_path):
+    repo = tmp_path / "proxy"
+    repo.mkdir()
+    checked(["git", "init", "-q"], repo)
+    init = [str(hostile_repo / ".venv/bin/voice-harness"), "init", "--proxy-cmd",
+            "PYTHONUNBUFFERED=1 {python} -m voice_harness.reference_proxy --port {port} --upstream-url {upstream_url}"]
+    done = run(init, repo, env=clean_env())
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "the canary passed. next: voice-harness run --profile voice-harness.toml" in done.stdout
+    assert '"CANARY-1"' in (repo / "reports/conformance.json").read_text()
+    assert (repo / "voice-harness.toml").is_file() and (repo / ".github/workflows/voice-harness.yml").is_file()
+    assert (repo / ".gitignore").read_text() == "reports/\n"
+    again = run(init, repo, env=clean_env())   # never overwrites without --force
+    assert again.returncode == 2 and "voice-harness.toml exists" in again.stderr, again.stderr
 
 
 def test_version_and_the_pytest11_entry_point(hostile_repo, tmp_path):

@@ -1,4 +1,4 @@
-"""python -m harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile,
+"""python -m harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile, init,
 setup-browser, setup-speech): a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                                             "the system's, Debian's package as root")
     commands.add_parser("setup-speech", help="find espeak-ng and sox (Debian's packages as root) and make the "
                                              "utterances the voice tests speak")
+    init = commands.add_parser("init", help="in your proxy's repository: write a profile, a CI workflow and a "
+                                            ".gitignore line, then run the canary once")
+    from voice_harness.tools.init import add_arguments as init_arguments
+    init_arguments(init)
     profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
     profile.add_argument("action", choices=("list", "show"))
     profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
@@ -157,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "app-check":
         from voice_harness.tools.app_check import main as app_check
         return app_check(args)
+    if args.command == "init":
+        from voice_harness.tools.init import main as init
+        return init(args, program())
     if args.command == "profile":
         return _profile(args)
     if args.command == "bench":
