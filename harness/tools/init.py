@@ -26,7 +26,7 @@ GITIGNORE = ".gitignore"
 REPORTS_LINE = "reports/"
 # No tag of the harness's repository is known to the package: the placeholder makes the workflow's `uses:` line
 # one to edit (init says so), never a guess at someone's account.
-DEFAULT_ACTION = "<owner>/voice-proxy-harness@<tag>"
+DEFAULT_ACTION = "your-org/voice-proxy-harness@v1"   # a placeholder: your fork or mirror of the harness, your tag
 # The action's inputs the workflow may set beyond the basic ones; tests/tools/test_init.py checks every one is in
 # action.yml. Without setup-command the workflow says in a comment where the proxy's dependencies get installed;
 # without drift-fails the nightly runs no drift check (a finding would fail the job for the mock's sake).
@@ -174,8 +174,8 @@ def workflow_text(p: Plan) -> str:
     ]
     if placeholder:
         lines += [
-            "# `uses:` names the action: write the account that hosts the harness's repository in place of <owner>",
-            "# and one of its tags (or a commit SHA) in place of <tag>; or the folder of a copy of its action.yml in",
+            "# `uses:` names the action: your-org/voice-proxy-harness@v1 is a placeholder; write your fork or mirror of",
+            "# the harness's repository and one of its tags (or a commit SHA); or the folder of a copy of its action.yml in",
             "# this repository (./.github/actions/voice-harness), with harness-version: the harness to install (the",
             "# URL of a release wheel).",
         ]
@@ -254,7 +254,7 @@ def next_lines(program: str, profile: str, code: int | None, placeholder_action:
         lines = ["the canary could not judge your proxy (exit 2): the harness's line above says why.",
                  f"next, after a fix: {canary}"]
     lines.append(f"then commit {profile}, {WORKFLOW.as_posix()} and {GITIGNORE}"
-                 + (" (first write the action's owner in the workflow's `uses:` lines)" if placeholder_action else ""))
+                 + (" (first write your fork of the action and its tag in the workflow's `uses:` lines)" if placeholder_action else ""))
     return lines
 
 

@@ -139,8 +139,8 @@ def test_the_setup_command_is_an_input_where_the_action_has_it_else_a_comment():
 
 
 def test_a_placeholder_action_is_explained_in_the_workflow_and_a_real_one_is_not():
-    assert "in place of <owner>" in init.workflow_text(init.plan(ENV_CMD, []))
-    assert "<owner>" not in init.workflow_text(init.plan(ENV_CMD, [], action="./.github/actions/voice-harness"))
+    assert "your-org/voice-proxy-harness@v1 is a placeholder" in init.workflow_text(init.plan(ENV_CMD, []))
+    assert "is a placeholder" not in init.workflow_text(init.plan(ENV_CMD, [], action="./.github/actions/voice-harness"))
 
 
 @pytest.mark.parametrize("existing, expected", [
@@ -159,7 +159,7 @@ def test_gitignore_gets_one_reports_line(existing, expected):
 def test_the_next_command_follows_the_canarys_exit_code():
     assert "--req CANARY-1" in init.next_lines("voice-harness", "p.toml", None, False)[0]
     passed = init.next_lines("voice-harness", "p.toml", 0, True)
-    assert "voice-harness run --profile p.toml " in passed[0] and "owner" in passed[-1]
+    assert "voice-harness run --profile p.toml " in passed[0] and "fork of the action" in passed[-1]
     assert "failed against your proxy" in init.next_lines("voice-harness", "p.toml", 1, False)[0]
     assert "could not judge" in init.next_lines("voice-harness", "p.toml", 2, False)[0]
 
