@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_harness.reference_proxy.audio import AudioInput
+from voice_harness.reference_proxy.client_turns import ClientTurnDetection
 from voice_harness.reference_proxy.minimal import MinimalSession
 from voice_harness.reference_proxy.session import (Action, CloseClient, CloseUpstream, Log, Session, StartTimer,
                                                    ToClient, ToClientAudio, ToUpstream, ToUpstreamBinary,
@@ -106,7 +107,7 @@ class DoubleSessionUpdate(Session):
             return super()._client_Settings(message)
         self._unacked_settings += 1
         self.ready = False
-        return [ToUpstream({"type": "session.update", "session": session_config(message)})]
+        return [ToUpstream({"type": "session.update", "session": self._session_config(message)})]
 
 
 @defect("inject-before-ready")
@@ -172,34 +173,23 @@ class TurnLostDuringReply(Session):
         return self._create_response()
 
 
+# The ORD-5 defects own turn detection (server VAD off), as a proxy that commits must (AUD-1): each is the
+# client-turn-detection variant with its commit rule broken.
+
 @defect("commit-on-every-chunk")
-class CommitOnEveryChunk(Session):
-    def _append_audio(self, data: bytes) -> list[Action]:
-        return super()._append_audio(data) + [ToUpstream({"type": "input_audio_buffer.commit"})]
+class CommitOnEveryChunk(ClientTurnDetection):
+    def _audio_appended(self, pcm: bytes) -> list[Action]:
+        return super()._audio_appended(pcm) + [ToUpstream({"type": "input_audio_buffer.commit"})]
 
 
 @defect("late-short-commit")
-class LateShortCommit(Session):
+class LateShortCommit(ClientTurnDetection):
     """An end-of-speech timer: the buffer is committed a moment after the client's last audio frame, without
-    checking that it holds 100 ms since the last commit (its own or the service's)."""
+    checking that it holds 100 ms since the last commit, or any speech."""
 
-    commit_after_s = 0.2
-    _frames = 0
-
-    def _append_audio(self, data: bytes) -> list[Action]:
-        actions = super()._append_audio(data)
-        if actions:
-            self._frames += 1   # each frame restarts the timer: only the last one's commits
-            actions.append(StartTimer(f"commit:{self._frames}", self.commit_after_s))
-        return actions
-
-    def on_timer(self, key: str) -> list[Action]:
-        kind, _, frame = key.partition(":")
-        if kind != "commit":
-            return super().on_timer(key)
-        if self.closed or frame != str(self._frames):
-            return []
-        return [ToUpstream({"type": "input_audio_buffer.commit"})]
+    end_of_speech_after_s = 0.2
+    min_commit_ms = 0
+    needs_speech = False
 
 
 @defect("no-deferred-response-recovery")
@@ -212,11 +202,8 @@ class NoDeferredResponseRecovery(Session):
 
 @defect("json-as-binary")
 class JsonAsBinary(Session):
-    def _upstream_response_output_audio_delta(self, event: dict) -> list[Action]:
-        return [_as_binary(a) for a in super()._upstream_response_output_audio_delta(event)]
-
-    def _upstream_response_output_audio_done(self, event: dict) -> list[Action]:
-        return [_as_binary(a) for a in super()._upstream_response_output_audio_done(event)]
+    def _speaking_signal(self, kind: str, message_type: str) -> list[Action]:
+        return [_as_binary(a) for a in super()._speaking_signal(kind, message_type)]
 
 
 def _as_binary(action: Action) -> Action:
@@ -426,6 +413,9 @@ class NoVadEvents(Session):
     def _upstream_input_audio_buffer_speech_stopped(self, event: dict) -> list[Action]:
         return []
 
+    def _upstream_conversation_item_input_audio_transcription_delta(self, event: dict) -> list[Action]:
+        return []
+
     def _upstream_conversation_item_input_audio_transcription_completed(self, event: dict) -> list[Action]:
         return []
 
@@ -498,6 +488,125 @@ class LeakUpstreamOnClientClose(Session):
 @defect("no-upstream-timeout")
 class NoUpstreamTimeout(Session):
     upstream_open_timeout_s = None
+
+
+# ------------------------------------------------------------ catalogue v3 (issue 20)
+
+defect("client-turn-detection")(ClientTurnDetection)
+
+
+@defect("active-until-text-done")
+class ActiveUntilTextDone(Session):
+    def _ends_response(self, event_type: str, event: dict) -> bool:
+        if event_type == "response.output_text.done":
+            return True
+        # The partial fix: the function-call hang was fixed by letting a function call's response.done end it.
+        output = (event.get("response") or {}).get("output") or []
+        return event_type == "response.done" and any(
+            isinstance(item, dict) and item.get("type") == "function_call" for item in output)
+
+
+@defect("commit-timer-not-rearmed")
+class CommitTimerNotRearmed(ClientTurnDetection):
+    def _end_of_utterance(self) -> list[Action]:
+        if not self._response_active:
+            return super()._end_of_utterance()
+        if not self._speech.heard:
+            return []
+        self._speech.reset()   # the defect: skipped for the reply, and nothing arms the decision again
+        return [Log("end of utterance during a response: commit skipped")]
+
+
+@defect("follow-up-waits-for-text-done")
+class FollowUpWaitsForTextDone(Session):
+    def _completes_function_output(self, signal: str) -> bool:
+        return signal == "response.output_text.done"
+
+
+@defect("follow-up-after-20s")
+class FollowUpAfter20s(Session):
+    deferred_response_timeout_s = 20.0
+
+    def _completes_function_output(self, signal: str) -> bool:
+        return False
+
+
+@defect("no-agent-signals")
+class NoAgentSignals(Session):
+    def _speaking_signal(self, kind: str, message_type: str) -> list[Action]:
+        return []
+
+
+@defect("audio-done-before-audio-ends")
+class AudioDoneBeforeAudioEnds(Session):
+    def _upstream_response_output_audio_done(self, event: dict) -> list[Action]:
+        if not self._agent_done_owed:
+            return []
+        self._agent_done_owed = False   # started stays set: a later part of the response starts nothing again
+        return self._speaking_signal("audio", "AgentAudioDone")
+
+
+@defect("agent-signals-text-only-missing")
+class AgentSignalsTextOnlyMissing(Session):
+    def _speaking_signal(self, kind: str, message_type: str) -> list[Action]:
+        return super()._speaking_signal(kind, message_type) if kind == "audio" else []
+
+
+@defect("error-for-unmapped-events")
+class ErrorForUnmappedEvents(Session):
+    """Its switch has a case for each event the reference maps to the client, and for session.created (it waits
+    for it); response.created, which the reference handles only to know a response is active, has none."""
+
+    def on_upstream_text(self, text: str) -> list[Action]:
+        actions = super().on_upstream_text(text)
+        try:
+            kind = json.loads(text).get("type")
+        except (ValueError, AttributeError):
+            return actions
+        if not isinstance(kind, str) or kind == "session.created" or \
+                (kind != "response.created" and hasattr(self, "_upstream_" + kind.replace(".", "_"))):
+            return actions
+        return actions + [ToClient({"type": "Error", "code": "unmapped_event",
+                                    "description": f"unmapped upstream event {kind}"})]
+
+
+@defect("commits-with-server-vad-on")
+class CommitsWithServerVadOn(ClientTurnDetection):
+    def _session_config(self, settings: dict) -> dict:
+        session = super()._session_config(settings)
+        session.pop("audio", None)   # the defect: turn detection left as the service has it, server VAD on
+        return session
+
+
+@defect("echo-context-items")
+class EchoContextItems(Session):
+    def _upstream_session_updated(self, event: dict) -> list[Action]:
+        actions = super()._upstream_session_updated(event)
+        self._own_items.clear()
+        return actions
+
+
+@defect("server-error-as-idle-timeout")
+class ServerErrorAsIdleTimeout(Session):
+    def _client_error_code(self, code: str, message: str) -> str:
+        return "idle_timeout" if code == "server_error" else super()._client_error_code(code, message)
+
+
+@defect("temperature-in-session")
+class TemperatureInSession(Session):
+    def _session_config(self, settings: dict) -> dict:
+        session = super()._session_config(settings)
+        provider = (((settings.get("agent") or {}).get("think") or {}).get("provider") or {})
+        temperature = provider.get("temperature") if isinstance(provider, dict) else None
+        if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+            session["temperature"] = temperature
+        return session
+
+
+@defect("interim-transcript-last-delta-only")
+class InterimTranscriptLastDeltaOnly(Session):
+    def _interim_transcript(self, so_far: str, delta: str) -> str:
+        return delta
 
 
 _MISSING = sorted(set(_DATA) - set(DEFECTS))

@@ -73,6 +73,12 @@ Action = ToUpstream | ToUpstreamBinary | ToClient | ToClientAudio | CloseClient 
 # ORD-6: how long a deferred response.create waits for the upstream's completion before the proxy recovers.
 DEFERRED_RESPONSE_TIMEOUT_S = 3.0
 
+# AUD-1: who owns turn detection. The reference lets the service's server VAD commit and answer spoken turns, and
+# says so in its session.update (the service's default, stated rather than assumed); it only appends audio.
+SERVER_VAD = {"type": "server_vad", "create_response": True, "interrupt_response": True}
+
+# ERR-2: the service's 60-minute error carries no code of its own; it is recognised by its message.
+MAX_DURATION_MESSAGE = "maximum duration"
 
 
 def new_item_id() -> str:
@@ -90,6 +96,8 @@ class Session:
     upstream_open_timeout_s: float | None = 5.0
     # ERR-3: upstream error codes the client must not see; the proxy caused them, the client cannot act on them.
     swallowed_error_codes: frozenset[str] = frozenset({"conversation_already_has_active_response"})
+    # ORD-6: a defect changes how long the deferred response.create waits before the proxy recovers.
+    deferred_response_timeout_s: float = DEFERRED_RESPONSE_TIMEOUT_S
 
     def __init__(self, new_id: Callable[[], str] = new_item_id):
         self._new_id = new_id
@@ -99,7 +107,10 @@ class Session:
         self._greeting: str | None = None
         self._context: list[dict] = []
         self._awaiting_output: set[str] = set()   # function_call_output items whose completion defers a response
-        self._speaking_responses: set[str] = set()
+        self._in_response = False                # between the upstream's response.created and response.done
+        self._agent_started: str | None = None   # AGENT-1/2: the output kind AgentStartedSpeaking was sent for
+        self._agent_done_owed = False            # ... and its AgentAudioDone not sent yet
+        self._transcripts: dict[str, str] = {}   # MAP-9: each item's transcription so far
         self._before_ready: list[tuple[str, Any]] = []
         self._awaiting_confirmation: set[str] = set()
         self._response_active = False
@@ -147,7 +158,7 @@ class Session:
         messages = (agent.get("context") or {}).get("messages") or []
         self._context = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")
                          and isinstance(m.get("content"), str)]
-        return [ToUpstream({"type": "session.update", "session": session_config(message)})]
+        return [ToUpstream({"type": "session.update", "session": self._session_config(message)})]
 
     def _client_InjectUserMessage(self, message: dict) -> list[Action]:
         content = message.get("content")
@@ -169,14 +180,14 @@ class Session:
         self._awaiting_output.add(item_id)
         return [ToUpstream({"type": "conversation.item.create", "item": {
                     "id": item_id, "type": "function_call_output", "call_id": call_id, "output": content}}),
-                StartTimer(f"deferred:{item_id}", DEFERRED_RESPONSE_TIMEOUT_S)]
+                StartTimer(f"deferred:{item_id}", self.deferred_response_timeout_s)]
 
     def on_timer(self, key: str) -> list[Action]:
         kind, _, item_id = key.partition(":")
         if kind != "deferred" or item_id not in self._awaiting_output or self.closed:
             return []
         self._awaiting_output.discard(item_id)
-        log = Log(f"recovered: no completion of {item_id} within {DEFERRED_RESPONSE_TIMEOUT_S:g} s; "
+        log = Log(f"recovered: no completion of {item_id} within {self.deferred_response_timeout_s:g} s; "
                   f"sending the deferred response.create")
         # ORD-1: with a user item unconfirmed, its confirmation sends the response instead.
         return [log] + ([] if self._awaiting_confirmation else self._request_response())
@@ -217,7 +228,8 @@ class Session:
         self.ready = True
         actions = self._ack_settings()
         if self._greeting:
-            actions.append(ToClient({"type": "ConversationText", "role": "assistant", "content": self._greeting}))
+            actions += self._agent_output("greeting", [
+                ToClient({"type": "ConversationText", "role": "assistant", "content": self._greeting})])
         for message in self._context:
             item = context_item(message, self._new_id())
             self._own_items.add(item["id"])
@@ -232,20 +244,25 @@ class Session:
 
     def _upstream_conversation_item_done(self, event: dict) -> list[Action]:
         item = event.get("item") or {}
-        return self._on_item_confirmed(item) + self._on_output_completed(item.get("id")) + \
+        return self._on_item_confirmed(item) + self._on_output_completed(item.get("id"), "conversation.item.done") + \
             self._show_assistant_item(item)
 
     def _upstream_response_created(self, event: dict) -> list[Action]:
         # ORD-4: a response the service started itself (server VAD) is as active as one the proxy asked for.
         self._response_active = True
+        self._in_response = True
         return []
 
     def _upstream_response_done(self, event: dict) -> list[Action]:
         actions: list[Action] = []
         for item in (event.get("response") or {}).get("output") or []:
             actions += self._show_assistant_item(item)
-        self._response_active = False
-        actions += self._on_output_completed(None)
+        # AGENT-1/2: response.done is the one end every response has (several audio parts may come before it).
+        actions += self._agent_finished()
+        self._in_response = False
+        if self._ends_response("response.done", event):
+            self._response_active = False
+        actions += self._on_output_completed(None, "response.done")
         if self._responses_wanted and not self._response_active:
             if self._awaiting_confirmation:
                 # ORD-1: a user item sent meanwhile is unconfirmed; its confirmation asks for one response for
@@ -257,27 +274,26 @@ class Session:
         return actions
 
     def _upstream_response_output_text_done(self, event: dict) -> list[Action]:
-        return self._on_output_completed(None)
+        # TURN-1: not the end of a response (an audio reply and a function call have no output_text.done).
+        if self._ends_response("response.output_text.done", event):
+            self._response_active = False
+        return self._on_output_completed(None, "response.output_text.done")
 
     def _upstream_response_function_call_arguments_done(self, event: dict) -> list[Action]:
-        return [ToClient({"type": "FunctionCallRequest", "functions": [{
+        return self._agent_output("function_call", [ToClient({"type": "FunctionCallRequest", "functions": [{
             "id": event.get("call_id"), "name": event.get("name"), "arguments": event.get("arguments") or "",
-            "client_side": True}]})]
+            "client_side": True}]})])
 
     def _upstream_response_output_audio_delta(self, event: dict) -> list[Action]:
         try:
             audio = base64.b64decode(event.get("delta") or "", validate=True)
         except ValueError:
             return [Log("upstream sent audio that is not base64")]
-        actions: list[Action] = []
-        response_id = event.get("response_id")
-        if response_id not in self._speaking_responses:
-            self._speaking_responses.add(response_id)
-            actions.append(ToClient({"type": "AgentStartedSpeaking"}))
-        return actions + [ToClientAudio(audio)]
+        return self._agent_output("audio", [ToClientAudio(audio)])
 
     def _upstream_response_output_audio_done(self, event: dict) -> list[Action]:
-        return [ToClient({"type": "AgentAudioDone"})]
+        # AGENT-1: one audio part is done, not the response: AgentAudioDone waits for response.done.
+        return []
 
     def _upstream_input_audio_buffer_speech_started(self, event: dict) -> list[Action]:
         return [ToClient({"type": "UserStartedSpeaking"})]
@@ -285,7 +301,15 @@ class Session:
     def _upstream_input_audio_buffer_speech_stopped(self, event: dict) -> list[Action]:
         return [ToClient({"type": "UtteranceEnd"})]
 
+    def _upstream_conversation_item_input_audio_transcription_delta(self, event: dict) -> list[Action]:
+        delta = event.get("delta") or ""
+        so_far = self._transcripts.get(event.get("item_id"), "") + delta
+        self._transcripts[event.get("item_id")] = so_far
+        return [ToClient({"type": "Transcript", "content": self._interim_transcript(so_far, delta),
+                          "is_final": False})]
+
     def _upstream_conversation_item_input_audio_transcription_completed(self, event: dict) -> list[Action]:
+        self._transcripts.pop(event.get("item_id"), None)
         transcript = event.get("transcript") or ""
         return [ToClient({"type": "Transcript", "content": transcript, "is_final": True}),
                 ToClient({"type": "ConversationText", "role": "user", "content": transcript})]
@@ -295,7 +319,8 @@ class Session:
         code = detail.get("code") or detail.get("type") or "upstream_error"
         if code in self.swallowed_error_codes:
             return [Log(f"upstream error {code} not forwarded: {detail.get('message')}")]
-        return [ToClient({"type": "Error", "code": code, "description": detail.get("message") or code})]
+        return [ToClient({"type": "Error", "code": self._client_error_code(code, detail.get("message") or ""),
+                          "description": detail.get("message") or code})]
 
     # -------------------------------------------------------------- decisions
 
@@ -324,9 +349,10 @@ class Session:
             return []
         return self._request_response()
 
-    def _on_output_completed(self, item_id: str | None) -> list[Action]:
+    def _on_output_completed(self, item_id: str | None, signal: str) -> list[Action]:
         """ORD-3: a function_call_output completed (its item.done), or the upstream finished a response."""
-        if not self._awaiting_output or (item_id is not None and item_id not in self._awaiting_output):
+        if not self._awaiting_output or (item_id is not None and item_id not in self._awaiting_output) or \
+                not self._completes_function_output(signal):
             return []
         if item_id is None:
             self._awaiting_output.clear()
@@ -355,7 +381,64 @@ class Session:
         if not text:
             return []
         self._shown_items.add(item.get("id"))
-        return [ToClient({"type": "ConversationText", "role": "assistant", "content": text})]
+        return self._agent_output("text", [ToClient({"type": "ConversationText", "role": "assistant",
+                                                     "content": text})])
+
+    # AGENT-1 / AGENT-2: the agent's activity, so that the app's idle timer knows the agent is busy. One
+    # AgentStartedSpeaking before a response's first output to the client, one AgentAudioDone at its response.done
+    # (after its last output). Output outside any response (the greeting) gets both around it at once.
+
+    def _agent_output(self, kind: str, output: list[Action]) -> list[Action]:
+        """`output` (of kind audio, text, function_call or greeting) with the activity signals it needs."""
+        if not self._in_response:
+            started = self._speaking_signal(kind, "AgentStartedSpeaking")
+            return started + output + (self._speaking_signal(kind, "AgentAudioDone") if started else [])
+        if self._agent_started is not None:
+            return output
+        started = self._speaking_signal(kind, "AgentStartedSpeaking")
+        if started:
+            self._agent_started, self._agent_done_owed = kind, True
+        return started + output
+
+    def _agent_finished(self) -> list[Action]:
+        """The response is done: its AgentAudioDone, if its AgentStartedSpeaking went out and this did not yet."""
+        kind, owed = self._agent_started, self._agent_done_owed
+        self._agent_started, self._agent_done_owed = None, False
+        return self._speaking_signal(kind, "AgentAudioDone") if owed and kind is not None else []
+
+    def _speaking_signal(self, kind: str, message_type: str) -> list[Action]:
+        """One speaking-state message (AgentStartedSpeaking or AgentAudioDone) for output of `kind`."""
+        return [ToClient({"type": message_type})]
+
+    def _interim_transcript(self, so_far: str, delta: str) -> str:
+        """MAP-9: an interim Transcript carries the item's transcription so far, not only the latest delta."""
+        return so_far
+
+    def _client_error_code(self, code: str, message: str) -> str:
+        """ERR-1 / ERR-2: the upstream code as is, except the 60-minute limit, which the service words but does not
+        code (its code is not session_max_duration); the idle close already comes as idle_timeout."""
+        if MAX_DURATION_MESSAGE in message.lower():
+            return "session_max_duration"
+        return code
+
+    def _ends_response(self, event_type: str, event: dict) -> bool:
+        """TURN-1: the event after which no response is active. Only response.done ends every response."""
+        return event_type == "response.done"
+
+    def _completes_function_output(self, signal: str) -> bool:
+        """ORD-3 / FN-1: whether `signal` (conversation.item.done of the function_call_output, response.done,
+        response.output_text.done) lets the deferred follow-up response.create go."""
+        return True
+
+    def _turn_detection(self) -> dict | None:
+        """AUD-1: the session's turn detection: server VAD commits and answers spoken turns (None: the proxy
+        does, and says so with turn_detection null)."""
+        return dict(SERVER_VAD)
+
+    def _session_config(self, settings: dict) -> dict:
+        session = session_config(settings)
+        session["audio"] = {"input": {"turn_detection": self._turn_detection()}}
+        return session
 
     def _audio_input(self, settings: dict) -> AudioInput:
         """WIRE-2: client audio is converted from the format the client declared in Settings.audio.input."""
@@ -366,7 +449,13 @@ class Session:
         pcm = self._audio_in.convert(data)
         if not pcm:  # CLI-3: a frame of one byte only; it waits for the rest of its sample
             return []
-        return [ToUpstream({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})]
+        return [ToUpstream({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})] + \
+            self._audio_appended(pcm)
+
+    def _audio_appended(self, pcm: bytes) -> list[Action]:
+        """What follows an append of `pcm` (PCM16 24 kHz): nothing here, server VAD hears it (AUD-1); a variant
+        that owns turn detection listens for the end of speech."""
+        return []
 
 
 def is_sendable_close_code(code: int | None) -> bool:

@@ -25,8 +25,17 @@ def upstream(actions):
     return [a.event for a in actions if isinstance(a, ToUpstream)]
 
 
-def client(actions):
+SIGNALS = ("AgentStartedSpeaking", "AgentAudioDone")
+
+
+def to_client(actions):
+    """Every JSON message to the client, the agent's activity signals (AGENT-1/2) included."""
     return [a.message for a in actions if isinstance(a, ToClient)]
+
+
+def client(actions):
+    """The JSON messages to the client, without the activity signals (their own tests look at those)."""
+    return [m for m in to_client(actions) if m["type"] not in SIGNALS]
 
 
 def event(type_, **fields):
@@ -40,9 +49,15 @@ def ready_session(cls=Session):
     return session
 
 
+# AUD-1: the reference says who owns turn detection: the service's server VAD, which commits and answers.
+SERVER_VAD_AUDIO = {"input": {"turn_detection": {"type": "server_vad", "create_response": True,
+                                                 "interrupt_response": True}}}
+
+
 def test_settings_becomes_one_session_update_with_the_prompt_as_instructions():
     actions = make_session().on_client_text(SETTINGS)
-    assert upstream(actions) == [{"type": "session.update", "session": {"type": "realtime", "instructions": "be brief"}}]
+    assert upstream(actions) == [{"type": "session.update", "session": {
+        "type": "realtime", "instructions": "be brief", "audio": SERVER_VAD_AUDIO}}]
     assert client(actions) == []
 
 
@@ -57,8 +72,9 @@ def test_greeting_is_shown_after_settings_applied_and_not_sent_upstream():
     session = make_session()
     session.on_client_text(SETTINGS)
     actions = session.on_upstream_text(event("session.updated", session={}))
-    assert client(actions) == [{"type": "SettingsApplied"},
-                               {"type": "ConversationText", "role": "assistant", "content": "Hi there"}]
+    assert to_client(actions) == [{"type": "SettingsApplied"}, {"type": "AgentStartedSpeaking"},
+                                  {"type": "ConversationText", "role": "assistant", "content": "Hi there"},
+                                  {"type": "AgentAudioDone"}]
     assert upstream(actions) == []
 
 
@@ -226,7 +242,8 @@ def test_context_items_the_proxy_made_are_not_echoed_back_when_the_service_confi
 def test_the_minimal_variant_sends_no_tools_no_context_and_shows_no_greeting():
     session = make_session(MINIMAL)
     assert upstream(session.on_client_text(FULL_SETTINGS)) == [
-        {"type": "session.update", "session": {"type": "realtime", "instructions": "be brief"}}]
+        {"type": "session.update", "session": {"type": "realtime", "instructions": "be brief",
+                                               "audio": SERVER_VAD_AUDIO}}]
     ready = session.on_upstream_text(event("session.updated", session={}))
     assert client(ready) == [{"type": "SettingsApplied"}]
     assert upstream(ready) == []
