@@ -7,6 +7,7 @@ const DEFAULT_PROMPT = 'You are a helpful test agent. Answer briefly.';
 // Errors that end a session normally (idle / max duration) are counted apart
 // so tests can tell expected shutdowns from real failures.
 const RECOVERABLE_CODES = new Set(['idle_timeout', 'session_max_duration']);
+const DEFAULT_IDLE_TIMEOUT_MS = 10000;
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -23,12 +24,24 @@ const config = {
   // As many apps in the field do: stream the microphone as soon as the socket is open, before SettingsApplied
   // (the proxy must hold that audio until the upstream session is configured: ORD-2).
   micEarly: params.get('micEarly') === 'true',
+  // As apps of this family do: close the socket after this many ms without agent activity (0: never).
+  idleTimeout: parseNumberParam('idleTimeout', DEFAULT_IDLE_TIMEOUT_MS),
+  // Settings.agent.think.provider.temperature, only when given (real apps send one; the GA session has no such
+  // field, so the proxy must not pass it on).
+  temperature: parseNumberParam('temperature', null),
 };
 
 function parseJsonParam(name) {
   const raw = params.get(name);
   if (raw === null) return null;
   try { return JSON.parse(raw); } catch { return undefined; }
+}
+
+// A number, `fallback` when absent, NaN when not a number (reported as a configuration error).
+function parseNumberParam(name, fallback) {
+  const raw = params.get(name);
+  if (raw === null || raw.trim() === '') return fallback;
+  return Number(raw);
 }
 
 function el(tag, testId, text) {
@@ -53,6 +66,9 @@ const ui = {
   played: el('span', 'agent-audio-chunks-played', '0'),
   microphone: el('button', 'microphone-button', 'Start microphone'),
   micFrames: el('span', 'microphone-frames-sent', '0'),
+  // Who closed the last connection: `client` (this page: its idle timer or a disconnect) or `server`; empty
+  // while a connection is open or before the first.
+  closeInitiator: el('span', 'close-initiator', ''),
   functionCalls: el('div', 'function-call-requests'),
   log: el('pre', 'event-log'),
 };
@@ -96,12 +112,16 @@ const pending = [];
 const configError = !config.endpoint ? 'missing proxyEndpoint URL parameter'
   : config.context === undefined ? 'context URL parameter is not JSON'
   : config.functions === undefined ? 'functions URL parameter is not JSON'
+  : !(Number.isFinite(config.idleTimeout) && config.idleTimeout >= 0)
+    ? 'idleTimeout URL parameter is not a number of milliseconds (0 turns the idle timer off)'
+  : Number.isNaN(config.temperature) ? 'temperature URL parameter is not a number'
   : config.mode !== 'proxy' ? `unsupported connectionMode ${config.mode}` : null;
 
 function settingsMessage() {
   const agent = {
     think: { provider: { type: 'open_ai', model: config.model }, prompt: config.prompt },
   };
+  if (config.temperature !== null) agent.think.provider.temperature = config.temperature;
   if (config.greeting !== null) agent.greeting = config.greeting;
   if (Array.isArray(config.context)) agent.context = { messages: config.context };
   if (Array.isArray(config.functions)) agent.think.functions = config.functions;
@@ -121,19 +141,45 @@ function settingsMessage() {
 const INPUT_RATE = 24000;
 const OUTPUT_RATE = 24000;
 let microphone = null;   // { stream, context, node }
-let player = null;       // { context, at }
+let micStarting = false; // a start is in progress (getUserMedia and the worklet take a while)
+let micStopAsked = false; // the control was clicked again during that start: stop once it is done
+let player = null;       // { context, at, playing: sources scheduled and not yet ended }
 
+// Every start is a capture of its own (a new stream, AudioContext and worklet), so a user can speak, stop and
+// speak again on one connection; each capture sends its own frames.
 async function startMicrophone() {
-  if (microphone) return;
+  if (microphone || micStarting) return;
   connect();
+  micStarting = true;
+  micStopAsked = false;
+  ui.microphone.dataset.state = 'starting';
+  try {
+    await openMicrophone();
+  } catch (err) {
+    ui.microphone.dataset.state = 'off';
+    throw err;
+  } finally {
+    micStarting = false;
+  }
+  if (micStopAsked) stopMicrophone();
+}
+
+async function openMicrophone() {
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
   });
   const context = new AudioContext({ sampleRate: INPUT_RATE });
-  await context.audioWorklet.addModule('pcm-worklet.js');
+  try {
+    await context.audioWorklet.addModule('pcm-worklet.js');
+  } catch (err) {
+    stream.getTracks().forEach((track) => track.stop());
+    context.close();
+    throw err;
+  }
   const node = new AudioWorkletNode(context, 'pcm16-frames',
     { processorOptions: { frameSamples: INPUT_RATE / 50 } });
   node.port.onmessage = (event) => {
+    if (microphone?.node !== node) return;   // a frame still on its way from a stopped capture
     if (!ws || ws.readyState !== WebSocket.OPEN || !(settingsApplied || config.micEarly)) return;
     ws.send(event.data);
     bump('micFrames');
@@ -157,7 +203,7 @@ function stopMicrophone() {
 }
 
 function play(buffer) {
-  if (!player) player = { context: new AudioContext({ sampleRate: OUTPUT_RATE }), at: 0 };
+  if (!player) player = { context: new AudioContext({ sampleRate: OUTPUT_RATE }), at: 0, playing: 0 };
   const samples = new Int16Array(buffer, 0, buffer.byteLength >> 1);
   if (!samples.length) return;
   const audio = player.context.createBuffer(1, samples.length, OUTPUT_RATE);
@@ -166,10 +212,49 @@ function play(buffer) {
   const source = player.context.createBufferSource();
   source.buffer = audio;
   source.connect(player.context.destination);
-  source.onended = () => bump('played');
+  source.onended = () => {
+    bump('played');
+    player.playing -= 1;
+    if (!player.playing) restartIdleTimer();   // playback ended: the idle countdown starts afresh
+  };
   player.at = Math.max(player.at, player.context.currentTime);
   source.start(player.at);
+  player.playing += 1;
   player.at += audio.duration;
+}
+
+// Audio is still playing (a suspended AudioContext plays nothing, so nothing of it is waited for).
+function audioPlaying() {
+  return Boolean(player && player.playing > 0 && player.context.state === 'running');
+}
+
+// ---------------------------------------------------------------- idle timer
+// As apps of this family do, the page closes the socket itself (1000, "Closed by client") once idleTimeout ms
+// passed without agent activity (PROTOCOL.md section 6). Activity is what the proxy sends: AgentStartedSpeaking,
+// ConversationText, audio frames, AgentAudioDone, UserStartedSpeaking. The countdown is held while the agent
+// speaks (AgentStartedSpeaking until AgentAudioDone) and while received audio still plays, and starts afresh
+// when that ends: a proxy that never says the agent is speaking loses its socket in a pause of a reply (AGENT-1).
+const ACTIVITY = new Set(['AgentStartedSpeaking', 'ConversationText', 'AgentAudioDone', 'UserStartedSpeaking']);
+const idle = { timer: null, agentSpeaking: false };
+
+function restartIdleTimer() {
+  clearTimeout(idle.timer);
+  idle.timer = null;
+  if (!config.idleTimeout || !ws || ws.readyState !== WebSocket.OPEN) return;
+  if (idle.agentSpeaking || audioPlaying()) return;   // held: restarted when the speaking or the playback ends
+  const socket = ws;
+  idle.timer = setTimeout(() => {
+    idle.timer = null;
+    if (socket !== ws) return;
+    log('idle', `closed by client (idle timeout): no agent activity for ${config.idleTimeout} ms`);
+    disconnect(1000, 'Closed by client');
+  }, config.idleTimeout);
+}
+
+function stopIdleTimer() {
+  clearTimeout(idle.timer);
+  idle.timer = null;
+  idle.agentSpeaking = false;
 }
 
 function sendJson(msg) {
@@ -194,6 +279,8 @@ function connect() {
   socket.binaryType = 'arraybuffer';
   ws = socket;
   userSentOnConnection = false;
+  stopIdleTimer();
+  ui.closeInitiator.textContent = '';
   setConnectionState('connecting');
 
   socket.onopen = () => {
@@ -201,6 +288,7 @@ function connect() {
     ui.status.textContent = 'connected';
     log('open', config.endpoint);
     sendJson(settingsMessage());
+    restartIdleTimer();   // the countdown runs from the open until the first agent activity
   };
   socket.onmessage = (event) => {
     if (socket === ws) handleFrame(event.data);
@@ -211,6 +299,8 @@ function connect() {
     log('close', `code=${event.code} reason=${event.reason} by=${by}`);
     if (socket !== ws) return;
     ws = null;
+    stopIdleTimer();
+    ui.closeInitiator.textContent = by;
     setConnectionState('closed');
   };
 }
@@ -260,6 +350,7 @@ function handleFrame(data) {
     bump('audio');
     log('recv', `binary ${data.byteLength} bytes`);
     play(data);
+    restartIdleTimer();
     return;
   }
   let msg;
@@ -271,6 +362,9 @@ function handleFrame(data) {
     return;
   }
   log('recv', describe(msg));
+  if (msg?.type === 'AgentStartedSpeaking') idle.agentSpeaking = true;
+  else if (msg?.type === 'AgentAudioDone') idle.agentSpeaking = false;
+  if (ACTIVITY.has(msg?.type)) restartIdleTimer();
   if (msg?.type === 'SettingsApplied') {
     settingsApplied = true;
     ui.settings.textContent = 'true';
@@ -311,16 +405,18 @@ ui.input.addEventListener('keydown', (event) => {
 ui.send.addEventListener('click', () => submit());
 ui.microphone.addEventListener('click', () => {
   if (microphone) stopMicrophone();
+  else if (micStarting) micStopAsked = true;   // a quick second click: stop as soon as the start is done
   else startMicrophone().catch((err) => log('error', `microphone: ${err.message}`));
 });
 window.voiceAgentApp = { disconnect };
 
 if (configError) log('error', configError);
+else log('config', `idle timer ${config.idleTimeout ? `${config.idleTimeout} ms` : 'off'}`);
 
 // The root goes in last: its presence tells the harness the page is ready.
 const root = el('main', 'voice-agent');
 root.append(
-  row('Status:', ui.status),
+  row('Status:', ui.status, ' closed by: ', ui.closeInitiator),
   row('Settings applied:', ui.settings),
   row('Greeting sent:', ui.greeting),
   row('Errors:', ui.errors, ' recoverable: ', ui.recoverable, ' last code: ', ui.lastError),

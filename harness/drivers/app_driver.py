@@ -37,6 +37,9 @@ class Selectors:
     # Optional: a control that ends the connection and keeps the page (PROTOCOL.md section 6). "": the app has
     # none; disconnect() then uses the app's page hook if it has one, else closes the page.
     disconnect: str = ""
+    # Optional: who closed the last connection, `client` or `server` (the bundled app has it). An app without it
+    # is read from its event log's close line (` by=client` / ` by=server`), if it writes one.
+    close_initiator: str = "close-initiator"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,22 @@ HOOK, CONTROL, PAGE_CLOSE = "hook", "control", "page"
 _HAS_DISCONNECT_HOOK = "() => typeof window.voiceAgentApp?.disconnect === 'function'"
 
 GIVE_UP_POLL_S = 0.1  # how often a reply wait asks its give_up whether a reply can still come
+
+# The app's idle timer (PROTOCOL.md section 6): the URL parameter of the contract, in milliseconds, 0 off. The
+# harness opens every app with the timer off (IDLE_OFF) unless the profile's extra_params or the test says
+# otherwise: many tests wait on the proxy for 10 s and more without agent activity (function-call recovery,
+# reply bounds), and an app that closed the socket then would turn their verdicts into the app's doing. A test
+# that wants the timer asks for it: app.open(**idle_timer(1500)).
+IDLE_PARAM = "idleTimeout"
+IDLE_OFF = "0"
+CLIENT, SERVER = "client", "server"   # close_initiator()
+_CLOSE_BY = re.compile(r" close .*\bby=(client|server)\b")
+IDLE_CLOSE_NOTE = "(idle timeout)"    # the bundled app's event log line when its idle timer closed the socket
+
+
+def idle_timer(ms: int) -> dict[str, str]:
+    """The URL parameters that switch the app's idle timer on with this timeout (open(**idle_timer(1500)))."""
+    return {IDLE_PARAM: str(int(ms))}
 
 
 # Resolves to {reply} once an assistant message follows the last user entry (or agent-response
@@ -109,11 +128,17 @@ class AppDriver:
     def text(self, testid: str) -> str:
         return (self.by(testid).text_content(timeout=units(5) * 1000) or "").strip()
 
-    def open(self, **params: str) -> None:
-        """Load the app with the proxy endpoint (and extra URL parameters) and wait until it is ready."""
-        query = urlencode({**self.extra_params, self.endpoint_param: self.proxy_endpoint, **params})
+    def url(self, **params: str) -> str:
+        """The app's URL with the proxy endpoint and extra URL parameters. Its idle timer is off unless the
+        profile's extra_params or params set IDLE_PARAM (idle_timer())."""
+        query = urlencode({IDLE_PARAM: IDLE_OFF, **self.extra_params, self.endpoint_param: self.proxy_endpoint,
+                           **params})
         joiner = "&" if "?" in self.app_url else "?"
-        self.page.goto(f"{self.app_url}{joiner}{query}", timeout=units(15) * 1000)
+        return f"{self.app_url}{joiner}{query}"
+
+    def open(self, **params: str) -> None:
+        """Load the app (url(**params)) and wait until it is ready."""
+        self.page.goto(self.url(**params), timeout=units(15) * 1000)
         self.by(self.s.root).wait_for(state="attached", timeout=units(10) * 1000)
 
     def connect(self, timeout_s: float | None = None) -> str:
@@ -191,12 +216,16 @@ class AppDriver:
         return bool(self.s.microphone) and self.by(self.s.microphone).count() > 0
 
     def speak(self) -> float:
-        """Start the microphone (the browser's capture plays the test's WAV); the monotonic time of the click."""
+        """Start the microphone (the browser's capture plays the test's WAV); the monotonic time of the click.
+        Each speak() is a capture of its own: speak(), stop_speaking(), speak() again sends the WAV twice on one
+        connection (the bundled app opens a new capture and worklet each time; Chromium's fake device plays the
+        file from its start for each capture)."""
         started = time.monotonic()
         self.by(self.s.microphone).click()
         return started
 
     def stop_speaking(self) -> None:
+        """Stop the microphone (a click on its control; a start still in progress is stopped once done)."""
         self.by(self.s.microphone).click()
 
     def audio_counts(self) -> tuple[int, int]:
@@ -214,6 +243,22 @@ class AppDriver:
         return self.text(self.s.event_log)
 
     # ------------------------------------------------------------ optional capabilities (PROTOCOL.md section 6)
+
+    def close_initiator(self) -> str | None:
+        """Who closed the app's last connection, as the app saw it: CLIENT (the app itself: its idle timer, a
+        disconnect) or SERVER; None before any close (while a connection is open, for an app with the element),
+        or when the app shows neither (no close-initiator element and no ` close ... by=` line in its event log).
+        The recording says the same from the wire (which side sent the close frame first); this is the app's own
+        account, for a failure report in the browser's words."""
+        if self.s.close_initiator and self.by(self.s.close_initiator).count() > 0:
+            shown = self.text(self.s.close_initiator)
+            return shown if shown in (CLIENT, SERVER) else None
+        closes = _CLOSE_BY.findall(self.event_log())
+        return closes[-1] if closes else None
+
+    def closed_by_idle_timer(self) -> bool:
+        """The app's event log says its idle timer closed the connection (the bundled app's wording)."""
+        return IDLE_CLOSE_NOTE in self.event_log()
 
     def has_played_counter(self) -> bool:
         """The app shows how many reply audio chunks finished playing (an optional element)."""

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="reference",
                         help="the profile with the app's selectors and URL parameter names (default reference)")
     parser.add_argument("--idle-wait", type=float, default=IDLE_WAIT_S,
-                        help=f"seconds the idle probe waits for the app to close a silent connection "
-                             f"(default {IDLE_WAIT_S:g}; 0 skips it)")
+                        help=f"seconds the idle probe waits for the app to close a silent connection; it opens "
+                             f"the app with idleTimeout of half that (default {IDLE_WAIT_S:g}; 0 skips it)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voice_harness.drivers import app_capabilities
-from voice_harness.drivers.app_driver import PAGE_CLOSE
+from voice_harness.drivers.app_driver import PAGE_CLOSE, idle_timer
 from voice_harness.errors import HarnessFault
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT
 from voice_harness.timeouts import units
@@ -86,12 +86,16 @@ def test_the_microphone(voice_app, recording):
 
 
 def test_the_idle_timer(app, recording):
+    # The driver opens apps with the idle timer off; the probe asks for one of half its wait (an app with a
+    # fixed timer of its own closes all the same). A close the app sent first (leg A, client to proxy) is the
+    # app's: the relay records the side that closed first.
     wait_s = float(os.environ.get(IDLE_ENV, "0"))
     if wait_s <= 0:
         pytest.skip("the idle probe is off")
-    app.open()
+    asked_ms = app_capabilities.idle_probe_ms(wait_s)
+    app.open(**idle_timer(asked_ms))
     connected_settings(app, recording, "left idle")
     ready = recording.timeline().first(route=PROXY_TO_CLIENT, type="SettingsApplied")
     close = recording.first(units(wait_s), route=CLIENT_TO_PROXY, kind="close")
     observe(idle={"closed_after_s": close.t - ready.t if close is not None and ready is not None else None,
-                  "waited_s": units(wait_s)})
+                  "waited_s": units(wait_s), "asked_ms": asked_ms})

@@ -94,11 +94,19 @@ def test_the_table_and_the_ids_a_missing_capability_keeps_from_being_exercised()
 
 
 @pytest.mark.parametrize("url, microphone, disconnect, says", [
-    (None, "microphone-button", "", "the bundled test app has every optional one but: URL parameter inputRate, "
-                                    "idle timer"),
+    (None, "microphone-button", "", "the bundled test app has every optional one but: URL parameter inputRate"),
     ("http://127.0.0.1:5173/", "", "", "microphone none (voice tests skipped); disconnect none named"),
     ("http://127.0.0.1:5173/", "talk", "hang-up", "microphone control 'talk'; disconnect control 'hang-up'"),
 ])
 def test_the_line_a_run_prints_from_the_profile(url, microphone, disconnect, says):
     app = SimpleNamespace(url=url, selectors=Selectors(microphone=microphone, disconnect=disconnect))
     assert says in caps.profile_line(app)
+
+
+def test_the_idle_probe_asks_for_half_its_wait_and_says_what_it_asked():
+    assert caps.idle_probe_ms(12) == 6000 and caps.idle_probe_ms(2) == 1000
+    yes = caps._idle({"closed_after_s": 1.04, "waited_s": 2, "asked_ms": 1000})
+    assert yes == (caps.YES, "the app closed the idle connection after 1.0 s (asked idleTimeout=1000 ms)")
+    no = caps._idle({"closed_after_s": None, "waited_s": 12, "asked_ms": 6000})
+    assert no == (caps.NO, "no close from the app in 12 s of silence (asked idleTimeout=6000 ms)")
+    assert caps.by_name()["idle"].ids == ("AGENT-1",)
