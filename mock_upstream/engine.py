@@ -7,7 +7,11 @@ order within a chain: the service's acknowledgements (session, items, errors)
 form one chain, and each response streams in a chain of its own. So a delayed
 confirmation holds back the acknowledgements after it, as a slow service does,
 while a new item is still confirmed during a long response. A close is not
-queued behind events: it happens at its own time and ends the connection.
+queued behind events: it happens at its own time and ends the connection. A cancelled response retracts
+what of its chain was not yet due (Retract).
+
+The session's turn detection (session_config) decides whether the service commits spoken turns itself and
+answers them; how it hears speech in the appended audio (scripted, or by energy) is the scenario's.
 """
 
 from __future__ import annotations
@@ -19,18 +23,28 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from voice_harness.mock_upstream import vad
+from voice_harness.mock_upstream import session_config, vad
 from voice_harness.mock_upstream.scenario import Reorder, Scenario, Turn
-from voice_harness.mock_upstream.validation import client_event_problems
+from voice_harness.mock_upstream.validation import client_event_problems, rejection
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 ACKS = "acks"            # the chain of the service's acknowledgements
+TRANSCRIPT_DELTAS = 3    # conversation.item.input_audio_transcription.delta events per transcription
 
 
 @dataclass(frozen=True)
 class Send:
     at: float
     event: dict
+    chain: str = ACKS
+
+
+@dataclass(frozen=True)
+class Retract:
+    """Never send the events of this chain that are due after `at` (a response cancelled at `at`)."""
+
+    at: float
+    chain: str
 
 
 @dataclass(frozen=True)
@@ -78,15 +92,16 @@ class Engine:
         self._latest_user_item: str | None = None
         self._response: _Response | None = None
         self._audio = bytearray()
-        # Only fields the SDK's session model declares, so that every server event validates.
-        self._session: dict[str, Any] = {"type": "realtime", "model": "gpt-realtime", "output_modalities": ["text"]}
+        self._session: dict[str, Any] = session_config.initial()
         self._fired: set[str] = set()
         self._turns = 0
         self._speaking = False
+        self._utterances = 0        # utterances the VAD heard (numbers their items)
         self._vad_at = 0            # bytes of self._audio the energy VAD has looked at
         self._quiet_ms = 0          # silence since the last window of speech
         self._speech_start_ms = 0
-        self._held: list[tuple[Reorder, dict, str | None]] = []   # events held back by reorder rules, with roles
+        # Events held back by reorder rules, with their roles and chains.
+        self._held: list[tuple[Reorder, dict, str | None, str]] = []
         # Rule use, for the scenario's self-check at teardown: rule kind -> indexes into the scenario's tuple.
         self.used: dict[str, set[int]] = {"delays": set(), "drops": set(), "duplicates": set(),
                                           "reorders": set(), "closes": set(), "errors": set()}
@@ -95,7 +110,7 @@ class Engine:
 
     def connect(self, now: float) -> Outcome:
         out = Outcome()
-        self._send(out, now, {"type": "session.created", "session": dict(self._session)})
+        self._send(out, now, {"type": "session.created", "session": self._session})
         self._fire(out, "connect", now)
         return out
 
@@ -129,7 +144,9 @@ class Engine:
         problems = client_event_problems(event)
         out = Outcome(note={"problems": problems} if problems else {})
         if problems:
-            self._error(out, now, "invalid_request_error", "invalid_event", "; ".join(problems),
+            # Rejected as a whole, as the service does: a session.update with an unknown field configures nothing.
+            code, message, param = rejection(event, problems)
+            self._error(out, now, "invalid_request_error", code, message, param=param,
                         event_id=event.get("event_id") if isinstance(event, dict) else None)
             return out
         handler = getattr(self, "_on_" + event["type"].replace(".", "_"), None)
@@ -141,9 +158,11 @@ class Engine:
 
     def _on_session_update(self, out: Outcome, now: float, event: dict) -> None:
         first = "session_update" not in self._fired
-        self._session.update(event["session"])
+        self._session = session_config.updated(self._session, event["session"])
+        if session_config.turn_detection(self._session) is None:
+            self._speaking, self._quiet_ms = False, 0   # the VAD stops listening mid-utterance too
         at = now + self._ms(self.scenario.confirm_latency_ms)
-        self._send(out, at, {"type": "session.updated", "session": dict(self._session)})
+        self._send(out, at, {"type": "session.updated", "session": self._session})
         if first:
             self._fire(out, "session_update", now)
 
@@ -156,10 +175,7 @@ class Engine:
         out.note.update({"item_id": item["id"], "role": role})
         self._confirm_item(out, now, item)
         if role == "user":
-            first = self._latest_user_item is None
-            self._latest_user_item = item["id"]
-            if first:
-                self._fire(out, "first_user_item", now)
+            self._user_item(out, now, item["id"])
         elif role == "function_call_output":
             self._fire(out, "function_call_output", now)
 
@@ -180,6 +196,13 @@ class Engine:
                    and a.event["type"] in CONFIRMATIONS and a.event["item"]["id"] == item["id"]}
         if self._track_delivery and role == "user" and len(emitted) == len(CONFIRMATIONS):
             self._undelivered.add(item["id"])
+
+    def _user_item(self, out: Outcome, now: float, item_id: str) -> None:
+        """A user item (typed or a committed utterance) is the latest one; the first fires first_user_item."""
+        first = self._latest_user_item is None
+        self._latest_user_item = item_id
+        if first:
+            self._fire(out, "first_user_item", now)
 
     def delivered(self, event: dict) -> None:
         """The server put this event on the wire (with track_delivery)."""
@@ -202,10 +225,21 @@ class Engine:
             out.note["response_id"] = self._respond(out, now)
 
     def _on_response_cancel(self, out: Outcome, now: float, event: dict) -> None:
-        if self._response is not None and self._response.active(now):
-            self._response.done_at = now
-            self._send(out, now, {"type": "response.done", "response": {
-                "id": self._response.id, "object": "realtime.response", "status": "cancelled", "output": []}})
+        self._cancel_response(out, now)
+
+    def _cancel_response(self, out: Outcome, now: float) -> None:
+        """End the active response now: what of it was not yet due is never sent, and a response.done with
+        status cancelled goes out at once."""
+        response = self._response
+        if response is None or not response.active(now):
+            return
+        chain = f"response:{response.id}"
+        out.actions.append(Retract(now, chain))
+        response.done_at = now
+        cancelled = f"cancel:{response.id}"
+        self._send(out, now, {"type": "response.done", "response": {
+            "id": response.id, "object": "realtime.response", "status": "cancelled", "output": []}}, chain=cancelled)
+        out.note["cancelled_response"] = response.id
 
     def _on_input_audio_buffer_append(self, out: Outcome, now: float, event: dict) -> None:
         try:
@@ -213,13 +247,24 @@ class Engine:
         except (binascii.Error, ValueError):
             self._error(out, now, "invalid_request_error", "invalid_value", "audio is not valid base64.")
             return
-        if self.scenario.vad_silence_ms:
-            self._energy_vad(out, now)
+        if session_config.turn_detection(self._session) is None:
+            self._vad_at = len(self._audio)   # turn detection off: nobody listens to this audio
         elif self.scenario.vad_utterance_ms:
-            self._server_vad(out, now)
+            self._scripted_vad(out, now)
+        else:
+            self._energy_vad(out, now)
 
     def _vad_item(self) -> str:
-        return f"item_vad{self._conn:03d}{self._turns:03d}"
+        return f"item_vad{self._conn:03d}{self._utterances:03d}"
+
+    def _speech_started(self, out: Outcome, now: float, audio_start_ms: int) -> None:
+        """speech_started for a new utterance; with interrupt_response, the active response is cancelled."""
+        self._speaking = True
+        self._utterances += 1
+        self._send(out, now, {"type": "input_audio_buffer.speech_started", "audio_start_ms": audio_start_ms,
+                              "item_id": self._vad_item()})
+        if session_config.interrupts_response(self._session):
+            self._cancel_response(out, now)
 
     def _energy_vad(self, out: Outcome, now: float) -> None:
         """Server VAD by energy over 20 ms windows of the appended audio."""
@@ -231,56 +276,65 @@ class Engine:
             if level > self.scenario.vad_threshold:
                 self._quiet_ms = 0
                 if not self._speaking:
-                    self._speaking = True
                     self._speech_start_ms = ms - vad.WINDOW_MS
-                    self._send(out, now, {"type": "input_audio_buffer.speech_started",
-                                          "audio_start_ms": self._speech_start_ms, "item_id": self._vad_item()})
+                    self._speech_started(out, now, self._speech_start_ms)
             elif self._speaking:
                 self._quiet_ms += vad.WINDOW_MS
                 if self._quiet_ms >= self.scenario.vad_silence_ms:
                     self._utterance_ended(out, now, ms - self._quiet_ms)
                     return
 
-    def _server_vad(self, out: Outcome, now: float) -> None:
+    def _scripted_vad(self, out: Outcome, now: float) -> None:
         """Scripted server VAD: speech starts with the first audio and ends after vad_utterance_ms of it."""
         ms = len(self._audio) // AUDIO_BYTES_PER_MS
         if not self._speaking:
-            self._speaking = True
-            self._send(out, now, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0,
-                                  "item_id": self._vad_item()})
+            self._speech_started(out, now, 0)
         if ms >= self.scenario.vad_utterance_ms:
             self._utterance_ended(out, now, ms)
 
     def _utterance_ended(self, out: Outcome, now: float, ms: int) -> None:
-        """speech_stopped, the commit, the user item, its transcription, and the reply to it."""
+        """speech_stopped and the service's own commit; with create_response, its reply (unless a response is
+        still active then: the service starts no second one)."""
         item_id = self._vad_item()
-        self._speaking, self._vad_at, self._quiet_ms = False, 0, 0
-        self._audio.clear()
-        previous = self._order[-1] if self._order else None
         self._send(out, now, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
+        self._commit(out, now, item_id, ms)
+        if not session_config.creates_response(self._session):
+            return
+        at = self._last_at[ACKS]
+        if self._response is not None and self._response.active(at):
+            out.note["not_answered"] = f"{item_id}: response {self._response.id} still active"
+            return
+        self._respond(out, at)
+
+    def _commit(self, out: Outcome, now: float, item_id: str, ms: float) -> None:
+        """The buffer becomes a user item: committed, the item (added, done), its transcription (deltas, then
+        completed). The buffer is empty afterwards, for the VAD too."""
+        self._audio.clear()
+        self._speaking, self._vad_at, self._quiet_ms = False, 0, 0
+        previous = self._order[-1] if self._order else None
         self._send(out, now, {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
+        transcript = self.scenario.transcript
         item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-                "content": [{"type": "input_audio", "transcript": self.scenario.transcript}]}
+                "content": [{"type": "input_audio", "transcript": transcript}]}
         self._confirm_item(out, now, item)
-        self._latest_user_item = item_id
+        self._user_item(out, now, item_id)
+        for piece in _chunks(transcript, TRANSCRIPT_DELTAS):
+            self._send(out, self._last_at[ACKS], {"type": "conversation.item.input_audio_transcription.delta",
+                                                  "item_id": item_id, "content_index": 0, "delta": piece})
         self._send(out, self._last_at[ACKS], {"type": "conversation.item.input_audio_transcription.completed",
-                                             "item_id": item_id, "content_index": 0,
-                                             "transcript": self.scenario.transcript,
+                                             "item_id": item_id, "content_index": 0, "transcript": transcript,
                                              "usage": {"type": "duration", "seconds": ms / 1000}})
-        self._respond(out, self._last_at[ACKS])
 
     def _on_input_audio_buffer_commit(self, out: Outcome, now: float, event: dict) -> None:
+        """The client's commit, VAD on or off: a user item, never a reply (the client asks with response.create).
+        After the service's own commit the buffer is empty: the service's "buffer too small" error."""
         ms = len(self._audio) / AUDIO_BYTES_PER_MS
         if ms < 100:
             self._error(out, now, "invalid_request_error", "input_audio_buffer_commit_empty",
                         f"Error committing input audio buffer: buffer too small. Expected at least 100ms "
                         f"of audio, but buffer only has {ms:.2f}ms of audio.")
             return
-        self._audio.clear()
-        self._vad_at = 0
-        item_id = self._new_id("item")
-        self._send(out, now, {"type": "input_audio_buffer.committed", "item_id": item_id,
-                              "previous_item_id": self._order[-1] if self._order else None})
+        self._commit(out, now, self._new_id("item"), ms)
 
     # ----------------------------------------------------------------- replies
 
@@ -296,6 +350,8 @@ class Engine:
         response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": [],
                     "output_modalities": ["audio" if self.scenario.reply_audio_chunks else "text"]}
         created_at = send(now, {"type": "response.created", "response": response})
+        for kind in self.scenario.unknown_events:   # types the client has never seen (PROTOCOL.md section 3)
+            send(created_at, {"type": kind, "response_id": response_id})
         at = created_at + self._ms(self.scenario.reply_latency_ms)
         if turn.kind == "function_call":
             final_item, at = self._function_call(send, at, response_id, item_id, previous, turn)
@@ -396,7 +452,7 @@ class Engine:
         for index, rule in enumerate(self.scenario.reorders):
             if rule.event == kind and rule.role in (None, role) and index not in self.used["reorders"]:
                 self.used["reorders"].add(index)
-                self._held.append((rule, event, role))
+                self._held.append((rule, event, role, chain))
                 return at
         copies = 1
         for index, rule in enumerate(self.scenario.duplicates):
@@ -404,17 +460,24 @@ class Engine:
                 self.used["duplicates"].add(index)
                 copies = 2
         self._last_at[chain] = at
-        for _ in range(copies):
-            out.actions.append(Send(at, {"event_id": self._new_id("event"), **event}))
+        self._emit(out, at, event, chain, copies)
         for hold in [h for h in self._held if h[0].after == kind and h[0].after_role in (None, role)]:
             self._held.remove(hold)
-            out.actions.append(Send(at, {"event_id": self._new_id("event"), **hold[1]}))
+            self._emit(out, at, hold[1], hold[3])
         return at
 
+    def _emit(self, out: Outcome, at: float, event: dict, chain: str, copies: int = 1) -> None:
+        """Put the event on the wire at `at`; a response.done is followed by rate_limits.updated, as the service
+        does after every response (when the response.done goes out, even held back by a reorder rule)."""
+        for _ in range(copies):
+            out.actions.append(Send(at, {"event_id": self._new_id("event"), **event}, chain))
+        if event["type"] == "response.done":
+            out.actions.append(Send(at, {"event_id": self._new_id("event"), **rate_limits_updated()}, chain))
+
     def _error(self, out: Outcome, now: float, type_: str, code: str, message: str,
-               event_id: str | None = None) -> None:
+               event_id: str | None = None, param: str | None = None) -> None:
         self._send(out, now, {"type": "error", "error": {
-            "type": type_, "code": code, "message": message, "param": None, "event_id": event_id}})
+            "type": type_, "code": code, "message": message, "param": param, "event_id": event_id}})
 
     def _fire(self, out: Outcome, trigger: str, now: float) -> None:
         self._fired.add(trigger)
@@ -444,6 +507,13 @@ def _chunks(text: str, count: int) -> list[str]:
 def _spread(values, count: int) -> list:
     """A sequence in count contiguous runs, as even as can be (some empty when there are fewer values)."""
     return [values[len(values) * i // count:len(values) * (i + 1) // count] for i in range(count)]
+
+
+def rate_limits_updated() -> dict:
+    """The rate_limits.updated the service sends after a response (the figures are the mock's)."""
+    return {"type": "rate_limits.updated", "rate_limits": [
+        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+        {"name": "tokens", "limit": 400000, "remaining": 399000, "reset_seconds": 0.15}]}
 
 
 def audio_chunk(index: int, ms: int) -> bytes:

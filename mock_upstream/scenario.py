@@ -25,7 +25,7 @@ SCENARIO_DIR = Path(__file__).with_name("scenarios")
 TRIGGERS = (
     "connect",                     # the socket was accepted
     "session_update",              # the first session.update arrived
-    "first_user_item",             # the first user conversation.item.create arrived
+    "first_user_item",             # the first user item: a conversation.item.create, or a committed utterance
     "premature_response_create",   # response.create while the latest user item is unconfirmed
     "response_done",               # a response finished
     "function_call_output",        # a function_call_output item arrived
@@ -87,6 +87,10 @@ CloseCode = Annotated[int, _one_of(CLOSE_CODES, "a close code a server may send 
 CloseReason = Annotated[str, Check(lambda reason: len(reason.encode()) <= MAX_CLOSE_REASON_BYTES,
                                    f"at most {MAX_CLOSE_REASON_BYTES} bytes in UTF-8 (a close frame's limit)")]
 Handshake = Annotated[str, _one_of(HANDSHAKES)]
+UnknownEvents = Annotated[list, Check(
+    lambda types: all(isinstance(t, str) and "." in t and t not in SERVER_EVENTS for t in types),
+    "a list of event types the Realtime API does not have (dotted names, e.g. \"response.future_feature\")",
+    "a list of event type strings")]
 TurnKind = Annotated[str, _one_of(TURN_KINDS)]
 # The verdicts a scenario may declare for a requirement id (`expect`): what a misbehaving upstream forces.
 EXPECTABLE = ("fail", "inconclusive")
@@ -190,16 +194,21 @@ class Scenario:
     audio_chunk_ms: PositiveMilliseconds = 20
     # Replies in order, one per answered response.create; past the end: text replies.
     script: tuple[Turn, ...] = ()
-    # Server VAD: after this many ms of appended audio the service detects an utterance
-    # (speech_started at the first append; then speech_stopped, committed, transcription
-    # and a reply). 0: no server VAD.
+    # How the service hears speech while the session's turn detection is on (whether it is on, and whether it
+    # answers, is the session's: session.update's audio.input.turn_detection; on by default, as in the service).
+    # Scripted: after this many ms of appended audio the service detects an utterance (speech_started at the
+    # first append; then speech_stopped, committed, the user item, its transcription and, with create_response,
+    # a reply). 0: by energy (below).
     vad_utterance_ms: Milliseconds = 0
-    # Server VAD by energy, as the real service hears speech: speech starts at the first 20 ms of appended audio
-    # whose RMS is above vad_threshold and stops after vad_silence_ms at or below it; then the same commit,
-    # transcription and reply. 0: off (vad_utterance_ms, if set, applies).
-    vad_silence_ms: Milliseconds = 0
+    # By energy, as the real service hears speech: speech starts at the first 20 ms window of appended audio
+    # whose RMS is above vad_threshold and stops after vad_silence_ms of windows at or below it. A service that
+    # never hears the end of speech: a silence longer than the test's audio.
+    vad_silence_ms: PositiveMilliseconds = 500
     vad_threshold: Count = 300
     transcript: str = "transcribed speech"
+    # Server event types the client has never seen (the service adds types over time): one event of each is
+    # sent in every response, right after response.created. They must not be types the Realtime API has.
+    unknown_events: UnknownEvents = dataclasses.field(default_factory=list)
     # How the service answers the WebSocket handshake: accept, reject (HTTP 503), stall (never answers).
     handshake: Handshake = "accept"
     delays: tuple[Delay, ...] = ()
@@ -308,7 +317,12 @@ def from_toml(path: Path) -> Scenario:
 
 def from_dict(data: dict[str, Any], where: str) -> Scenario:
     """A scenario from plain data (a cassette's header keeps the one its test ran under), checked like a file."""
-    return _build(dict(data), where)
+    data = dict(data)
+    if data.get("vad_silence_ms") == 0:
+        # Written before turn detection became the session's: 0 was the old default ("no energy VAD"); the
+        # service such a cassette recorded had server VAD on, which today's default models.
+        del data["vad_silence_ms"]
+    return _build(data, where)
 
 
 def names() -> list[str]:

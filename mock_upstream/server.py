@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from voice_harness.wire.listener import Listener
 from voice_harness.mock_upstream.due_queue import DueQueue
-from voice_harness.mock_upstream.engine import CloseSocket, Engine, Outcome, Send
+from voice_harness.mock_upstream.engine import CloseSocket, Engine, Outcome, Retract, Send
 from voice_harness.wire.recording import DOWN, UP, Recorder
 from voice_harness.mock_upstream.scenario import Scenario
 
@@ -60,6 +60,7 @@ class _Connection:
         self.ws, self.conn, self.engine, self.recorder = ws, conn, engine, recorder
         self._due = DueQueue()
         self._closing = False
+        self._retracted: dict[str, float] = {}   # chain -> its events due after this time are never sent
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._due.run(self._send))
@@ -90,10 +91,14 @@ class _Connection:
         for action in outcome.actions:
             if isinstance(action, Send):
                 self._due.put(action.at, action)
+            elif isinstance(action, Retract):
+                self._retracted[action.chain] = min(action.at, self._retracted.get(action.chain, action.at))
             elif isinstance(action, CloseSocket):
                 loop.call_at(action.at, lambda a=action: asyncio.ensure_future(self._close(a)))
 
     async def _send(self, action: Send) -> bool:
+        if action.at > self._retracted.get(action.chain, action.at):
+            return True   # its response was cancelled before it was due
         text = json.dumps(action.event)
         # Before the send: once the frame is written, the proxy may answer it before this coroutine resumes
         # (send() writes before its first await), and the answer must not be recorded first.

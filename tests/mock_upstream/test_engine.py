@@ -51,7 +51,7 @@ def test_response_create_after_confirmation_gets_a_full_text_reply():
     engine = configured()
     engine.receive(1.0, USER_ITEM)
     out = engine.receive(1.1, {"type": "response.create"})
-    assert types(out)[0] == "response.created" and types(out)[-1] == "response.done"
+    assert types(out)[0] == "response.created" and types(out)[-2:] == ["response.done", "rate_limits.updated"]
     assert "response.output_text.delta" in types(out)
     done = [s.event for s in sends(out) if s.event["type"] == "conversation.item.done"][0]
     assert done["item"]["role"] == "assistant"
@@ -198,7 +198,7 @@ def test_a_scripted_function_call_turn_streams_arguments_then_completes():
     out = engine.receive(1.1, {"type": "response.create"})
     done = [e for e in all_events([out]) if e["type"] == "response.function_call_arguments.done"][0]
     assert (done["name"], done["arguments"]) == ("get_time", '{"tz": "UTC"}')
-    assert types(out)[-1] == "response.done"
+    assert types(out)[-2] == "response.done"
     output = engine.receive(2.0, {"type": "conversation.item.create", "item": {
         "type": "function_call_output", "call_id": done["call_id"], "output": "12:00"}})
     assert output.note["role"] == "function_call_output"
@@ -224,7 +224,7 @@ def test_server_vad_detects_an_utterance_after_enough_audio_and_replies():
     assert types(second)[:3] == ["input_audio_buffer.speech_stopped", "input_audio_buffer.committed",
                                  "conversation.item.added"]
     assert "conversation.item.input_audio_transcription.completed" in types(second)
-    assert types(second)[-1] == "response.done"
+    assert types(second)[-2] == "response.done"
 
 
 def test_an_injected_error_is_sent_at_its_trigger():
@@ -250,14 +250,16 @@ def test_a_reorder_with_a_role_holds_the_response_done_of_the_function_call_resp
                    after_role="function_call_output")
     engine = configured(Scenario(script=(Turn(), Turn("function_call", "f", "{}")), reorders=(rule,)))
     greeting = engine.receive(0.5, {"type": "response.create"})
-    assert types(greeting)[-1] == "response.done"
+    assert types(greeting)[-2] == "response.done"
     engine.receive(1.0, USER_ITEM)
     call = engine.receive(1.1, {"type": "response.create"})
     assert "response.function_call_arguments.done" in types(call) and "response.done" not in types(call)
+    assert "rate_limits.updated" not in types(call)   # it follows its response.done, held back or not
     call_id = [e for e in all_events([call]) if e["type"] == "response.function_call_arguments.done"][0]["call_id"]
     output = engine.receive(5.0, {"type": "conversation.item.create", "item": {
         "type": "function_call_output", "call_id": call_id, "output": "21"}})
-    assert types(output) == ["conversation.item.added", "response.done", "conversation.item.done"]
+    assert types(output) == ["conversation.item.added", "response.done", "rate_limits.updated",
+                             "conversation.item.done"]
     assert sends(output)[1].event["response"]["output"][0]["type"] == "function_call"
 
 

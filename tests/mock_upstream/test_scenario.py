@@ -1,6 +1,7 @@
 """Scenarios are data: every bundled file loads, and mistakes are named precisely."""
 
 import base64
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -79,9 +80,14 @@ def load_toml(tmp_path, text):
     ("reply_latency_ms = 1.5\n", "bad.toml: reply_latency_ms must be an integer number of milliseconds, got 1.5"),
     ('delay = "slow"\n', "bad.toml: delay must be a list of tables, got 'slow'"),
     ("[[delay]]\nms = 5\n", "bad.toml: delay[0]: missing key 'event'"),
+    ("vad_silence_ms = 0\n", "bad.toml: vad_silence_ms must be >= 1, got 0"),
+    ('unknown_events = ["response.done"]\n', "bad.toml: unknown_events must be a list of event types the Realtime "
+                                              "API does not have"),
+    ('unknown_events = "response.future_feature"\n', "bad.toml: unknown_events must be a list of event type strings"),
 ], ids=["string-latency", "negative-delay", "bool-for-int", "int-for-bool", "unknown-event", "unknown-role",
         "close-code-1006", "close-code-5000", "long-close-reason", "zero-audio-chunk", "zero-reply-chunks",
-        "float-latency", "rules-not-a-list", "missing-key"])
+        "float-latency", "rules-not-a-list", "missing-key", "zero-vad-silence", "known-unknown-event",
+        "unknown-events-not-a-list"])
 def test_a_bad_value_is_refused_at_load_naming_the_file_and_the_key(tmp_path, text, message):
     with pytest.raises(ScenarioError) as raised:
         load_toml(tmp_path, text)
@@ -165,3 +171,12 @@ def test_a_run_scenario_that_expects_an_unknown_id_is_a_usage_error(tmp_path):
     path.write_text('expect = {NOPE-1 = "fail"}\n')
     with pytest.raises(UsageProblem, match="expect names an unknown requirement id 'NOPE-1'"):
         run_config.build("reference", str(path), None, False, tmp_path)
+
+
+def test_a_cassette_header_written_before_session_turn_detection_still_loads():
+    old = {k: v for k, v in dataclasses.asdict(scenario.Scenario()).items() if k != "unknown_events"}
+    old["vad_silence_ms"] = 0
+    loaded = scenario.from_dict(old, "old.cassette: header")
+    assert loaded.vad_silence_ms == scenario.Scenario().vad_silence_ms and loaded.unknown_events == []
+    with pytest.raises(ScenarioError, match="vad_silence_ms must be >= 1"):
+        scenario.Scenario().with_overrides(vad_silence_ms=0)
