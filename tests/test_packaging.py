@@ -4,7 +4,8 @@ configuration is hostile (an addopts with an unknown option, a conftest that rai
 inside it, as teams keep theirs), `voice-harness run -- -k canary` passes with its reports in ./reports of
 the folder it ran in, and nothing is written into the install; `voice-harness init` in an empty git repository
 writes its three files and passes the canary from there. A test file using the plugin's fixtures runs
-through plain pytest, with no conftest.py at hand."""
+through plain pytest, with no conftest.py at hand. Every command block of the install pages (README.md's "In your
+proxy's repository", docs/own-proxy.md) runs in that environment, by the rules of tests/test_docs.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import test_docs
 from voice_harness.tools.cli import version
 
 pytestmark = pytest.mark.e2e
@@ -170,3 +172,38 @@ def test_a_pytest_run_that_uses_none_of_the_harness_is_untouched(hostile_repo, t
                 "test_plain.py"], tmp_path, env=clean_env())
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
     assert "conformance" not in done.stdout and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("page,heading", test_docs.INSTALL_PAGES, ids=[p for p, _ in test_docs.INSTALL_PAGES])
+def test_every_command_block_of_the_install_pages_runs_against_the_wheel(page, heading, dist, hostile_repo,
+                                                                         tmp_path):
+    venv = hostile_repo / ".venv"
+    stand_ins = tmp_path / "stand-ins"
+    stand_ins.mkdir()
+    for name in test_docs.STAND_IN_NAMES:
+        (stand_ins / name).write_text(test_docs.STAND_IN.format(python=venv / "bin/python"))
+        (stand_ins / name).chmod(0o755)
+    folder = tmp_path / "proxy-repo"   # the page's commands run where a proxy team runs them: its repository
+    folder.mkdir()
+    env = clean_env()
+    env.update(PATH=os.pathsep.join([str(stand_ins), str(venv / "bin"), env["PATH"]]), VIRTUAL_ENV=str(venv),
+               VOICE_HARNESS_NO_DOWNLOAD="1")
+    ran = []
+    for block in test_docs.install_blocks(page, heading):
+        if block.skip is not None:
+            test_docs.skip_reason(block)
+        elif block.lang == "python":
+            (folder / test_docs.file_of(block)).write_text(block.text + "\n")
+        else:
+            done = run(["bash", "-c", test_docs.script(block, dist["wheel"])], folder, timeout=900, env=env)
+            assert done.returncode == 0, (f"{page} line {block.line}: exit {done.returncode}\n{block.text}\n"
+                                          f"{done.stdout[-4000:]}\n{done.stderr[-3000:]}")
+            ran.append(done.stdout)
+    assert ran
+    if page == "README.md":
+        # The plain-pytest example, last, ran the user's test against the target it names, and cleared what the
+        # page's `voice-harness run` had left in reports/ (its test has no requirement: no conformance.json).
+        assert "1 passed" in ran[-1] and "no target given" not in ran[-1], ran[-1][-3000:]
+        assert not (folder / "reports/conformance.json").exists()
+    else:
+        assert '"CANARY-1"' in (folder / "reports/conformance.json").read_text()

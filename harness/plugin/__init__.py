@@ -62,16 +62,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The overrides of other plugins' fixtures go last, so that they win whatever order plugins loaded in.
     config.pluginmanager.register(overrides, "voice_harness.overrides")
     # A run that only looks (collect-only, help) leaves the folder and the last run's reports alone.
-    owner = not _is_worker(config) and config.harness_asked and not _only_looking(config)
+    owner = _owns_reports(config)
     if owner:
-        try:
-            # The folder is this run's from here: a second run is refused, and an earlier run's artefacts go
-            # (also when this run then stops at a usage error: none of them describes it).
-            run_files.claim(reports_dir)
-            run_files.clear(reports_dir)
-        except EnvironmentProblem as exc:
-            pytest.exit(f"harness: {exc}", returncode=2)
-    config.harness, config.harness_problem = None, None
+        _claim_reports(reports_dir)
+    config.harness, config.harness_problem, config.harness_late = None, None, False
     try:
         config.harness = run_config.build(
             config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
@@ -82,19 +76,73 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.harness_asked:
             raise pytest.UsageError(str(exc)) from None
         config.harness_problem = exc   # a run that does not use the harness is not stopped by it (harness_config)
-    if owner and config.harness.real_upstream:
-        # This run's cassettes replace the last real-mode run's (a replay, reading them, clears nothing).
-        run_files.clear_cassettes(reports_dir)
     if owner:
-        try:
-            preflight.run(config.harness, browser.check_starts)
-        except EnvironmentProblem as exc:
-            pytest.exit(f"harness: {exc}", returncode=2)   # one line; no test runs, no verdict is written
+        _prepare_run(config)
     if not _is_worker(config):
         config.pluginmanager.register(Conformance(config), "harness-conformance")
-    if config.harness_asked and threading.current_thread() is threading.main_thread():
+    if config.harness_asked:
+        _end_on_sigterm()
+
+
+def _end_on_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
         # A terminated run must still tear down its proxy process group.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _owns_reports(config: pytest.Config) -> bool:
+    """The run (its controller) owns its reports folder: it asked for the harness and runs tests. A run that only
+    looks (collect-only, help) leaves the folder and the last run's reports alone."""
+    return not _is_worker(config) and config.harness_asked and not _only_looking(config)
+
+
+def _claim_reports(reports_dir: Path) -> None:
+    """The folder is this run's from here: a second run is refused, and an earlier run's artefacts go (also when
+    this run then stops at a usage error: none of them describes it), as `voice-harness run` does."""
+    try:
+        run_files.claim(reports_dir)
+        run_files.clear(reports_dir)
+    except EnvironmentProblem as exc:
+        pytest.exit(f"harness: {exc}", returncode=2)
+
+
+def _prepare_run(config: pytest.Config) -> None:
+    """What an owning run does once its target is known, before any test: cassettes cleared, pre-flight."""
+    if config.harness.real_upstream:
+        # This run's cassettes replace the last real-mode run's (a replay, reading them, clears nothing).
+        run_files.clear_cassettes(config.harness.reports_dir)
+    try:
+        preflight.run(config.harness, browser.check_starts)
+    except EnvironmentProblem as exc:
+        pytest.exit(f"harness: {exc}", returncode=2)   # one line; no test runs, no verdict is written
+
+
+def _asked_at_collection(config: pytest.Config) -> None:
+    """A plain pytest run given no harness option whose tests use the harness's fixtures or markers (a team's own
+    test file) asks for the harness only now: it owns its reports folder from here, as a run asked at configure
+    does (no conformance.md or proxy log of an earlier run stays beside its files), and says what it tests (the
+    default profile: nothing named another target). Under xdist the controller never collects: such a run
+    names a harness option (--profile, --proxy-cmd, --reports-dir, ...) to own its folder."""
+    config.harness_asked = True
+    _end_on_sigterm()
+    if not _owns_reports(config):
+        return
+    reports_dir = Path(config.getoption("--reports-dir") or config.invocation_params.dir / "reports")
+    _claim_reports(reports_dir)
+    if config.harness is None:
+        raise pytest.UsageError(str(config.harness_problem))
+    _prepare_run(config)
+    config.harness_late = True
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    if not getattr(config, "harness_late", False):
+        return []
+    profile = config.harness.profile
+    return [f"harness: no target given: this run tests profile {profile.name!r} ({profile.description}); name "
+            f"yours with --proxy-cmd CMD, --proxy-url URL or --profile PATH",
+            f"harness: reports in {config.harness.reports_dir} (an earlier run's conformance files and proxy logs "
+            f"there were cleared)"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -145,7 +193,7 @@ def _uses_harness(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.harness_asked and any(_uses_harness(item) for item in items):
-        config.harness_asked = True
+        _asked_at_collection(config)
     known = catalogue.load()
     for item in items:
         ids = [rid for mark in item.iter_markers("req") for rid in mark.args]

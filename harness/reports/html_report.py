@@ -1,4 +1,4 @@
-"""python -m harness report: a single-file HTML report of the last run, built offline by Allure 3.
+"""voice-harness report: a single-file HTML report of the last run, built offline by Allure 3.
 
 Allure 3 is a Node.js tool from the npm registry. It is installed once into the harness's cache
 (~/.cache/voice-harness/allure, or $VOICE_HARNESS_CACHE/allure; a pinned version, no global install, nothing
@@ -49,7 +49,8 @@ def allure_executable(tools_dir: Path = TOOLS_DIR, log=print) -> Path:
 def build(results_dir: Path, output_dir: Path, tools_dir: Path = TOOLS_DIR, log=print) -> dict:
     """Build output_dir/index.html from the Allure results; the report's own counts (summary.json)."""
     if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
-        raise UsageProblem(f"no test results in {results_dir}: run `python -m harness run` first "
+        from voice_harness.tools.cli import program   # as the user called it: voice-harness, or python -m ...
+        raise UsageProblem(f"no test results in {results_dir}: run `{program()} run` first "
                            f"(or pass --reports-dir of a run)")
     if output_dir.exists():
         if any(output_dir.iterdir()) and not (output_dir / "summary.json").is_file():

@@ -22,7 +22,8 @@ TOOLS = ("espeak-ng", "sox")
 LEAD_S, TAIL_S = 0.5, 1.5
 # What the suites say; the reply does not depend on it (the mock answers with its scripted transcript).
 UTTERANCES = {"first": "Hello agent. What is the weather like today?"}
-HOW_TO_GET = "install them (Debian: `apt-get install espeak-ng sox`; `make setup` does it as root)"
+HOW_TO_GET = ("install them (Debian: `apt-get install espeak-ng sox`; `voice-harness setup-speech` does it as root "
+              "and makes the utterances)")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""python -m harness bench: what the harness costs on this machine, in six groups of figures, printed as a
+"""voice-harness bench: what the harness costs on this machine, in six groups of figures, printed as a
 table and written to reports/bench.json.
 
 1. suite: wall time of the full suite selection, serial, with -n 2 and with -n auto;
@@ -176,7 +176,7 @@ def verdicts(record: dict) -> list[tuple[str, str, str, str]]:
 def main(groups: tuple[str, ...], runs: int, reports_dir: Path) -> int:
     log = lambda line: print(line, flush=True)  # noqa: E731
     work = Path(tempfile.mkdtemp(prefix="harness-bench-"))
-    record: dict = {"machine": machine(), "command": "python -m harness bench " + " ".join(
+    record: dict = {"machine": machine(), "command": "voice-harness bench " + " ".join(
         ([f"--groups {','.join(groups)}"] if groups != GROUPS else []) + ([f"--runs {runs}"] if runs != 20 else []))}
     started = time.monotonic()
     log(f"harness bench: {', '.join(groups)} on {record['machine']['cpus']} cpus (work files in {work})")

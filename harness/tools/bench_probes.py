@@ -1,4 +1,4 @@
-"""The in-process measurements of `python -m harness bench`: fixed costs of the embedded default, the mock's
+"""The in-process measurements of `voice-harness bench`: fixed costs of the embedded default, the mock's
 timing precision, and how many concurrent component-protocol sessions the reference proxy plus mock sustain.
 Each probe starts what it measures itself (real sockets, a real proxy subprocess, a real browser) and ends it."""
 

@@ -1,5 +1,6 @@
-"""python -m harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile, init,
-setup-browser, setup-speech): a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env)."""
+"""voice-harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile, init,
+setup-browser, setup-speech): a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env).
+`python -m voice_harness` is the same command, and so is `python -m harness` in a checkout."""
 
 from __future__ import annotations
 

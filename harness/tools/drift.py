@@ -1,4 +1,4 @@
-"""python -m harness drift --cassettes DIR: does the mock still answer as the real service did?
+"""voice-harness drift --cassettes DIR: does the mock still answer as the real service did?
 
 Plays every cassette's client events into the mock's engine and compares its answers with the service's
 (mock_upstream.drift); writes reports/drift.json and reports/drift.md, one row per difference. Exit 0 when

@@ -1,4 +1,4 @@
-"""python -m harness sensitivity: run the suites against every known defect and publish which requirements
+"""voice-harness sensitivity: run the suites against every known defect and publish which requirements
 each one turns red. A check never seen failing proves nothing; this makes the harness's sensitivity a figure.
 
 Full mode runs every suite per defect (catches collateral anywhere); reduced mode runs only the tests of the

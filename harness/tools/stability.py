@@ -1,4 +1,4 @@
-"""python -m harness stability: does every id get the same verdict in every run?
+"""voice-harness stability: does every id get the same verdict in every run?
 
 Runs `harness run --repeat N` against the reference proxy and, if asked, against defects of the reduced matrix
 (each with its reduced selection), optionally while every core is kept busy, and counts the ids whose verdict

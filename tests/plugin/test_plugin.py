@@ -183,3 +183,22 @@ def test_a_run_that_uses_none_of_the_harness_keeps_pytest_playwrights_launch_arg
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*FLAGS False*"])
     assert "conformance" not in result.stdout.str()
+
+
+def test_a_plain_run_asked_by_its_fixtures_alone_owns_its_reports_and_names_its_target(pytester):
+    """A team's own test file run by plain pytest with no harness option: like `voice-harness run`, it clears what
+    an earlier run left in ./reports (no stale conformance.md beside its files, no proxy log silently
+    overwritten), and it says that it tests the default profile, and how to name another target."""
+    reports = pytester.path / "reports"
+    for stale in ("conformance.md", "conformance.json", "logs/proxy-main.log"):
+        (reports / stale).parent.mkdir(parents=True, exist_ok=True)
+        (reports / stale).write_text("from an earlier run")
+    (reports / "bench.json").write_text("{}")   # another command's output stays
+    pytester.makepyfile(test_ours="def test_ours(harness_config):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["harness: no target given: this run tests profile 'reference' (bundled reference "
+                                 "proxy*); name yours with --proxy-cmd CMD, --proxy-url URL or --profile PATH",
+                                 f"harness: reports in {reports} (an earlier run's *cleared)"])
+    assert not any((reports / name).exists() for name in ("conformance.md", "conformance.json", "logs"))
+    assert (reports / "bench.json").exists()
