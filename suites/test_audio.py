@@ -6,6 +6,7 @@ import base64
 import pytest
 
 from voice_harness.judging import invariants, turn_detection
+from voice_harness.judging.transcripts import interim_transcripts
 from voice_harness.judging.checks import assert_before, fail, provoked
 from voice_harness.timeouts import units
 from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
@@ -275,3 +276,12 @@ def test_voice_activity_and_transcription_reach_the_client(make_wire_client, rec
                        is not False), transcripts[0])
     if "turn on the lights" not in str(transcript.message):
         fail("MAP-9", f"Transcript does not carry the transcription: {transcript.message}", timeline, transcript)
+    judge_interim_transcripts(timeline)
+
+
+def judge_interim_transcripts(timeline) -> None:
+    """MAP-9's interim Transcripts (judging/transcripts.py), where the proxy sends them: each carries its item's
+    transcription so far (the upstream deltas of that item joined), never only the latest delta."""
+    wrong = next((f for f in interim_transcripts(timeline) if f.ok is False), None)
+    if wrong is not None:
+        fail("MAP-9", wrong.reason, timeline, wrong.frame)

@@ -50,11 +50,19 @@ def app_did_not_send(timeline):
 def errors_answering_the_turn(timeline, sent):
     """The Error messages the client got for this turn: after the message was sent, and not caused by an
     upstream error that answered another client event (e.g. a greeting sent upstream as an assistant item
-    and rejected: MAP-6's). None when leg A was not recorded."""
+    and rejected: MAP-6's), nor made up by the proxy once it had accepted the message (its user item upstream)
+    with no upstream error or close before it: such an Error rejects nothing of this turn (e.g. one made of a
+    server event the proxy does not map, response.created: ERR-4's, an invariant). None when leg A was not
+    recorded."""
     if sent is None:
         return None
     answering = []
+    accepted = timeline.first(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user", after=sent)
     for error in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=sent):
+        if accepted is not None and accepted.t < error.t and not any(
+                f.t < error.t for f in timeline.select(route=UPSTREAM_TO_PROXY, type="error")
+                + timeline.select(leg="B", kind="close")):
+            continue
         cause = _upstream_cause(timeline, error)
         if cause is None or cause.type == "response.create" or cause.role == "user":
             answering.append(error)

@@ -1,14 +1,14 @@
 """Translation between the two protocols: user turns (MAP-1, MAP-2), assistant text (MAP-3), greeting (MAP-6),
-context (MAP-7), prompt and functions (MAP-8)."""
+context (MAP-7), prompt and functions (MAP-8), and no echo of the items the proxy made itself (MAP-11)."""
 
 import re
 
 import pytest
 
-from voice_harness.judging import app_settings
-from voice_harness.judging.checks import assert_before, fail, not_exercised
+from voice_harness.judging import app_settings, echoes
+from voice_harness.judging.checks import assert_before, fail, not_exercised, provoked
 from voice_harness.timeouts import units
-from .flows import (browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply,
+from .flows import (app_params, browser_turn, connect, fail_for_want_of, open_and_connect, send_and_wait_for_reply,
                     send_until_response_create, user_creates)
 from .test_function_calls import FUNCTIONS
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
@@ -256,3 +256,55 @@ def session_update(timeline):
     if update is None or not isinstance(update.message.get("session"), dict):
         fail_for_want_of("MAP-8", "the proxy sent no session.update with a session (READY-3's to judge)", timeline)
     return update
+
+
+# ------------------------------------------------------------------------------------------------ MAP-11
+
+
+def judge_map_11(timeline) -> None:
+    """MAP-11 on the context the app sent (judging/echoes.py): provoked once the proxy made context items and the
+    service confirmed them; no ConversationText echoing one, no greeting shown twice on a connection."""
+    found = echoes.echoes(timeline)
+    provoked("MAP-11", found.provoked, "context items the proxy made, confirmed by the service", timeline)
+    violation = found.violation(timeline)
+    if violation is not None:
+        fail("MAP-11", violation.reason, timeline, *violation.anchors)
+
+
+@pytest.mark.req("MAP-11")
+def test_context_items_the_proxy_made_are_not_echoed_back(make_wire_client, recording):
+    """Context of both roles; a typed turn afterwards, whose reply comes after the service confirmed the context
+    items (so any echo of them has reached the client by then)."""
+    client = make_wire_client()
+    if client.configure(context={"messages": CONTEXT}) is None:
+        fail_for_want_of("MAP-11", "no SettingsApplied (READY-1's to judge)", recording.timeline())
+    client.send({"type": "InjectUserMessage", "content": "What is my name?"})
+    if recording.first(units(10), route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
+                       while_live=True) is None:
+        fail_for_want_of("MAP-11", "no reply to the typed turn", recording.timeline())
+    judge_map_11(recording.timeline())
+
+
+@pytest.mark.req("MAP-11")
+def test_the_history_sent_back_on_reconnect_is_not_shown_twice(app, recording):
+    """A conversation, a disconnect, and a reconnect on which the app sends that conversation back as context (as
+    real apps do from their storage): the proxy makes it items upstream and must not show it again. Judged on the
+    context the app actually sent on the second connection, once that connection's typed turn was answered."""
+    open_and_connect(app, recording, "MAP-11")
+    if send_and_wait_for_reply(app, "My favourite colour is teal.", units(10), recording).reply is None:
+        fail_for_want_of("MAP-11", "the first connection got no reply (CANARY-1's)", recording.timeline())
+    context = [{"role": role, "content": text} for role, text in app.history()]
+    app.disconnect()
+    if recording.first(units(5), route=CLIENT_TO_PROXY, kind="close") is None:
+        fail_for_want_of("MAP-11", "the app did not close its first connection (the app's disconnect)",
+                         recording.timeline())
+    app.reopen(**app_params(context=context))
+    connect(app, recording, "MAP-11")
+    timeline = recording.timeline()
+    second = timeline.select(route=CLIENT_TO_PROXY, type="Settings")[-1]
+    if not app_settings.parse(second).context:
+        not_exercised("MAP-11", "context", "the app sent no context on reconnect", timeline, second)
+    outcome = send_and_wait_for_reply(app, "What is my favourite colour?", units(10), recording)
+    if outcome.reply is None:
+        fail_for_want_of("MAP-11", "no reply on the second connection (LIFE-3's)", recording.timeline())
+    judge_map_11(recording.timeline())

@@ -19,6 +19,7 @@ from voice_harness.mock_upstream import vad
 from voice_harness.timeouts import units
 
 from .flows import connect, not_replies, wait_until_through
+from .test_audio import judge_interim_transcripts
 
 CANARY = catalogue.get("CANARY-2")
 TOLERANCE = 0.05          # durations within 5%
@@ -212,6 +213,7 @@ def test_the_app_shows_that_the_user_spoke_and_what_was_heard(voice_app, recordi
     if missing:
         fail("MAP-9", "the upstream heard the user speak, but the proxy did not send the app " + ", ".join(missing),
              timeline, started, heard)
+    judge_interim_transcripts(timeline)
 
 
 @pytest.mark.req("WIRE-1")

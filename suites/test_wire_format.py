@@ -3,13 +3,15 @@ the client is a known component message (WIRE-4) and never a raw upstream event 
 
 import pytest
 
-from voice_harness.judging import component_protocol
+from voice_harness.drivers.wire_client import settings
+from voice_harness.judging import app_settings, component_protocol
 from voice_harness.judging import invariants
-from voice_harness.judging.checks import fail, provoked
+from voice_harness.judging.checks import fail, not_exercised, provoked
 from voice_harness.timeouts import units
-from .flows import browser_turn, fail_for_want_of, user_creates
+from .flows import app_params, browser_turn, fail_for_want_of, user_creates
 from .test_function_calls import FUNCTIONS
-from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, is_event
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
+                                           is_event)
 
 
 def assert_upstream_events_validate(timeline):
@@ -63,3 +65,47 @@ def test_the_client_gets_only_known_component_messages(app, recording, features)
         problems = component_protocol.problems(frame.data)
         if problems:
             fail("WIRE-4", f"{frame.label()}: {'; '.join(problems)}", timeline, frame)
+
+
+TEMPERATURE = 0.7   # what real apps of this family send in Settings.agent.think.provider; the GA session has none
+
+
+def temperature_sent(timeline):
+    """The temperature in the Settings the app or client actually sent (leg A), or None."""
+    settings = app_settings.sent(timeline)
+    provider = ((settings.raw.get("agent") or {}).get("think") or {}).get("provider") if settings else None
+    return provider.get("temperature") if isinstance(provider, dict) else None
+
+
+def session_answered(recording):
+    """Wait until the service answered the proxy's session.update: session.updated, or its error (the service
+    rejects a session.update with a field the GA session does not have and never configures the session, so
+    SettingsApplied may never come: WIRE-3 is judged on what went upstream, not on waiting for it)."""
+    recording.wait_for(lambda tl: tl.first(route=UPSTREAM_TO_PROXY, type=("session.updated", "error"),
+                                           after=tl.first(route=PROXY_TO_UPSTREAM, type="session.update")),
+                       units(10), while_live=True)
+    return recording.timeline()
+
+
+@pytest.mark.req("WIRE-3")
+def test_a_temperature_in_settings_does_not_make_an_invalid_session_update(make_wire_client, recording):
+    client = make_wire_client()
+    client.send(settings(think={"provider": {"type": "open_ai", "model": "gpt-realtime", "temperature": TEMPERATURE}}))
+    timeline = session_answered(recording)
+    provoked("WIRE-3", temperature_sent(timeline) is not None and timeline.first(route=PROXY_TO_UPSTREAM,
+             type="session.update"), "Settings with a temperature, and the session.update made of it", timeline)
+    assert_upstream_events_validate(timeline)
+
+
+@pytest.mark.req("WIRE-3")
+def test_the_apps_temperature_does_not_make_an_invalid_session_update(app, recording):
+    app.open(**app_params(temperature=TEMPERATURE))
+    app.send("Hello.")   # opens the connection without waiting for SettingsApplied, which may never come
+    timeline = session_answered(recording)
+    if timeline.first(route=CLIENT_TO_PROXY, type="Settings") is None:
+        fail_for_want_of("WIRE-3", "the app sent no Settings", timeline)
+    if temperature_sent(timeline) is None:
+        not_exercised("WIRE-3", "temperature", "the app sent no temperature in its Settings", timeline)
+    provoked("WIRE-3", timeline.first(route=PROXY_TO_UPSTREAM, type="session.update"),
+             "the session.update made of the app's Settings", timeline)
+    assert_upstream_events_validate(timeline)
