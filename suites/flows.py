@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
 import json
+import math
+import sys
 import time
 
 from voice_harness.drivers.app_driver import AppDriver, ReplyOutcome
@@ -11,6 +14,7 @@ from voice_harness.judging.checks import fail, for_want_of
 from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
 from voice_harness.errors import HarnessFault
 from voice_harness.judging.invariants import CONFIRMATIONS
+from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
 from voice_harness.timeouts import units
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
@@ -174,3 +178,32 @@ def wait_until_through(recording, through, quiet_s: float | None = None, timeout
                                         min(quiet_s, remaining))
         if not progressed:
             return recording.timeline()
+
+
+# ------------------------------------------------------------------ spoken turns on the wire
+
+FRAME_MS = 20
+
+
+def speech(ms: int) -> list[bytes]:
+    """`ms` of a loud 440 Hz tone (PCM16 mono 24 kHz, 20 ms frames): speech to any energy VAD (RMS far above the
+    service's threshold)."""
+    per_frame = FRAME_MS * AUDIO_BYTES_PER_MS // 2
+    samples = [int(8000 * math.sin(2 * math.pi * 440 * i / 24000)) for i in range(per_frame)]
+    frame = array.array("h", samples)
+    if sys.byteorder == "big":   # PCM16 on the wire is little-endian
+        frame.byteswap()
+    return [frame.tobytes()] * (ms // FRAME_MS)
+
+
+def silence(ms: int) -> list[bytes]:
+    return [bytes(FRAME_MS * AUDIO_BYTES_PER_MS)] * (ms // FRAME_MS)
+
+
+# An utterance: 300 ms of speech, then 600 ms of silence, more than the 500 ms after which the service's server VAD
+# (silence_duration_ms) or a proxy that owns turn detection hears its end. Ended by its content, not by a clock.
+UTTERANCE_SPEECH_MS, UTTERANCE_SILENCE_MS = 300, 600
+
+
+def utterance() -> list[bytes]:
+    return speech(UTTERANCE_SPEECH_MS) + silence(UTTERANCE_SILENCE_MS)

@@ -3,9 +3,11 @@ browser), and the response that follows it (ORD-3, ORD-6, through a wire client,
 order of events needs it)."""
 
 
+import time
+
 import pytest
 
-from voice_harness.judging import catalogue
+from voice_harness.judging import catalogue, turns
 from voice_harness.judging.checks import fail, provoked
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.timeouts import units
@@ -174,3 +176,64 @@ def test_a_missing_completion_does_not_hang_the_conversation(make_wire_client, r
         note, close = ended_by(timeline)
         fail("ORD-6", f"no response.create within {RECOVERY.within_s:g} s after the function output, whose "
                       f"completion never came{note}", timeline, output, close)
+
+
+# FN-1: the bound is the catalogue's (2 s after the later of the output item's confirmation and the calling
+# response's response.done); the check waits that long plus this margin, so a silent proxy is judged at the bound,
+# never after a 20 s fallback.
+FN_1_MARGIN = 1
+
+
+def follow_up_of(timeline, until=None):
+    found = turns.follow_ups(timeline, until)
+    return found[0] if found else None
+
+
+def fn_1_start(timeline):
+    """The later of the output item's confirmation and the calling response's response.done, once both came."""
+    one = follow_up_of(timeline)
+    if one is None or one.confirmed is None or one.caller is None or one.caller.done is None:
+        return None
+    return max(one.confirmed, one.caller.done, key=lambda f: f.t)
+
+
+def judge_fn_1(recording):
+    """Wait until FN-1's bound passed (or the follow-up was decided before it), then for the follow-up's reply;
+    fail on what turns.follow_ups says."""
+    start = recording.wait_for(fn_1_start, units(10), while_live=True)
+    if start is None:
+        one = follow_up_of(recording.timeline())
+        fail_for_want_of("FN-1", one.reason if one is not None and one.reason else
+                         "the function result's item or the calling response never completed upstream",
+                         recording.timeline())
+    deadline = start.t + turns.follow_up_within_s()
+    recording.wait_for(lambda tl: follow_up_of(tl).ok is not None,
+                       max(0.0, deadline + units(FN_1_MARGIN) - time.monotonic()), while_live=True)
+    now = time.monotonic()
+    one = follow_up_of(recording.timeline(), until=now if now > deadline else None)
+    if one.ok is None and one.creates:
+        # The follow-up was asked for in time: its reply must still reach the client.
+        recording.wait_for(lambda tl: follow_up_of(tl).ok is not None, units(10), while_live=True)
+        one = follow_up_of(recording.timeline(), until=time.monotonic())
+    timeline = recording.timeline()
+    if one.ok is False:
+        fail("FN-1", one.reason, timeline, one.sent, start, *one.creates[:2], one.reply)
+    if one.ok is None:
+        fail_for_want_of("FN-1", one.reason, timeline, one.sent, start)
+    return one
+
+
+@pytest.mark.req("FN-1")
+@pytest.mark.parametrize("after_response_done", ORDERS)
+def test_the_function_result_is_followed_up_once_within_2_s_and_the_reply_reaches_the_client(
+        make_wire_client, recording, after_response_done):
+    """Both orders of the call's response.done and the host's FunctionCallResponse, each fixed by a condition
+    (answer_over_the_wire, the scenario's reorder). Judged at FN-1's bound from the later of the output item's
+    confirmation and that response.done, plus a margin: a proxy that waits for a signal that never comes, or for a
+    long fallback timer, is red at the bound without being waited out."""
+    answer_over_the_wire(make_wire_client, recording, "FN-1", after_response_done)
+    judge_fn_1(recording)
+    timeline = recording.timeline()
+    provoked("FN-1", call_done_before_the_answer(timeline) is after_response_done,
+             "the call's response.done " + ("before" if after_response_done else "after") +
+             " the host's FunctionCallResponse", timeline)

@@ -132,6 +132,12 @@ def _judge_turn(timeline: Timeline, frames, resps: list[Response], heard, turn: 
 
 # --------------------------------------------------------------------------------------------------- FN-1
 
+# What the proxy got before a response.done it relays after it: the upstream tap records that response.done on leg B
+# before the proxy's relay of the output just before it is recorded on leg A. A follow-up that sent the client nothing
+# is judged only once the recording covers this long after its response.done (as AGENT-1's missing AgentAudioDone).
+RELAY_S = 1.0
+
+
 def follow_up_within_s() -> float:
     """FN-1's bound from the later of the output item's confirmation and the calling response's end."""
     return catalogue.get("FN-1").within_s or 2.0
@@ -162,21 +168,23 @@ def _caller(frames: list[Frame], resps: list[Response], call_id) -> Response | N
         next((r for r in reversed(resps) if r.created.t <= made.t), None)
 
 
-def follow_ups(timeline: Timeline) -> list[FollowUp]:
+def follow_ups(timeline: Timeline, until: float | None = None) -> list[FollowUp]:
     """FN-1's facts for each FunctionCallResponse: exactly one response.create after it (before the follow-up is
     answered), no later than 2 s after the later of its function_call_output item's confirmation and the calling
     response's response.done (when that response ended first, the bound counts from the confirmation), and the
     follow-up's reply reaches the client. A user message the client typed meanwhile may need its own
     response.create: one more is allowed for each. Not judged (ok None) when the output item never went upstream
     (MAP-5's), the upstream never confirmed it or never ended the calling response, or the recording ends before
-    the bound with no response.create yet."""
+    the bound with no response.create yet. `until` (the frames' clock, time.monotonic) is how long the recording is
+    known to cover when later than its last frame: a suite that waited past the bound with nothing recorded passes
+    the time it stopped waiting, so a proxy that stays silent is judged at the bound, not only once it next speaks."""
     found = []
     within = follow_up_within_s()
     for conn in upstream_connections(timeline):
         frames = frames_of(timeline, conn)
         resps = responses(frames)
         heard = spoken(frames)
-        end = max((f.t for f in timeline.frames), default=float("-inf"))
+        end = max([f.t for f in timeline.frames] + ([until] if until is not None else []), default=float("-inf"))
         for sent in (f for f in frames if f.leg == "A" and f.arrow == "->" and f.type == "FunctionCallResponse"):
             one = FollowUp(sent.call_id, sent)
             found.append(one)
@@ -226,7 +234,8 @@ def _judge_follow_up(timeline, frames, resps, heard, one: FollowUp, within: floa
         one.reason = (f"{len(one.creates)} response.create after the FunctionCallResponse before the follow-up was "
                       f"answered (one expected): {', '.join(at(timeline, f) for f in one.creates[:3])}")
     elif one.reply is None:
-        one.ok = False if follow is not None and follow.done is not None else None
+        over = follow is not None and follow.done is not None and end >= follow.done.t + RELAY_S
+        one.ok = False if over else None
         one.reason = (f"the follow-up response {follow.id} ({at(timeline, follow.created)}) sent nothing to the "
                       f"client" if follow is not None else
                       f"the proxy sent {at(timeline, first)} but no follow-up response started")

@@ -86,9 +86,12 @@ def test_a_late_missing_repeated_or_unanswered_follow_up_breaks_fn_1():
     assert never.ok is False and "never" in never.reason
     twice = follow_up(timeline(settings(), call(0.3), result(1.0), proxy(1.02, "response.create"), answered(1.03, "r2")))
     assert twice.ok is False and "2 response.create" in twice.reason
-    silent = follow_up(timeline(settings(), call(0.3), result(1.0), proxy(1.02, "response.create"),
-                                created(1.03, "r2"), done(1.2, "r2")))
-    assert silent.ok is False and "sent nothing to the client" in silent.reason
+    silent = timeline(settings(), call(0.3), result(1.0), proxy(1.02, "response.create"), created(1.03, "r2"),
+                      done(1.2, "r2"))
+    # Its output may still be on its way to leg A just after its response.done: judged once 1 s passed.
+    assert follow_up(silent).ok is None
+    (one,) = turns.follow_ups(silent, until=2.3)
+    assert one.ok is False and "sent nothing to the client" in one.reason
 
 
 def test_fn_1_is_undecided_before_its_bound_and_inconclusive_without_its_situation():
@@ -97,6 +100,13 @@ def test_fn_1_is_undecided_before_its_bound_and_inconclusive_without_its_situati
                                                                       content="42")))
     assert no_output.ok is None and "MAP-5" in no_output.reason
     assert turns.follow_ups(timeline(settings(), call(0.3))) == []
+
+
+def test_a_silent_proxy_is_judged_at_the_bound_when_the_suite_says_how_long_it_waited():
+    tl = timeline(settings(), call(0.3), result(1.0))
+    assert turns.follow_ups(tl, until=2.5)[0].ok is None     # the bound (2 s after 1.011 s) not yet past
+    silent = turns.follow_ups(tl, until=3.2)[0]
+    assert silent.ok is False and "never" in silent.reason
 
 
 def test_a_message_typed_during_the_call_may_have_its_own_response_create():
