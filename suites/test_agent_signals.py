@@ -15,7 +15,7 @@ import pytest
 from voice_harness.drivers.app_driver import idle_timer
 from voice_harness.judging import agent_signals, app_settings
 from voice_harness.judging.agent_signals import AUDIO_DONE, DONE, STARTED
-from voice_harness.judging.checks import fail, for_want_of, not_exercised, provoked
+from voice_harness.judging.checks import fail_on, fail, for_want_of, not_exercised, provoked
 from voice_harness.judging.sessions import at, frames_of, upstream_connections
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
 from voice_harness.timeouts import units
@@ -39,9 +39,7 @@ def signals(timeline, after=None):
 
 def fail_agent_1(timeline, consequence: str = "") -> None:
     """AGENT-1 as the invariant judges it (the first violation), with what the app did about it, if anything."""
-    violation = agent_signals.agent_1(timeline)
-    if violation is not None:
-        fail("AGENT-1", violation.reason + consequence, timeline, *violation.anchors)
+    fail_on(agent_signals.agent_1(timeline), timeline, consequence)
 
 
 def audio_done_long_before_the_end(timeline):

@@ -6,7 +6,7 @@ import pytest
 
 from voice_harness.judging import errors
 from voice_harness.mock_upstream import scenario as scenarios
-from voice_harness.judging.checks import fail, provoked
+from voice_harness.judging.checks import fail_on, fail, provoked
 from voice_harness.timeouts import units
 from voice_harness.suites.test_audio import chunk
 from voice_harness.suites.flows import browser_turn, fail_for_want_of, send_and_wait_for_reply
@@ -122,9 +122,7 @@ def judge_err_4(timeline) -> None:
     seen = {f.type for f in timeline.select(route=UPSTREAM_TO_PROXY)}
     provoked("ERR-4", UNKNOWN_TYPES and set(UNKNOWN_TYPES + ALWAYS_UNMAPPED) <= seen,
              f"the server events {', '.join(UNKNOWN_TYPES + ALWAYS_UNMAPPED)} reaching the proxy", timeline)
-    violation = errors.err_4(timeline)
-    if violation is not None:
-        fail("ERR-4", violation.reason, timeline, *violation.anchors)
+    fail_on(errors.err_4(timeline), timeline)
 
 
 @pytest.mark.req("ERR-4")

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from voice_harness.judging import app_settings, echoes
-from voice_harness.judging.checks import assert_before, fail, not_exercised, provoked
+from voice_harness.judging.checks import fail_on, assert_before, fail, not_exercised, provoked
 from voice_harness.timeouts import units
 from .flows import (app_params, browser_turn, connect, fail_for_want_of, open_and_connect, send_and_wait_for_reply,
                     send_until_response_create, user_creates)
@@ -266,9 +266,7 @@ def judge_map_11(timeline) -> None:
     service confirmed them; no ConversationText echoing one, no greeting shown twice on a connection."""
     found = echoes.echoes(timeline)
     provoked("MAP-11", found.provoked, "context items the proxy made, confirmed by the service", timeline)
-    violation = found.violation(timeline)
-    if violation is not None:
-        fail("MAP-11", violation.reason, timeline, *violation.anchors)
+    fail_on(found.violation(timeline), timeline)
 
 
 @pytest.mark.req("MAP-11")

@@ -9,7 +9,7 @@ which no competing confirmation arrived inside the window is inconclusive, not a
 import pytest
 
 from voice_harness.judging import invariants
-from voice_harness.judging.checks import fail, for_want_of, provoked
+from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
 from voice_harness.timeouts import units
 from .flows import app_params, competing_confirmations, connect, fail_for_want_of, send_until_response_create
 from .test_audio import chunk
@@ -34,9 +34,7 @@ def judge_ord_1(timeline, needs_competition: bool = False):
     creates = user_items(timeline)
     if not creates:
         fail_for_want_of("ORD-1", "the proxy never sent the user item upstream (MAP-1's to judge)", timeline)
-    violation = invariants.ord_1(timeline)
-    if violation is not None:
-        fail("ORD-1", violation.reason, timeline, *violation.anchors)
+    fail_on(invariants.ord_1(timeline), timeline)
     if timeline.first(route=PROXY_TO_UPSTREAM, type="response.create", after=creates[0]) is None:
         fail_for_want_of("ORD-1", "the proxy never asked upstream for a response, so its timing could not be "
                                   "judged", timeline, creates[0])
@@ -178,9 +176,7 @@ def test_response_create_waits_for_the_user_item_not_for_earlier_context_items(a
 
 
 def judge_ord_4(timeline):
-    violation = invariants.ord_4(timeline, excused=invariants.counted_elsewhere(timeline))
-    if violation is not None:
-        fail("ORD-4", violation.reason, timeline, *violation.anchors)
+    fail_on(invariants.ord_4(timeline, excused=invariants.counted_elsewhere(timeline)), timeline)
 
 
 # A long reply (20 deltas, 50 ms apart: about 1 s) and prompt confirmations: a message typed while it streams

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from voice_harness.judging import turn_detection, turns
-from voice_harness.judging.checks import fail, for_want_of, provoked
+from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
 from voice_harness.judging.sessions import responses
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 from voice_harness.timeouts import units
@@ -252,9 +252,7 @@ def test_a_message_typed_during_a_function_call_and_a_spoken_turn_after_it_are_a
 # ----------------------------------------------------------------------------------------------- AUD-1
 
 def judge_aud_1(timeline) -> None:
-    violation = turn_detection.aud_1(timeline)
-    if violation is not None:
-        fail("AUD-1", violation.reason, timeline, *violation.anchors)
+    fail_on(turn_detection.aud_1(timeline), timeline)
 
 
 def then_a_typed_turn(send, recording, spoken_reply_done) -> None:

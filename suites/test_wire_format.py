@@ -6,7 +6,7 @@ import pytest
 from voice_harness.drivers.wire_client import settings
 from voice_harness.judging import app_settings, component_protocol
 from voice_harness.judging import invariants
-from voice_harness.judging.checks import fail, not_exercised, provoked
+from voice_harness.judging.checks import fail_on, fail, not_exercised, provoked
 from voice_harness.timeouts import units
 from .flows import app_params, browser_turn, fail_for_want_of, user_creates
 from .test_function_calls import FUNCTIONS
@@ -19,9 +19,7 @@ def assert_upstream_events_validate(timeline):
     CLI-1's or CLI-2's), provoked by at least one event sent upstream (in a text frame, or JSON in a binary one)."""
     provoked("WIRE-3", any(is_event(f) for f in timeline.select(route=PROXY_TO_UPSTREAM)), "an event sent upstream",
              timeline)
-    violation = invariants.wire_3(timeline)
-    if violation is not None:
-        fail("WIRE-3", violation.reason, timeline, *violation.anchors)
+    fail_on(invariants.wire_3(timeline), timeline)
 
 
 @pytest.mark.req("WIRE-3")

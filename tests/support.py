@@ -1,6 +1,7 @@
 """What the end-to-end tests share: a harness run in a subprocess, its verdicts, processes in the background.
 (tests/ is on sys.path: its conftest.py sits in a folder without __init__.py.)"""
 
+import asyncio
 import json
 import os
 import signal
@@ -42,3 +43,17 @@ class Background:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(10)
+
+
+# A user message item as a proxy sends it upstream, and the next server event of a type, for tests that talk to the
+# mock upstream directly.
+USER_ITEM = {"type": "conversation.item.create", "item": {
+    "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}
+
+
+async def next_event(ws, wanted: str, timeout_s: float = 5) -> dict:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            event = json.loads(await ws.recv())
+            if event["type"] == wanted:
+                return event

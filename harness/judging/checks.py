@@ -47,6 +47,13 @@ def fail(req: str, reason: str, timeline: Timeline | None = None, *anchors: Fram
     raise ConformanceFailure(req, reason, slice_text, present)
 
 
+def fail_on(violation, timeline: Timeline | None = None, consequence: str = "") -> None:
+    """Fail the violation's id with its reason (and what followed from it, if the test saw more), anchored where the
+    judge found it; nothing when there is no violation (None)."""
+    if violation is not None:
+        fail(violation.req, violation.reason + consequence, timeline, *violation.anchors)
+
+
 def not_provoked(req: str, needs: str, timeline: Timeline | None = None, *anchors: Frame | None) -> None:
     """End the test inconclusive: the situation the check needs (`needs`) never arose."""
     slice_text, present = _slice(timeline, anchors)

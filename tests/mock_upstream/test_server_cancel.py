@@ -10,17 +10,9 @@ from voice_harness.mock_upstream.scenario import Scenario
 from voice_harness.mock_upstream.server import MockUpstream
 from voice_harness.wire.recording import Recorder
 
-USER_ITEM = {"type": "conversation.item.create", "item": {
-    "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}
+from support import USER_ITEM, next_event
+
 REPLY_S = 1.0   # 20 deltas 50 ms apart
-
-
-async def next_event(ws, wanted):
-    async with asyncio.timeout(5):
-        while True:
-            event = json.loads(await ws.recv())
-            if event["type"] == wanted:
-                return event
 
 
 def test_a_cancelled_response_sends_nothing_more_of_itself():

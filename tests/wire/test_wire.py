@@ -15,16 +15,8 @@ from voice_harness.wire.relay import Relay
 from voice_harness.mock_upstream.scenario import Close as CloseRule, Scenario
 from voice_harness.mock_upstream.server import MockUpstream
 
-USER_ITEM = {"type": "conversation.item.create", "item": {
-    "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}
+from support import USER_ITEM, next_event
 
-
-async def next_event(ws, wanted):
-    async with asyncio.timeout(5):
-        while True:
-            event = json.loads(await ws.recv())
-            if event["type"] == wanted:
-                return event
 
 
 def test_the_mock_answers_like_the_service_and_records_both_directions():
