@@ -348,7 +348,7 @@ class Engine:
         previous = self._order[-1] if self._order else None
         self._order.append(item_id)
         response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": [],
-                    "output_modalities": ["audio" if self.scenario.reply_audio_chunks else "text"]}
+                    "output_modalities": ["audio" if self._audio_chunks(turn) else "text"]}
         created_at = send(now, {"type": "response.created", "response": response})
         for kind in self.scenario.unknown_events:   # types the client has never seen (PROTOCOL.md section 3)
             send(created_at, {"type": kind, "response_id": response_id})
@@ -371,10 +371,10 @@ class Engine:
         audio deltas) split across them, each part streamed in turn with its own content_index."""
         text = (turn.text if turn.text is not None else self.scenario.reply_text).replace(
             "{user_text}", self._text_of(self._latest_user_item))
-        audio = self.scenario.reply_audio_chunks > 0
+        audio = self._audio_chunks(turn) > 0
         step = self._ms(self.scenario.delta_interval_ms)
         texts = _chunks(text, self.scenario.reply_parts)
-        audio_chunks = _spread(list(range(self.scenario.reply_audio_chunks)), len(texts))
+        audio_chunks = _spread(list(range(self._audio_chunks(turn))), len(texts))
         empty_item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant",
                       "status": "in_progress", "content": []}
         content = [{"type": "output_audio", "transcript": part} if audio else {"type": "output_text", "text": part}
@@ -406,6 +406,10 @@ class Engine:
                   "output_index": 0, "item": final_item}, "assistant")
         send(at, {"type": "conversation.item.done", "previous_item_id": previous, "item": final_item}, "assistant")
         return final_item, at
+
+    def _audio_chunks(self, turn: Turn) -> int:
+        """How many audio deltas this reply has: its turn's own count, else the scenario's."""
+        return turn.audio_chunks if turn.audio_chunks is not None else self.scenario.reply_audio_chunks
 
     def _function_call(self, send: Callable[..., float], at: float, response_id: str, item_id: str, previous: str | None,
                        turn: Turn) -> tuple[dict, float]:

@@ -167,6 +167,9 @@ class Turn:
     name: str = ""
     arguments: str = "{}"
     text: str | None = None            # None: the scenario's reply_text
+    # Audio deltas of this reply (None: the scenario's reply_audio_chunks), so that one session can mix audio and
+    # text replies, as a real one does (a reply's modality is the response's, not the session's).
+    audio_chunks: Count | None = None
 
 
 @dataclass(frozen=True)

@@ -182,12 +182,16 @@ def judge_agent_2(timeline, kinds: tuple[str, ...]) -> None:
 
 
 @pytest.mark.req("AGENT-2")
+@pytest.mark.scenario(script=[{"audio_chunks": 2}, {"audio_chunks": 0}, {"audio_chunks": 0}])
 def test_a_text_reply_is_framed_by_the_activity_signals(app, recording):
-    """Two typed turns with text replies: the first reply's signals are judged once the second turn went on."""
+    """Three typed turns: an audio reply (so a proxy that signals its audio shows it sends the signals at all: one
+    that sends none is AGENT-1's), then two text replies; the first text reply's signals are judged once the third
+    turn went on. Through the core features only: no function, no greeting."""
     browser_turn(app, recording, "First question?", "AGENT-2")
-    outcome = send_and_wait_for_reply(app, "Second question?", units(10), recording)
-    if outcome.reply is None:
-        fail_for_want_of("AGENT-2", "no reply to the second message (CANARY-1's and TURN-1's)", recording.timeline())
+    for text in ("Second question?", "Third question?"):
+        outcome = send_and_wait_for_reply(app, text, units(10), recording)
+        if outcome.reply is None:
+            fail_for_want_of("AGENT-2", f"no reply to {text!r} (CANARY-1's and TURN-1's)", recording.timeline())
     judge_agent_2(recording.timeline(), ("(text)",))
 
 

@@ -1,5 +1,7 @@
-"""python -m harness explore: generated sessions and upstream timings against a proxy, every session judged by the
-invariants and ORD-7; a violation is shrunk (by Hypothesis) to one minimal session and written as a reproducer.
+"""voice-harness explore: generated sessions (typed and spoken turns, function calls in both orders of their
+response.done, audio replies, unknown server events) and upstream timings against a proxy, every session judged by
+the invariants, ORD-7, TURN-1 and FN-1 (explore_model.JUDGES); a violation is shrunk (by Hypothesis) to one minimal
+session and written as a reproducer.
 
 Sessions take real time (the upstream's delays), so several Hypothesis searches run at once, one per worker
 thread, each example one session; their sessions share the runner's lanes (explore_runner). The first worker to
@@ -35,7 +37,7 @@ from voice_harness import paths
 from voice_harness.targets import profiles, run_config
 from voice_harness.errors import EnvironmentProblem, UsageProblem
 
-if TYPE_CHECKING:   # imported where used: `python -m harness` builds this command's parser on every run
+if TYPE_CHECKING:   # imported where used: `voice-harness` builds this command's parser on every run
     from voice_harness.tools.explore_model import Session
     from voice_harness.tools.explore_runner import Runner, SessionResult
 

@@ -1,5 +1,6 @@
 """What `harness explore` generates and judges, with no I/O: the client's session script, the upstream's timing
-(a mock scenario), the Hypothesis strategies that draw both, the ORD-7 judge, and the reproducer's files.
+(a mock scenario), the Hypothesis strategies that draw both, the judges (ORD-7, TURN-1, FN-1, each judging only what
+a session's recording covers), and the reproducer's files.
 
 A session is a client script crossed with a scenario. The script says what the headless client sends and when
 ("250 ms after the previous step", "when the first reply delta leaves the upstream", "right after the previous
@@ -11,16 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 
-from voice_harness.mock_upstream.scenario import _TOML_KEYS, Delay, Scenario, Turn
+from voice_harness.mock_upstream import vad
+from voice_harness.mock_upstream.scenario import _TOML_KEYS, Delay, Reorder, Scenario, Turn
 
-from voice_harness.judging import invariants
+from voice_harness.judging import invariants, turns
 from voice_harness.drivers import wire_client
 from voice_harness.judging.invariants import Violation
+from voice_harness.judging.sessions import frames_of, upstream_connections
 from voice_harness.judging.timeline import Frame, Timeline
 
 # ------------------------------------------------------------------------------------------- the script
@@ -31,11 +36,20 @@ MOMENTS = ("previous",          # only the step's own ms
            "reply_delta",       # the upstream sent a reply delta (text, transcript or audio)
            "response_created",  # the upstream sent response.created
            "assistant_text")    # an assistant ConversationText reached the client
-STEP_KINDS = ("inject", "audio", "keepalive")
+STEP_KINDS = ("inject", "speech", "audio", "keepalive")
 FUNCTION_NAMES = ("get_weather", "lookup_order")
 GREETING = "Hello, I am the test agent."
 MAX_INJECTS = 4
+MAX_SPOKEN = 2
 MAX_OTHERS = 2
+# A spoken turn is one binary frame: speech_ms of a tone loud enough for the service's energy VAD, then this much
+# silence, longer than the service's end-of-speech silence (the mock's vad_silence_ms, 500 by default), so that the
+# service commits the utterance and answers it (its server VAD, on by default). One frame: the service hears the
+# whole utterance at once, so no response can start between its speech_started and its commit.
+SPEECH_SILENCE_MS = 600
+SPEECH_RATE = 24000             # PCM16 mono, as Settings declares (wire_client.SETTINGS)
+SPEECH_HZ = 440
+SPEECH_AMPLITUDE = 3000         # RMS about 2100: far above the VAD threshold (vad.THRESHOLD)
 
 
 class ModelError(ValueError):
@@ -57,16 +71,33 @@ class When:
 
 @dataclass(frozen=True)
 class Step:
-    kind: str                 # inject | audio | keepalive
+    kind: str                 # inject | speech | audio | keepalive
     when: When = When()
     text: str = ""            # inject: the message
-    chunks: int = 1           # audio: binary frames of chunk_bytes (PCM16 24 kHz: 48 bytes per ms)
+    chunks: int = 1           # audio: binary frames of chunk_bytes of silence (PCM16 24 kHz: 48 bytes per ms)
     chunk_bytes: int = 480
+    speech_ms: int = 200      # speech: how long the utterance speaks (then SPEECH_SILENCE_MS of silence)
 
     def describe(self) -> str:
         what = {"inject": f"InjectUserMessage {self.text!r}", "keepalive": "KeepAlive",
-                "audio": f"{self.chunks} audio chunk(s) of {self.chunk_bytes} bytes"}[self.kind]
+                "speech": f"a spoken turn ({self.speech_ms} ms of speech, {SPEECH_SILENCE_MS} ms of silence)",
+                "audio": f"{self.chunks} silent audio chunk(s) of {self.chunk_bytes} bytes"}[self.kind]
         return f"{what}, {self.when.describe()}"
+
+
+def speech_pcm(speech_ms: int) -> bytes:
+    """A spoken turn's audio (one binary frame): a tone the service's energy VAD hears as speech, then
+    SPEECH_SILENCE_MS of silence that ends the utterance."""
+    count = SPEECH_RATE * speech_ms // 1000
+    tone = struct.pack(f"<{count}h", *(round(SPEECH_AMPLITUDE * math.sin(2 * math.pi * SPEECH_HZ * i / SPEECH_RATE))
+                                       for i in range(count)))
+    return tone + silence_pcm(SPEECH_RATE * SPEECH_SILENCE_MS // 1000 * 2)
+
+
+def silence_pcm(size: int) -> bytes:
+    """Audio the service hears as silence (an audio step: binary frames that start no utterance)."""
+    return bytes(size)
+
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,7 @@ class Script:
                 "function_reply_ms": self.function_reply_ms,
                 "steps": [{"kind": s.kind, "when": {"after": s.when.after, "ms": s.when.ms},
                            **({"text": s.text} if s.kind == "inject" else {}),
+                           **({"speech_ms": s.speech_ms} if s.kind == "speech" else {}),
                            **({"chunks": s.chunks, "chunk_bytes": s.chunk_bytes} if s.kind == "audio" else {})}
                           for s in self.steps]}
 
@@ -135,8 +167,11 @@ def script_from_json(data: Any) -> Script:
         text = raw.get("text", "")
         if not isinstance(text, str):
             raise ModelError(f"{where}.text must be a string")
+        speech_ms = raw.get("speech_ms", Step.speech_ms)
+        if raw["kind"] == "speech" and not (_nonneg_int(speech_ms) and speech_ms >= vad.WINDOW_MS):
+            raise ModelError(f"{where}.speech_ms must be a number >= {vad.WINDOW_MS}")
         parsed.append(Step(raw["kind"], When(when.get("after", "previous"), when.get("ms", 0)), text,
-                           chunks, chunk_bytes))
+                           chunks, chunk_bytes, speech_ms))
     context = data.get("context", [])
     if not isinstance(context, list) or not all(
             isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
@@ -197,34 +232,43 @@ def whens(draw) -> When:
 
 @st.composite
 def drawn_steps(draw) -> Step:
-    kind = draw(st.sampled_from(("inject", "inject", "inject", "audio", "keepalive")))   # mostly messages
+    # Mostly typed messages; spoken turns as often as the other steps together.
+    kind = draw(st.sampled_from(("inject", "inject", "inject", "speech", "speech", "audio", "keepalive")))
     when = draw(whens())
     if kind == "audio":
         return Step("audio", when, chunks=draw(st.integers(1, 3)), chunk_bytes=draw(st.sampled_from((480, 960, 4800))))
+    if kind == "speech":
+        return Step("speech", when, speech_ms=draw(st.sampled_from((200, 100, 400))))
     return Step(kind, when)
 
 
 def _fit(drawn: list[Step]) -> tuple[Step, ...]:
-    """One to four InjectUserMessage, numbered in order, and at most two other steps; a step before the first
-    message waits only for its time (a moment of the reply cannot come before a message was sent)."""
-    steps, injects, others = [], 0, 0
+    """One to four InjectUserMessage, numbered in order, at most two spoken turns and at most two other steps; a
+    step before the first user turn (typed or spoken) waits only for its time (a moment of the reply cannot come
+    before a turn was taken)."""
+    steps, injects, spoken, others = [], 0, 0, 0
     for step in drawn:
         if step.kind == "inject" and injects < MAX_INJECTS:
             injects += 1
-            steps.append(dataclasses.replace(step, text=f"user message {injects}"))
-        elif step.kind != "inject" and others < MAX_OTHERS:
+            step = dataclasses.replace(step, text=f"user message {injects}")
+        elif step.kind == "speech" and spoken < MAX_SPOKEN:
+            spoken += 1
+        elif step.kind not in ("inject", "speech") and others < MAX_OTHERS:
             others += 1
-            steps.append(step if injects else dataclasses.replace(step, when=When("previous", step.when.ms)))
+        else:
+            continue
+        turned = any(s.kind in ("inject", "speech") for s in steps)
+        steps.append(step if turned else dataclasses.replace(step, when=When("previous", step.when.ms)))
     if not injects:
         steps.append(Step("inject", When(), text="user message 1"))
-    first = next(i for i, s in enumerate(steps) if s.kind == "inject")
+    first = next(i for i, s in enumerate(steps) if s.kind in ("inject", "speech"))
     steps[first] = dataclasses.replace(steps[first], when=When("previous", steps[first].when.ms))
     return tuple(steps)
 
 
 def steps() -> st.SearchStrategy[tuple[Step, ...]]:
     """Each step drawn whole, so that the shrinker can delete one without shifting the others' draws."""
-    return st.lists(drawn_steps(), min_size=1, max_size=6).map(_fit)
+    return st.lists(drawn_steps(), min_size=1, max_size=7).map(_fit)
 
 
 @st.composite
@@ -243,32 +287,62 @@ DELAYABLE = (("conversation.item.added", "user"), ("conversation.item.done", "us
              ("response.output_item.added", None), ("response.done", None))
 
 
+# Event types the Realtime API does not have: the service adds types over time (ERR-4: a proxy must not answer them
+# with an Error).
+UNKNOWN_EVENTS = ("response.future_feature", "conversation.new_kind")
+# The other order of a function call's response.done and the host's FunctionCallResponse: the service holds back
+# the response.done of the response that made the call until it confirmed the function output item, so the host's
+# answer comes while that response is active (as suites/test_function_calls.py does). Without it the response.done
+# comes right after the call, before any answer the host can give.
+CALL_DONE_AFTER_OUTPUT = Reorder("response.done", "conversation.item.added", "function_call", "function_call_output")
+
+
+# Delays a session with spoken turns does not draw. The service sends its own response's response.created right
+# after the commit it answers (server VAD with create_response): held back, the proxy could not know that response
+# is active and a typed turn's response.create would collide with it through no fault of the proxy's. And it sends
+# the response.done of a response an utterance interrupted before the response it starts for that utterance: held
+# back, the old response's response.done would come after the new one's response.created, an order the service
+# never produces.
+NOT_WITH_SPEECH = (("response.created", None), ("response.done", None))
+
+
 @st.composite
-def scenarios(draw, functions: tuple[str, ...] = ()) -> Scenario:
-    """Upstream timing: confirmation and reply latencies, streaming, per-event (and per-role) delays, and
-    function-call turns when the client declared functions."""
-    delays = draw(st.lists(st.tuples(st.sampled_from(DELAYABLE), st.integers(0, 300)), max_size=3,
+def scenarios(draw, functions: tuple[str, ...] = (), spoken: bool = False) -> Scenario:
+    """Upstream timing: confirmation and reply latencies, streaming, audio replies, per-event (and per-role) delays,
+    unknown event types, and function-call turns when the client declared functions (the call's response.done
+    before or after the host's FunctionCallResponse; after it only without spoken turns). spoken: the script has
+    spoken turns."""
+    delayable = [d for d in DELAYABLE if not spoken or d not in NOT_WITH_SPEECH]
+    delays = draw(st.lists(st.tuples(st.sampled_from(delayable), st.integers(0, 300)), max_size=3,
                            unique_by=lambda d: d[0]))
     turns: tuple[Turn, ...] = ()
+    reorders: tuple[Reorder, ...] = ()
     if functions:
         turns = tuple(draw(st.lists(st.one_of(st.just(Turn()), st.sampled_from(functions).map(
             lambda name: Turn("function_call", name=name, arguments="{}"))), max_size=2)))
         while turns and turns[-1].kind == "text":       # a trailing text turn is the default anyway
             turns = turns[:-1]
+        # Not with spoken turns: the mock counts a response whose response.done it holds back as done, so an
+        # utterance would neither interrupt it nor wait for it, and its own response would overlap it on the wire.
+        if turns and not spoken and draw(st.booleans()):
+            reorders = (CALL_DONE_AFTER_OUTPUT,)
     audio = draw(st.integers(0, 2))
+    unknown = draw(st.lists(st.sampled_from(UNKNOWN_EVENTS), max_size=len(UNKNOWN_EVENTS), unique=True))
     return Scenario().with_overrides(
         name=SCENARIO_NAME, description=SCENARIO_DESCRIPTION,
         confirm_latency_ms=draw(st.integers(MIN_CONFIRM_MS, 150)), reply_latency_ms=draw(st.integers(0, 200)),
         reply_chunks=draw(st.integers(1, 6)), delta_interval_ms=draw(st.integers(0, 40)),
         reply_parts=draw(st.integers(1, 2)), reply_audio_chunks=audio,
         audio_chunk_ms=AUDIO_CHUNK_MS if audio else Scenario.audio_chunk_ms,
-        delays=tuple(Delay(event, ms, role) for (event, role), ms in delays), script=turns)
+        delays=tuple(Delay(event, ms, role) for (event, role), ms in delays), script=turns, reorders=reorders,
+        unknown_events=unknown)
 
 
 @st.composite
 def sessions(draw) -> Session:
     script = draw(scripts())
-    return Session(script, draw(scenarios(script.functions)))
+    spoken = any(step.kind == "speech" for step in script.steps)
+    return Session(script, draw(scenarios(script.functions, spoken)))
 
 
 # ----------------------------------------------------------------------------------------------- judges
@@ -330,12 +404,26 @@ def _due(b_frames: list[Frame], injects: list[Frame], message: Frame, done: floa
     return due
 
 
+def _free_from(responses: list[invariants.Response], t: float) -> float | None:
+    """The first moment from t when no response is active (the proxy may not ask for one before: ORD-4), e.g. once
+    a response the service started by itself for a spoken turn is done; None when one never ends."""
+    while True:
+        busy = next((r for r in responses if r.created.t <= t and (r.done is None or r.done.t > t)), None)
+        if busy is None:
+            return t
+        if busy.done is None:
+            return None
+        t = busy.done.t
+
+
 def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
     """ORD-7, judged where it arose (a message sent while a response was active): once that response is done and
     the message's user item confirmed (ORD-1 has the proxy wait for it), a response.create follows within settle_s
     (a proxy may answer later messages sent meanwhile with the same response), and that response's assistant text
-    reaches the client as ConversationText within settle_s of its response.done. A response.create that comes only
-    later answers another message: this one's turn was lost. Not judged until the session has run settle_s past
+    reaches the client as ConversationText within settle_s of its response.done. While another response is active
+    (the service's own, answering a spoken turn) the proxy may not ask for one: the moment moves to its end; a
+    response the service started after the message's item was confirmed answers the message as well. A
+    response.create that comes only later answers another message: this one's turn was lost. Not judged until the session has run settle_s past
     the moment the proxy had to act, nor on a connection with a premature response.create (the upstream then
     withholds every reply: ORD-1's failure); the reply is not asked for when the upstream rejected its
     response.create (ORD-4's failure). Each verdict depends only on frames up to its moment plus settle_s, so a
@@ -354,19 +442,27 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
             if active is None or active.done is None:
                 continue    # not the situation ORD-7 needs, or the response has not finished yet
             due = _due(b_frames, injects, message, active.done.t)
+            due = _free_from(responses, due) if due is not None else None
             if due is None or end - due < settle_s:
                 continue    # the proxy must still wait, or has not had its moment yet
             answer = next((c for c in creates if c.t > active.done.t), None)
-            if answer is None or answer.t > due + settle_s:
+            # A response the service started by itself after the message's item was confirmed (server VAD answering
+            # a spoken turn) has the message in its conversation: it answers the message too.
+            confirmed = _confirmed_at(b_frames, message)
+            served = next((r for r in responses if r.created.t > max(active.done.t, confirmed)), None)
+            if served is not None and served.created.t <= due + settle_s and \
+                    (answer is None or served.created.t < answer.t):
+                answer = None
+            elif answer is None or answer.t > due + settle_s:
                 return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
                                           f"response {active.id} was active; that response was done at "
                                           f"{timeline.offset(active.done):.3f} s and no response.create followed "
                                           f"within {settle_s:g} s of the moment the proxy could send it "
                                           f"({due - timeline.origin:.3f} s): the turn was lost",
                                  (message, active.created, active.done) + ((answer,) if answer else ()))
-            if answer.note.get("rejected"):
+            if answer is not None and answer.note.get("rejected"):
                 continue    # ORD-4's failure: the upstream rejected the reply's response.create
-            reply = next((r for r in responses if r.created.t >= answer.t), None)
+            reply = served if answer is None else next((r for r in responses if r.created.t >= answer.t), None)
             if reply is None or reply.done is None or not texts(reply) or end - reply.done.t < settle_s:
                 continue    # no assistant text to show (yet): a function call, or still streaming
             shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.role == "assistant"
@@ -380,7 +476,80 @@ def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
     return None
 
 
-JUDGES = {"ORD-7": ord_7}
+def _end(frames: list[Frame]) -> float:
+    """Where a connection's recording stops telling what the proxy did: its first close (either leg), else its last
+    frame."""
+    closes = [f.t for f in frames if f.kind == "close"]
+    return min(closes) if closes else max(f.t for f in frames)
+
+
+def _status(response: invariants.Response) -> str | None:
+    data = response.done.data if response.done is not None and isinstance(response.done.data, dict) else {}
+    return (data.get("response") or {}).get("status")
+
+
+def turn_1(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
+    """TURN-1 (judging/turns.py's user_turns), counted only where the recording covers the turn: a turn the judge
+    finds unanswered is a violation once the session ran settle_s past the moment the proxy could answer it (its
+    item confirmed, or its commit, and every response active then done) and every response started after it was
+    done settle_s before the recording ends (its output may still be on its way). Not judged on a connection with a
+    premature response.create (the upstream then withholds every reply: ORD-1's), nor when the upstream rejected
+    a response.create after it (ORD-4's). A message typed during a response is ORD-7's: the judge skips it. Each
+    verdict depends on frames up to its moment plus settle_s, so a violation on a prefix is one of the session."""
+    lost = [turn for turn in turns.user_turns(timeline) if turn.ok is False]
+    if not lost:
+        return None
+    for conn in upstream_connections(timeline):
+        frames = frames_of(timeline, conn)
+        mine = {id(f) for f in frames}
+        if not frames or any(f.leg == "B" and f.arrow == "->" and f.type == "response.create"
+                             and f.note.get("premature") for f in frames):
+            continue
+        end, resps = _end(frames), invariants.responses(frames)
+        for turn in (t for t in lost if id(t.sent) in mine):
+            since = turn.confirmed.t
+            active = [r for r in resps if r.active_at(since)]
+            if any(r.done is None for r in active) or any(c.note.get("rejected") for c in turn.creates):
+                continue
+            due = max([since] + [r.done.t for r in active])
+            if end - due < settle_s or any(r.created.t > since and (r.done is None or end - r.done.t < settle_s)
+                                           for r in resps):
+                continue    # the proxy has not had its moment yet, or a reply may still reach the client
+            anchors = [turn.sent] + ([turn.confirmed] if turn.confirmed is not turn.sent else []) + \
+                [r.done for r in active] + turn.creates[:1]
+            return Violation("TURN-1", turn.reason, tuple(anchors))
+    return None
+
+
+def fn_1(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
+    """FN-1 (judging/turns.py's follow_ups, its bound from the catalogue), counted only where the recording covers
+    it: a follow-up that never came is a violation once the connection stayed open past the bound (the runner keeps
+    a session open that long: a 20 s fallback is found by the bound, never by waiting for it); a follow-up response
+    that sent nothing to the client only when it ended settle_s before the recording does and was not cancelled
+    (the user spoke over it: the service's interruption, not the proxy's fault)."""
+    if not any(f.type == "FunctionCallResponse" for f in timeline.frames):
+        return None     # the situation never arose (cheap: the runner judges every running session often)
+    within = turns.follow_up_within_s()
+    for one in turns.follow_ups(timeline):
+        if one.ok is not False:
+            continue
+        frames = frames_of(timeline, one.sent.conn)
+        end = _end(frames)
+        start = max(one.confirmed.t, one.caller.done.t)
+        if not one.creates and end < start + within:
+            continue    # the upstream closed (or the session ended) before the bound
+        if one.creates and one.reply is None:
+            follow = next((r for r in invariants.responses(frames) if r.created.t > one.creates[0].t), None)
+            if follow is None or follow.done is None or _status(follow) == "cancelled" or \
+                    end - follow.done.t < settle_s:
+                continue
+        anchors = [one.sent, one.confirmed, one.caller.done] + one.creates[:2]
+        return Violation("FN-1", f"the FunctionCallResponse at {timeline.offset(one.sent):.3f} s: {one.reason}",
+                         tuple(anchors))
+    return None
+
+
+JUDGES = {"ORD-7": ord_7, "TURN-1": turn_1, "FN-1": fn_1}
 
 
 def judge(timeline: Timeline) -> list[Violation]:
@@ -414,6 +583,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value)   # a JSON string is a TOML basic string
+    if isinstance(value, list):    # a list of plain values (unknown_events)
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"no TOML form for {value!r}")
 
 
@@ -422,10 +593,9 @@ def scenario_toml(scenario: Scenario) -> str:
     table_of = {field: key for key, field in _TOML_KEYS.items()}
     changed = scenario_changes(scenario)
     # Keys of the top-level table first (an emptied rule list too), then the rule tables.
-    lines = [f"{k} = {_toml_value(v)}" if not isinstance(v, list) else f"{k} = []"
-             for k, v in changed.items() if not isinstance(v, list) or not v]
+    lines = [f"{k} = {_toml_value(v)}" for k, v in changed.items() if k not in table_of or not v]
     for field, rules in changed.items():
-        for rule in rules if isinstance(rules, list) else ():
+        for rule in rules if field in table_of else ():
             lines += ["", f"[[{table_of[field]}]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
     return "\n".join(lines) + "\n"
 

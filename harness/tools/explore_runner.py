@@ -7,7 +7,8 @@ lock from `mock.use(scenario)` until the session's two connections (client tap a
 first frames; each connection's frames are routed to the session that opened it. A session ends when nothing is
 in flight (every response done, every user item confirmed, the last message and function result answered, no
 function result pending) and both legs were quiet for a moment; or after a longer quiet (something is stuck:
-that is what the judges look at); or at a cap; or, when the caller asks for it, as soon as its timeline so far
+that is what the judges look at; a function result with no response.create yet keeps the session open past FN-1's
+bound, so that the recording covers it); or at a cap; or, when the caller asks for it, as soon as its timeline so far
 shows a violation the caller wants (every judge holds on a prefix of a session).
 """
 
@@ -34,6 +35,8 @@ from voice_harness.mock_upstream.server import MockUpstream
 from voice_harness.tools import explore_model
 from voice_harness.tools.explore_model import Session, Step
 from voice_harness.judging.invariants import CONFIRMATIONS, Violation
+from voice_harness.judging.turns import follow_up_within_s
+from voice_harness.judging.turn_detection import SERVICE_DEFAULT, set_by
 from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.targets.profiles import Profile
 from voice_harness.targets import proxy_process
@@ -43,7 +46,8 @@ from voice_harness.timeouts import units
 
 SHORT_QUIET_S = 0.1     # nothing in flight and both legs this quiet: the session is over
 LONG_QUIET_S = 0.7      # something in flight but both legs this quiet: stuck (more than explore_model.SETTLE_S)
-WATCH_S = 0.1           # how often a session's timeline so far is judged, to cut a failing session short
+FN_1_MARGIN_S = 0.3     # a function result still unanswered: stuck only after FN-1's bound and this much more
+WATCH_S = 0.2           # how often a session's timeline so far is judged, to cut a failing session short
 MOMENT_TIMEOUT_S = 1.0  # a step waits this long at most for its moment
 SESSION_CAP_S = 8.0
 CONNECT_S = 2.0         # for the session's connections to show up on both legs
@@ -187,10 +191,17 @@ class Lane:
 
 async def _watch(record: "_Record", start: float, stop: asyncio.Event,
                  stop_on: Callable[[list[Violation]], bool]) -> None:
-    """Judge the session's timeline so far every WATCH_S; set stop when it shows a violation stop_on wants."""
+    """Judge the session's timeline so far every WATCH_S, when it has new frames (the same frames, the same
+    verdicts: the judges run on this loop, which also relays and timestamps every frame of every lane, so judging
+    no more than needed keeps the timeline's clock true under load); set stop when it shows a violation stop_on
+    wants."""
+    judged = -1
     while not stop.is_set():
         await asyncio.sleep(WATCH_S)
-        if stop_on(explore_model.judge(Timeline(list(record.frames), start))):
+        if len(record.frames) == judged:
+            continue
+        judged = len(record.frames)
+        if stop_on(explore_model.judge(Timeline(record.frames[:judged], start))):
             stop.set()
 
 
@@ -203,6 +214,7 @@ class _Client:
         self.reader: asyncio.Task | None = None
         self.pending: set[asyncio.Task] = set()
         self.last_sent = 0.0
+        self.spoken = 0             # spoken turns sent
 
     async def connect(self, url: str) -> str | None:
         try:
@@ -225,12 +237,30 @@ class _Client:
             previous = time.monotonic()
         for step in self.script.steps:
             await self._wait_moment(step, previous)
+            await self._wait_for_the_service(speech=step.kind == "speech")
             if self.ws.state.name != "OPEN" or self.stop.is_set():
                 break
             await self._do(step)
             previous = self.last_sent
         await self._settle()
         return problem
+
+    async def _wait_for_the_service(self, speech: bool = False) -> None:
+        """Send nothing while the service is about to answer a spoken turn by itself (see service_answer_pending),
+        and no speech while the proxy may still ask for a response (its response.create would race the one the
+        service starts for the utterance) or the previous spoken turn is not committed yet; bounded, so that
+        nothing holds a session up for long. A reply may stream meanwhile: an utterance during a reply
+        (interrupting it) is generated."""
+        await self.record.wait_for(lambda: not service_answer_pending(self.record.frames) and not (
+            speech and (proxy_owes_a_response(self.record.frames) or self._uncommitted())), MOMENT_TIMEOUT_S,
+            self.stop)
+
+    def _uncommitted(self) -> bool:
+        """A spoken turn the client sent that the service has not committed yet (a proxy that holds audio back,
+        e.g. until the session is ready, would hand the service two utterances at once)."""
+        committed = sum(f.leg == "B" and f.arrow == "<-" and f.type == "input_audio_buffer.committed"
+                        for f in self.record.frames)
+        return committed < self.spoken
 
     async def _wait_moment(self, step: Step, since: float) -> None:
         when = step.when
@@ -254,8 +284,11 @@ class _Client:
             await self._send(json.dumps({"type": "InjectUserMessage", "content": step.text}))
         elif step.kind == "keepalive":
             await self._send(json.dumps({"type": "KeepAlive"}))
+        elif step.kind == "speech":
+            await self._send(explore_model.speech_pcm(step.speech_ms))
+            self.spoken += 1
         else:
-            chunk = bytes((i * 7) % 256 for i in range(step.chunk_bytes))
+            chunk = explore_model.silence_pcm(step.chunk_bytes)
             for _ in range(step.chunks):
                 await self._send(chunk)
 
@@ -290,6 +323,7 @@ class _Client:
 
     async def _answer(self, call: dict) -> None:
         await asyncio.sleep(self.script.function_reply_ms / 1000)
+        await self._wait_for_the_service()
         await self._send(json.dumps({"type": "FunctionCallResponse", "id": call["id"], "name": call.get("name"),
                                      "content": json.dumps({"ok": True})}))
 
@@ -303,7 +337,8 @@ class _Client:
             frames = self.record.frames
             now = time.monotonic()
             quiet = now - max([self.last_sent] + [f.t for f in frames[-1:]])
-            if any(f.kind == "close" for f in frames) or now >= cap or quiet >= LONG_QUIET_S or self.stop.is_set():
+            if any(f.kind == "close" for f in frames) or now >= cap or quiet >= stuck_after(frames) or \
+                    self.stop.is_set():
                 return
             if quiet >= SHORT_QUIET_S and not self.pending and not in_flight(frames):
                 return
@@ -321,26 +356,69 @@ class _Client:
             self.reader.cancel()
 
 
+def stuck_after(frames: list[Frame]) -> float:
+    """How long both legs must be quiet before a session with something in flight is over: LONG_QUIET_S, or past
+    FN-1's bound (from the catalogue) while the latest FunctionCallResponse has no response.create after it, so
+    that the recording covers the bound (a late follow-up is found by the bound, not by waiting for it). The quiet
+    counts from the last frame, which is no earlier than the moments the bound counts from."""
+    answer = next((f.t for f in reversed(frames) if f.leg == "A" and f.arrow == "->"
+                   and f.type == "FunctionCallResponse"), None)
+    if answer is None or any(f.leg == "B" and f.arrow == "->" and f.type == "response.create" and f.t > answer
+                             for f in frames):
+        return LONG_QUIET_S
+    return max(LONG_QUIET_S, follow_up_within_s() + FN_1_MARGIN_S)
+
+
+def service_answer_pending(frames: list[Frame]) -> bool:
+    """The service committed a spoken turn and, its server VAD creating responses, has not sent that response's
+    response.created yet. The mock starts that response only after its confirmation latency (a real service sends
+    it right after the commit): a client step in that window would race a response the proxy cannot know of yet
+    (its response.create rejected as a second active response, or an utterance that neither interrupts nor gets
+    answered), a race of the mock's making, no finding about the proxy."""
+    detection, pending = SERVICE_DEFAULT, False
+    for f in frames:
+        if f.leg != "B":
+            continue
+        detection = set_by(f, detection)
+        if f.arrow == "<-" and f.type == "input_audio_buffer.committed":
+            pending = detection.create_response
+        elif f.arrow == "<-" and f.type == "response.created":
+            pending = False
+    return pending
+
+
 def in_flight(frames: list[Frame]) -> bool:
     """Something the session still waits for: a response not done, a created item not confirmed, a client
-    stimulus (message, function result) with no response created after it."""
-    created, done, items, confirmed = set(), set(), set(), set()
+    stimulus (message, function result) or a spoken turn the service committed with no response created after
+    it."""
+    created, done = set(), set()
+    for f in frames:
+        if f.leg == "B" and f.arrow == "<-" and f.type == "response.created":
+            created.add(f.response_id)
+        elif f.leg == "B" and f.arrow == "<-" and f.type == "response.done":
+            done.add(f.response_id)
+    return bool(created - done) or proxy_owes_a_response(frames, spoken=True)
+
+
+def proxy_owes_a_response(frames: list[Frame], spoken: bool = False) -> bool:
+    """An item the proxy made not confirmed yet, or a client stimulus (message, function result; with spoken, also
+    a spoken turn the service committed) with no response created after it: a response.create may still come."""
+    items, confirmed = set(), set()
     last_stimulus = last_created = None
     for f in frames:
         if f.leg == "B" and f.arrow == "<-":
             if f.type == "response.created":
-                created.add(f.response_id)
                 last_created = f.t
-            elif f.type == "response.done":
-                done.add(f.response_id)
             elif f.type in CONFIRMATIONS:
                 confirmed.add(f.item_id)
+            elif f.type == "input_audio_buffer.committed" and spoken:
+                last_stimulus = f.t
         elif f.leg == "B" and f.type == "conversation.item.create" and f.item_id:
             items.add(f.item_id)
         elif f.leg == "A" and f.arrow == "->" and f.type in STIMULI:
             last_stimulus = f.t
     answered = last_stimulus is None or (last_created is not None and last_created > last_stimulus)
-    return bool(created - done) or bool(items - confirmed) or not answered
+    return bool(items - confirmed) or not answered
 
 
 class Runner:

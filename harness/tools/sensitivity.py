@@ -170,10 +170,12 @@ DOCS_TITLE = "# Sensitivity of the harness\n"
 def write_docs(docs: Path, record: dict, reduced: bool) -> None:
     """Put this matrix on the docs page in its own section (one per variant), keeping the others."""
     variant = record.get("variant")
-    key = variant or "reference"
+    # One section per variant and mode: a reduced matrix (each defect's own tests) never replaces a full one.
+    key = (variant or "reference") + ("-reduced" if reduced else "")
     flags = (" --reduced" if reduced else "") + (f" --variant {variant}" if variant else "")
-    heading = f"## {'The feature-minimal variant' if variant else 'The reference proxy'}"
-    section = (f"<!-- matrix:{key} -->\n{heading}\n\nMade by `python -m harness sensitivity --docs {docs}{flags}`."
+    heading = f"## {'The feature-minimal variant' if variant else 'The reference proxy'}" + \
+        (", reduced (each defect's own tests and CANARY-1)" if reduced else "")
+    section = (f"<!-- matrix:{key} -->\n{heading}\n\nMade by `voice-harness sensitivity --docs {docs}{flags}`."
                f"\n\n{to_markdown(record)}<!-- /matrix:{key} -->\n")
     text = docs.read_text() if docs.is_file() else DOCS_TITLE
     start, end = f"<!-- matrix:{key} -->", f"<!-- /matrix:{key} -->\n"

@@ -215,6 +215,16 @@ def test_audio_replies_carry_pcm_deltas_and_a_transcript():
     assert done["item"]["content"][0] == {"type": "output_audio", "transcript": "Mock reply to: hello"}
 
 
+def test_a_script_mixes_audio_and_text_replies_in_one_session():
+    engine = configured(Scenario(script=(Turn(audio_chunks=2), Turn(audio_chunks=0))))
+    engine.receive(1.0, USER_ITEM)
+    spoken = engine.receive(1.1, {"type": "response.create"})
+    engine.receive(3.0, USER_ITEM)
+    written = engine.receive(3.1, {"type": "response.create"})
+    assert types(spoken).count("response.output_audio.delta") == 2 and "response.output_text.done" not in types(spoken)
+    assert "response.output_audio.delta" not in types(written) and "response.output_text.done" in types(written)
+
+
 def test_server_vad_detects_an_utterance_after_enough_audio_and_replies():
     engine = configured(Scenario(vad_utterance_ms=100))
     chunk = base64.b64encode(bytes(2400)).decode()  # 50 ms

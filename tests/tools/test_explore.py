@@ -1,6 +1,7 @@
 """harness explore: the pure parts (strategies, reproducer files, the ORD-7 judge on hand-built timelines) and the
 command itself against the reference proxy, with small budgets."""
 
+import base64
 import json
 import shlex
 import subprocess
@@ -9,17 +10,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from voice_harness.tools import explore, explore_model
 from voice_harness.errors import UsageProblem
-from voice_harness.tools.explore_model import (MAX_INJECTS, MAX_OTHERS, ModelError, Script, Session, Step, When,
-                                               ord_7)
+from voice_harness.tools.explore_model import (MAX_INJECTS, MAX_OTHERS, MAX_SPOKEN, ModelError, Script, Session,
+                                               Step, When, ord_7)
 from voice_harness.tools.explore_runner import SessionResult, in_flight
 from voice_harness.judging.invariants import Violation
 from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
+from voice_harness.mock_upstream.engine import Engine, Send
 from voice_harness.mock_upstream.scenario import Delay, Scenario, Turn, from_toml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +36,14 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "voice-harness-tests-hypot
 
 @GENERATED
 @given(explore_model.sessions())
-def test_a_generated_script_has_one_to_four_distinct_messages_and_at_most_two_other_steps(session):
+def test_a_generated_script_has_one_to_four_distinct_messages_two_spoken_turns_and_two_other_steps_at_most(session):
     script = session.script
     texts = [s.text for s in script.injects]
     assert 1 <= len(texts) <= MAX_INJECTS and len(set(texts)) == len(texts)
-    assert len(script.steps) - len(texts) <= MAX_OTHERS
-    first = script.steps.index(script.injects[0])
+    spoken = [s for s in script.steps if s.kind == "speech"]
+    assert len(spoken) <= MAX_SPOKEN and all(s.speech_ms >= 20 for s in spoken)
+    assert len(script.steps) - len(texts) - len(spoken) <= MAX_OTHERS
+    first = next(i for i, s in enumerate(script.steps) if s.kind in ("inject", "speech"))
     assert all(s.when.after == "previous" for s in script.steps[:first + 1])
     assert all(s.when.after in explore_model.MOMENTS and s.when.ms >= 0 for s in script.steps)
     settings_message = script.settings()
@@ -57,6 +61,44 @@ def test_a_generated_scenario_keeps_delays_small_and_calls_only_declared_functio
     assert len({(d.event, d.role) for d in scenario.delays}) == len(scenario.delays)
     assert {t.name for t in scenario.script if t.kind == "function_call"} <= set(session.script.functions)
     assert scenario.closes == Scenario().closes     # the field behaviour stays on
+    assert set(scenario.unknown_events) <= set(explore_model.UNKNOWN_EVENTS)
+    # The other order of the call's response.done and the host's answer, only where a function is called.
+    calls = any(t.kind == "function_call" for t in scenario.script)
+    spoken = any(s.kind == "speech" for s in session.script.steps)
+    assert scenario.reorders in ((), (explore_model.CALL_DONE_AFTER_OUTPUT,) if calls and not spoken else ())
+    if spoken:      # the service's own responses: never held back or delayed past the next one's start
+        assert not {d.event for d in scenario.delays} & {"response.created", "response.done"}
+
+
+@pytest.mark.parametrize("stimulus", [
+    lambda s: any(step.kind == "speech" for step in s.script.steps),
+    lambda s: s.scenario.reply_audio_chunks > 0,
+    lambda s: bool(s.scenario.unknown_events),
+    lambda s: any(t.kind == "function_call" for t in s.scenario.script) and not s.scenario.reorders,
+    lambda s: any(t.kind == "function_call" for t in s.scenario.script) and bool(s.scenario.reorders),
+], ids=["spoken turn", "audio reply", "unknown events", "call done before the answer", "call done after the answer"])
+def test_the_generator_reaches_every_new_stimulus(stimulus):
+    found = find(explore_model.sessions(), stimulus, settings=settings(
+        max_examples=300, database=None, derandomize=True, phases=(Phase.generate,),
+        suppress_health_check=list(HealthCheck)))
+    assert stimulus(found)
+
+
+def test_a_spoken_turn_is_one_frame_the_service_commits_and_answers():
+    """The mock's default server VAD hears the tone as speech and the silence after it as its end."""
+    engine = Engine(Scenario())
+    engine.connect(0.0)
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime"}})
+    pcm = explore_model.speech_pcm(100)
+    assert len(pcm) == (100 + explore_model.SPEECH_SILENCE_MS) * 48
+    outcome = engine.receive(0.1, {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+    sent = [a.event["type"] for a in outcome.actions if isinstance(a, Send)]
+    assert sent[:3] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                        "input_audio_buffer.committed"]
+    assert "response.created" in sent
+    silent = engine.receive(0.2, {"type": "input_audio_buffer.append",
+                                  "audio": base64.b64encode(explore_model.silence_pcm(4800)).decode()})
+    assert not [a for a in silent.actions if isinstance(a, Send) and "speech" in a.event["type"]]
 
 
 @GENERATED
@@ -72,12 +114,15 @@ def test_a_generated_session_round_trips_through_its_reproducer_files(tmp_path_f
 
 def a_session() -> Session:
     script = Script((Step("inject", When(), "user message 1"), Step("audio", When("previous", 30), chunks=2),
-                     Step("inject", When("reply_delta", 20), "user message 2")),
+                     Step("inject", When("reply_delta", 20), "user message 2"),
+                     Step("speech", When("assistant_text", 10), speech_ms=100)),
                     greeting="hi", context=(("user", "earlier"),), functions=("get_weather",), early=True,
                     function_reply_ms=40)
     scenario = Scenario().with_overrides(name="explore", confirm_latency_ms=60,
                                          delays=(Delay("conversation.item.added", 300, "user"),),
-                                         script=(Turn("function_call", name="get_weather"),))
+                                         script=(Turn("function_call", name="get_weather"),),
+                                         reply_audio_chunks=2, unknown_events=["response.future_feature"],
+                                         reorders=(explore_model.CALL_DONE_AFTER_OUTPUT,))
     return Session(script, scenario)
 
 
@@ -279,3 +324,46 @@ def test_ack_any_item_on_the_minimal_variant_is_shrunk_to_a_reproducer_that_repl
     replayed = harness(*command[3:])
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "ORD-1 red" in replayed.stdout
+
+
+def test_a_response_the_service_started_for_a_spoken_turn_moves_the_moment_the_proxy_may_ask_for_one():
+    """The message was sent during r1; before its item was confirmed the service answered a spoken turn by itself
+    (r2): the proxy may not ask while r2 is active, so the moment is r2's end."""
+    spoken = [text(0.3, "B", "<-", {"type": "input_audio_buffer.committed", "item_id": "s1"}), created(0.3, "r2"),
+              done(1.0, "r2", "reply to speech"), shown(1.001, "reply to speech")]
+    frames = first_reply_streaming(second_confirmed_at=0.35) + spoken
+    assert judged(frames + [closed(1.4)]) is None
+    assert "lost" in judged(frames + [closed(1.6)]).reason
+    assert judged(frames + [create(1.01), created(1.02, "r3"), done(1.1, "r3", "reply two"),
+                            shown(1.101, "reply two"), closed(1.8)]) is None
+
+
+def test_a_response_the_service_started_after_the_message_was_confirmed_answers_it():
+    served = [created(0.45, "r2"), done(0.6, "r2", "reply to both"), shown(0.601, "reply to both")]
+    assert judged(first_reply_streaming() + served + [closed(1.4)]) is None
+    assert "never reached the client" in judged(first_reply_streaming() + served[:2] + [closed(1.4)]).reason
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("defect, req, budget", [("active-until-text-done", "TURN-1", "30"),
+                                                 ("follow-up-after-20s", "FN-1", "15")])
+def test_a_catalogue_v3_defect_is_found_with_a_reproducer_that_replays_red_and_holds_on_the_reference(
+        tmp_path, defect, req, budget):
+    """TURN-1: a typed turn after an audio reply (no output_text.done) never gets its response.create. FN-1: the
+    follow-up comes from a 20 s fallback, found by FN-1's 2 s bound (the session stays open past it), never by
+    waiting 20 s. active-until-text-done also breaks ORD-7, ORD-4 and FN-1, whose shrinks pause the search: a
+    larger budget, so that TURN-1 is still found on a loaded machine."""
+    reports = tmp_path / "reports"
+    done_ = harness("explore", "--budget", budget, "--seed", "8", "--defect", defect, "--reports-dir", str(reports),
+                    timeout=600)
+    assert done_.returncode == 1, done_.stdout + done_.stderr
+    found = {v["id"]: v for v in json.loads((reports / "explore.json").read_text())["violations"]}
+    assert req in found, found
+    folder = Path(found[req]["reproducer"])
+    command = shlex.split((folder / "command.txt").read_text())
+    assert command[-2:] == ["--defect", defect]
+    replayed = harness(*command[3:], "--reports-dir", str(tmp_path / "replay"))
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert f"{req} red" in replayed.stdout
+    reference = harness(*command[3:-2], "--reports-dir", str(tmp_path / "replay"))
+    assert reference.returncode == 0, reference.stdout + reference.stderr

@@ -117,8 +117,10 @@ def test_the_docs_page_keeps_one_section_per_matrix(tmp_path):
     write_docs(page, {**empty, "variant": "minimal", "baseline": {"red": [], "green": [], "inconclusive": []},
                       "not_applicable": ["greeting-upstream"]}, reduced=False)
     write_docs(page, {**empty, "must_ids_uncaught": ["ORD-1"]}, reduced=False)
+    write_docs(page, {**empty, "mode": "reduced"}, reduced=True)
     text = page.read_text()
     assert text.count("<!-- matrix:reference -->") == 1 and text.count("<!-- matrix:minimal -->") == 1
+    assert text.count("<!-- matrix:reference-reduced -->") == 1, "a reduced matrix has a section of its own"
     assert "uncaught: ORD-1" in text and "`greeting-upstream`" in text
 
 
