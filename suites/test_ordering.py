@@ -9,6 +9,7 @@ which no competing confirmation arrived inside the window is inconclusive, not a
 import pytest
 
 from voice_harness.judging import invariants
+from voice_harness.judging.component_protocol import function_calls
 from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
 from voice_harness.timeouts import units
 from .flows import app_params, competing_confirmations, connect, fail_for_want_of, send_until_response_create
@@ -156,7 +157,10 @@ def test_a_message_typed_right_after_a_function_output_waits_for_its_own_confirm
     if request is None:
         for_want_of("ORD-1", "no FunctionCallRequest reached the client (the proxy may not support functions; "
                              "MAP-4's to judge)", recording.timeline())
-    calls = request.get("functions") or [request]
+    calls = function_calls(request)
+    if not calls:
+        for_want_of("ORD-1", "the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
+                    recording.timeline())
     client.send({"type": "FunctionCallResponse", "id": calls[0].get("id"), "name": calls[0].get("name"),
                  "content": RESULT})
     client.send({"type": "InjectUserMessage", "content": "And in Rome?"})

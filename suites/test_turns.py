@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from voice_harness.judging import turn_detection, turns
+from voice_harness.judging.component_protocol import function_calls
 from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
 from voice_harness.judging.sessions import responses
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
@@ -234,7 +235,11 @@ def test_a_message_typed_during_a_function_call_and_a_spoken_turn_after_it_are_a
     typed(client, "Meanwhile, what time is it?")
     if not wait_answered(recording, 2):
         judge_turn_1(recording, [], 2)
-    call = (request.get("functions") or [request])[0]
+    calls = function_calls(request)
+    if not calls:
+        fail_for_want_of("TURN-1", "the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
+                         recording.timeline())
+    call = calls[0]
     result = time.monotonic()
     client.send({"type": "FunctionCallResponse", "id": call.get("id"), "name": call.get("name"), "content": RESULT})
     recording.wait_for(lambda tl: any(r.done is not None for r in responses(tl.frames) if r.created.t > result),

@@ -43,3 +43,12 @@ def _function_call_problems(message: dict) -> list[str]:
     return [f"FunctionCallRequest call {field} must be a string"
             for call in calls for field, kind in _CALL_FIELDS.items()
             if not isinstance(call, dict) or not isinstance(call.get(field), kind)]
+
+
+def function_calls(request: Any) -> list[dict]:
+    """The calls of a FunctionCallRequest, in either shape (a list under `functions`, or the older flat message);
+    only the ones a host could answer (objects). A malformed shape gives none: MAP-4 judges it, no check crashes."""
+    if not isinstance(request, dict):
+        return []
+    calls = request.get("functions", [request]) if "functions" in request else [request]
+    return [call for call in calls if isinstance(call, dict)] if isinstance(calls, list) else []

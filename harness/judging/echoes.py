@@ -58,8 +58,11 @@ def echoes(timeline: Timeline) -> Echoes:
                                  and f.t > item.t and item.item_id is not None and f.item_id == item.item_id), None)
             if confirmation is not None:
                 found.confirmed.append((item, confirmation))
+            # A typed turn's echo is MAP-2's; the greeting shown again (apps send their history back as context,
+            # greeting included) is judged as a repeated greeting below, not as an echoed item.
             echo = next((f for f in shown if f.t > item.t and (f.message or {}).get("content") == content
-                         and not (f.role == "user" and content in typed)), None)   # a typed turn's echo is MAP-2's
+                         and not (f.role == "user" and content in typed)
+                         and not (f.role == "assistant" and content == settings.greeting)), None)
             if echo is not None:
                 found.echoed.append((item, echo))
         if settings.greeting:

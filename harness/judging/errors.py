@@ -3,9 +3,11 @@ proxy never reaching the upstream), or a client message the proxy may reject. A 
 (`response.created`, a `*.delta`, `rate_limits.updated`, a type it has never seen) is dropped, never an `Error`.
 
 Matched by credit, in time order, per client connection (with the upstream connections opened for it): each
-explanation gives one credit, each Error spends one; an Error with no credit left was invented. Generous on
-purpose (any client text frame may be rejected, an upstream close may be relayed as several Errors in turn), so
-that only the defect class the requirement names, Errors nothing asked for, is red. Pure, no I/O.
+explanation gives one credit, each Error spends one; an Error with no credit left was invented. Generous where it
+can be (any client text frame may be rejected, an upstream close may be relayed as several Errors in turn), but a
+client message the proxy then acted on was accepted, not rejected: its credit lapses when its upstream event goes
+out (Settings: session.update or SettingsApplied; InjectUserMessage and FunctionCallResponse: their
+conversation.item.create), so an Error for every response.created of a typed conversation is red. Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -13,16 +15,28 @@ from __future__ import annotations
 from voice_harness.judging.sessions import Violation, at, frames_of, upstream_connections
 from voice_harness.judging.timeline import Frame, Timeline
 
+# What shows that the proxy accepted a client message: its upstream event (leg B), or its answer to the client.
+ACTED_ON = {"Settings": ("session.update", "SettingsApplied"),
+            "InjectUserMessage": ("conversation.item.create",),
+            "FunctionCallResponse": ("conversation.item.create",)}
 NAMED_BEFORE = 3   # upstream events a reason names, the last ones before the invented Error
 
 
 def _explains(frame: Frame) -> bool:
-    """Whether this frame is something a proxy may answer with an Error."""
+    """Whether this frame is something other than a client message that a proxy may answer with an Error: an
+    upstream error or close, or a client binary frame that is no PCM16 audio."""
     if frame.leg == "B":
         return (frame.arrow == "<-" and frame.type == "error") or frame.kind == "close"
-    if frame.arrow == "->":   # the client's message: any text frame, a binary frame that is no PCM16 audio
-        return frame.kind == "text" or (frame.kind == "binary" and (frame.size == 0 or frame.size % 2 == 1))
-    return False
+    return frame.arrow == "->" and frame.kind == "binary" and (frame.size == 0 or frame.size % 2 == 1)
+
+
+def _accepted(pending: list[str], frame: Frame) -> None:
+    """The first pending client message this frame shows the proxy acted on loses its credit."""
+    if (frame.leg == "B" and frame.arrow == "->") or (frame.leg == "A" and frame.arrow == "<-"):
+        for index, kind in enumerate(pending):
+            if frame.type in ACTED_ON.get(kind, ()):
+                del pending[index]
+                return
 
 
 def _describe(error: Frame) -> str:
@@ -36,11 +50,16 @@ def invented_errors(timeline: Timeline) -> list[Violation]:
     found = []
     for conn in upstream_connections(timeline):
         credit, upstream_seen = 0, False
+        pending: list[str] = []      # client text messages not yet acted on: each may still be rejected
         recent: list[Frame] = []     # upstream events since the last explanation, for the reason
         for frame in frames_of(timeline, conn):
             if frame.leg == "B":
                 upstream_seen = True
-            if _explains(frame):
+            _accepted(pending, frame)
+            if frame.leg == "A" and frame.arrow == "->" and frame.kind == "text":
+                pending.append(frame.type or "")
+                recent = []
+            elif _explains(frame):
                 credit += 1
                 recent = []
             elif frame.leg == "B" and frame.arrow == "<-" and frame.type:
@@ -48,6 +67,9 @@ def invented_errors(timeline: Timeline) -> list[Violation]:
             elif frame.leg == "A" and frame.arrow == "<-" and frame.type == "Error":
                 if not upstream_seen:
                     continue    # the proxy never reached its upstream (yet): that absence is the explanation
+                if pending:
+                    pending.pop()    # the latest message not acted on: the one the Error most likely rejects
+                    continue
                 if credit:
                     credit -= 1
                     continue
@@ -55,7 +77,7 @@ def invented_errors(timeline: Timeline) -> list[Violation]:
                 before = (", ".join(at(timeline, f) for f in named) if named else "no upstream event since the last "
                           "explained one")
                 found.append(Violation("ERR-4", f"{_describe(frame)} ({at(timeline, frame)}) answered nothing: no "
-                                                f"upstream error, upstream close or client message left to explain "
+                                                f"upstream error, upstream close or client message not acted on left to explain "
                                                 f"it; the upstream events just before it: {before}",
                                        (*named, frame)))
     return sorted(found, key=lambda v: v.anchors[-1].t)

@@ -103,4 +103,5 @@ def item_text(frame: Frame) -> str | None:
     parts = item.get("content") if isinstance(item, dict) else None
     if not isinstance(parts, list):
         return None
-    return "".join(p.get("text") or "" for p in parts if isinstance(p, dict))
+    # A part whose text is no string (a proxy's malformed item, WIRE-3's) adds nothing, and crashes no check.
+    return "".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))

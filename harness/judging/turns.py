@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voice_harness.judging import catalogue
+from voice_harness.judging import catalogue, invariants
 from voice_harness.judging.agent_signals import spoken
 from voice_harness.judging.sessions import Response, at, frames_of, item_text, responses, upstream_connections
 from voice_harness.judging.timeline import Frame, Timeline
@@ -209,8 +209,10 @@ def follow_ups(timeline: Timeline, until: float | None = None) -> list[FollowUp]
 def _judge_follow_up(timeline, frames, resps, heard, one: FollowUp, within: float, end: float) -> None:
     start = max(one.confirmed, one.caller.done, key=lambda f: f.t)
     deadline = start.t + within
+    # A create the service rejected as colliding with the active response (sent too early: ORD-3's or ORD-4's) is
+    # that id's defect: not the follow-up, and not counted again here (one defect, one id).
     creates = [f for f in frames if f.leg == "B" and f.arrow == "->" and f.type == "response.create"
-               and f.t > one.sent.t]
+               and f.t > one.sent.t and f.note.get("rejected") != invariants.ALREADY_ACTIVE]
     follow = next((r for r in resps if creates and r.created.t > creates[0].t), None)
     one.reply = _first_output(heard, follow) if follow is not None else None
     until = one.reply.t if one.reply is not None else float("inf")

@@ -78,6 +78,11 @@ _PLACEHOLDER_KEY = re.compile(r"(sk-)?(dummy|test|fake|mock|placeholder|changeme
 MIN_KEY_CHARS = 20
 
 
+def is_placeholder_key(value: str) -> bool:
+    """A value people put where a key goes when they have none (sk-dummy, your-key, <OPENAI_API_KEY>, too short)."""
+    return len(value) < MIN_KEY_CHARS or bool(_PLACEHOLDER_KEY.fullmatch(value.strip()))
+
+
 def _real_key(profile: profiles.Profile) -> profiles.Profile:
     """Real mode: the key comes from the environment (a CI secret), always over a profile's proxy.env, and must be
     a key, not a placeholder; the profile without an OPENAI_API_KEY of its own."""
@@ -85,7 +90,7 @@ def _real_key(profile: profiles.Profile) -> profiles.Profile:
     if not key:
         raise UsageProblem(f"the real upstream needs {KEY_ENV} in the environment "
                            f"(export it, or run against the mock: --upstream mock)")
-    if len(key) < MIN_KEY_CHARS or _PLACEHOLDER_KEY.fullmatch(key.strip()):
+    if is_placeholder_key(key):
         raise UsageProblem(f"{KEY_ENV} in the environment is a placeholder, not a key ({len(key)} characters): "
                            f"set the real key (a CI secret) for real mode, or run against the mock: --upstream mock")
     env = {name: value for name, value in profile.proxy.env.items() if name != KEY_ENV}

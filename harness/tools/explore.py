@@ -20,6 +20,7 @@ import argparse
 import json
 import random
 import shlex
+import os
 import shutil
 import signal
 import sys
@@ -36,6 +37,7 @@ from voice_harness import options
 from voice_harness import paths
 from voice_harness.targets import profiles, run_config
 from voice_harness.errors import EnvironmentProblem, UsageProblem
+from voice_harness.wire import redaction
 
 if TYPE_CHECKING:   # imported where used: `voice-harness` builds this command's parser on every run
     from voice_harness.tools.explore_model import Session
@@ -301,11 +303,14 @@ def derived_seed(seed: int, worker: int, number: int) -> int:
 # ----------------------------------------------------------------------------------------------- reproducers
 
 def replay_command(folder: Path, defect: str | None, variant: str | None, proxy_cmd: str | None) -> str:
+    """The command that replays a reproducer; a key in the proxy command (a leading OPENAI_API_KEY=... word, or one
+    of the environment's keys) is redacted, since the reproducer is a report."""
     parts = ["python", "-m", "voice_harness", "explore", "--replay", str(folder)]
     for option, value in (("--defect", defect), ("--variant", variant), ("--proxy-cmd", proxy_cmd)):
         if value:
             parts += [option, value]
-    return shlex.join(parts)
+    assignments = profiles.split_command(proxy_cmd)[0] if proxy_cmd else {}
+    return redaction.redact(shlex.join(parts), {**os.environ, **assignments})
 
 
 def write_reproducer(folder: Path, finding: Finding, command: str) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from voice_harness.errors import EnvironmentProblem, UsageProblem
 from voice_harness.targets import profiles
+from voice_harness.targets.run_config import is_placeholder_key
+from voice_harness.wire.redaction import SECRET_SUFFIXES
 
 DEFAULT_PROFILE = "voice-harness.toml"
 WORKFLOW = Path(".github") / "workflows" / "voice-harness.yml"
@@ -48,6 +50,7 @@ class Plan:
     setup_command: str | None = None         # installs the proxy's dependencies (e.g. npm ci), run before the harness
     working_directory: str | None = None     # where setup_command runs, relative to the root
     inputs: frozenset[str] = ACTION_INPUTS   # the optional inputs action.yml has
+    secrets: tuple[str, ...] = ()            # variables left out of the profile: the proxy gets them from its environment
 
 
 # ---- pure: the options -> the plan -> the texts
@@ -75,7 +78,17 @@ def plan(proxy_cmd: str, env_items: list[str], cwd: str | None = None, app_url: 
                            f"picks, as a flag (--port {{port}}) or a variable (PORT={{port}} before the command)")
     if not profile.endswith(".toml"):
         raise UsageProblem(f"--profile {profile!r}: a profile is a .toml file")
-    return Plan(tuple(command), env, cwd, app_url, profile, action, setup_command, working_directory, inputs)
+    # A profile is committed: a key given on the command line stays out of it (the proxy inherits it from the
+    # environment it runs in, a CI secret in the workflow).
+    secrets = tuple(sorted(name for name, value in env.items() if is_secret(name, value)))
+    env = {name: value for name, value in env.items() if name not in secrets}
+    return Plan(tuple(command), env, cwd, app_url, profile, action, setup_command, working_directory, inputs, secrets)
+
+
+def is_secret(name: str, value: str) -> bool:
+    """A variable that holds a key: named as one (redaction's suffixes), or with a value shaped like an OpenAI key;
+    a placeholder (sk-dummy, for a proxy that wants some key against the mock) is no secret and stays."""
+    return (name.upper().endswith(SECRET_SUFFIXES) or value.startswith("sk-")) and not is_placeholder_key(value)
 
 
 def _toml(text: str) -> str:
@@ -116,6 +129,8 @@ def profile_text(p: Plan) -> str:
         "# environment (a CI secret), never from this file: an OPENAI_API_KEY here serves mock runs only.",
         "[proxy.env]",
         *(f"{name} = {_toml(value)}" for name, value in p.env.items()),
+        *(f"# {name}: not written here (a secret): the proxy gets it from the environment it runs in" for name in
+          p.secrets),
     ]
     if p.app_url:
         lines += ["", "# Your app instead of the bundled test app (its contract: app-contract.md).",
@@ -343,6 +358,9 @@ def main(args, program: str = "voice-harness", run=_run_canary) -> int:
                         args.setup_command, _relative(here / args.cwd, root) if args.cwd is not None else None)
         texts = {profile_path: profile_text(the_plan), root / WORKFLOW: workflow_text(the_plan)}
         check_profile(texts[profile_path], profile_path)
+        for name in the_plan.secrets:
+            print(f"harness: {name} is left out of {args.profile} (a secret, and the profile is committed): set it "
+                  f"in your environment, and as a secret in CI")
         ignore_file = root / GITIGNORE
         ignore = gitignore_text(ignore_file.read_text() if ignore_file.exists() else None)
         if ignore is not None:

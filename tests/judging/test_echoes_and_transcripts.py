@@ -32,6 +32,16 @@ def test_context_not_echoed_holds_map_11_and_unconfirmed_context_is_not_its_situ
     assert not echoes.echoes(timeline(settings(context=CONTEXT), context_items(0.1, confirmed=False))).provoked
 
 
+def test_the_greeting_sent_back_as_context_and_shown_once_is_no_echo():
+    """Apps send their history back on reconnect, the greeting in it: showing the greeting (MAP-6) is no echo."""
+    greeting_context = (("assistant", "Hello!"),)
+    tl = timeline(settings(greeting="Hello!", context=greeting_context),
+                  proxy(0.1, "conversation.item.create", item=item("assistant", "c0", "Hello!", "output_text")),
+                  upstream(0.105, "conversation.item.added", item={"id": "c0", "type": "message", "role": "assistant"}),
+                  assistant_text(0.11, "Hello!"))
+    assert echoes.echoes(tl).violation(tl) is None
+
+
 def test_a_greeting_shown_twice_on_one_connection_breaks_map_11_and_once_per_connection_does_not():
     twice = timeline(settings(greeting="Hello!"), assistant_text(0.1, "Hello!"), assistant_text(0.2, "Hello!"))
     assert "greeting was shown again" in echoes.echoes(twice).violation(twice).reason

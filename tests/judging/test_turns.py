@@ -2,7 +2,7 @@
 follow-up (one response.create, in time, answered)."""
 
 from voice_harness.judging import turns
-from synthetic_sessions import (assistant_text, audio, created, done, from_client, proxy, settings, timeline,
+from synthetic_sessions import (assistant_text, audio, created, done, from_client, proxy, settings, text, timeline,
                                 to_client, typed, upstream)
 
 
@@ -94,6 +94,14 @@ def test_a_late_missing_repeated_or_unanswered_follow_up_breaks_fn_1():
     assert one.ok is False and "sent nothing to the client" in one.reason
 
 
+def test_a_create_that_broke_ord_3_or_was_rejected_is_not_counted_again_under_fn_1():
+    # The result came before the calling response ended: a create at once is ORD-3's (and rejected, ORD-4's); the
+    # one after response.done is the follow-up, on time.
+    early = text(1.02, "B", "->", {"type": "response.create"}, note={"rejected": "conversation_already_has_active_response"})
+    one = follow_up(timeline(settings(), call(3.0), result(1.0), early, answered(3.1, "r2")))
+    assert one.ok is True and len(one.creates) == 1
+
+
 def test_fn_1_is_undecided_before_its_bound_and_inconclusive_without_its_situation():
     assert follow_up(timeline(settings(), call(0.3), result(1.0), from_client(1.5, "KeepAlive"))).ok is None
     no_output = follow_up(timeline(settings(), call(0.3), from_client(1.0, "FunctionCallResponse", id="c1",
@@ -113,3 +121,11 @@ def test_a_message_typed_during_the_call_may_have_its_own_response_create():
     tl = timeline(settings(), call(0.3), typed(0.2, "meanwhile", "u1"), proxy(0.5, "response.create"),
                   result(1.0), proxy(1.01, "response.create"), created(1.03, "r2"), assistant_text(1.1))
     assert follow_up(tl).ok is True
+
+
+def test_an_item_with_a_text_part_that_is_no_string_crashes_no_judge():
+    from voice_harness.judging import invariants, sessions
+    bad = proxy(0.2, "conversation.item.create", item={"type": "message", "role": "user",
+                                                      "content": [{"type": "input_text", "text": 5}]})
+    assert sessions.item_text(bad) == ""
+    invariants.check(timeline(settings(), bad, proxy(0.3, "response.create")))   # no exception

@@ -367,3 +367,9 @@ def test_a_catalogue_v3_defect_is_found_with_a_reproducer_that_replays_red_and_h
     assert f"{req} red" in replayed.stdout
     reference = harness(*command[3:-2], "--reports-dir", str(tmp_path / "replay"))
     assert reference.returncode == 0, reference.stdout + reference.stderr
+
+
+def test_the_replay_command_of_a_reproducer_keeps_no_key_of_the_proxy_command():
+    from voice_harness.tools.explore import replay_command
+    command = replay_command(Path("r"), None, None, "OPENAI_API_KEY=sk-proj-abcdefabcdefabcdefabcdef12 node s.js {port}")
+    assert "abcdefabcdef" not in command and "node s.js" in command

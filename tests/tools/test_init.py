@@ -251,3 +251,13 @@ def test_at_a_terminal_it_asks_for_the_proxy_command_only(repo, monkeypatch):
     assert _init("--no-run") == 0
     assert len(asked) == 1 and "{port}" in asked[0]
     assert profiles.load(str(repo / "voice-harness.toml")).proxy.env == {"PORT": "{port}"}
+
+
+def test_a_key_given_to_init_stays_out_of_the_profile_it_writes():
+    the_plan = init.plan("OPENAI_API_KEY=sk-proj-abc123abc123abc123abc123 PORT={port} node s.js",
+                         ["GH_TOKEN=ghp_x0123456789abcdef0123", "MODE=mock", "DUMMY_API_KEY=sk-dummy"])
+    text = init.profile_text(the_plan)
+    assert the_plan.secrets == ("GH_TOKEN", "OPENAI_API_KEY")
+    assert "abc123" not in text and "ghp_x" not in text and 'MODE = "mock"' in text
+    assert 'DUMMY_API_KEY = "sk-dummy"' in text   # a placeholder is no secret
+    assert "# OPENAI_API_KEY: not written here (a secret)" in text
