@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import threading
 import os
 import signal
 import subprocess
@@ -57,3 +58,22 @@ async def next_event(ws, wanted: str, timeout_s: float = 5) -> dict:
             event = json.loads(await ws.recv())
             if event["type"] == wanted:
                 return event
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: a test may run after one that left an event loop running in this
+    thread (Playwright's sync API keeps one for the session), where asyncio.run refuses to start."""
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:   # handed to the test's thread below
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="test-loop")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")

@@ -10,7 +10,7 @@ from voice_harness.mock_upstream.scenario import Scenario
 from voice_harness.mock_upstream.server import MockUpstream
 from voice_harness.wire.recording import Recorder
 
-from support import USER_ITEM, next_event
+from support import USER_ITEM, next_event, run_async
 
 REPLY_S = 1.0   # 20 deltas 50 ms apart
 
@@ -40,7 +40,7 @@ def test_a_cancelled_response_sends_nothing_more_of_itself():
         await mock.stop()
         return after_cancel
 
-    events = asyncio.run(scenario())
+    events = run_async(scenario())
     done = [e for e in events if e["type"] == "response.done"]
     assert [d["response"]["status"] for d in done] == ["cancelled"]
     tail = [e["type"] for e in events[events.index(done[0]):]]

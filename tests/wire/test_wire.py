@@ -15,7 +15,7 @@ from voice_harness.wire.relay import Relay
 from voice_harness.mock_upstream.scenario import Close as CloseRule, Scenario
 from voice_harness.mock_upstream.server import MockUpstream
 
-from support import USER_ITEM, next_event
+from support import USER_ITEM, next_event, run_async
 
 
 
@@ -37,7 +37,7 @@ def test_the_mock_answers_like_the_service_and_records_both_directions():
         await mock.stop()
         return recorder.since(), added, done
 
-    frames, added, done = asyncio.run(scenario())
+    frames, added, done = run_async(scenario())
     assert added["item"]["role"] == "user"
     assert done["item"]["content"][0]["text"] == "Mock reply to: hi"
     labels = [f.label() for f in frames]
@@ -66,7 +66,7 @@ def test_a_premature_response_create_is_met_with_a_close_1000_at_the_scripted_ti
         await mock.stop()
         return recorder.since(), elapsed, code
 
-    frames, elapsed, code = asyncio.run(scenario())
+    frames, elapsed, code = run_async(scenario())
     assert code == 1000 and 0.25 < elapsed < 2.0
     premature = [f for f in frames if f.type == "response.create"][0]
     assert premature.note["premature"] is True
@@ -98,7 +98,7 @@ def test_the_relay_passes_path_and_query_and_mirrors_the_close_code():
             await relay.stop()
         return seen, echo, close, recorder.since()
 
-    seen, echo, close, frames = asyncio.run(scenario())
+    seen, echo, close, frames = run_async(scenario())
     assert seen["path"] == "/openai?traceId=abc"
     assert json.loads(echo) == {"type": "KeepAlive"}
     assert (close.code, close.reason) == (4001, "done here")
@@ -142,7 +142,7 @@ def test_a_client_closing_while_the_relay_sends_to_it_is_recorded_as_the_clients
         await asyncio.gather(relay._pump(proxy, client, "<-", 1, first, None),
                              relay._pump(client, proxy, "->", 1, first, None))
 
-    asyncio.run(both_pumps())
+    run_async(both_pumps())
     closes = [f.label() for f in recorder.since() if f.kind == "close"]
     assert closes == ["A-> close 1000 bye"]
     assert proxy.closed_with == (1000, "bye")
