@@ -25,7 +25,7 @@ def test_the_environments_key_wins_over_the_profiles(tmp_path, monkeypatch):
     assert config.profile.proxy.environment(1, "ws://u", None) == {"PORT": "1"}
 
 
-@pytest.mark.parametrize("placeholder", ["sk-dummy", "dummy", "your-api-key-here", "sk-xxxxxxxxxxxxxxxxxxxxxxxx",
+@pytest.mark.parametrize("placeholder", ["sk-dummy", "dummy", "your-api-key-here", "sk-" + "x" * 24,
                                          "<OPENAI_API_KEY>", "${OPENAI_API_KEY}", "short"])
 def test_a_placeholder_key_is_a_usage_error_that_does_not_show_the_value(tmp_path, monkeypatch, placeholder):
     monkeypatch.setenv("OPENAI_API_KEY", placeholder)

