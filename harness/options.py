@@ -51,6 +51,8 @@ OPTIONS = (
     Option("--timelines", "HTML timelines of both legs under reports/timelines/: for failed tests, or all",
            default="failed", choices=("failed", "all")),
     Option("--req", "run only the tests of these requirement ids (comma-separated)", cli=None),
+    Option("--shard", "run only the K-th of N parts of the selected tests (K/N: node ids sorted, dealt "
+                      "round-robin) and write shard.json for `voice-harness report --merge`"),
     Option("--harness-trace", "keep a Playwright trace (actions, console) of each browser test that fails in setup "
                               "or call", default="off", choices=("off", "failed"), cli=None),
 )

@@ -1,5 +1,6 @@
-"""python -m mock_upstream serve [--scenario NAME|PATH] [--port N] [--require-key]: the mock for manual use,
-or as a local stand-in for the real service (with --require-key it refuses a handshake without a bearer key)."""
+"""python -m voice_harness.mock_upstream serve [--scenario NAME|PATH] [--port N] [--require-key]: the mock for
+manual use, or as a local stand-in for the real service (with --require-key it refuses a handshake without a bearer
+key). `python -m mock_upstream` is the same in a checkout."""
 
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ class _KeyedMock(MockUpstream):
         return await super()._process_request(connection, request)
 
 
+def _package() -> str:
+    """The name this module was run under, for the help: voice_harness.mock_upstream installed, or the checkout's."""
+    return __spec__.name.removesuffix(".__main__") if __spec__ is not None else "voice_harness.mock_upstream"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mock_upstream", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {_package()}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the mock on 127.0.0.1")
     serve.add_argument("--scenario", default="default")

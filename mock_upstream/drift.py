@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from voice_harness.mock_upstream.engine import CloseSocket, Engine, Send
 from voice_harness.mock_upstream.scenario import Scenario
-from voice_harness.mock_upstream.validation import server_event_problems
+from voice_harness.wire.validation import server_event_problems
 from voice_harness.wire.cassette import CLIENT, SERVER, Cassette, Connection
 
 ORDER_MARGIN_S = 0.02

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from voice_harness.mock_upstream import session_config, vad
 from voice_harness.mock_upstream.scenario import Reorder, Scenario, Turn
-from voice_harness.mock_upstream.validation import client_event_problems, rejection
+from voice_harness.mock_upstream.rejection import rejection
+from voice_harness.wire.validation import client_event_problems
 
 AUDIO_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 ACKS = "acks"            # the chain of the service's acknowledgements
@@ -89,6 +90,9 @@ class Engine:
         self._items: dict[str, dict] = {}
         self._order: list[str] = []
         self._confirmed_at: dict[str, float] = {}
+        # The latest user item a response.create must wait for (typed, or committed by the service's VAD): None
+        # after the client's own commit, which the client's response.create may follow at once.
+        self._awaited_item: str | None = None
         self._latest_user_item: str | None = None
         self._response: _Response | None = None
         self._audio = bytearray()
@@ -197,10 +201,14 @@ class Engine:
         if self._track_delivery and role == "user" and len(emitted) == len(CONFIRMATIONS):
             self._undelivered.add(item["id"])
 
-    def _user_item(self, out: Outcome, now: float, item_id: str) -> None:
-        """A user item (typed or a committed utterance) is the latest one; the first fires first_user_item."""
+    def _user_item(self, out: Outcome, now: float, item_id: str, client_commit: bool = False) -> None:
+        """A user item (typed or a committed utterance) is the latest one; the first fires first_user_item. Until
+        it is confirmed a response.create is premature (the field behaviour), except after the client's own commit:
+        commit then response.create back to back is the documented flow of client-side turn detection, and the
+        item is in the conversation from the commit on."""
         first = self._latest_user_item is None
         self._latest_user_item = item_id
+        self._awaited_item = None if client_commit else item_id
         if first:
             self._fire(out, "first_user_item", now)
 
@@ -215,7 +223,7 @@ class Engine:
             self._error(out, now, "invalid_request_error", "conversation_already_has_active_response",
                         f"Conversation already has an active response in progress: {self._response.id}.")
             return
-        pending = self._latest_user_item
+        pending = self._awaited_item
         if pending is not None and (now < self._confirmed_at[pending] or pending in self._undelivered):
             # The field behaviour: the service neither replies nor says why.
             out.note.update({"premature": True, "unconfirmed_item": pending})
@@ -306,7 +314,7 @@ class Engine:
             return
         self._respond(out, at)
 
-    def _commit(self, out: Outcome, now: float, item_id: str, ms: float) -> None:
+    def _commit(self, out: Outcome, now: float, item_id: str, ms: float, client_commit: bool = False) -> None:
         """The buffer becomes a user item: committed, the item (added, done), its transcription (deltas, then
         completed). The buffer is empty afterwards, for the VAD too."""
         self._audio.clear()
@@ -317,7 +325,7 @@ class Engine:
         item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
                 "content": [{"type": "input_audio", "transcript": transcript}]}
         self._confirm_item(out, now, item)
-        self._user_item(out, now, item_id)
+        self._user_item(out, now, item_id, client_commit)
         for piece in _chunks(transcript, TRANSCRIPT_DELTAS):
             self._send(out, self._last_at[ACKS], {"type": "conversation.item.input_audio_transcription.delta",
                                                   "item_id": item_id, "content_index": 0, "delta": piece})
@@ -334,7 +342,7 @@ class Engine:
                         f"Error committing input audio buffer: buffer too small. Expected at least 100ms "
                         f"of audio, but buffer only has {ms:.2f}ms of audio.")
             return
-        self._commit(out, now, self._new_id("item"), ms)
+        self._commit(out, now, self._new_id("item"), ms, client_commit=True)
 
     # ----------------------------------------------------------------- replies
 

@@ -20,9 +20,9 @@ from voice_harness.mock_upstream.due_queue import DueQueue
 from voice_harness.mock_upstream.replay import Divergence, Due, ReplaySession
 from voice_harness.wire.cassette import Cassette
 from voice_harness.wire.listener import Listener
-from voice_harness.wire.recording import DOWN, UP, Recorder, parse_text
+from voice_harness.wire.recording import DOWN, UP, UPSTREAM_LEG, Recorder, parse_text
 
-LEG = "B"
+LEG = UPSTREAM_LEG   # the mock stands where the upstream is
 DIVERGED = 1011
 
 

@@ -13,10 +13,10 @@ from websockets.exceptions import ConnectionClosed
 from voice_harness.wire.listener import Listener
 from voice_harness.mock_upstream.due_queue import DueQueue
 from voice_harness.mock_upstream.engine import CloseSocket, Engine, Outcome, Retract, Send
-from voice_harness.wire.recording import DOWN, UP, Recorder
+from voice_harness.wire.recording import DOWN, UP, UPSTREAM_LEG, Recorder
 from voice_harness.mock_upstream.scenario import Scenario
 
-LEG = "B"
+LEG = UPSTREAM_LEG   # the mock stands where the upstream is
 
 
 class MockUpstream(Listener):

@@ -1,4 +1,5 @@
-"""python -m reference_proxy --port N --upstream-url URL [--defect NAME] [--minimal | --variant minimal]"""
+"""python -m voice_harness.reference_proxy --port N --upstream-url URL [--defect NAME] [--minimal | --variant minimal]
+(`python -m reference_proxy` in a checkout)"""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ from voice_harness.reference_proxy.server import PATH, Proxy
 VARIANTS = ("reference", "minimal")
 
 
+def _package() -> str:
+    """The name this module was run under, for the help: voice_harness.reference_proxy installed, or the checkout's."""
+    return __spec__.name.removesuffix(".__main__") if __spec__ is not None else "voice_harness.reference_proxy"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reference_proxy", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {_package()}", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream-url", required=True, help="ws(s) URL of the Realtime upstream")

@@ -16,7 +16,8 @@ from voice_harness.errors import HarnessFault
 from voice_harness.judging.invariants import CONFIRMATIONS
 from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
 from voice_harness.timeouts import units
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_LEG,
+                                            UPSTREAM_TO_PROXY)
 
 
 def app_params(**params) -> dict:
@@ -120,7 +121,7 @@ def user_creates(timeline):
 
 
 def frames_of_upstream_connection(timeline, conn: int):
-    return [f for f in timeline.frames if f.leg == "B" and f.conn == conn]
+    return [f for f in timeline.frames if f.leg == UPSTREAM_LEG and f.conn == conn]
 
 
 def confirmations_of(timeline, item_id):

@@ -17,7 +17,7 @@ from voice_harness.judging import agent_signals, app_settings
 from voice_harness.judging.agent_signals import AUDIO_DONE, DONE, STARTED
 from voice_harness.judging.checks import fail_on, fail, for_want_of, not_exercised, provoked
 from voice_harness.judging.sessions import at, frames_of, upstream_connections
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import CLIENT_LEG, CLIENT_TO_PROXY, PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
 from voice_harness.timeouts import units
 
 from .flows import browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply
@@ -50,13 +50,13 @@ def audio_done_long_before_the_end(timeline):
     within = agent_signals.audio_done_within_s()
     for conn in upstream_connections(timeline):
         frames = frames_of(timeline, conn)
-        close = next((f for f in frames if f.leg == "A" and f.kind == "close"), None)
+        close = next((f for f in frames if f.leg == CLIENT_LEG and f.kind == "close"), None)
         if close is None:
             continue
         for one in agent_signals.spoken(frames):
             if not one.audio or one.response.done is not None:
                 continue
-            early = next((f for f in frames if f.leg == "A" and f.arrow == "<-" and f.type == AUDIO_DONE
+            early = next((f for f in frames if f.route == PROXY_TO_CLIENT and f.type == AUDIO_DONE
                           and one.audio[0].t < f.t and close.t - f.t > within), None)
             if early is not None:
                 return early, one.response.created
@@ -117,26 +117,26 @@ def test_the_app_keeps_its_socket_through_a_pause_in_an_audio_reply(app, recordi
     app.send("Tell me a story.")
 
     def ended(tl):
-        return tl.first(route=UPSTREAM_TO_PROXY, type="response.done") or tl.first(leg="A", kind="close")
+        return tl.first(route=UPSTREAM_TO_PROXY, type="response.done") or tl.first(leg=CLIENT_LEG, kind="close")
 
     if recording.wait_for(ended, units(10) + PAUSE_MS * 2 / 1000) is None:
         fail_for_want_of("AGENT-1", "no response ended upstream and the connection stayed open (no reply to "
                                     "judge)", recording.timeline())
     # After the reply: the app's own idle close (its timer restarts at AgentAudioDone), or the proxy's close.
-    recording.wait_for(lambda tl: tl.first(leg="A", kind="close"), units(2) + IDLE_MS / 1000 * 2)
+    recording.wait_for(lambda tl: tl.first(leg=CLIENT_LEG, kind="close"), units(2) + IDLE_MS / 1000 * 2)
     timeline = recording.timeline()
-    close = timeline.first(leg="A", kind="close")
+    close = timeline.first(leg=CLIENT_LEG, kind="close")
     done = timeline.first(route=UPSTREAM_TO_PROXY, type="response.done")
     if close is None:
         # The app never closed: a proxy that never sent AgentAudioDone holds its timer for good; end the connection
         # so the recording covers AGENT-1's bound past the response.done, then judge.
         app.disconnect()
-        recording.first(units(5), leg="A", kind="close")
+        recording.first(units(5), leg=CLIENT_LEG, kind="close")
         timeline = recording.timeline()
         fail_agent_1(timeline)
         not_exercised("AGENT-1", "idle timer", f"the app did not close the connection in {IDLE_MS * 2} ms without "
                       f"agent activity after the reply (asked idleTimeout={IDLE_MS})", timeline, done)
-    by_app = close.arrow == "->"
+    by_app = close.route == CLIENT_TO_PROXY
     mid_reply = done is None or close.t < done.t
     consequence = ""
     if by_app and mid_reply:

@@ -13,8 +13,8 @@ from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
 from voice_harness.drivers.wire_client import settings
 from voice_harness.suites.flows import (appends, browser_turn, fail_for_want_of, raw_binary_upstream,
                                         wait_until_through)
-from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
-                                           appended_audio)
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_LEG,
+                                           UPSTREAM_TO_PROXY, appended_audio)
 
 CHUNK_MS = 20
 
@@ -163,14 +163,16 @@ def buffer_story(frames):
     commit before this frame, whether the frame is a commit by the service itself). A commit is the proxy's
     input_audio_buffer.commit, or the service's own: server VAD's input_audio_buffer.committed, the one whose
     item_id a speech_stopped announced (the service's answer to the proxy's commit has none)."""
-    stopped = {_item_of(f) for f in frames if f.arrow == "<-" and f.type == "input_audio_buffer.speech_stopped"}
+    stopped = {_item_of(f) for f in frames
+               if f.route == UPSTREAM_TO_PROXY and f.type == "input_audio_buffer.speech_stopped"}
     buffered = 0
     for frame in frames:
-        own = frame.arrow == "<-" and frame.type == "input_audio_buffer.committed" and _item_of(frame) in stopped
-        if frame.arrow == "->" and frame.type == "input_audio_buffer.append":
+        own = frame.route == UPSTREAM_TO_PROXY and frame.type == "input_audio_buffer.committed" \
+            and _item_of(frame) in stopped
+        if frame.route == PROXY_TO_UPSTREAM and frame.type == "input_audio_buffer.append":
             buffered += len(appended_audio([frame]))
         yield frame, buffered, own
-        if own or (frame.arrow == "->" and frame.type == "input_audio_buffer.commit"):
+        if own or (frame.route == PROXY_TO_UPSTREAM and frame.type == "input_audio_buffer.commit"):
             buffered = 0
 
 
@@ -183,7 +185,7 @@ def ord_5_violation(timeline):
     last commit, whoever made it (buffer_story); (the commit, the ms appended before it), or None. A commit sent
     while server VAD owned turn detection is AUD-1's (turn_detection.offenders), not counted again here."""
     excused = turn_detection.offenders(timeline)
-    for frames in invariants.connections(timeline, "B").values():
+    for frames in invariants.connections(timeline, UPSTREAM_LEG).values():
         for frame, buffered, _ in buffer_story(frames):
             if frame.type == "input_audio_buffer.commit" and id(frame) not in excused \
                     and buffered < MIN_COMMIT_MS * AUDIO_BYTES_PER_MS:
@@ -193,7 +195,7 @@ def ord_5_violation(timeline):
 
 def service_commits(timeline):
     """The service's own commits (buffer_story), in time order."""
-    return sorted((frame for frames in invariants.connections(timeline, "B").values()
+    return sorted((frame for frames in invariants.connections(timeline, UPSTREAM_LEG).values()
                    for frame, _, own in buffer_story(frames) if own), key=lambda f: f.t)
 
 

@@ -17,7 +17,8 @@ from voice_harness.timeouts import units
 from voice_harness.drivers.wire_client import settings
 from voice_harness.suites.flows import (app_params, connect, fail_for_want_of, open_and_connect,
                                         send_and_wait_for_reply)
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import (CLIENT_LEG, CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM,
+                                            UPSTREAM_LEG, UPSTREAM_TO_PROXY)
 
 # Bounds written in the requirements themselves (not scaled): LIFE-1 and LIFE-2 5 s, LIFE-4 10 s.
 CLOSE_PROPAGATION_S = 5.0
@@ -122,10 +123,10 @@ def assert_upstream_closed_after_client(recording, settings_frame):
     if conn is None:
         fail("LIFE-2", "no session.update went upstream, so this client's upstream connection is unknown",
              recording.timeline(), client_close)
-    wait_until_bound(recording, lambda tl: close_on(tl, "B", conn), client_close.t, CLOSE_PROPAGATION_S)
+    wait_until_bound(recording, lambda tl: close_on(tl, UPSTREAM_LEG, conn), client_close.t, CLOSE_PROPAGATION_S)
     timeline = recording.timeline()
-    upstream_close = close_on(timeline, "B", conn)
-    if upstream_close is not None and upstream_close.arrow != "->":
+    upstream_close = close_on(timeline, UPSTREAM_LEG, conn)
+    if upstream_close is not None and upstream_close.route != PROXY_TO_UPSTREAM:
         fail("LIFE-2", "the upstream closed the session's connection, not the proxy", timeline,
              client_close, upstream_close)
     assert_within(timeline, client_close, upstream_close, CLOSE_PROPAGATION_S, "LIFE-2",
@@ -344,8 +345,8 @@ def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_w
     timeline = recording.timeline()
     told = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=upstream)
             if str(code) in str(f.message)]
-    closed = next((f for f in timeline.select(leg="A", kind="close", after=upstream)), None)
-    same = closed is not None and closed.arrow == "<-" and \
+    closed = next((f for f in timeline.select(leg=CLIENT_LEG, kind="close", after=upstream)), None)
+    same = closed is not None and closed.route == PROXY_TO_CLIENT and \
         (closed.data.get("code"), closed.data.get("reason")) == (code, reason)
     if not told and not same:
         got = f"a close {closed.data.get('code')} {closed.data.get('reason')!r}" if closed else "no close"

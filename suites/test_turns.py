@@ -22,6 +22,7 @@ from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
 from voice_harness.judging.sessions import responses
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 from voice_harness.timeouts import units
+from voice_harness.wire.validation import client_event_problems
 
 from .flows import (appends, fail_for_want_of, open_and_connect, send_and_wait_for_reply, utterance)
 from .test_function_calls import FUNCTIONS, RESULT, call_response_done
@@ -97,6 +98,13 @@ def never_committed(timeline, said: Utterance, until: float) -> str | None:
     if not appends(timeline, after=frames[0]):
         fail_for_want_of("TURN-1", f"the utterance the client sent at {timeline.offset(frames[0]):.3f} s never "
                                    f"went upstream as appends (WIRE-2's to judge)", timeline, frames[0])
+    refused = next((f for f in appends(timeline, after=frames[0]) if f.t < until and client_event_problems(f.message)),
+                   None)
+    if refused is not None:
+        # The service refuses an invalid event whole: the audio never reached its buffer, so nobody could commit it.
+        fail_for_want_of("TURN-1", f"the proxy's appends of the utterance the client sent at "
+                                   f"{timeline.offset(frames[0]):.3f} s are not valid client events, so the service "
+                                   f"refused them (WIRE-3's to judge)", timeline, refused)
     active = next((r for r in responses(timeline.frames) if r.active_at(frames[-1].t)), None)
     during = f", while response {active.id} was active" if active is not None else ""
     return (f"the utterance the client sent at {timeline.offset(frames[0]):.3f} s (its end of speech reached the "

@@ -27,7 +27,7 @@ README = (ROOT / "README.md").read_text()
 # What the brief asked for, no more and no less: a renamed or dropped input must show up here.
 EXPECTED_INPUTS = {"proxy-command", "proxy-url", "profile", "upstream", "args", "reports-dir", "python-version",
                    "harness-version", "artifact-name", "drift", "drift-fails", "setup-command", "working-directory",
-                   "cache"}
+                   "cache", "shard"}
 # How the docs name the action: the tag of a team's fork or mirror (this repository has no tags and no published
 # owner, so the owner is a placeholder said to be one), or a copy of action.yml in the team's own repository.
 TAGGED, COPIED = "your-org/voice-proxy-harness@v1", "./.github/actions/voice-harness"
@@ -69,7 +69,8 @@ def test_the_inputs_are_the_agreed_ones_each_described_and_optional():
     assert INPUTS["working-directory"]["default"] == "." and INPUTS["cache"]["default"] == "true"
     assert INPUTS["drift"]["default"] == INPUTS["drift-fails"]["default"] == "false"
     # Empty means "decide": the profile by the rule, the upstream by the profile, the harness from the checkout.
-    for name in ("proxy-command", "proxy-url", "profile", "upstream", "args", "harness-version", "setup-command"):
+    for name in ("proxy-command", "proxy-url", "profile", "upstream", "args", "harness-version", "setup-command",
+                 "shard"):
         assert INPUTS[name]["default"] == "", name
 
 
@@ -334,6 +335,28 @@ def test_without_args_there_is_no_double_dash_and_a_url_is_passed(runner):
                   {"prepare": {"profile": "url", "reports-dir": "/r/x"}})
     assert done.returncode == 0, done.stderr
     assert runner.calls() == [["run", "--reports-dir=/r/x", "--profile=url", "--proxy-url=ws://127.0.0.1:9000/openai"]]
+
+
+def test_a_shard_is_passed_as_one_option_and_no_shard_as_none(runner):
+    done = runner("run", {"shard": "2/4", "args": "--req CANARY-1"}, {"prepare": {"profile": "reference", "reports-dir": "/r"}})
+    assert done.returncode == 0, done.stderr
+    assert runner.calls() == [["run", "--reports-dir=/r", "--profile=reference", "--shard=2/4", "--", "--req",
+                               "CANARY-1"]]
+    # A value that is not K/N is the harness's to refuse (one line, exit 2), never run as code.
+    runner("run", {"shard": "$(touch pwned)"}, {"prepare": {"profile": "reference", "reports-dir": "/r"}})
+    assert runner.calls()[-1][-1] == "--shard=$(touch pwned)" and not list(runner.workspace.glob("pwned*"))
+
+
+def test_the_guide_shows_a_matrix_of_shards_and_a_job_that_merges_them():
+    workflows = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", GUIDE, re.S)]
+    jobs = [job for w in workflows if isinstance(w, dict) and "jobs" in w for job in w["jobs"].values()]
+    sharded = [j for j in jobs if j.get("strategy", {}).get("matrix", {}).get("shard") == [1, 2, 3, 4]]
+    assert sharded, "no job with strategy.matrix.shard: [1, 2, 3, 4]"
+    texts = [yaml.safe_dump(j) for j in sharded]
+    assert any("--shard" in t or "shard:" in t for t in texts)
+    assert any("upload-artifact" in t for t in texts), "each shard uploads its folder"
+    merging = [yaml.safe_dump(j) for j in jobs if "report --merge" in yaml.safe_dump(j)]
+    assert merging and all("download-artifact" in t and "needs" in t for t in merging)
 
 
 def test_an_unclosed_quote_in_args_is_exit_2_without_a_run(runner):

@@ -1,7 +1,8 @@
 """The architecture's boundaries, checked: the harness imports no proxy (it starts proxies by command and reads
 the reference proxy's defect registry as data), and that data agrees with the proxy's own registry; the wire
 recording imports no pytest; the package's layout in pyproject.toml covers every folder of code; the settings
-`harness run` takes from its own ini agree with the project's."""
+`harness run` takes from its own ini agree with the project's; no import circle among the harness's modules; `wire`
+is the floor (it imports nothing of the harness above it)."""
 
 import ast
 import configparser
@@ -69,3 +70,196 @@ def test_the_defect_registry_the_harness_reads_is_the_proxys():
     for name, defect in DEFECTS.items():
         assert (data[name].breaks, data[name].collateral, data[name].collateral_reason, data[name].description) == \
             (defect.breaks, defect.collateral, defect.collateral_reason, defect.description)
+
+
+# The folders whose modules make up the harness's import graph, by the package each is installed as.
+HARNESS_FOLDERS = {"voice_harness": ROOT / "harness", "voice_harness.mock_upstream": ROOT / "mock_upstream",
+                   "voice_harness.suites": ROOT / "suites"}
+
+
+def harness_modules() -> dict[str, Path]:
+    """Every module of the harness by its import name (a package by its __init__.py)."""
+    modules = {}
+    for package, folder in HARNESS_FOLDERS.items():
+        for path in folder.rglob("*.py"):
+            parts = path.relative_to(folder).with_suffix("").parts
+            modules[".".join((package, *(parts[:-1] if parts[-1] == "__init__" else parts)))] = path
+    return modules
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def runtime_imports(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement that can run: at module level and inside functions alike (a lazy import is a
+    dependency all the same: it only moves the moment a circle bites), not under `if TYPE_CHECKING`."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [node]
+    if _type_checking_only(node):
+        return list(runtime_imports_of(node.orelse))
+    return list(runtime_imports_of(ast.iter_child_nodes(node)))
+
+
+def runtime_imports_of(nodes) -> list[ast.Import | ast.ImportFrom]:
+    return [found for node in nodes for found in runtime_imports(node)]
+
+
+def absolute_names(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[str]:
+    """The absolute module names an import statement names: `from a import b` names a.b when that is a module
+    (the caller decides), else a; a relative import is resolved against the importing module."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".")
+        anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+        base = ".".join(anchor + ([node.module] if node.module else []))
+    return [base] + [f"{base}.{alias.name}" for alias in node.names]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the harness modules it imports, anywhere in it (the most specific: a.b.c for `from a.b import c`
+    when c is a module, else a.b; no implicit edge to a parent package, which Python initialises first anyway)."""
+    modules = harness_modules()
+    graph = {}
+    for module, path in modules.items():
+        edges = set()
+        for node in runtime_imports(ast.parse(path.read_text())):
+            names = absolute_names(node, module, path.name == "__init__.py")
+            if isinstance(node, ast.ImportFrom):
+                submodules = [name for name in names[1:] if name in modules]
+                names = submodules if len(submodules) == len(names) - 1 else [names[0], *submodules]
+            edges |= {name for name in names if name in modules and name != module}
+        graph[module] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def test_the_cycle_finder_finds_a_circle_and_only_a_circle():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_import_graph_resolves_relative_and_submodule_imports():
+    graph = import_graph()
+    assert "voice_harness.suites.flows" in graph["voice_harness.suites.test_turns"]       # from .flows import ...
+    # from a package import a module
+    assert "voice_harness.judging.catalogue" in graph["voice_harness.judging.invariants"]
+    assert "voice_harness.wire.recording" in graph["voice_harness.wire.relay"]
+
+
+def test_no_import_circle_among_the_harness_modules():
+    """A circle makes import order matter (a module sees its partner half-initialized) and the layers meaningless.
+    Lazy imports count: a command the CLI loads on demand must not import the CLI back."""
+    assert import_cycles(import_graph()) == []
+
+
+# The top-level names under which code of the harness can be imported (installed, and as folders of a checkout).
+HARNESS_ROOTS = ("voice_harness", "harness", "mock_upstream", "reference_proxy", "suites", "test_app")
+
+
+def imports_above_the_floor(source: str) -> list[str]:
+    """What a module of `wire` imports of the harness outside `wire`: absolute names, and relative imports that
+    climb out of it (from a module of wire, or its __init__, `..` is voice_harness itself)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        found += [name for name in names if name.split(".")[0] in HARNESS_ROOTS
+                  and name != "voice_harness.wire" and not name.startswith("voice_harness.wire.")]
+        if isinstance(node, ast.ImportFrom) and node.level > 1:
+            found.append(f"{'.' * node.level}{node.module or ''} (line {node.lineno})")
+    return found
+
+
+def test_the_floor_check_sees_an_import_from_above_however_it_is_written():
+    source = ("import json\nimport websockets\nfrom voice_harness.wire.recording import UP\nfrom . import listener\n"
+              "from voice_harness.mock_upstream.scenario import Scenario\n"
+              "def later():\n    from ..judging import timeline\n    import voice_harness.paths\n")
+    assert imports_above_the_floor(source) == ["voice_harness.mock_upstream.scenario", "..judging (line 7)",
+                                               "voice_harness.paths"]
+
+
+def test_the_wire_floor_imports_nothing_of_the_harness_above_it():
+    """`wire` is shared by the mock, the harness and the tools: it may import the standard library, third-party
+    packages and its own modules, nothing else of the harness (anywhere in a module, functions included)."""
+    offenders = {str(path.relative_to(ROOT)): found for path in sorted((ROOT / "harness/wire").rglob("*.py"))
+                 if (found := imports_above_the_floor(path.read_text()))}
+    assert offenders == {}
+
+
+def test_the_plugin_makes_no_verdict_the_judge_in_judging_does():
+    """The pytest adapter only collects facts and applies the outcome judging.outcome.judge gives: no module of
+    the plugin makes an outcome (a Blame, a check's failure, attribution's classification), decides one by the
+    kind of exception (a check that could not finish, a closed connection), writes a literal outcome onto a report,
+    or names the outcomes only a judge gives. The same detector finds those rules in judging/outcome.py, so it
+    cannot pass for finding nothing anywhere."""
+    makers = {"Blame", "ConformanceFailure", "Inconclusive", "NotExercised", "proxy_died", "scenario_expectation",
+              "server_death"}
+    deciders = {"ConformanceFailure", "Inconclusive", "NotExercised", "ConnectionClosed", "ScenarioError"}
+
+    def verdict_rules(path: Path) -> list[str]:
+        found = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in makers or (name == "classify" and getattr(func, "value", None) is not None
+                                      and getattr(func.value, "id", "") == "attribution"):
+                    found.append(f"{where} makes an outcome: {name}(...)")
+                if name == "isinstance" and len(node.args) == 2:
+                    kinds = {getattr(n, "id", getattr(n, "attr", "")) for n in ast.walk(node.args[1])} & deciders
+                    # Reading a check failure's anchors for the timeline is no verdict; deciding by its kind is.
+                    if kinds - {"ConformanceFailure"}:
+                        found.append(f"{where} decides by the exception: isinstance(..., {sorted(kinds)})")
+            elif isinstance(node, ast.Constant) and node.value in ("inconclusive", "expected"):
+                found.append(f"{where} names the outcome {node.value!r}")
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if (isinstance(target, ast.Attribute) and target.attr in ("outcome", "longrepr", "wasxfail")
+                            and isinstance(node.value, (ast.Constant, ast.JoinedStr))):
+                        found.append(f"{where} writes a literal {target.attr} on a report")
+        return found
+
+    plugin = sorted((ROOT / "harness/plugin").glob("*.py"))
+    assert len(plugin) > 3 and {rule for path in plugin for rule in verdict_rules(path)} == set()
+    judge = ROOT / "harness/judging/outcome.py"
+    rules = " ".join(verdict_rules(judge))
+    assert all(kind in rules for kind in ("Blame(", "Inconclusive(", "ConnectionClosed", "'inconclusive'",
+                                               "'expected'", "scenario_expectation("))
+    assert "voice_harness.judging.outcome" in imported_modules(ROOT / "harness/plugin/__init__.py")
+    assert (ROOT / "tests/judging/test_outcome.py").is_file()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from voice_harness.judging import app_settings, catalogue
 from voice_harness.judging.sessions import Response, Violation, at, frames_of, responses, upstream_connections
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import CLIENT_LEG, PROXY_TO_CLIENT, UPSTREAM_TO_PROXY, Frame, Timeline
 
 STARTED, AUDIO_DONE, DONE = "AgentStartedSpeaking", "AgentAudioDone", "AgentDone"
 AUDIO_DELTA = "response.output_audio.delta"
@@ -39,7 +39,7 @@ def _owner_by_first_delta(resps: list[Response], frames: list[Frame]) -> list[tu
     by_id = {r.id: r for r in resps}
     first: dict[int, tuple[float, Response]] = {}
     for frame in frames:
-        if frame.leg == "B" and frame.arrow == "<-" and frame.type == AUDIO_DELTA:
+        if frame.route == UPSTREAM_TO_PROXY and frame.type == AUDIO_DELTA:
             owner = by_id.get(frame.response_id) if frame.response_id is not None else None
             if owner is None:   # no id to follow: the latest response announced before it
                 owner = next((r for r in reversed(resps) if r.created.t <= frame.t), None)
@@ -54,7 +54,7 @@ def spoken(frames: list[Frame]) -> list[Spoken]:
     found = {id(r): Spoken(r, [], []) for r in resps}
     starts = _owner_by_first_delta(resps, frames)
     for frame in frames:
-        if frame.leg != "A" or frame.arrow != "<-":
+        if frame.route != PROXY_TO_CLIENT:
             continue
         if frame.kind == "binary":
             owner = next((r for t, r in reversed(starts) if t < frame.t), None)
@@ -68,12 +68,12 @@ def spoken(frames: list[Frame]) -> list[Spoken]:
 
 
 def _signals(frames: list[Frame]) -> list[Frame]:
-    return [f for f in frames if f.leg == "A" and f.arrow == "<-" and f.type in (STARTED, AUDIO_DONE, DONE)]
+    return [f for f in frames if f.route == PROXY_TO_CLIENT and f.type in (STARTED, AUDIO_DONE, DONE)]
 
 
 def _covered_until(timeline: Timeline, frames: list[Frame]) -> float:
     """Until when the recording shows this client connection: its close, else the last frame recorded."""
-    close = next((f for f in frames if f.leg == "A" and f.kind == "close"), None)
+    close = next((f for f in frames if f.leg == CLIENT_LEG and f.kind == "close"), None)
     return close.t if close is not None else max((f.t for f in timeline.frames), default=float("-inf"))
 
 
@@ -163,7 +163,7 @@ def _greeting_output(timeline: Timeline, frames: list[Frame], conn: int) -> Fram
     settings = app_settings.sent(timeline, conn)
     if settings is None or settings.greeting is None:
         return None
-    return next((f for f in frames if f.leg == "A" and f.arrow == "<-" and f.type == "ConversationText"
+    return next((f for f in frames if f.route == PROXY_TO_CLIENT and f.type == "ConversationText"
                  and f.role == "assistant" and (f.message or {}).get("content") == settings.greeting), None)
 
 
@@ -193,7 +193,7 @@ def agent_2_findings(timeline: Timeline, settle_s: float = 1.0) -> list[Signalle
             end = one.response.done.t if one.response.done is not None else None
             turns.append((f"response {one.response.id or '(no id)'} ({kind})", output, end, since))
         turns.sort(key=lambda turn: turn[1][0].t)
-        agent_output = [f for f in frames if f.leg == "A" and f.arrow == "<-" and (
+        agent_output = [f for f in frames if f.route == PROXY_TO_CLIENT and (
             f.kind == "binary" or f.type == "FunctionCallRequest"
             or (f.type == "ConversationText" and f.role == "assistant"))]
         for what, output, end, since in turns:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from voice_harness.mock_upstream.scenario import ScenarioError
 
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
+from voice_harness.judging.timeline import CLIENT_LEG
 
 ENVIRONMENT, HARNESS, APP, SCENARIO, PROXY = "environment", "harness", "app", "scenario", "proxy"
 PARTIES = (PROXY, ENVIRONMENT, HARNESS, APP, SCENARIO)
@@ -135,7 +136,7 @@ def first_unreached(frames, origin: float) -> Unreached | None:
     test's leg-A frames; None if there was none (a timeout is a busy server, not a dead one)."""
     refused = reset = None
     for frame in frames:
-        if frame.leg == "A" and frame.kind == "close" and isinstance(frame.data, dict):
+        if frame.leg == CLIENT_LEG and frame.kind == "close" and isinstance(frame.data, dict):
             reason = str(frame.data.get("reason") or "")
             if not reason.startswith(_TAP_COULD_NOT_REACH):
                 continue

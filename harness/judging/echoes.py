@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from voice_harness.judging import app_settings
 from voice_harness.judging.sessions import Violation, at, frames_of, item_text, upstream_connections
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
+                                            Frame, Timeline)
 from voice_harness.judging.turns import CONFIRMATIONS
 
 
@@ -47,14 +48,14 @@ def echoes(timeline: Timeline) -> Echoes:
             continue
         frames = frames_of(timeline, conn)
         typed = {(f.message or {}).get("content") for f in frames
-                 if f.leg == "A" and f.arrow == "->" and f.type == "InjectUserMessage"}
-        shown = [f for f in frames if f.leg == "A" and f.arrow == "<-" and f.type == "ConversationText"]
+                 if f.route == CLIENT_TO_PROXY and f.type == "InjectUserMessage"}
+        shown = [f for f in frames if f.route == PROXY_TO_CLIENT and f.type == "ConversationText"]
         for role, content in settings.context:
-            item = next((f for f in frames if f.leg == "B" and f.arrow == "->" and f.type == "conversation.item.create"
+            item = next((f for f in frames if f.route == PROXY_TO_UPSTREAM and f.type == "conversation.item.create"
                          and f.role == role and item_text(f) == content), None)
             if item is None:
                 continue
-            confirmation = next((f for f in frames if f.leg == "B" and f.arrow == "<-" and f.type in CONFIRMATIONS
+            confirmation = next((f for f in frames if f.route == UPSTREAM_TO_PROXY and f.type in CONFIRMATIONS
                                  and f.t > item.t and item.item_id is not None and f.item_id == item.item_id), None)
             if confirmation is not None:
                 found.confirmed.append((item, confirmation))

@@ -13,7 +13,8 @@ conversation.item.create), so an Error for every response.created of a typed con
 from __future__ import annotations
 
 from voice_harness.judging.sessions import Violation, at, frames_of, upstream_connections
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_LEG,
+                                            UPSTREAM_TO_PROXY, Frame, Timeline)
 
 # What shows that the proxy accepted a client message: its upstream event (leg B), or its answer to the client.
 ACTED_ON = {"Settings": ("session.update", "SettingsApplied"),
@@ -25,14 +26,14 @@ NAMED_BEFORE = 3   # upstream events a reason names, the last ones before the in
 def _explains(frame: Frame) -> bool:
     """Whether this frame is something other than a client message that a proxy may answer with an Error: an
     upstream error or close, or a client binary frame that is no PCM16 audio."""
-    if frame.leg == "B":
-        return (frame.arrow == "<-" and frame.type == "error") or frame.kind == "close"
-    return frame.arrow == "->" and frame.kind == "binary" and (frame.size == 0 or frame.size % 2 == 1)
+    if frame.leg == UPSTREAM_LEG:
+        return (frame.route == UPSTREAM_TO_PROXY and frame.type == "error") or frame.kind == "close"
+    return frame.route == CLIENT_TO_PROXY and frame.kind == "binary" and (frame.size == 0 or frame.size % 2 == 1)
 
 
 def _accepted(pending: list[str], frame: Frame) -> None:
     """The first pending client message this frame shows the proxy acted on loses its credit."""
-    if (frame.leg == "B" and frame.arrow == "->") or (frame.leg == "A" and frame.arrow == "<-"):
+    if frame.route in (PROXY_TO_UPSTREAM, PROXY_TO_CLIENT):
         for index, kind in enumerate(pending):
             if frame.type in ACTED_ON.get(kind, ()):
                 del pending[index]
@@ -53,18 +54,18 @@ def invented_errors(timeline: Timeline) -> list[Violation]:
         pending: list[str] = []      # client text messages not yet acted on: each may still be rejected
         recent: list[Frame] = []     # upstream events since the last explanation, for the reason
         for frame in frames_of(timeline, conn):
-            if frame.leg == "B":
+            if frame.leg == UPSTREAM_LEG:
                 upstream_seen = True
             _accepted(pending, frame)
-            if frame.leg == "A" and frame.arrow == "->" and frame.kind == "text":
+            if frame.route == CLIENT_TO_PROXY and frame.kind == "text":
                 pending.append(frame.type or "")
                 recent = []
             elif _explains(frame):
                 credit += 1
                 recent = []
-            elif frame.leg == "B" and frame.arrow == "<-" and frame.type:
+            elif frame.route == UPSTREAM_TO_PROXY and frame.type:
                 recent.append(frame)
-            elif frame.leg == "A" and frame.arrow == "<-" and frame.type == "Error":
+            elif frame.route == PROXY_TO_CLIENT and frame.type == "Error":
                 if not upstream_seen:
                     continue    # the proxy never reached its upstream (yet): that absence is the explanation
                 if pending:

@@ -19,10 +19,10 @@ from typing import Callable, Iterable
 
 from voice_harness.judging import agent_signals, catalogue, errors, turn_detection
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, Frame, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, Timeline,
-                                            UPSTREAM_TO_PROXY, is_event)
+                                            UPSTREAM_LEG, UPSTREAM_TO_PROXY, is_event)
 from voice_harness.judging.sessions import (Response, Violation, at as _at, connections, injected_texts,  # noqa: F401
                                             item_text, responses)
-from voice_harness.mock_upstream.validation import client_event_problems
+from voice_harness.wire.validation import client_event_problems
 
 CONFIRMATIONS = ("conversation.item.added", "conversation.item.done", "conversation.item.created")
 ALREADY_ACTIVE = "conversation_already_has_active_response"
@@ -58,14 +58,14 @@ def ord_1_offenders(timeline: Timeline) -> set[int]:
 def _ord_1_violations(timeline: Timeline) -> list[Violation]:
     found = []
     texts = injected_texts(timeline)
-    for frames in connections(timeline, "B").values():
+    for frames in connections(timeline, UPSTREAM_LEG).values():
         unconfirmed: list[Frame] = []     # user item creates, oldest first
         last_confirmation: Frame | None = None
         for frame in frames:
-            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "user" \
+            if frame.route == PROXY_TO_UPSTREAM and frame.type == "conversation.item.create" and frame.role == "user" \
                     and (texts is None or item_text(frame) in texts):
                 unconfirmed.append(frame)
-            elif frame.arrow == "<-" and frame.type in CONFIRMATIONS:
+            elif frame.route == UPSTREAM_TO_PROXY and frame.type in CONFIRMATIONS:
                 last_confirmation = frame
                 mine = next((c for c in unconfirmed if c.item_id is not None and c.item_id == frame.item_id), None)
                 if mine is None and frame.role == "user":
@@ -73,7 +73,7 @@ def _ord_1_violations(timeline: Timeline) -> list[Violation]:
                     mine = next((c for c in unconfirmed if c.item_id is None), None)
                 if mine is not None:
                     unconfirmed.remove(mine)
-            elif frame.arrow == "->" and frame.type == "response.create" and unconfirmed:
+            elif frame.route == PROXY_TO_UPSTREAM and frame.type == "response.create" and unconfirmed:
                 pending = unconfirmed[0]
                 released = (f"; the last confirmation before it was {_at(timeline, last_confirmation)}, of "
                             f"another item" if last_confirmation is not None and last_confirmation.t > pending.t
@@ -90,16 +90,17 @@ def ord_3_offenders(timeline: Timeline) -> set[int]:
     item, with no completion (response.done, response.output_text.done, or that item's conversation.item.done)
     between them."""
     offenders = set()
-    for frames in connections(timeline, "B").values():
+    for frames in connections(timeline, UPSTREAM_LEG).values():
         output: Frame | None = None
         for frame in frames:
-            if frame.arrow == "->" and frame.type == "conversation.item.create" and frame.role == "function_call_output":
+            if frame.route == PROXY_TO_UPSTREAM and frame.type == "conversation.item.create" \
+                    and frame.role == "function_call_output":
                 output = frame
-            elif output is not None and frame.arrow == "<-" and (
+            elif output is not None and frame.route == UPSTREAM_TO_PROXY and (
                     frame.type in ("response.done", "response.output_text.done")
                     or (frame.type == "conversation.item.done" and frame.item_id == output.item_id)):
                 output = None
-            elif output is not None and frame.arrow == "->" and frame.type == "response.create":
+            elif output is not None and frame.route == PROXY_TO_UPSTREAM and frame.type == "response.create":
                 offenders.add(id(frame))
                 output = None
     return offenders
@@ -117,14 +118,14 @@ def ord_4(timeline: Timeline, excused: set[int] = frozenset()) -> Violation | No
     """Never a response.create while a response is active (response.created seen, its response.done not yet);
     a response.create the upstream rejected as one too many is the same defect, seen from the service. Frames
     in `excused` (id()) were already counted under another id."""
-    for frames in connections(timeline, "B").values():
+    for frames in connections(timeline, UPSTREAM_LEG).values():
         active: Frame | None = None
         for frame in frames:
-            if frame.arrow == "<-" and frame.type == "response.created":
+            if frame.route == UPSTREAM_TO_PROXY and frame.type == "response.created":
                 active = frame
-            elif frame.arrow == "<-" and frame.type == "response.done":
+            elif frame.route == UPSTREAM_TO_PROXY and frame.type == "response.done":
                 active = None
-            elif frame.arrow == "->" and frame.type == "response.create" and id(frame) not in excused:
+            elif frame.route == PROXY_TO_UPSTREAM and frame.type == "response.create" and id(frame) not in excused:
                 if frame.note.get("rejected") == ALREADY_ACTIVE:
                     return Violation("ORD-4", f"{_at(timeline, frame)} while a response was active: the upstream "
                                               f"rejected it ({ALREADY_ACTIVE})", (frame,))
@@ -145,8 +146,9 @@ def forwarded_types(timeline: Timeline) -> set[str]:
 def ready_3(timeline: Timeline) -> Violation | None:
     """The first event the proxy sends on each upstream connection is session.update."""
     forwarded = forwarded_types(timeline)
-    for frames in connections(timeline, "B").values():
-        first = next((f for f in frames if f.arrow == "->" and is_event(f) and f.type not in forwarded), None)
+    for frames in connections(timeline, UPSTREAM_LEG).values():
+        first = next((f for f in frames if f.route == PROXY_TO_UPSTREAM and is_event(f) and f.type not in forwarded),
+                     None)
         if first is not None and first.type != "session.update":
             return Violation("READY-3", f"the first event sent upstream is {_at(timeline, first)}", (first,))
     return None

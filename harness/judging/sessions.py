@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from voice_harness.judging.timeline import CLIENT_TO_PROXY, Frame, Timeline
+from voice_harness.judging.timeline import (CLIENT_LEG, CLIENT_TO_PROXY, UP, UPSTREAM_LEG, UPSTREAM_TO_PROXY, Frame,
+                                            Timeline)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def connections(timeline: Timeline, leg: str) -> dict[int, list[Frame]]:
 def _opened(frames: list[Frame]) -> float:
     """When a connection was in use by its client side: its first frame toward the upstream (the proxy speaks to
     the upstream only once its client spoke to it, while the upstream may greet first), else its first frame."""
-    return next((f.t for f in frames if f.arrow == "->"), frames[0].t)
+    return next((f.t for f in frames if f.arrow == UP), frames[0].t)
 
 
 def upstream_connections(timeline: Timeline) -> dict[int, list[int]]:
@@ -43,8 +44,8 @@ def upstream_connections(timeline: Timeline) -> dict[int, list[int]]:
     each upstream connection belongs to the latest client connection that was in use before it (or to the first
     one, when none was). The recording has no open events, so this reads the order of first frames; concurrent
     client connections are not told apart (no test here opens two at once)."""
-    a = connections(timeline, "A")
-    b = connections(timeline, "B")
+    a = connections(timeline, CLIENT_LEG)
+    b = connections(timeline, UPSTREAM_LEG)
     clients = sorted(a, key=lambda k: _opened(a[k]))
     served: dict[int, list[int]] = {k: [] for k in clients}
     if not clients:
@@ -58,8 +59,8 @@ def upstream_connections(timeline: Timeline) -> dict[int, list[int]]:
 def frames_of(timeline: Timeline, client_conn: int) -> list[Frame]:
     """The frames of one client connection and of the upstream connections opened for it, in time order."""
     upstream = set(upstream_connections(timeline).get(client_conn, []))
-    return [f for f in timeline.frames if (f.leg == "A" and f.conn == client_conn) or
-            (f.leg == "B" and f.conn in upstream)]
+    return [f for f in timeline.frames if (f.leg == CLIENT_LEG and f.conn == client_conn) or
+            (f.leg == UPSTREAM_LEG and f.conn in upstream)]
 
 
 @dataclass
@@ -80,7 +81,7 @@ def responses(frames: Iterable[Frame]) -> list[Response]:
     found: dict[str | None, Response] = {}
     order = []
     for frame in frames:
-        if frame.leg != "B" or frame.arrow != "<-":
+        if frame.route != UPSTREAM_TO_PROXY:
             continue
         if frame.type == "response.created":
             found[frame.response_id] = Response(frame.response_id, frame)
@@ -92,7 +93,7 @@ def responses(frames: Iterable[Frame]) -> list[Response]:
 
 def injected_texts(timeline: Timeline) -> set[str] | None:
     """The texts the client sent as InjectUserMessage; None when leg A was not recorded (every user item counts)."""
-    if not any(f.leg == "A" for f in timeline.frames):
+    if not any(f.leg == CLIENT_LEG for f in timeline.frames):
         return None
     return {f.message.get("content") for f in timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")}
 

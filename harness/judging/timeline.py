@@ -15,26 +15,15 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
 
-from voice_harness.wire.recording import Frame
+# The routes are the frame record's (the wire's, so that Frame.route can be one); checks import them from here.
+from voice_harness.wire.recording import (CLIENT_LEG, CLIENT_TO_PROXY, DOWN, PROXY_TO_CLIENT,  # noqa: F401
+                                          PROXY_TO_UPSTREAM, UP, UPSTREAM_LEG, UPSTREAM_TO_PROXY, Frame, Route)
 
 WHOLE_LIMIT = 80
-LEGS = {"A": "between the client and the proxy (the client tap)", "B": "between the proxy and the upstream"}
-ARROWS = {"->": "toward the upstream", "<-": "toward the client"}
+LEGS = {CLIENT_LEG: "between the client and the proxy (the client tap)",
+        UPSTREAM_LEG: "between the proxy and the upstream"}
+ARROWS = {UP: "toward the upstream", DOWN: "toward the client"}
 KINDS = ("text", "binary", "open", "close")
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where frames went: a leg and a direction."""
-
-    leg: str
-    arrow: str
-
-
-CLIENT_TO_PROXY = Route("A", "->")      # what the app (or a wire client) sent the proxy
-PROXY_TO_CLIENT = Route("A", "<-")      # what the proxy sent the app
-PROXY_TO_UPSTREAM = Route("B", "->")    # what the proxy sent the upstream
-UPSTREAM_TO_PROXY = Route("B", "<-")    # what the upstream sent the proxy
 
 
 @dataclass
@@ -60,8 +49,7 @@ def as_message(frame: Frame) -> Frame:
     becomes its BinaryMessage; any other frame is itself. Made once per recorded frame and kept on it, so every
     timeline of the test holds the same object (selections with `after=`, anchors and highlights compare by
     identity)."""
-    if frame.kind != "binary" or frame.leg != PROXY_TO_UPSTREAM.leg or frame.arrow != PROXY_TO_UPSTREAM.arrow \
-            or isinstance(frame, BinaryMessage):
+    if frame.kind != "binary" or frame.route != PROXY_TO_UPSTREAM or isinstance(frame, BinaryMessage):
         return frame
     view = frame.__dict__.get("_as_message", _UNPARSED)
     if view is _UNPARSED:
@@ -154,8 +142,7 @@ def appended_audio(frames: Iterable[Frame]) -> bytes:
     chunks = []
     for frame in map(as_message, frames):
         event = frame.message
-        if (frame.leg == PROXY_TO_UPSTREAM.leg and frame.arrow == PROXY_TO_UPSTREAM.arrow
-                and frame.type == "input_audio_buffer.append" and event is not None):
+        if frame.route == PROXY_TO_UPSTREAM and frame.type == "input_audio_buffer.append" and event is not None:
             try:
                 chunks.append(base64.b64decode(event.get("audio", ""), validate=True))
             except (ValueError, TypeError):

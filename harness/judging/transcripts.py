@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voice_harness.judging.sessions import at, frames_of, upstream_connections
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import PROXY_TO_CLIENT, UPSTREAM_TO_PROXY, Frame, Timeline
 
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
@@ -37,12 +37,12 @@ def interim_transcripts(timeline: Timeline) -> list[Interim]:
         frames = frames_of(timeline, conn)
         deltas: dict[str | None, list[Frame]] = {}
         for frame in frames:
-            if frame.leg == "B" and frame.arrow == "<-" and frame.type == DELTA:
+            if frame.route == UPSTREAM_TO_PROXY and frame.type == DELTA:
                 deltas.setdefault(_item(frame), []).append(frame)
         finals = {_item(f): str((f.message or {}).get("transcript") or "") for f in frames
-                  if f.leg == "B" and f.arrow == "<-" and f.type == COMPLETED}
+                  if f.route == UPSTREAM_TO_PROXY and f.type == COMPLETED}
         for frame in frames:
-            if frame.leg != "A" or frame.arrow != "<-" or frame.type != "Transcript" \
+            if frame.route != PROXY_TO_CLIENT or frame.type != "Transcript" \
                     or (frame.message or {}).get("is_final") is not False:
                 continue
             found.append(_judge(timeline, frame, deltas, finals))

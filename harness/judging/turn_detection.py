@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voice_harness.judging.sessions import Violation, at, connections, injected_texts, item_text
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import PROXY_TO_UPSTREAM, UPSTREAM_LEG, UPSTREAM_TO_PROXY, Frame, Timeline
 
 _MISSING = object()
 
@@ -33,7 +33,7 @@ SERVICE_DEFAULT = TurnDetection(True, True)
 
 def set_by(frame: Frame, current: TurnDetection) -> TurnDetection:
     """The turn detection after this proxy event (unchanged unless it is a session.update with the key)."""
-    if frame.leg != "B" or frame.arrow != "->" or frame.type != "session.update":
+    if frame.route != PROXY_TO_UPSTREAM or frame.type != "session.update":
         return current
     session = (frame.message or {}).get("session")
     audio = session.get("audio") if isinstance(session, dict) else None
@@ -51,11 +51,11 @@ def _user_turn(frame: Frame, typed: set[str] | None) -> str | None:
     """'typed', 'function' or 'spoken' when this upstream frame makes a user turn: the proxy's user item made from
     an InjectUserMessage (any user item when leg A was not recorded: `typed` None) or its function_call_output
     item, or an audio commit the service confirmed (input_audio_buffer.committed)."""
-    if frame.arrow == "->" and frame.type == "conversation.item.create":
+    if frame.route == PROXY_TO_UPSTREAM and frame.type == "conversation.item.create":
         if frame.role == "user" and (typed is None or item_text(frame) in typed):
             return "typed"
         return "function" if frame.role == "function_call_output" else None
-    if frame.arrow == "<-" and frame.type == "input_audio_buffer.committed":
+    if frame.route == UPSTREAM_TO_PROXY and frame.type == "input_audio_buffer.committed":
         return "spoken"
     return None
 
@@ -75,7 +75,7 @@ def second_owner(timeline: Timeline) -> list[SecondOwner]:
     latest user turn before it on that connection was audio the service committed)."""
     found = []
     typed = injected_texts(timeline)
-    for frames in connections(timeline, "B").values():
+    for frames in connections(timeline, UPSTREAM_LEG).values():
         detection, set_at, latest = SERVICE_DEFAULT, None, None
         for frame in frames:
             after = set_by(frame, detection)
@@ -83,7 +83,7 @@ def second_owner(timeline: Timeline) -> list[SecondOwner]:
                 detection, set_at = after, frame
                 continue
             latest = _user_turn(frame, typed) or latest
-            if frame.arrow != "->" or not detection.on:
+            if frame.route != PROXY_TO_UPSTREAM or not detection.on:
                 continue
             if frame.type == "input_audio_buffer.commit" or (
                     frame.type == "response.create" and detection.create_response and latest == "spoken"):

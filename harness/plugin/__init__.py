@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from pathlib import Path
 
 import allure
 import pytest
-from websockets.exceptions import ConnectionClosed
-
 from voice_harness.mock_upstream.scenario import ScenarioError
 
 from voice_harness import options
@@ -19,18 +16,19 @@ from voice_harness.reports import run_files
 from voice_harness.judging import attribution, catalogue, invariants, metrics
 from voice_harness.targets import browser, preflight, run_config
 from voice_harness.reports import allure_params, report, timeline_view
-from voice_harness.judging.checks import ConformanceFailure, Inconclusive, NotExercised
+from voice_harness.judging.checks import ConformanceFailure
+from voice_harness.judging.outcome import Expectation, Outcome, PhaseFacts, PhaseRecord, judge
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
-from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORDING,
-                                       STALLS, TRACE, VERDICT)
+from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORD,
+                                       RECORDING, STALLS, TRACE, VERDICT)
 from voice_harness.judging.repeats import repeat_count, with_counts
-from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, scenario_expectation, verdicts
+from voice_harness.judging.verdicts import CaseResult, exit_status, first_error, verdicts
 
 # The run's status in conformance.json.
 COMPLETE, INTERRUPTED, ENVIRONMENT_ERROR = "complete", "interrupted", "environment error"
 
-pytest_plugins = ["voice_harness.plugin.fixtures"]
+pytest_plugins = ["voice_harness.plugin.fixtures", "voice_harness.plugin.shard"]
 
 
 MARKERS = (
@@ -55,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # not ours to fix, and not worth a line in every report.
     config.addinivalue_line("filterwarnings",
                             "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
-    reports_dir = Path(config.getoption("--reports-dir") or config.invocation_params.dir / "reports")
+    choices = run_config.Options.from_pytest(config)
+    reports_dir = choices.reports_dir
     # Inert until asked: a run that gives no harness option and collects no suite of the harness (another
     # project's tests) is left alone; a test using the harness's fixtures or markers asks later (collection).
     config.harness_asked = _asked(config)
@@ -67,11 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _claim_reports(reports_dir)
     config.harness, config.harness_problem, config.harness_late = None, None, False
     try:
-        config.harness = run_config.build(
-            config.getoption("--profile"), config.getoption("--scenario"), config.getoption("--defect"),
-            config.getoption("--harness-strict"), reports_dir, config.getoption("--proxy-cmd"),
-            config.getoption("--proxy-url"), config.getoption("--app-url"), config.getoption("--upstream"),
-            config.getoption("--variant"), replay_speed=config.getoption("--replay-speed"))
+        config.harness = run_config.build(choices)
     except (UsageProblem, EnvironmentProblem) as exc:
         if config.harness_asked:
             raise pytest.UsageError(str(exc)) from None
@@ -127,8 +122,7 @@ def _asked_at_collection(config: pytest.Config) -> None:
     _end_on_sigterm()
     if not _owns_reports(config):
         return
-    reports_dir = Path(config.getoption("--reports-dir") or config.invocation_params.dir / "reports")
-    _claim_reports(reports_dir)
+    _claim_reports(run_config.Options.from_pytest(config).reports_dir)
     if config.harness is None:
         raise pytest.UsageError(str(config.harness_problem))
     _prepare_run(config)
@@ -201,8 +195,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if rid not in known:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r} in @pytest.mark.req "
                                         f"(ids are defined in harness/judging/requirements.toml)")
-        if ids:
-            item.user_properties.append(("req", ",".join(dict.fromkeys(ids))))
     wanted = config.getoption("--req")
     if wanted:
         selected = set(wanted.split(","))
@@ -238,38 +230,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Collect the phase's facts, let the judge decide (judging.outcome), apply its outcome to the report and carry
+    the record to the controller; attach what a failure needs."""
     outcome = yield
     rep = outcome.get_result()
-    faults = _harness_faults(item) if rep.when == "call" else []
-    # A broken tap or mock leaves a recording that cannot convict the proxy of anything.
-    violations = _invariant_violations(item) if rep.when == "call" and not faults else []
-    # A test without requirement ids is not a conformance check (the project's own tests): pytest's outcome.
-    extra = _judge(item, rep, call, violations, faults) if item.get_closest_marker("req") else []
-    if rep.when == "call" and item.get_closest_marker("req"):
-        extra = _expected_by_scenario(item, rep, call, extra)
+    facts = _facts(item, rep, call)
+    judged = judge(facts)
+    _apply(item, rep, judged)
     if rep.when == "call":
-        item.stash[VERDICT] = dict(extra).get("own", rep.outcome)   # a cassette's header keeps it
+        item.stash[VERDICT] = judged.own   # a cassette's header keeps it
+    extra = {}
     if rep.when == "setup" and EARLIER_DEATH in item.stash:
         test, why = item.stash[EARLIER_DEATH]
-        extra.append(("death_of", json.dumps({"test": test, "reason": why})))
+        extra["death_of"] = (test, why)
         rep.sections.append(("proxy", f"the proxy had exited after {test}, which fails for it: {why}; "
                                       f"started again for this test"))
-    if violations:
-        extra.append(("invariants", json.dumps({v.req: v.reason for v in violations})))
-        if not rep.failed:
-            # The test's own requirements held (or could not be judged, or do not apply); its session broke an
-            # invariant. The test shows as failed; its own ids keep their outcome.
-            if not any(key == "own" for key, _ in extra):
-                extra.append(("own", rep.outcome))
-            rep.outcome = "failed"
-            rep.longrepr = "\n".join(f"{v.req} (invariant, broken in this test's session): {v.reason}"
-                                     for v in violations)
     if RECORDING in item.stash:
         timeline = item.stash[RECORDING].timeline()
-        if rep.when == "call" and "CANARY-1" in {r for m in item.iter_markers("req") for r in m.args}:
-            extra.append(("metrics", json.dumps(metrics.run_figures(timeline))))
+        if rep.when == "call" and "CANARY-1" in facts.ids:
+            extra["metrics"] = metrics.run_figures(timeline)
         if rep.failed:
-            extra.append(("failure_class", json.dumps(metrics.classify(timeline))))
+            extra["failure_class"] = metrics.classify(timeline)
             _attach_failure(item, rep, call, timeline)
         elif rep.when == "call" and item.config.getoption("--timelines") == "all":
             _write_timeline(item, rep, call, timeline)
@@ -281,105 +262,63 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             kept.append(attachments.attach_trace(item.stash[TRACE]))
         if kept:
             rep.sections.append(("Playwright artifacts", "\n".join(kept)))
-    if extra:
-        # The report shares the item's list; later phases must not inherit this phase's reason.
-        rep.user_properties = list(rep.user_properties) + extra
+    record = PhaseRecord.of(facts, judged, **extra)
+    if facts.ids or record.invariants or extra:
+        # The report shares the item's list; later phases must not inherit this phase's record.
+        rep.user_properties = list(rep.user_properties) + [(RECORD, record.to_json())]
 
 
-def _judge(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, violations: list,
-           faults: list[tuple[str, str]]) -> list:
-    """This phase's outcome for the test's own ids, and whose fault a bad one is (harness.attribution): the
-    report is adjusted in place; the user properties that carry the outcome to the controller are returned.
-    faults: what broke in the mock or a tap during the test."""
-    death = _proxy_death(item) if rep.when in ("call", "teardown") else None
-    if faults:
-        # The mock or a tap broke during the test (or a replay's cassette did not cover what the proxy did):
-        # whatever the test concluded rests on a broken part.
-        return _errored(item, rep, attribution.Blame(faults[0][0], "; ".join(what for _, what in faults)))
-    if call.excinfo is None or rep.outcome != "failed":
-        return _proxy_failed(item, rep, death, None) if death is not None and rep.outcome != "skipped" else []
-    exc = call.excinfo.value
-    if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
-        # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
-        return _proxy_failed(item, rep, death, exc)
-    ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
-    if isinstance(exc, ConformanceFailure) and exc.req not in ids:
-        # A verdict under an id the test does not declare would be counted nowhere, or under the wrong id.
-        exc = HarnessFault(f"the check judged {exc.req}, which the test's req marker ({', '.join(ids)}) does not "
-                           f"list: fix the check or the marker ({attribution.first_line(exc)})")
-    if isinstance(exc, ConnectionClosed):
-        # A wire client's send or receive found its connection closed: a step the check needed could not
-        # happen. The close itself is judged under the id it breaks (LIFE-*, the invariants), not here.
-        close = exc.rcvd or exc.sent
-        how = f"code {close.code} {close.reason}".rstrip() if close else "without a close frame"
-        exc = Inconclusive(ids[0], f"not judged: the connection closed ({how}) before the check could finish")
-    if isinstance(exc, NotExercised):
-        # The app did not send the stimulus (an optional capability it lacks): skipped, naming the app.
-        rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
-                                                f"SKIPPED {exc.req}: {exc.reason}")
-        return [("reason", exc.reason), ("own", "skipped")]
-    if isinstance(exc, Inconclusive):
-        caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in violations)
-        reason = exc.reason + (f" ({caused})" if caused else "")
-        rep.outcome, rep.longrepr = "skipped", (str(item.path), item.location[1] or 0,
-                                                f"INCONCLUSIVE {exc.req}: {reason}")
-        item.stash[FAILED] = True   # keep its trace; a scenario rule it never reached is no news
-        return [("reason", reason), ("own", "inconclusive")]
-    if isinstance(exc, ConformanceFailure):
-        stalled = item.stash[STALLS]() if STALLS in item.stash else []
-        if stalled:
-            # A replay held back what the proxy waited for: the recording cannot judge this proxy here.
-            blame = attribution.Blame(attribution.SCENARIO, f"{stalled[0]} ({exc.req}: {exc.reason})")
-            return _errored(item, rep, blame)
-        rep.longrepr = str(exc)  # the requirement, the reason and the timeline slice; no stack trace
-        return [("reason", exc.reason)]
-    return _errored(item, rep, attribution.classify(exc))
+def _ids(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(rid for mark in item.iter_markers("req") for rid in mark.args))
 
 
-def _errored(item: pytest.Item, rep: pytest.TestReport, blame: attribution.Blame) -> list:
-    """Make this phase an error of blame's party (not the proxy's failure); stop the run if it says so."""
-    rep.outcome, rep.longrepr = "failed", f"harness: {blame.party} error (not the proxy's failure): {blame.reason}"
-    if blame.stops_run:
-        item.session.shouldstop = f"{blame.party} error"
-    return [("reason", blame.reason), ("own", "error"), ("party", blame.party)]
+def _facts(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo) -> PhaseFacts:
+    """What this phase of the test saw (judged by judging.outcome.judge)."""
+    ids = _ids(item)
+    body = rep.when == "call"
+    faults = _harness_faults(item) if body else []
+    # The proxy's death is looked for after the test's body and teardown (its set-up starts it again if needed).
+    death = _proxy_death(item) if ids and rep.when in ("call", "teardown") else None
+    stalls = item.stash[STALLS]() if body and STALLS in item.stash else []
+    return PhaseFacts(
+        when=rep.when, ids=ids, outcome=rep.outcome,
+        exception=call.excinfo.value if call.excinfo is not None else None,
+        faults=tuple(faults), violations=tuple(_invariant_violations(item)) if body else (),
+        death=death[0] if death else None, death_log=death[1] if death else "",
+        death_reported=item.stash.get(DEATH_REPORTED, False), stall=stalls[0] if stalls else None,
+        expectation=_expectation(item) if body and ids else None)
 
 
-def _expected_by_scenario(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, extra: list) -> list:
-    """The verdict the test's scenario declared (`expect`: it makes the upstream itself misbehave) is the
-    scenario's, not the proxy's: the test shows as an expected failure (xfail) and its ids as expected by the
-    scenario. A scenario that declared a verdict the test did not reach (the canary passed where it says it must
-    fail) does not do what it says: a scenario error. The proxy's exit stays the proxy's."""
+def _apply(item: pytest.Item, rep: pytest.TestReport, judged: Outcome) -> None:
+    """Show the judged outcome on pytest's report, and keep what it settled on the item."""
+    if judged.shows is not None:
+        rep.outcome = judged.shows
+    if judged.skip_line is not None:
+        rep.longrepr = (str(item.path), item.location[1] or 0, judged.skip_line)
+    elif judged.longrepr is not None:
+        rep.longrepr = judged.longrepr
+    if judged.xfail is not None:
+        rep.wasxfail = judged.xfail
+    if judged.stops_run is not None:
+        item.session.shouldstop = judged.stops_run
+    if judged.death_reported:
+        item.stash[DEATH_REPORTED] = True
+    if judged.keep_trace:
+        item.stash[FAILED] = True
+
+
+def _expectation(item: pytest.Item) -> Expectation | None:
+    """The verdicts the test's scenario declares (None without a run configuration or a loadable scenario)."""
     config = getattr(item.config, "harness", None)
-    own = dict(extra).get("own", rep.outcome)
-    if config is None or item.stash.get(DEATH_REPORTED, False) or own not in ("passed", "failed", "inconclusive"):
-        return extra
+    if config is None:
+        return None
     # Imported here: pytest loads the fixtures module as a plugin (pytest_plugins) and rewrites its asserts then.
     from voice_harness.plugin.fixtures import scenario_for
     try:
         scenario = scenario_for(item, config)
     except ScenarioError:
-        return extra   # the mock fixture made the test a scenario error already
-    exc = call.excinfo.value if call.excinfo is not None else None
-    ids = [rid for mark in item.iter_markers("req") for rid in mark.args]
-    found = scenario_expectation(scenario.expect, ids, own, exc.req if isinstance(exc, ConformanceFailure) else None)
-    if found is None:
-        return extra
-    rid, declared, met = found
-    reason = dict(extra).get("reason", "") or (attribution.first_line(exc) if exc is not None else own)
-    kept = [(key, value) for key, value in extra if key not in ("own", "reason", "party")]   # invariants stay
-    if not met:
-        return kept + _errored(item, rep, attribution.Blame(
-            attribution.SCENARIO, f"the scenario {scenario.name!r} declares {rid} {declared} (expect), but the "
-                                  f"test ended {own}: the upstream did not misbehave as the scenario says"))
-    why = f"expected by the scenario {scenario.name!r} ({rid} {declared}), not the proxy's: {reason}"
-    item.stash[FAILED] = True   # keep its trace; its scenario's rules may not all have fired
-    if "invariants" not in dict(extra):   # an invariant the session broke keeps the test shown as failed
-        rep.outcome, rep.wasxfail = "skipped", why
-    return kept + [("reason", why), ("own", "expected")]
-
-
-# Exceptions that are no consequence of the proxy's exit: the harness's own faults, a scenario's, the machine's.
-_NOT_THE_PROXYS = (HarnessFault, EnvironmentProblem, ScenarioError)
+        return None   # the mock fixture made the test a scenario error already
+    return Expectation(scenario.name, dict(scenario.expect))
 
 
 def _harness_faults(item: pytest.Item) -> list[tuple[str, str]]:
@@ -389,10 +328,10 @@ def _harness_faults(item: pytest.Item) -> list[tuple[str, str]]:
             for check in item.stash.get(FAULTS, []) for fault in check()]
 
 
-def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
-    """The proxy's server died during this test (its process group is gone, or its port refuses connections,
-    whatever launcher started it), and no phase has said so yet. The test's first connection the client tap
-    could not make to the proxy dates the death (attribution.first_unreached)."""
+def _proxy_death(item: pytest.Item) -> tuple[str, str] | None:
+    """How the proxy's server died during this test (its process group is gone, or its port refuses connections,
+    whatever launcher started it), and its log's last lines, if no phase has said so yet. The test's first
+    connection the client tap could not make to the proxy dates the death (attribution.first_unreached)."""
     proxy = item.stash.get(PROXY, None)
     if proxy is None or item.stash.get(DEATH_REPORTED, False):
         return None
@@ -400,16 +339,7 @@ def _proxy_death(item: pytest.Item) -> attribution.Blame | None:
     unreached = (attribution.first_unreached(recording.timeline().frames, recording.origin)
                  if recording is not None else None)
     why = proxy.death(unreached)
-    return None if why is None else attribution.proxy_died(why, proxy.log_tail(3))
-
-
-def _proxy_failed(item: pytest.Item, rep: pytest.TestReport, death: attribution.Blame,
-                  exc: BaseException | None) -> list:
-    """Make this phase the proxy's failure for its exit, keeping what the test saw after it."""
-    item.stash[DEATH_REPORTED] = True
-    seen = f"\nthe test then saw: {attribution.first_line(exc)}" if exc is not None else ""
-    rep.outcome, rep.longrepr = "failed", f"{death.reason}{seen}"
-    return [("reason", death.reason), ("own", "failed")]
+    return None if why is None else (why, proxy.log_tail(3))
 
 
 def _invariant_violations(item: pytest.Item) -> list[invariants.Violation]:
@@ -478,24 +408,24 @@ class Conformance:
         self.failures: list[dict] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        reqs = tuple(props["req"].split(",")) if props.get("req") else ()
-        result = self.results.setdefault(report.nodeid, CaseResult(report.nodeid, reqs))
-        reason = props.get("reason", "")
+        carried = dict(report.user_properties).get(RECORD)
+        record = PhaseRecord.from_json(carried) if carried else PhaseRecord()
+        result = self.results.setdefault(report.nodeid, CaseResult(report.nodeid, record.reqs))
+        reason = record.reason
         if report.outcome == "skipped" and not reason and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-        result.merge_phase(props.get("own", report.outcome), reason, props.get("party", ""))
-        for rid, why in json.loads(props.get("invariants", "{}")).items():
+        result.merge_phase(record.own or report.outcome, reason, record.party)
+        for rid, why in record.invariants.items():
             result.found(rid, why)
-        if "death_of" in props:   # the proxy exited after an earlier test had reported: that test's failure
-            death = json.loads(props["death_of"])
-            if death["test"] in self.results:
-                self.results[death["test"]].merge_phase("failed", death["reason"])
-        if "metrics" in props:
-            self.figures.append({"test": report.nodeid, **json.loads(props["metrics"])})
-        if "failure_class" in props:
-            self.failures.append({"test": report.nodeid, "requirements": list(reqs), "reason": reason,
-                                  **json.loads(props["failure_class"])})
+        if record.death_of is not None:   # the proxy exited after an earlier test had reported: its failure
+            test, why = record.death_of
+            if test in self.results:
+                self.results[test].merge_phase("failed", why)
+        if record.metrics is not None:
+            self.figures.append({"test": report.nodeid, **record.metrics})
+        if record.failure_class is not None:
+            self.failures.append({"test": report.nodeid, "requirements": list(record.reqs), "reason": reason,
+                                  **record.failure_class})
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         results = list(self.results.values())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import allure
 
-from voice_harness.wire.recording import Frame
+from voice_harness.wire.recording import PROXY_TO_UPSTREAM, UPSTREAM_LEG, Frame
 
 from voice_harness.judging.timeline import appended_audio
 from voice_harness.reports.timeline_view import summary
@@ -33,11 +33,11 @@ def mock_transcript(frames: list[Frame], origin: float, scenario=None) -> str:
         fields = {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)}
         lines.append(f"scenario {fields.pop('name')}: {fields.pop('description')}")
         lines.append("  " + json.dumps(fields, default=str, sort_keys=True))
-    upstream = [f for f in frames if f.leg == "B"]
+    upstream = [f for f in frames if f.leg == UPSTREAM_LEG]
     if not upstream:
         lines.append("(no upstream frames in this test)")
     for frame in upstream:
-        who = "proxy -> mock" if frame.arrow == "->" else "mock -> proxy"
+        who = "proxy -> mock" if frame.route == PROXY_TO_UPSTREAM else "mock -> proxy"
         line = f"{frame.t - origin:8.3f}s  conn {frame.conn}  {who}  {frame.label().split(' ', 1)[1]}"
         detail = summary(frame)
         if detail:

@@ -14,7 +14,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from voice_harness.mock_upstream import scenario as scenarios
 from voice_harness.mock_upstream import tap_rules
-from voice_harness.wire.recording import Frame, Recorder
+from voice_harness.wire.recording import UPSTREAM_LEG, Frame, Recorder
 from voice_harness.mock_upstream.engine import unused_rules
 from voice_harness.wire.relay import Relay
 from voice_harness.wire import cassette
@@ -237,7 +237,7 @@ def _keep_cassette(node: pytest.Item, tap: Relay, config: RunConfig, scenario: s
     if RECORDING not in node.stash or node.stash.get(VERDICT, None) not in ("passed", "failed"):
         return
     frames = node.stash[RECORDING].timeline().frames
-    if not any(f.leg == "B" for f in frames):
+    if not any(f.leg == UPSTREAM_LEG for f in frames):
         return
     header = {"harness": version(), "test": node.nodeid, "scenario": scenario.name,
               "scenario_data": dataclasses.asdict(scenario),

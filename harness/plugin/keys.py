@@ -14,3 +14,6 @@ STALLS = pytest.StashKey["object"]()   # a replay's: why the test's connections 
 VERDICT = pytest.StashKey[str]()       # the test's own outcome at call (passed, failed, error, inconclusive, ...)
 LAST_PROXY_TEST = pytest.StashKey["object"]()   # (config) the last test item that ran against the proxy
 EARLIER_DEATH = pytest.StashKey["object"]()     # (item) the proxy exited after the previous test: (its nodeid, why)
+# The user property under which a phase's report carries its judged record (judging.outcome.PhaseRecord, as JSON)
+# from a worker to the controller.
+RECORD = "harness"

@@ -49,7 +49,7 @@ def allure_executable(tools_dir: Path = TOOLS_DIR, log=print) -> Path:
 def build(results_dir: Path, output_dir: Path, tools_dir: Path = TOOLS_DIR, log=print) -> dict:
     """Build output_dir/index.html from the Allure results; the report's own counts (summary.json)."""
     if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
-        from voice_harness.tools.cli import program   # as the user called it: voice-harness, or python -m ...
+        from voice_harness.invocation import program   # as the user called it: voice-harness, or python -m ...
         raise UsageProblem(f"no test results in {results_dir}: run `{program()} run` first "
                            f"(or pass --reports-dir of a run)")
     if output_dir.exists():

@@ -20,7 +20,7 @@ from voice_harness.errors import EnvironmentProblem
 LOCK = ".run.lock"
 # What one conformance run writes; cleared when the next one starts.
 PER_RUN = ("conformance.json", "conformance.md", "metrics.json", "metrics-ttfr.svg", "junit.xml",
-           "timelines", "traces", "logs", "playwright", "allure-results", "html")
+           "timelines", "traces", "logs", "playwright", "allure-results", "html", "shard.json")
 _held: dict[Path, int] = {}   # folders this process holds, and the lock file's descriptor
 
 

@@ -50,26 +50,67 @@ class RunConfig:
                 "variant": self.variant, "strict": self.strict}
 
 
-def build(profile: str, scenario: str | None, defect: str | None, strict: bool, reports_dir: Path,
-          proxy_cmd: str | None = None, proxy_url: str | None = None, app_url: str | None = None,
-          upstream: str | None = None, variant: str | None = None, *, replay_speed: str | None = None
-          ) -> RunConfig:
+@dataclass(frozen=True)
+class Options:
+    """The user's choices a run configuration is built from: each field is the harness option of the same dest
+    (voice_harness.options), read by name from pytest's options or the CLI's arguments, so adding one is a field
+    here (and its Option there); its default is the option's."""
+
+    profile: str = "reference"
+    scenario: str | None = None
+    defect: str | None = None
+    harness_strict: bool = False
+    reports_dir: Path = Path("reports")
+    proxy_cmd: str | None = None
+    proxy_url: str | None = None
+    app_url: str | None = None
+    upstream: str | None = None
+    variant: str | None = None
+    replay_speed: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "reports_dir", Path(self.reports_dir))
+
+    @classmethod
+    def from_values(cls, value, **given) -> Options:
+        """Every field from value(option) (an options.Option: its dest names the field), except those given."""
+        by_dest = {option.dest: option for option in options.OPTIONS}
+        return cls(**{f.name: given[f.name] if f.name in given else value(by_dest[f.name])
+                      for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def from_pytest(cls, config, **given) -> Options:
+        """From a pytest config with the harness's options (the plugin's); the reports go to reports/ in the
+        directory pytest was called from unless --reports-dir says where."""
+        given.setdefault("reports_dir", config.getoption("--reports-dir") or config.invocation_params.dir / "reports")
+        return cls.from_values(lambda option: config.getoption(option.name), **given)
+
+    @classmethod
+    def from_args(cls, namespace, **given) -> Options:
+        """From the CLI's parsed arguments (options.add_to_cli); an option the command does not offer keeps its
+        default."""
+        return cls.from_values(lambda option: getattr(namespace, option.dest, option.default), **given)
+
+
+def build(choices: Options) -> RunConfig:
     """Resolve the user's choices; a bad one raises UsageProblem with one line saying what to do."""
-    loaded = profiles.with_overrides(profiles.load(profile), proxy_cmd, proxy_url, app_url, upstream)
+    loaded = profiles.with_overrides(profiles.load(choices.profile), choices.proxy_cmd, choices.proxy_url,
+                                     choices.app_url, choices.upstream)
     if loaded.upstream.mode == "real":
         loaded = _real_key(loaded)
     try:
-        base = scenarios.load(scenario) if scenario else scenarios.load("default")
+        base = scenarios.load(choices.scenario) if choices.scenario else scenarios.load("default")
     except scenarios.ScenarioError as exc:
         raise UsageProblem(str(exc)) from None
     unknown = sorted(set(base.expect) - set(catalogue.load()))
     if unknown:
         raise UsageProblem(f"scenario {base.name!r}: expect names an unknown requirement id {unknown[0]!r} "
                            f"(ids are defined in harness/judging/requirements.toml)")
-    _check_switch("defect", defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
-    _check_switch("variant", variant, VARIANTS, loaded.can_switch_variants, loaded.name)
-    speed, cassettes = _replay(loaded, replay_speed)
-    return RunConfig(loaded, base, scenario, defect, strict, reports_dir, variant, speed, cassettes)
+    _check_switch("defect", choices.defect, sorted(defect_registry.load()), loaded.can_switch_defects, loaded.name)
+    _check_switch("variant", choices.variant, VARIANTS, loaded.can_switch_variants, loaded.name)
+    speed, cassettes = _replay(loaded, choices.replay_speed)
+    return RunConfig(loaded, base, choices.scenario, choices.defect, choices.harness_strict, choices.reports_dir,
+                     choices.variant, speed, cassettes)
 
 
 # Values people put where a key goes when they have none (a whole-value match: a real key is long and random).

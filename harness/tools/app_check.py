@@ -42,8 +42,8 @@ def main(args: argparse.Namespace) -> int:
             raise UsageProblem("--idle-wait takes a number of seconds, 0 or more")
         work = Path(tempfile.mkdtemp(prefix="voice-harness-app-check-"))
         try:
-            config = run_config.build(args.profile, None, None, False, work / "reports", app_url=args.app_url,
-                                      upstream="mock")
+            config = run_config.build(run_config.Options(profile=args.profile, reports_dir=work / "reports",
+                                                         app_url=args.app_url, upstream="mock"))
             if config.profile.proxy.url is not None:
                 raise UsageProblem(f"app-check starts the reference stack; profile {config.profile.name!r} points "
                                    f"at a running proxy (proxy.url): use a profile that starts one")

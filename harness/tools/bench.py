@@ -25,7 +25,8 @@ from voice_harness.tools import bench_probes
 from voice_harness.tools.bounded import run_bounded
 from voice_harness.judging.metrics import summarise
 
-from voice_harness.tools.cli import BENCH_GROUPS as GROUPS
+from voice_harness.invocation import BENCH_GROUPS as GROUPS
+
 # The targets on the 2-core machine; the table says met or missed for each.
 RUN_TIMEOUT_S = 900
 RUN_GRACE_S = 30   # for a run stopped at its bound to end its workers, proxies and browsers

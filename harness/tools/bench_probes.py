@@ -15,7 +15,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from voice_harness import paths
-from voice_harness.wire.recording import Recorder
+from voice_harness.wire.recording import PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY, Recorder
 from voice_harness.mock_upstream.scenario import Delay, Scenario
 from voice_harness.mock_upstream.server import MockUpstream
 
@@ -115,8 +115,8 @@ def delay_precision(delays_ms: tuple[int, ...] = (0, 10, 25, 50, 100), per_delay
         with mock_upstream(scenario) as (mock, loop, _):
             round_trips = asyncio.run(_delay_probe(mock.url, per_delay))
             frames = mock.recorder.since(0)
-        received = [f.t for f in frames if f.arrow == "->" and f.type == "session.update"]
-        sent = [f.t for f in frames if f.arrow == "<-" and f.type == "session.updated"]
+        received = [f.t for f in frames if f.route == PROXY_TO_UPSTREAM and f.type == "session.update"]
+        sent = [f.t for f in frames if f.route == UPSTREAM_TO_PROXY and f.type == "session.updated"]
         mine = [(s - r) * 1000 - delay for r, s in zip(received, sent)]
         errors += mine
         per[str(delay)] = {"scripted_ms": delay, "error_ms": summarise(mine),

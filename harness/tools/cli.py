@@ -1,6 +1,6 @@
-"""voice-harness COMMAND (run, bench, report, sensitivity, stability, app-check, explore, drift, profile, init,
-setup-browser, setup-speech): a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env).
-`python -m voice_harness` is the same command, and so is `python -m harness` in a checkout."""
+"""voice-harness COMMAND: a thin layer over pytest with exit codes 0 (gate passed), 1 (failures), 2 (usage/env).
+The commands are the parser's (`voice-harness --help` lists them, from the parser itself: commands()).
+`python -m voice_harness` is the same command."""
 
 from __future__ import annotations
 
@@ -12,25 +12,16 @@ from pathlib import Path
 
 from voice_harness.targets import browser, preflight, run_config
 from voice_harness import options
-from voice_harness.reports import run_files
+from voice_harness.reports import run_files, shards
 from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, UsageProblem
+from voice_harness.invocation import BENCH_GROUPS, program
 
 # pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
 # (interrupted, or an environment problem the plugin already named) passes through as it is.
-BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load", "voice")
 _USAGE_CODES = {3: "internal error", 4: "usage error", 5: "no tests were selected"}
 # pytest arguments of a run that runs no test: no pre-flight, and the last run's reports stay.
 _ONLY_LOOKING = ("--collect-only", "--co", "--help", "-h", "--fixtures", "--markers", "--version")
-
-
-def program() -> str:
-    """How the user called the harness: its console script's name, or `python -m harness`."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
-    if name and name not in ("__main__.py", "-c") and not name.endswith(".py"):
-        return name
-    return f"python -m {sys.modules['__main__'].__spec__.name.removesuffix('.__main__')}" \
-        if getattr(sys.modules.get("__main__"), "__spec__", None) else "python -m voice_harness"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,9 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     profile = commands.add_parser("profile", help="the bundled profiles: list them, or print one to start yours from")
     profile.add_argument("action", choices=("list", "show"))
     profile.add_argument("name", nargs="?", help="with show: the bundled profile to print")
-    html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline)")
-    html.add_argument("--reports-dir", default=str(paths.default_reports()), help="the run's reports (default ./reports)")
+    html = commands.add_parser("report", help="build a single-file HTML report of the last run (Allure 3, offline); "
+                                              "with --merge, one run's reports from its shards")
+    html.add_argument("--reports-dir", default=str(paths.default_reports()),
+                      help="the run's reports; with --merge, where the merged reports go (default ./reports)")
     html.add_argument("--output", help="where index.html goes (default <reports-dir>/html)")
+    html.add_argument("--merge", nargs="+", metavar="DIR",
+                      help="the reports folders of every shard of one run (run --shard K/N) or one sensitivity "
+                           "matrix (sensitivity --shard K/N): one conformance.json and .md, one matrix, one Allure "
+                           "report; exit status as the run's")
+    html.add_argument("--no-html", action="store_true", help="with --merge: no HTML report (Allure results only)")
     explore = commands.add_parser("explore", help="generated sessions and upstream timings; a violation is shrunk "
                                                   "to a reproducer: reports/explore.json")
     from voice_harness.tools.explore import add_arguments as explore_arguments
@@ -102,7 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--docs", help="also write the Markdown matrix to this docs page")
     sens.add_argument("--variant", choices=options.VARIANTS,
                       help="run the matrix against the reference proxy's feature-minimal variant")
+    sens.add_argument("--shard", type=_shard_value,
+                      help="only the K-th of N parts of the defects (K/N: names sorted, dealt round-robin); "
+                           "`report --merge` makes the one matrix")
+    parser.epilog = "commands: " + ", ".join(commands.choices)   # from the parser: it cannot go stale
     return parser
+
+
+def commands() -> list[str]:
+    """The CLI's commands, as its parser declares them."""
+    action = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return list(action.choices)
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +129,13 @@ def _addopts() -> list[str]:
         return shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
     except ValueError:
         return []
+
+
+def _shard_value(text: str) -> shards.Shard:
+    try:
+        return shards.parse(text)
+    except UsageProblem as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard takes ")) from None
 
 
 def _workers_value(text: str) -> str:
@@ -172,8 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from voice_harness.reports.html_report import main as html_report
         try:
+            if args.merge:
+                return _merge(args)
             return html_report(Path(args.reports_dir), Path(args.output) if args.output else None)
         except (UsageProblem, EnvironmentProblem) as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return 2
+    if getattr(args, "shard", None):
+        try:
+            shards.parse(args.shard)
+        except UsageProblem as exc:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
     looking = any(a in _ONLY_LOOKING for a in extra)
@@ -188,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except EnvironmentProblem as exc:
         taken = exc
     try:
-        config = run_config.build(args.profile, args.scenario, args.defect, args.harness_strict,
-                                  Path(args.reports_dir), args.proxy_cmd, args.proxy_url, args.app_url, args.upstream,
-                                  args.variant, replay_speed=args.replay_speed)
+        config = run_config.build(run_config.Options.from_args(args))
         if taken is not None:
             raise taken
         for part in ("suites", "catalogue", "test_app"):   # a broken install: exit 2 before any test
@@ -258,8 +279,34 @@ def _sensitivity(args) -> int:
         return 2
     if not _browser_found():
         return 2
+    if args.shard is not None and args.docs:
+        print("harness: sensitivity --docs writes the whole matrix: give it to no shard, and publish the merged "
+              "matrix (report --merge) instead", file=sys.stderr)
+        return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
-                       Path(args.docs) if args.docs else None, args.variant)
+                       Path(args.docs) if args.docs else None, args.variant, args.shard)
+
+
+def _merge(args) -> int:
+    """report --merge DIR...: the run shards' one conformance record and Allure report, the matrix shards' one
+    matrix; the worst exit status of them. A refused set of shards is UsageProblem before anything is written."""
+    from voice_harness.reports import merge
+    from voice_harness.tools import sensitivity
+
+    dirs, out = [Path(d) for d in args.merge], Path(args.reports_dir)
+    runs, matrices = merge.find(dirs)
+    if out.resolve() in {d.resolve() for d in dirs}:
+        raise UsageProblem(f"report --merge: the output folder {out} is one of the shards: give another --reports-dir")
+    if runs:
+        merge.check_runs(runs)
+    for name, found in matrices.items():
+        sensitivity.check_shards(name, found)
+    run_files.claim(out)
+    run_files.clear(out, run_files.PER_RUN + tuple(matrices) + tuple(n.removesuffix(".json") + ".md" for n in matrices))
+    html = None if args.no_html else Path(args.output) if args.output else out / "html"
+    codes = [merge.write_run(runs, out, html)] if runs else []
+    codes += sensitivity.write_merged(matrices, out)
+    return 2 if any(c not in (0, 1) for c in codes) else max(codes, default=0)
 
 
 def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:

@@ -2,7 +2,8 @@
 each one turns red. A check never seen failing proves nothing; this makes the harness's sensitivity a figure.
 
 Full mode runs every suite per defect (catches collateral anywhere); reduced mode runs only the tests of the
-defect's expected and collateral ids plus CANARY-1 (what `make test` uses)."""
+defect's expected and collateral ids plus CANARY-1 (what `make test` uses). `--shard K/N` runs the K-th of N parts
+of the defects (sorted, dealt round-robin) and `voice-harness report --merge` makes the one matrix of the parts."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from pathlib import Path
 from voice_harness.targets.defect_registry import Defect, load as load_defects
 from voice_harness.tools.bounded import run_bounded
 
+from voice_harness import version
 from voice_harness.judging import catalogue
+from voice_harness.reports import shards
 
 RUN_TIMEOUT_S = 1800
 RUN_GRACE_S = 30   # for a run stopped at its bound to end its workers, proxies and browsers
@@ -115,9 +118,14 @@ def expected_exit(result: dict) -> int:
 
 def passed(record: dict) -> bool:
     """Every MUST id caught, and every defect's run judged (no error), red where expected and nowhere else."""
-    return not record["must_ids_uncaught"] and all(
-        not r["missed"] and not r["unexpected_red"] and not r.get("errors") and r.get("status", "complete") ==
-        "complete" and r["exit"] == expected_exit(r) for r in record["defects"].values())
+    return not record["must_ids_uncaught"] and rows_ok(record)
+
+
+def rows_ok(record: dict) -> bool:
+    """Every defect's run judged (no error), red where expected and nowhere else: all a shard of the matrix can
+    say (which MUST ids the defects catch is the merged matrix's to count)."""
+    return all(not r["missed"] and not r["unexpected_red"] and not r.get("errors") and r.get("status", "complete") ==
+               "complete" and r["exit"] == expected_exit(r) for r in record["defects"].values())
 
 
 def to_markdown(record: dict) -> str:
@@ -186,13 +194,52 @@ def write_docs(docs: Path, record: dict, reduced: bool) -> None:
     docs.write_text(text)
 
 
+def check_shards(name: str, found: list[tuple[str, dict]]) -> None:
+    """The matrix shards (where, record) of one file name are the parts of one matrix: UsageProblem otherwise."""
+    shards.check_same(f"{name}: harness version", [(w, r["shard"].get("harness")) for w, r in found])
+    shards.check_same(f"{name}: mode and variant", [(w, (r.get("mode"), r.get("variant"))) for w, r in found])
+    shards.check_same(f"{name}: selection of defects", [(w, r["shard"].get("selection")) for w, r in found])
+    shards.check_same(f"{name}: number of parts", [(w, shards.parse(r["shard"]["part"]).n) for w, r in found])
+    shards.check_complete([(w, shards.parse(r["shard"]["part"])) for w, r in found])
+
+
+def merge(name: str, found: list[tuple[str, dict]]) -> tuple[dict, int]:
+    """(matrix, exit status) of the matrix shards as one matrix: every shard's rows in the selection's order, the
+    ids caught counted over all of them, the exit status by the matrix's own rule (passed)."""
+    check_shards(name, found)
+    ordered = sorted(found, key=lambda item: shards.parse(item[1]["shard"]["part"]).k)
+    first = ordered[0][1]
+    rows = {defect: row for _, r in ordered for defect, row in r["defects"].items()}
+    skipped = sorted({d for _, r in ordered for d in r.get("not_applicable", [])})
+    record = matrix({d: rows[d] for d in first["shard"]["selection"] if d in rows}, first["mode"],
+                    first.get("variant"), first.get("baseline"), skipped)
+    return record, 0 if passed(record) else 1
+
+
+def write_merged(matrices: dict[str, list[tuple[str, dict]]], out: Path, log=print) -> list[int]:
+    """Each merged matrix (JSON and Markdown) in out, under the shards' file name; the exit statuses."""
+    codes = []
+    for name, found in matrices.items():
+        record, code = merge(name, found)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(json.dumps(record, indent=2) + "\n")
+        (out / name.replace(".json", ".md")).write_text(to_markdown(record))
+        log(f"merged {len(found)} matrix shards: {out / name}, {name.replace('.json', '.md')}; MUST ids uncaught: "
+            f"{', '.join(record['must_ids_uncaught']) or 'none'}")
+        codes.append(code)
+    return codes
+
+
 def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, reports_dir: Path,
-         docs: Path | None, variant: str | None = None) -> int:
-    chosen = [load_defects()[n] for n in (names or sorted(load_defects()))]
+         docs: Path | None, variant: str | None = None, shard: shards.Shard | None = None) -> int:
+    selection = names or sorted(load_defects())
+    # A shard runs its part of the defects (reports.shards.pick); `report --merge` makes the one matrix.
+    chosen = [load_defects()[n] for n in selection if shard is None or n in shards.pick(selection, shard)]
     mode = "reduced" if reduced else "full"
     suffix = f"-{variant}" if variant else ""
+    part = f", shard {shard} ({len(chosen)} of {len(selection)} defects)" if shard else ""
     print(f"harness sensitivity: {len(chosen)} defects, {mode} mode{f', variant {variant}' if variant else ''}, "
-          f"{jobs} at a time", flush=True)
+          f"{jobs} at a time{part}", flush=True)
     baseline = None
     if variant:
         baseline = run_one(None, reports_dir, False, max(workers, 2), variant)
@@ -214,6 +261,8 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
                   flush=True)
     record = matrix({d.name: results[d.name] for d in chosen if d.name in results}, mode, variant, baseline,
                     skipped)
+    if shard is not None:
+        record["shard"] = {"part": str(shard), "harness": version(), "selection": list(selection)}
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / f"sensitivity{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")
     markdown = to_markdown(record)
@@ -223,4 +272,8 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
     print(f"reports: {reports_dir / f'sensitivity{suffix}.json'}, sensitivity{suffix}.md; MUST ids uncaught: "
           f"{', '.join(record['must_ids_uncaught']) or 'none'}"
           + (f"; not applicable to the variant: {', '.join(skipped)}" if skipped else ""))
+    if shard is not None:
+        print(f"harness: shard {shard} of the matrix: merge the shards with `voice-harness report --merge DIR...` "
+              f"(its MUST ids are counted there)")
+        return 0 if rows_ok(record) else 1
     return 0 if passed(record) else 1

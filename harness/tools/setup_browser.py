@@ -1,4 +1,4 @@
-"""Make sure a Chromium is there (`python -m voice_harness setup-browser`, run by `make setup`), trying in the
+"""Make sure a Chromium is there (`voice-harness setup-browser`, which `make setup` runs), trying in the
 order that works on each kind of machine and saying, in one line per step, what it tried and what came of it:
 
 1. CHROMIUM_PATH, if set, and then only it: it must be an existing file (the user chose; a wrong choice is said).

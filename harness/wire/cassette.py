@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from voice_harness.wire.recording import UP, Frame
+from voice_harness.wire.recording import PROXY_TO_UPSTREAM, UPSTREAM_LEG, Frame
 from voice_harness.wire.redaction import redact, redact_parsed
 
 FORMAT = 1
@@ -81,7 +81,7 @@ def model_of(path: str) -> str | None:
 def from_frames(frames: list[Frame], opened: dict[int, tuple[float, str]], header: dict) -> Cassette:
     """A cassette from a test's leg-B frames. opened: conn -> (monotonic time it opened, request path), as the
     tap saw it; a connection missing there opened at its first frame."""
-    legs = [f for f in frames if f.leg == "B"]
+    legs = [f for f in frames if f.leg == UPSTREAM_LEG]
     conns = sorted({f.conn for f in legs}, key=lambda c: opened.get(c, (min(f.t for f in legs if f.conn == c),))[0])
     if not conns:
         return Cassette(dict(header), [])
@@ -92,7 +92,7 @@ def from_frames(frames: list[Frame], opened: dict[int, tuple[float, str]], heade
         connection = Connection(number, round(at - origin, 6), redact(path))
         for frame in (f for f in legs if f.conn == conn):
             t = round(frame.t - origin, 6)
-            source = CLIENT if frame.arrow == UP else SERVER
+            source = CLIENT if frame.route == PROXY_TO_UPSTREAM else SERVER
             if frame.kind == "close":
                 if connection.close is None:
                     connection.close = {"t": t, "code": frame.data.get("code"),

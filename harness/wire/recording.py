@@ -17,7 +17,23 @@ from typing import Any, Callable
 from voice_harness.wire.redaction import redact, redact_parsed
 
 UP, DOWN = "->", "<-"
+CLIENT_LEG, UPSTREAM_LEG = "A", "B"   # browser <-> proxy (the client tap), proxy <-> upstream
 PREVIEW_CHARS = 256   # of a text frame that is not JSON, the frame keeps this much of the text (memory stays bounded)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where frames went: a leg and a direction (compare `frame.route` with the constants below, never raw
+    strings: a typo in a constant's name is an error, one in a string an empty match)."""
+
+    leg: str
+    arrow: str
+
+
+CLIENT_TO_PROXY = Route(CLIENT_LEG, UP)        # what the app (or a wire client) sent the proxy
+PROXY_TO_CLIENT = Route(CLIENT_LEG, DOWN)      # what the proxy sent the app
+PROXY_TO_UPSTREAM = Route(UPSTREAM_LEG, UP)    # what the proxy sent the upstream
+UPSTREAM_TO_PROXY = Route(UPSTREAM_LEG, DOWN)  # what the upstream sent the proxy
 
 
 @dataclass
@@ -49,6 +65,12 @@ class Frame:
         `data`). A frame with a `type` always has its message. On a judging timeline, a binary frame sent upstream
         whose bytes are a JSON object has that object (judging.timeline.BinaryMessage)."""
         return self.data if self.kind == "text" and isinstance(self.data, dict) else None
+
+    @property
+    def route(self) -> Route:
+        """Where this frame went, to compare with CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, ... (not a field: never
+        serialised, so recordings and cassettes keep their leg and arrow)."""
+        return Route(self.leg, self.arrow)
 
     @property
     def role(self) -> str | None:

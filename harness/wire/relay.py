@@ -18,9 +18,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from voice_harness.wire.listener import Listener
 from voice_harness.wire.recording import DOWN, UP, Recorder, parse_text
-from voice_harness.mock_upstream.scenario import Scenario
-from voice_harness.mock_upstream.tap_rules import TapRules, role_of
-from voice_harness.mock_upstream.validation import client_event_problems
+from voice_harness.wire.tap_rules import TapRules, TapScenario, role_of
+from voice_harness.wire.validation import client_event_problems
 
 log = logging.getLogger("relay")
 
@@ -37,8 +36,9 @@ class Relay(Listener):
         super().__init__(host, port)
         self.recorder, self.leg, self.target = recorder, leg, target.rstrip("/")
         self.forward_headers, self.validate_upstream = forward_headers, validate_upstream
-        # Delay, drop and close rules applied to what the target sends (the tap on a real upstream).
-        self.scenario: Scenario | None = None
+        # Delay, drop and close rules applied to what the target sends (the tap on a real upstream): a scenario
+        # of the mock's, read through the TapScenario shape only.
+        self.scenario: TapScenario | None = None
         self._ids = itertools.count(1)
         self.opened: dict[int, tuple[float, str]] = {}   # conn -> (when it opened, the request's path)
 

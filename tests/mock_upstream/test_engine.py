@@ -6,7 +6,7 @@ import pytest
 
 from voice_harness.mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
 from voice_harness.mock_upstream.scenario import Close, Delay, Drop, Duplicate, InjectError, Reorder, Scenario, Turn
-from voice_harness.mock_upstream.validation import server_event_problems
+from voice_harness.wire.validation import server_event_problems
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
     "id": "msg_user1", "type": "message", "role": "user",
@@ -402,3 +402,14 @@ def test_a_response_create_while_a_server_vad_item_is_unconfirmed_is_premature()
     out = engine.receive(1.01, {"type": "response.create"})
     assert out.note["premature"] is True and out.note["unconfirmed_item"].startswith("item_vad")
     assert sends(out) == [] and out.actions == [CloseSocket(pytest.approx(3.71), 1000, "")]
+
+
+def test_a_response_create_right_after_the_clients_own_commit_is_answered():
+    # Client-side turn detection's documented flow: commit, then response.create at once, before the item's
+    # confirmation went out. The item is the conversation's from the commit on: answered, not the field behaviour.
+    engine = configured(Scenario())
+    engine.receive(1.0, {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(4800)).decode()})
+    committed = engine.receive(1.01, {"type": "input_audio_buffer.commit"})
+    assert at_of(committed, "conversation.item.added", role="user")[0] > 1.011
+    out = engine.receive(1.011, {"type": "response.create"})
+    assert "premature" not in out.note and out.note["response_id"]

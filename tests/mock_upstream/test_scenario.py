@@ -170,7 +170,7 @@ def test_a_run_scenario_that_expects_an_unknown_id_is_a_usage_error(tmp_path):
     path = tmp_path / "odd.toml"
     path.write_text('expect = {NOPE-1 = "fail"}\n')
     with pytest.raises(UsageProblem, match="expect names an unknown requirement id 'NOPE-1'"):
-        run_config.build("reference", str(path), None, False, tmp_path)
+        run_config.build(run_config.Options(scenario=str(path), reports_dir=tmp_path))
 
 
 def test_a_cassette_header_written_before_session_turn_detection_still_loads():

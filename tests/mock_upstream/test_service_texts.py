@@ -2,7 +2,8 @@
 
 from voice_harness.mock_upstream import scenario
 from voice_harness.mock_upstream.engine import CloseSocket, Engine, Send, unused_rules
-from voice_harness.mock_upstream.validation import rejection, server_event_problems
+from voice_harness.mock_upstream.rejection import rejection
+from voice_harness.wire.validation import server_event_problems
 
 USER_ITEM = {"type": "conversation.item.create", "item": {
     "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}}

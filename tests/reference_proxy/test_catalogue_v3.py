@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from voice_harness.mock_upstream.validation import client_event_problems
+from voice_harness.wire.validation import client_event_problems
 from voice_harness.reference_proxy.defects import DEFECTS, session_class
 from voice_harness.reference_proxy.session import Log, Session, StartTimer, ToClient, ToClientAudio, ToUpstream
 

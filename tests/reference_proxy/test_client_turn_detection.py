@@ -8,7 +8,7 @@ from array import array
 import pytest
 
 from voice_harness.mock_upstream import vad
-from voice_harness.mock_upstream.validation import client_event_problems
+from voice_harness.wire.validation import client_event_problems
 from voice_harness.reference_proxy import speech
 from voice_harness.reference_proxy.client_turns import ClientTurnDetection
 from voice_harness.reference_proxy.defects import DEFECTS, session_class

@@ -497,7 +497,7 @@ def test_a_response_the_service_started_itself_is_active_until_done():
 
 
 def test_append_with_format_field_sends_appends_the_realtime_models_reject():
-    from voice_harness.mock_upstream.validation import client_event_problems
+    from voice_harness.wire.validation import client_event_problems
 
     session = ready_session(session_class("append-with-format-field"))
     appends = upstream(session.on_client_binary(b"\x00\x01" * 480))

@@ -1,5 +1,5 @@
 """What a failed run leaves for its reader: attachments on the Allure result, the per-area status lines, and the
-single-file HTML report that `python -m harness report` builds with Allure 3 and a browser can open."""
+single-file HTML report that `voice-harness report` builds with Allure 3 and a browser can open."""
 
 import json
 import os

@@ -10,7 +10,7 @@ from voice_harness.errors import UsageProblem
 
 
 def config(profile="reference", **overrides):
-    return run_config.build(profile, None, None, False, Path("reports"), **overrides)
+    return run_config.build(run_config.Options(profile, reports_dir=Path("reports"), **overrides))
 
 
 def test_auto_is_one_worker_per_cpu_up_to_the_cap():

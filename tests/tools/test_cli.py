@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def harness(*args, timeout=60, env=None):
-    """`python -m harness ARGS`; a run gets a reports folder of its own (never the developer's reports/)."""
+    """`voice-harness ARGS` (as `python -m harness` in the checkout); a run gets a reports folder of its own (never
+    the developer's reports/)."""
     if args and args[0] == "run" and "--reports-dir" not in args:
         args = (*args, "--reports-dir", tempfile.mkdtemp(prefix="harness-cli-"))
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
@@ -112,3 +113,61 @@ def test_profile_lists_the_bundled_ones_and_shows_one_to_start_from():
     shown = harness("profile", "show", "reference")
     assert shown.returncode == 0 and shown.stdout == (ROOT / "profiles" / "reference.toml").read_text()
     assert "profile show takes one of" in one_line_error(harness("profile", "show", "nope"))
+
+
+def in_process(capsys, *args) -> tuple[int, str, str]:
+    """cli.main(args) in this process (no subprocess: the unit tier stays fast): exit status, stdout, stderr."""
+    from voice_harness.tools import cli
+
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("args, said", [
+    (("run", "--shard", "3/2"), "--shard takes K/N with 1 <= K <= N"),
+    (("run", "--shard", "two"), "--shard takes K/N"),
+    (("sensitivity", "--shard", "0/4"), "K/N with 1 <= K <= N"),
+    (("sensitivity", "--shard", "1/4", "--docs", "docs/sensitivity.md"), "give it to no shard"),
+])
+def test_a_bad_shard_is_one_line_and_exit_2(capsys, tmp_path, args, said):
+    code, _, err = in_process(capsys, *args, "--reports-dir", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert list(tmp_path.iterdir()) == []   # refused before the run claimed its folder
+
+
+def test_a_merge_of_a_folder_without_shards_is_one_line_and_exit_2(capsys, tmp_path):
+    code, _, err = in_process(capsys, "report", "--merge", str(tmp_path), "--reports-dir", str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1 and "holds no shard" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_help_lists_every_command_from_the_parser_and_the_readme_documents_each(capsys):
+    from voice_harness.tools import cli
+
+    names = cli.commands()
+    assert {"run", "report", "sensitivity", "bench", "explore"} <= set(names)
+    code, out, _ = in_process(capsys, "--help")
+    assert code == 0 and " ".join(out.split("commands:", 1)[1].split()) == ", ".join(names)
+    readme = (ROOT / "README.md").read_text()
+    assert [n for n in names if f"voice-harness {n}" not in readme] == []
+    # The module's docstring keeps no list of its own that could go stale.
+    assert "run, bench" not in cli.__doc__
+
+
+def test_no_command_module_imports_the_cli_back():
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        if path.name == "__main__.py" or path.parent.name == "tools" and path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "voice_harness.tools.cli" or \
+                    isinstance(node, ast.ImportFrom) and node.module == "voice_harness.tools" and \
+                    any(a.name == "cli" for a in node.names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
