@@ -6,16 +6,19 @@ before the first is confirmed, a spoken turn made by server VAD) and then throug
 greeting, a function output): a proxy that lacks an optional feature cannot hide the defect class. A test in
 which no competing confirmation arrived inside the window is inconclusive, not a pass."""
 
+import math
+import time
+
 import pytest
 
-from voice_harness.judging import invariants
+from voice_harness.judging import invariants, queued_turns, turns
 from voice_harness.judging.component_protocol import function_calls
-from voice_harness.judging.checks import fail_on, fail, for_want_of, provoked
+from voice_harness.judging.checks import fail_on, for_want_of, provoked
 from voice_harness.timeouts import units
 from .flows import app_params, competing_confirmations, connect, fail_for_want_of, send_until_response_create
 from .test_audio import chunk
 from .test_function_calls import FUNCTIONS, RESULT
-from voice_harness.judging.timeline import PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
+from voice_harness.judging.timeline import PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 COMPETING = "another item's confirmation inside a user item's confirmation window (after it went upstream, " \
             "before the upstream confirmed it)"
@@ -243,40 +246,31 @@ def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
         fail_for_want_of("ORD-4", "two turns did not complete (ORD-7's to judge)", timeline)
 
 
-def answers(timeline, create, done):
-    """The response.create sent on the message's connection after the active response was done, and the first
-    assistant reply to the client after it; either None while it has not happened."""
-    answer = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="response.create", after=done)
-                   if f.conn == create.conn), None) if done is not None else None
-    reply = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", after=answer) \
-        if answer is not None else None
-    return answer, reply
+def ord_7_decided(timeline) -> bool:
+    """ORD-7's judge decided every message sent during an active response on the recording so far (answered, lost,
+    or another id's), and at least one was."""
+    facts = queued_turns.queued(timeline, until=time.monotonic())
+    return bool(facts) and all(one.ok is not None for one in facts)
 
 
-def ord_7_settled(timeline) -> bool:
-    """Every message sent during an active response has been answered (its response.create and a reply)."""
-    during = sent_during_responses(timeline)
-    return bool(during) and all(answers(timeline, create, response.done)[1] for create, response in during)
+def wait_and_judge_ord_7(recording) -> None:
+    """Wait until ORD-7's judge decided every message sent while a response was active, then judge: a proxy that
+    never answers one is red once the recording covers the horizon of a lost turn (the catalogue's idle close,
+    10 s) past the moment it could have asked, so only a red run waits that out."""
+    recording.wait_for(ord_7_decided, turns.lost_after_s() + units(5), while_live=True)
+    judge_ord_7(recording.timeline(), until=time.monotonic())
 
 
-def judge_ord_7(timeline, waited_s: float):
-    """Every message sent while a response was active got its response.create after that response was done,
-    and then a reply (ConversationText assistant) reached the client; inconclusive if no message was sent
-    during an active response."""
-    during = sent_during_responses(timeline)
-    provoked("ORD-7", during, "a user message sent while a response was active", timeline)
-    for create, response in during:
-        created, done = response.created, response.done
-        if done is None:
-            fail_for_want_of("ORD-7", "the active response never finished", timeline, created)
-        answer, reply = answers(timeline, create, done)
-        if answer is None:
-            fail("ORD-7", f"the message sent at {timeline.offset(create):.3f} s during response "
-                          f"{created.response_id} got no response.create after that response was done: the turn "
-                          f"was lost (waited {waited_s:g} s)", timeline, create, done)
-        if reply is None:
-            fail("ORD-7", f"no reply reached the client after the response.create for the message sent during "
-                          f"response {created.response_id} (waited {waited_s:g} s)", timeline, create, answer)
+def judge_ord_7(timeline, until: float = math.inf) -> None:
+    """ORD-7 by its one judge (judging/queued_turns.py, which explore uses too) on a recording that covers `until`:
+    red for a lost turn; inconclusive when no message was sent during an active response, or one was not decided
+    (the reason says whose it is)."""
+    facts = queued_turns.queued(timeline, until)
+    provoked("ORD-7", facts, "a user message sent while a response was active", timeline)
+    fail_on(queued_turns.ord_7(timeline, until), timeline)
+    undecided = next((one for one in facts if one.ok is None), None)
+    if undecided is not None:
+        fail_for_want_of("ORD-7", undecided.reason, timeline, *undecided.anchors)
 
 
 @pytest.mark.req("ORD-7")
@@ -284,8 +278,7 @@ def judge_ord_7(timeline, waited_s: float):
 def test_a_message_typed_during_a_reply_is_answered_after_it(make_wire_client, recording):
     client = make_wire_client()
     message_during_a_reply(client, recording, "ORD-7")
-    recording.wait_for(ord_7_settled, units(10), while_live=True)
-    judge_ord_7(recording.timeline(), units(10))
+    wait_and_judge_ord_7(recording)
 
 
 @pytest.mark.req("ORD-7")
@@ -296,6 +289,5 @@ def test_a_message_typed_in_the_app_during_a_reply_is_answered(app, recording):
     app.send("First question?")
     recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY, type="response.created")
     app.send("Second question?")
-    recording.wait_for(ord_7_settled, units(10), while_live=True)
-    judge_ord_7(recording.timeline(), units(10))
+    wait_and_judge_ord_7(recording)
 

@@ -1,6 +1,6 @@
 """What `harness explore` generates and judges, with no I/O: the client's session script, the upstream's timing
-(a mock scenario), the Hypothesis strategies that draw both, the judges (ORD-7, TURN-1, FN-1, each judging only what
-a session's recording covers), and the reproducer's files.
+(a mock scenario), the Hypothesis strategies that draw both, which judges a session gets (the invariants, and ORD-7,
+TURN-1 and FN-1 by the suites' own judges in judging/), and the reproducer's files.
 
 A session is a client script crossed with a scenario. The script says what the headless client sends and when
 ("250 ms after the previous step", "when the first reply delta leaves the upstream", "right after the previous
@@ -22,11 +22,10 @@ from hypothesis import strategies as st
 from voice_harness.mock_upstream import vad
 from voice_harness.mock_upstream.scenario import _TOML_KEYS, Delay, Reorder, Scenario, Turn
 
-from voice_harness.judging import invariants, turns
+from voice_harness.judging import invariants, queued_turns, turns
 from voice_harness.drivers import wire_client
 from voice_harness.judging.invariants import Violation
-from voice_harness.judging.sessions import frames_of, upstream_connections
-from voice_harness.judging.timeline import Frame, Timeline
+from voice_harness.judging.timeline import Timeline
 
 # ------------------------------------------------------------------------------------------- the script
 
@@ -347,216 +346,22 @@ def sessions(draw) -> Session:
 
 # ----------------------------------------------------------------------------------------------- judges
 
-# How long a session must have stayed open after the moment a reply was due before a missing reply counts.
-SETTLE_S = 0.5
-ALREADY_ACTIVE = invariants.ALREADY_ACTIVE
+# Reply deltas a script step can wait for (the "reply_delta" moment).
 DELTAS = ("response.output_text.delta", "response.output_audio_transcript.delta", "response.output_audio.delta")
 
-
-def texts(response: invariants.Response) -> list[str]:
-    """The assistant texts of a response's output (its response.done), as a proxy shows them."""
-    if response.done is None or not isinstance(response.done.data, dict):
-        return []
-    output = (response.done.data.get("response") or {}).get("output") or []
-    found = []
-    for item in output:
-        if isinstance(item, dict) and item.get("role") == "assistant":
-            parts = [p for p in item.get("content") or [] if isinstance(p, dict)]
-            text = "".join(p.get("text") or "" for p in parts) or "".join(p.get("transcript") or "" for p in parts)
-            if text:
-                found.append(text)
-    return found
-
-
-def _pairs(timeline: Timeline) -> list[tuple[list[Frame], list[Frame]]]:
-    """Each client connection with the upstream connection opened for it (both in order of opening)."""
-    a, b = invariants.connections(timeline, "A"), invariants.connections(timeline, "B")
-    return list(zip([a[k] for k in sorted(a, key=lambda k: a[k][0].t)],
-                    [b[k] for k in sorted(b, key=lambda k: b[k][0].t)]))
-
-
-def _confirmed_at(b_frames: list[Frame], message: Frame) -> float | None:
-    """When the upstream confirmed the user item the proxy made of this InjectUserMessage: its creation time when
-    the item has no id to follow or was never made (nothing to wait for), None while it is unconfirmed."""
-    text = message.data.get("content") if isinstance(message.data, dict) else None
-    item = next((f for f in b_frames if f.arrow == "->" and f.type == "conversation.item.create"
-                 and f.role == "user" and f.t >= message.t and invariants.item_text(f) == text), None)
-    if item is None or item.item_id is None:
-        return message.t if item is None else item.t
-    return next((f.t for f in b_frames if f.arrow == "<-" and f.type in invariants.CONFIRMATIONS
-                 and f.item_id == item.item_id), None)
-
-
-def _due(b_frames: list[Frame], injects: list[Frame], message: Frame, done: float) -> float | None:
-    """When the proxy can send the response.create for a message sent during a response done at `done`: once that
-    response is done and the message's user item confirmed, and also every later message's that it may answer with
-    the same response (sent before then); None while one of them is unconfirmed."""
-    due = done
-    for other in injects:
-        if other.t < message.t:
-            continue
-        if other is not message and other.t > due:
-            break
-        confirmed = _confirmed_at(b_frames, other)
-        if confirmed is None:
-            return None
-        due = max(due, confirmed)
-    return due
-
-
-def _free_from(responses: list[invariants.Response], t: float) -> float | None:
-    """The first moment from t when no response is active (the proxy may not ask for one before: ORD-4), e.g. once
-    a response the service started by itself for a spoken turn is done; None when one never ends."""
-    while True:
-        busy = next((r for r in responses if r.created.t <= t and (r.done is None or r.done.t > t)), None)
-        if busy is None:
-            return t
-        if busy.done is None:
-            return None
-        t = busy.done.t
-
-
-def ord_7(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
-    """ORD-7, judged where it arose (a message sent while a response was active): once that response is done and
-    the message's user item confirmed (ORD-1 has the proxy wait for it), a response.create follows within settle_s
-    (a proxy may answer later messages sent meanwhile with the same response), and that response's assistant text
-    reaches the client as ConversationText within settle_s of its response.done. While another response is active
-    (the service's own, answering a spoken turn) the proxy may not ask for one: the moment moves to its end; a
-    response the service started after the message's item was confirmed answers the message as well. A
-    response.create that comes only later answers another message: this one's turn was lost. Not judged until the session has run settle_s past
-    the moment the proxy had to act, nor on a connection with a premature response.create (the upstream then
-    withholds every reply: ORD-1's failure); the reply is not asked for when the upstream rejected its
-    response.create (ORD-4's failure). Each verdict depends only on frames up to its moment plus settle_s, so a
-    violation on a prefix of a session is one of the whole session."""
-    for a_frames, b_frames in _pairs(timeline):
-        both = a_frames + b_frames
-        closes = [f.t for f in both if f.kind == "close"]
-        end = min(closes) if closes else max(f.t for f in both)
-        creates = [f for f in b_frames if f.arrow == "->" and f.type == "response.create"]
-        if any(c.note.get("premature") for c in creates):
-            continue    # the upstream withholds every reply after a premature response.create: ORD-1's failure
-        responses = invariants.responses(b_frames)
-        injects = [f for f in a_frames if f.arrow == "->" and f.type == "InjectUserMessage"]
-        for message in injects:
-            active = next((r for r in responses if r.active_at(message.t)), None)
-            if active is None or active.done is None:
-                continue    # not the situation ORD-7 needs, or the response has not finished yet
-            due = _due(b_frames, injects, message, active.done.t)
-            due = _free_from(responses, due) if due is not None else None
-            if due is None or end - due < settle_s:
-                continue    # the proxy must still wait, or has not had its moment yet
-            answer = next((c for c in creates if c.t > active.done.t), None)
-            # A response the service started by itself after the message's item was confirmed (server VAD answering
-            # a spoken turn) has the message in its conversation: it answers the message too.
-            confirmed = _confirmed_at(b_frames, message)
-            served = next((r for r in responses if r.created.t > max(active.done.t, confirmed)), None)
-            if served is not None and served.created.t <= due + settle_s and \
-                    (answer is None or served.created.t < answer.t):
-                answer = None
-            elif answer is None or answer.t > due + settle_s:
-                return Violation("ORD-7", f"the InjectUserMessage at {timeline.offset(message):.3f} s was sent while "
-                                          f"response {active.id} was active; that response was done at "
-                                          f"{timeline.offset(active.done):.3f} s and no response.create followed "
-                                          f"within {settle_s:g} s of the moment the proxy could send it "
-                                          f"({due - timeline.origin:.3f} s): the turn was lost",
-                                 (message, active.created, active.done) + ((answer,) if answer else ()))
-            if answer is not None and answer.note.get("rejected"):
-                continue    # ORD-4's failure: the upstream rejected the reply's response.create
-            reply = served if answer is None else next((r for r in responses if r.created.t >= answer.t), None)
-            if reply is None or reply.done is None or not texts(reply) or end - reply.done.t < settle_s:
-                continue    # no assistant text to show (yet): a function call, or still streaming
-            shown = any(f.arrow == "<-" and f.type == "ConversationText" and f.role == "assistant"
-                        and message.t < f.t <= reply.done.t + settle_s and isinstance(f.data, dict)
-                        and f.data.get("content") in texts(reply) for f in a_frames)
-            if not shown:
-                return Violation("ORD-7", f"the reply to the InjectUserMessage at {timeline.offset(message):.3f} s "
-                                          f"(response {reply.id}, done at {timeline.offset(reply.done):.3f} s) never "
-                                          f"reached the client as an assistant ConversationText",
-                                 (message, reply.created, reply.done))
-    return None
-
-
-def _end(frames: list[Frame]) -> float:
-    """Where a connection's recording stops telling what the proxy did: its first close (either leg), else its last
-    frame."""
-    closes = [f.t for f in frames if f.kind == "close"]
-    return min(closes) if closes else max(f.t for f in frames)
-
-
-def _status(response: invariants.Response) -> str | None:
-    data = response.done.data if response.done is not None and isinstance(response.done.data, dict) else {}
-    return (data.get("response") or {}).get("status")
-
-
-def turn_1(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
-    """TURN-1 (judging/turns.py's user_turns), counted only where the recording covers the turn: a turn the judge
-    finds unanswered is a violation once the session ran settle_s past the moment the proxy could answer it (its
-    item confirmed, or its commit, and every response active then done) and every response started after it was
-    done settle_s before the recording ends (its output may still be on its way). Not judged on a connection with a
-    premature response.create (the upstream then withholds every reply: ORD-1's), nor when the upstream rejected
-    a response.create after it (ORD-4's). A message typed during a response is ORD-7's: the judge skips it. Each
-    verdict depends on frames up to its moment plus settle_s, so a violation on a prefix is one of the session."""
-    lost = [turn for turn in turns.user_turns(timeline) if turn.ok is False]
-    if not lost:
-        return None
-    for conn in upstream_connections(timeline):
-        frames = frames_of(timeline, conn)
-        mine = {id(f) for f in frames}
-        if not frames or any(f.leg == "B" and f.arrow == "->" and f.type == "response.create"
-                             and f.note.get("premature") for f in frames):
-            continue
-        end, resps = _end(frames), invariants.responses(frames)
-        for turn in (t for t in lost if id(t.sent) in mine):
-            since = turn.confirmed.t
-            active = [r for r in resps if r.active_at(since)]
-            if any(r.done is None for r in active) or any(c.note.get("rejected") for c in turn.creates):
-                continue
-            due = max([since] + [r.done.t for r in active])
-            if end - due < settle_s or any(r.created.t > since and (r.done is None or end - r.done.t < settle_s)
-                                           for r in resps):
-                continue    # the proxy has not had its moment yet, or a reply may still reach the client
-            anchors = [turn.sent] + ([turn.confirmed] if turn.confirmed is not turn.sent else []) + \
-                [r.done for r in active] + turn.creates[:1]
-            return Violation("TURN-1", turn.reason, tuple(anchors))
-    return None
-
-
-def fn_1(timeline: Timeline, settle_s: float = SETTLE_S) -> Violation | None:
-    """FN-1 (judging/turns.py's follow_ups, its bound from the catalogue), counted only where the recording covers
-    it: a follow-up that never came is a violation once the connection stayed open past the bound (the runner keeps
-    a session open that long: a 20 s fallback is found by the bound, never by waiting for it); a follow-up response
-    that sent nothing to the client only when it ended settle_s before the recording does and was not cancelled
-    (the user spoke over it: the service's interruption, not the proxy's fault)."""
-    if not any(f.type == "FunctionCallResponse" for f in timeline.frames):
-        return None     # the situation never arose (cheap: the runner judges every running session often)
-    within = turns.follow_up_within_s()
-    for one in turns.follow_ups(timeline):
-        if one.ok is not False:
-            continue
-        frames = frames_of(timeline, one.sent.conn)
-        end = _end(frames)
-        start = max(one.confirmed.t, one.caller.done.t)
-        if not one.creates and end < start + within:
-            continue    # the upstream closed (or the session ended) before the bound
-        if one.creates and one.reply is None:
-            follow = next((r for r in invariants.responses(frames) if r.created.t > one.creates[0].t), None)
-            if follow is None or follow.done is None or _status(follow) == "cancelled" or \
-                    end - follow.done.t < settle_s:
-                continue
-        anchors = [one.sent, one.confirmed, one.caller.done] + one.creates[:2]
-        return Violation("FN-1", f"the FunctionCallResponse at {timeline.offset(one.sent):.3f} s: {one.reason}",
-                         tuple(anchors))
-    return None
-
-
-JUDGES = {"ORD-7": ord_7, "TURN-1": turn_1, "FN-1": fn_1}
+# Every id a generated session can provoke beyond the invariants, each judged by the one judge the suites use (in
+# judging/), never a copy: ORD-7 by queued_turns.py, TURN-1 and FN-1 by turns.py.
+JUDGES = {"ORD-7": queued_turns.ord_7, "TURN-1": turns.turn_1, "FN-1": turns.fn_1}
 
 
 def judge(timeline: Timeline) -> list[Violation]:
-    """Every violation of the session: the invariants, then the other ids a generated session can provoke."""
+    """Every violation of the session: the invariants, then the other ids a generated session can provoke. A
+    session's recording is live or cut short (the runner's watcher, its cap): it covers up to its last frame, and a
+    judge counts a missing answer only where the recording covers its horizon."""
     found = invariants.check(timeline)
+    until = queued_turns.recorded_until(timeline)
     for check in JUDGES.values():
-        violation = check(timeline)
+        violation = check(timeline, until)
         if violation is not None:
             found.append(violation)
     return found

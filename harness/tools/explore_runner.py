@@ -35,21 +35,23 @@ from voice_harness.mock_upstream.server import MockUpstream
 from voice_harness.tools import explore_model
 from voice_harness.tools.explore_model import Session, Step
 from voice_harness.judging.invariants import CONFIRMATIONS, Violation
-from voice_harness.judging.turns import follow_up_within_s
+from voice_harness.judging.turns import follow_up_within_s, lost_after_s
 from voice_harness.judging.turn_detection import SERVICE_DEFAULT, set_by
 from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.targets.profiles import Profile
 from voice_harness.targets import proxy_process
 from voice_harness.targets.proxy_process import ProxyProcess, free_port
-from voice_harness.judging.timeline import Timeline
+from voice_harness.judging.timeline import (CLIENT_LEG, CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM,
+                                            UPSTREAM_LEG, UPSTREAM_TO_PROXY, Route, Timeline)
 from voice_harness.timeouts import units
 
 SHORT_QUIET_S = 0.1     # nothing in flight and both legs this quiet: the session is over
-LONG_QUIET_S = 0.7      # something in flight but both legs this quiet: stuck (more than explore_model.SETTLE_S)
+LONG_QUIET_S = 0.7      # something in flight but both legs this quiet: stuck
 FN_1_MARGIN_S = 0.3     # a function result still unanswered: stuck only after FN-1's bound and this much more
+LOST_MARGIN_S = 0.3     # a user turn still unanswered: stuck only after the horizon of a lost turn and this much more
 WATCH_S = 0.2           # how often a session's timeline so far is judged, to cut a failing session short
 MOMENT_TIMEOUT_S = 1.0  # a step waits this long at most for its moment
-SESSION_CAP_S = 8.0
+SESSION_CAP_S = lost_after_s() + 5.0    # past the horizon of a lost turn (stuck_after), from its moment
 CONNECT_S = 2.0         # for the session's connections to show up on both legs
 CLOSE_S = 1.0           # for both legs to record their close after the client closed
 POLL_S = 0.02
@@ -78,7 +80,7 @@ class _Record:
         self.changed.set()
 
     def legs(self) -> set[str]:
-        return {f.leg for f in self.frames}
+        return {f.route.leg for f in self.frames}
 
     async def wait_for(self, predicate: Callable[[], object], timeout: float,
                        stop: asyncio.Event | None = None) -> object:
@@ -139,7 +141,7 @@ class Lane:
         port = free_port()
         spec = self.profile.proxy
         self.proxy = proxy_process.from_spec(spec, port, self.mock.url, self.defect, self.variant, self.log_path)
-        self.relay = Relay(self.recorder, "A", self.proxy.base_url)
+        self.relay = Relay(self.recorder, CLIENT_LEG, self.proxy.base_url)
         await self.relay.start()
         self.lock = asyncio.Lock()
 
@@ -181,7 +183,7 @@ class Lane:
             if watcher is not None:
                 watcher.cancel()
             await client.close()
-            await record.wait_for(lambda: {f.leg for f in record.frames if f.kind == "close"} >= record.legs(),
+            await record.wait_for(lambda: {f.route.leg for f in record.frames if f.kind == "close"} >= record.legs(),
                                   CLOSE_S)
             self.recorder.finish(record)
         frames = list(record.frames)
@@ -223,14 +225,15 @@ class _Client:
             return f"could not connect to the proxy through the client tap: {type(exc).__name__}"
         self.reader = asyncio.ensure_future(self._read())
         await self._send(json.dumps(self.script.settings()))
-        both = await self.record.wait_for(lambda: self.record.legs() >= {"A", "B"}, units(CONNECT_S), self.stop)
+        both = await self.record.wait_for(lambda: self.record.legs() >= {CLIENT_LEG, UPSTREAM_LEG}, units(CONNECT_S),
+                                          self.stop)
         return None if both or self.stop.is_set() else "the proxy opened no upstream connection"
 
     async def play(self) -> str | None:
         problem = None
         previous = self.last_sent
         if not self.script.early:
-            ready = await self.record.wait_for(lambda: self._seen("A", "<-", "SettingsApplied", 0.0),
+            ready = await self.record.wait_for(lambda: self._seen(PROXY_TO_CLIENT, "SettingsApplied", 0.0),
                                                units(CONNECT_S), self.stop)
             if not ready and not self.stop.is_set():
                 problem = "no SettingsApplied"
@@ -258,16 +261,16 @@ class _Client:
     def _uncommitted(self) -> bool:
         """A spoken turn the client sent that the service has not committed yet (a proxy that holds audio back,
         e.g. until the session is ready, would hand the service two utterances at once)."""
-        committed = sum(f.leg == "B" and f.arrow == "<-" and f.type == "input_audio_buffer.committed"
+        committed = sum(f.route == UPSTREAM_TO_PROXY and f.type == "input_audio_buffer.committed"
                         for f in self.record.frames)
         return committed < self.spoken
 
     async def _wait_moment(self, step: Step, since: float) -> None:
         when = step.when
         if when.after != "previous":
-            match = {"reply_delta": lambda f: f.leg == "B" and f.arrow == "<-" and f.type in DELTAS,
-                     "response_created": lambda f: f.leg == "B" and f.arrow == "<-" and f.type == "response.created",
-                     "assistant_text": lambda f: f.leg == "A" and f.arrow == "<-" and f.type == "ConversationText"
+            match = {"reply_delta": lambda f: f.route == UPSTREAM_TO_PROXY and f.type in DELTAS,
+                     "response_created": lambda f: f.route == UPSTREAM_TO_PROXY and f.type == "response.created",
+                     "assistant_text": lambda f: f.route == PROXY_TO_CLIENT and f.type == "ConversationText"
                      and f.role == "assistant"}[when.after]
             # A moment that cannot come any more (nothing in flight) is not waited for.
             await self.record.wait_for(lambda: any(f.t > since and match(f) for f in self.record.frames)
@@ -327,8 +330,8 @@ class _Client:
         await self._send(json.dumps({"type": "FunctionCallResponse", "id": call["id"], "name": call.get("name"),
                                      "content": json.dumps({"ok": True})}))
 
-    def _seen(self, leg: str, arrow: str, type_: str, after: float) -> bool:
-        return any(f.leg == leg and f.arrow == arrow and f.type == type_ and f.t > after for f in self.record.frames)
+    def _seen(self, route: Route, type_: str, after: float) -> bool:
+        return any(f.route == route and f.type == type_ and f.t > after for f in self.record.frames)
 
     async def _settle(self) -> None:
         """Wait until nothing is in flight and both legs are quiet, or long quiet, or the cap."""
@@ -357,16 +360,24 @@ class _Client:
 
 
 def stuck_after(frames: list[Frame]) -> float:
-    """How long both legs must be quiet before a session with something in flight is over: LONG_QUIET_S, or past
-    FN-1's bound (from the catalogue) while the latest FunctionCallResponse has no response.create after it, so
-    that the recording covers the bound (a late follow-up is found by the bound, not by waiting for it). The quiet
-    counts from the last frame, which is no earlier than the moments the bound counts from."""
-    answer = next((f.t for f in reversed(frames) if f.leg == "A" and f.arrow == "->"
-                   and f.type == "FunctionCallResponse"), None)
-    if answer is None or any(f.leg == "B" and f.arrow == "->" and f.type == "response.create" and f.t > answer
-                             for f in frames):
+    """How long both legs must be quiet before a session with something in flight is over, so that the recording
+    covers the horizon its judges need: past FN-1's bound (from the catalogue) while the latest client stimulus is a
+    FunctionCallResponse with no response.create after it (a late follow-up is found by the bound, not by waiting
+    for it); past the horizon of a lost turn (turns.lost_after_s) while a typed or spoken turn has no response
+    started after it (the proxy may still be about to answer it: a loaded machine delays it, never the verdict);
+    else LONG_QUIET_S. The quiet counts from the last frame, which is no earlier than the moments the horizons count
+    from."""
+    stimulus = next((f for f in reversed(frames) if (f.route == CLIENT_TO_PROXY and f.type in STIMULI)
+                     or (f.route == UPSTREAM_TO_PROXY and f.type == "input_audio_buffer.committed")), None)
+    if stimulus is None:
         return LONG_QUIET_S
-    return max(LONG_QUIET_S, follow_up_within_s() + FN_1_MARGIN_S)
+    if stimulus.type == "FunctionCallResponse":
+        if any(f.route == PROXY_TO_UPSTREAM and f.type == "response.create" and f.t > stimulus.t for f in frames):
+            return LONG_QUIET_S
+        return max(LONG_QUIET_S, follow_up_within_s() + FN_1_MARGIN_S)
+    if any(f.route == UPSTREAM_TO_PROXY and f.type == "response.created" and f.t > stimulus.t for f in frames):
+        return LONG_QUIET_S
+    return max(LONG_QUIET_S, lost_after_s() + LOST_MARGIN_S)
 
 
 def service_answer_pending(frames: list[Frame]) -> bool:
@@ -377,12 +388,12 @@ def service_answer_pending(frames: list[Frame]) -> bool:
     answered), a race of the mock's making, no finding about the proxy."""
     detection, pending = SERVICE_DEFAULT, False
     for f in frames:
-        if f.leg != "B":
+        if f.route.leg != UPSTREAM_LEG:
             continue
         detection = set_by(f, detection)
-        if f.arrow == "<-" and f.type == "input_audio_buffer.committed":
+        if f.route == UPSTREAM_TO_PROXY and f.type == "input_audio_buffer.committed":
             pending = detection.create_response
-        elif f.arrow == "<-" and f.type == "response.created":
+        elif f.route == UPSTREAM_TO_PROXY and f.type == "response.created":
             pending = False
     return pending
 
@@ -393,9 +404,9 @@ def in_flight(frames: list[Frame]) -> bool:
     it."""
     created, done = set(), set()
     for f in frames:
-        if f.leg == "B" and f.arrow == "<-" and f.type == "response.created":
+        if f.route == UPSTREAM_TO_PROXY and f.type == "response.created":
             created.add(f.response_id)
-        elif f.leg == "B" and f.arrow == "<-" and f.type == "response.done":
+        elif f.route == UPSTREAM_TO_PROXY and f.type == "response.done":
             done.add(f.response_id)
     return bool(created - done) or proxy_owes_a_response(frames, spoken=True)
 
@@ -406,16 +417,16 @@ def proxy_owes_a_response(frames: list[Frame], spoken: bool = False) -> bool:
     items, confirmed = set(), set()
     last_stimulus = last_created = None
     for f in frames:
-        if f.leg == "B" and f.arrow == "<-":
+        if f.route == UPSTREAM_TO_PROXY:
             if f.type == "response.created":
                 last_created = f.t
             elif f.type in CONFIRMATIONS:
                 confirmed.add(f.item_id)
             elif f.type == "input_audio_buffer.committed" and spoken:
                 last_stimulus = f.t
-        elif f.leg == "B" and f.type == "conversation.item.create" and f.item_id:
+        elif f.route == PROXY_TO_UPSTREAM and f.type == "conversation.item.create" and f.item_id:
             items.add(f.item_id)
-        elif f.leg == "A" and f.arrow == "->" and f.type in STIMULI:
+        elif f.route == CLIENT_TO_PROXY and f.type in STIMULI:
             last_stimulus = f.t
     answered = last_stimulus is None or (last_created is not None and last_created > last_stimulus)
     return bool(items - confirmed) or not answered
