@@ -26,7 +26,7 @@ TRIGGERS = (
     "connect",                     # the socket was accepted
     "session_update",              # the first session.update arrived
     "first_user_item",             # the first user item: a conversation.item.create, or a committed utterance
-    "premature_response_create",   # response.create while the latest user item is unconfirmed
+    "premature_response_create",   # response.create while the latest user item is unconfirmed (not after the client's own commit)
     "response_done",               # a response finished
     "function_call_output",        # a function_call_output item arrived
 )

@@ -88,3 +88,19 @@ def audio(t, rid, data: bytes, conn=1, lag=0.002):
 
 def assistant_text(t, content="answer", conn=1):
     return to_client(t, "ConversationText", conn, role="assistant", content=content)
+
+
+def inject(t, content, conn=1):
+    return from_client(t, "InjectUserMessage", conn, content=content)
+
+
+def user_item(t, item_id, content, conn=1):
+    return proxy(t, "conversation.item.create", conn, item=item("user", item_id, content))
+
+
+def confirmed(t, item_id, conn=1):
+    return upstream(t, "conversation.item.added", conn, item={"id": item_id, "role": "user"})
+
+
+def create(t, note=None, conn=1):
+    return text(t, "B", "->", {"type": "response.create"}, conn, note)

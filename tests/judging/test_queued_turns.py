@@ -9,33 +9,9 @@ from voice_harness.judging.queued_turns import ord_7, queued, recorded_until
 from voice_harness.judging.timeline import Timeline
 from voice_harness.tools import explore_model
 from voice_harness.wire.recording import Frame
+from synthetic_sessions import confirmed, create, created, inject, text, user_item
 
 H = turns.lost_after_s()        # the horizon of a lost turn (10 s: the catalogue's idle close)
-
-
-def text(t, leg, arrow, data, note=None):
-    return Frame(t, leg, arrow, "text", data.get("type"), 1, len(json.dumps(data)), data, dict(note or {}))
-
-
-def inject(t, content):
-    return text(t, "A", "->", {"type": "InjectUserMessage", "content": content})
-
-
-def user_item(t, item_id, content):
-    return text(t, "B", "->", {"type": "conversation.item.create", "item": {
-        "id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": content}]}})
-
-
-def confirmed(t, item_id):
-    return text(t, "B", "<-", {"type": "conversation.item.added", "item": {"id": item_id, "role": "user"}})
-
-
-def create(t, note=None):
-    return text(t, "B", "->", {"type": "response.create"}, note)
-
-
-def created(t, rid):
-    return text(t, "B", "<-", {"type": "response.created", "response": {"id": rid}})
 
 
 def done(t, rid, reply, status="completed"):

@@ -24,6 +24,7 @@ from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
 from voice_harness.mock_upstream.engine import Engine, Send
 from voice_harness.mock_upstream.scenario import Delay, Scenario, Turn, from_toml
+from judging.synthetic_sessions import confirmed, create, created, inject, text, user_item
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -165,31 +166,6 @@ def test_each_worker_run_has_its_own_reproducible_seed():
 
 
 # ------------------------------------------------------------------------------- when a session is in flight
-
-def text(t, leg, arrow, data, note=None):
-    return Frame(t, leg, arrow, "text", data.get("type"), 1, len(json.dumps(data)), data, dict(note or {}))
-
-
-def inject(t, content):
-    return text(t, "A", "->", {"type": "InjectUserMessage", "content": content})
-
-
-def user_item(t, item_id, content):
-    return text(t, "B", "->", {"type": "conversation.item.create", "item": {
-        "id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": content}]}})
-
-
-def confirmed(t, item_id):
-    return text(t, "B", "<-", {"type": "conversation.item.added", "item": {"id": item_id, "role": "user"}})
-
-
-def create(t, note=None):
-    return text(t, "B", "->", {"type": "response.create"}, note)
-
-
-def created(t, rid):
-    return text(t, "B", "<-", {"type": "response.created", "response": {"id": rid}})
-
 
 def done(t, rid, reply):
     return text(t, "B", "<-", {"type": "response.done", "response": {"id": rid, "output": [
