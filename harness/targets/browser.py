@@ -135,18 +135,28 @@ def executable(managed_path: str | None) -> str | None:
 
 
 def managed_path() -> str | None:
-    """Where Playwright's own Chromium would be (it may not be installed)."""
+    """Where Playwright's own Chromium would be (it may not be installed). Asked in a thread of its own: Playwright's
+    sync API refuses to start where an event loop runs (a caller inside a pytest run that drove a page before)."""
+    return _in_own_thread(_managed_path)
+
+
+def _managed_path() -> str | None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         return pw.chromium.executable_path
 
 
+def _in_own_thread(work):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def with_page(action, viewport: dict | None = None):
     """Run action(page) in a Chromium of its own, in a thread of its own (Playwright's sync API may not run
     where an event loop is, and must not leave one behind); action's result."""
-    import concurrent.futures
-
     def run():
         from playwright.sync_api import sync_playwright
 
@@ -158,8 +168,7 @@ def with_page(action, viewport: dict | None = None):
             finally:
                 chromium.close()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    return _in_own_thread(run)
 
 
 def version() -> str:

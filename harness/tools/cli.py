@@ -277,11 +277,11 @@ def _sensitivity(args) -> int:
     if unknown:
         print(f"harness: unknown defect {unknown[0]!r}: use one of {', '.join(sorted(known))}", file=sys.stderr)
         return 2
-    if not _browser_found():
-        return 2
     if args.shard is not None and args.docs:
         print("harness: sensitivity --docs writes the whole matrix: give it to no shard, and publish the merged "
               "matrix (report --merge) instead", file=sys.stderr)
+        return 2
+    if not _browser_found():
         return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
                        Path(args.docs) if args.docs else None, args.variant, args.shard)

@@ -260,3 +260,15 @@ def test_on_this_machine_without_downloads_the_setup_finds_debians_chromium(monk
     assert setup_browser.ensure() == DEBIAN
     assert lines(capsys)[-1] == f"harness: system Chromium/Chrome: found {DEBIAN}"
     assert browser.executable(browser.managed_path()) == DEBIAN   # the launch gets the same browser
+
+
+def test_the_managed_path_is_found_where_an_event_loop_runs():
+    # In a pytest run whose suites drove a page, Playwright's sync loop keeps running in the main thread, and the
+    # sync API refuses to start there (`voice-harness sensitivity` failed so when called in-process after them).
+    from support import run_async
+
+    async def inside_a_running_loop():
+        return browser.managed_path()
+
+    path = run_async(inside_a_running_loop())
+    assert isinstance(path, str) and "chrom" in path.lower()
