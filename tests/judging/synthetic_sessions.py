@@ -104,3 +104,19 @@ def confirmed(t, item_id, conn=1):
 
 def create(t, note=None, conn=1):
     return text(t, "B", "->", {"type": "response.create"}, conn, note)
+
+
+def reply_done(t, rid, reply, status="completed"):
+    """The upstream's response.done of a text reply `reply`."""
+    return text(t, "B", "<-", {"type": "response.done", "response": {"id": rid, "status": status, "output": [
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}]}})
+
+
+def first_reply_streaming(second_confirmed_at=0.25):
+    """One message answered by r1; a second message sent while r1 streams, confirmed during it (r1 done at 0.4)."""
+    frames = [text(0.0, "B", "->", {"type": "session.update", "session": {}}),
+              inject(0.1, "one"), user_item(0.101, "u1", "one"), confirmed(0.15, "u1"), create(0.15),
+              created(0.151, "r1"), inject(0.2, "two"), user_item(0.201, "u2", "two")]
+    if second_confirmed_at is not None:
+        frames.append(confirmed(second_confirmed_at, "u2"))
+    return frames + [reply_done(0.4, "r1", "reply one"), assistant_text(0.401, "reply one")]

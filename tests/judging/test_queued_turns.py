@@ -9,32 +9,14 @@ from voice_harness.judging.queued_turns import ord_7, queued, recorded_until
 from voice_harness.judging.timeline import Timeline
 from voice_harness.tools import explore_model
 from voice_harness.wire.recording import Frame
-from synthetic_sessions import confirmed, create, created, inject, text, user_item
+from synthetic_sessions import (assistant_text as shown, confirmed, create, created, first_reply_streaming, inject,
+                                reply_done as done, text, user_item)
 
 H = turns.lost_after_s()        # the horizon of a lost turn (10 s: the catalogue's idle close)
 
 
-def done(t, rid, reply, status="completed"):
-    return text(t, "B", "<-", {"type": "response.done", "response": {"id": rid, "status": status, "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}]}})
-
-
-def shown(t, reply):
-    return text(t, "A", "<-", {"type": "ConversationText", "role": "assistant", "content": reply})
-
-
 def closed(t):
     return Frame(t, "A", "->", "close", None, 1, 0, {"code": 1000, "reason": ""})
-
-
-def first_reply_streaming(second_confirmed_at=0.25):
-    """One message answered by r1; a second message sent while r1 streams, confirmed during it (r1 done at 0.4)."""
-    frames = [text(0.0, "B", "->", {"type": "session.update", "session": {}}),
-              inject(0.1, "one"), user_item(0.101, "u1", "one"), confirmed(0.15, "u1"), create(0.15),
-              created(0.151, "r1"), inject(0.2, "two"), user_item(0.201, "u2", "two")]
-    if second_confirmed_at is not None:
-        frames.append(confirmed(second_confirmed_at, "u2"))
-    return frames + [done(0.4, "r1", "reply one"), shown(0.401, "reply one")]
 
 
 ANSWERED = [create(0.402), created(0.403, "r2"), done(0.5, "r2", "reply two"), shown(0.501, "reply two")]

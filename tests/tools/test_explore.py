@@ -24,7 +24,8 @@ from voice_harness.judging.timeline import Timeline
 from voice_harness.wire.recording import Frame
 from voice_harness.mock_upstream.engine import Engine, Send
 from voice_harness.mock_upstream.scenario import Delay, Scenario, Turn, from_toml
-from judging.synthetic_sessions import confirmed, create, created, inject, text, user_item
+from judging.synthetic_sessions import (assistant_text as shown, confirmed, create, created, first_reply_streaming, inject,
+                                        reply_done as done, text, user_item)
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -166,24 +167,6 @@ def test_each_worker_run_has_its_own_reproducible_seed():
 
 
 # ------------------------------------------------------------------------------- when a session is in flight
-
-def done(t, rid, reply):
-    return text(t, "B", "<-", {"type": "response.done", "response": {"id": rid, "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}]}})
-
-
-def shown(t, reply):
-    return text(t, "A", "<-", {"type": "ConversationText", "role": "assistant", "content": reply})
-
-
-def first_reply_streaming(second_confirmed_at=0.25):
-    """One message answered by r1; a second message sent while r1 streams, confirmed during it."""
-    frames = [text(0.0, "B", "->", {"type": "session.update", "session": {}}),
-              inject(0.1, "one"), user_item(0.101, "u1", "one"), confirmed(0.15, "u1"), create(0.15),
-              created(0.151, "r1"), inject(0.2, "two"), user_item(0.201, "u2", "two")]
-    if second_confirmed_at is not None:
-        frames.append(confirmed(second_confirmed_at, "u2"))
-    return frames + [done(0.4, "r1", "reply one"), shown(0.401, "reply one")]
 
 
 def test_a_session_with_a_reply_still_streaming_is_in_flight():
