@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from voice_harness.targets import browser
 from voice_harness.plugin.attachments import mock_transcript
@@ -124,11 +125,16 @@ def test_the_html_report_renders_the_runs_counts_in_a_browser(failed_run):
 
     def rendered(page) -> str:
         page.goto(index.as_uri())
-        # Allure's summary panel: "Failed" and "Passed" headings, each followed by its count.
-        page.wait_for_function("/Passed\\s+\\d+/.test(document.body.innerText)", timeout=units(30) * 1000)
+        # Allure's summary panel: "Total" and, for each status with tests, its heading followed by its count.
+        try:
+            page.wait_for_function("/Total\\s+\\d+/.test(document.body.innerText)", timeout=units(30) * 1000)
+        except PlaywrightTimeout:
+            pytest.fail(f"the report's summary was not rendered in {units(30):.0f} s; the page showed: "
+                        f"{page.inner_text('body')[:1500]!r}")
         return page.inner_text("body")
 
     text = browser.with_page(rendered)
+    assert re.search(rf"Total\s+{len(results)}\b", text), text[:1500]
     assert re.search(rf"Failed\s+{counts['failed']}\b", text), text[:1500]
     assert re.search(rf"Passed\s+{counts['passed']}\b", text), text[:1500]
     assert "test_agent_replies_to_the_first_text_message_within_15_s" in text
