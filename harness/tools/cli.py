@@ -309,12 +309,35 @@ def _merge(args) -> int:
     return 2 if any(c not in (0, 1) for c in codes) else max(codes, default=0)
 
 
+_TAKES_VALUE = ("-k", "-m", "-p", "-c", "-o", "-n", "--dist", "--count", "--maxfail", "--tb", "--durations")
+
+
+def _selection(extra: list[str], suites: Path) -> tuple[list[str], list[str]]:
+    """The test files or node ids among the extra pytest arguments (`suites/test_voice.py`, `test_voice.py::test_x`),
+    resolved in the bundled suites; the other arguments as they were."""
+    chosen, rest = [], []
+    for index, arg in enumerate(extra):
+        named = arg.split("::", 1)[0]
+        after_option = index > 0 and extra[index - 1] in _TAKES_VALUE
+        if arg.startswith("-") or after_option or not (named.endswith(".py") or named.rstrip("/") == "suites"):
+            rest.append(arg)
+            continue
+        relative = named.removeprefix("./").removeprefix("suites/").rstrip("/")
+        target = suites if relative in ("suites", "") else suites / relative
+        if not target.exists():
+            raise UsageProblem(f"{arg}: no such test file in the harness's suites ({suites}); name one of "
+                               f"{', '.join(sorted(p.name for p in suites.glob('test_*.py')))}")
+        chosen.append(str(target) + arg[len(named):])
+    return chosen, rest
+
+
 def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Namespace) -> list[str]:
     reports = config.reports_dir
     suites = paths.bundled("suites")
+    chosen, extra = _selection(extra, suites)
     # The run is the harness's own, wherever it is called from: its ini (not the calling repository's addopts
     # or conftests: confcutdir is the ini's folder), its plugin, nothing cached in the install folder.
-    args = [str(suites), "-c", str(paths.package_root() / "pytest.ini"), "--rootdir", str(suites.parent),
+    args = [*(chosen or [str(suites)]), "-c", str(paths.package_root() / "pytest.ini"), "--rootdir", str(suites.parent),
             "-p", "voice_harness.plugin", "-p", "no:cacheprovider",
             "--profile", str(config.profile.source), "--reports-dir", str(reports),
             f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",

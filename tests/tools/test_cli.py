@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from voice_harness import paths
+from voice_harness.tools import cli
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -171,3 +174,16 @@ def test_no_command_module_imports_the_cli_back():
                     any(a.name == "cli" for a in node.names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_test_files_after_the_separator_select_in_the_bundled_suites_instead_of_adding_to_them():
+    suites = paths.bundled("suites")
+    chosen, rest = cli._selection(["suites/test_voice.py", "-k", "test_x.py", "test_canary.py::test_y", "-q"], suites)
+    assert chosen == [str(suites / "test_voice.py"), str(suites / "test_canary.py") + "::test_y"]
+    assert rest == ["-k", "test_x.py", "-q"]
+    assert cli._selection(["-k", "canary"], suites) == ([], ["-k", "canary"])
+
+
+def test_a_test_file_not_in_the_suites_is_one_line_and_exit_2():
+    line = one_line_error(harness("run", "--", "suites/test_nope.py"))
+    assert "no such test file" in line and "test_voice.py" in line
