@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Collection, Union, get_args, get_origin, get_type_hints
 
-from openai.types.realtime import RealtimeServerEvent
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -49,8 +48,19 @@ def _event_types(hint: Any) -> frozenset[str]:
     return frozenset(get_args(hint.model_fields["type"].annotation))
 
 
-# Every server event type of the Realtime API (the mock sends a subset of them).
-SERVER_EVENTS = _event_types(RealtimeServerEvent)
+@functools.cache
+def server_events() -> frozenset[str]:
+    """Every server event type of the Realtime API (the mock sends a subset of them). Read from the openai
+    package's models on first use: importing them costs half a second, which every command line would pay."""
+    from openai.types.realtime import RealtimeServerEvent
+
+    return _event_types(RealtimeServerEvent)
+
+
+def __getattr__(name: str):
+    if name == "SERVER_EVENTS":
+        return server_events()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ScenarioError(ValueError):
@@ -79,7 +89,7 @@ Milliseconds = Annotated[int, _at_least(0, _MS)]
 PositiveMilliseconds = Annotated[int, _at_least(1, _MS)]
 Count = Annotated[int, _at_least(0)]
 PositiveCount = Annotated[int, _at_least(1)]
-ServerEvent = Annotated[str, _one_of(SERVER_EVENTS, "a Realtime server event type")]
+ServerEvent = Annotated[str, Check(lambda value: value in server_events(), "a Realtime server event type")]
 Role = Annotated[str, _one_of(ROLES)]
 Trigger = Annotated[str, _one_of(TRIGGERS)]
 CloseCode = Annotated[int, _one_of(CLOSE_CODES, "a close code a server may send (1000-1003, 1007-1009, "
@@ -88,7 +98,7 @@ CloseReason = Annotated[str, Check(lambda reason: len(reason.encode()) <= MAX_CL
                                    f"at most {MAX_CLOSE_REASON_BYTES} bytes in UTF-8 (a close frame's limit)")]
 Handshake = Annotated[str, _one_of(HANDSHAKES)]
 UnknownEvents = Annotated[list, Check(
-    lambda types: all(isinstance(t, str) and "." in t and t not in SERVER_EVENTS for t in types),
+    lambda types: all(isinstance(t, str) and "." in t and t not in server_events() for t in types),
     "a list of event types the Realtime API does not have (dotted names, e.g. \"response.future_feature\")",
     "a list of event type strings")]
 TurnKind = Annotated[str, _one_of(TURN_KINDS)]

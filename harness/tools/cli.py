@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             paths.bundled(part)
         browser.executable(browser.managed_path())
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
+        pytest_argv = pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args)
         if not looking:
             preflight.run(config, browser.check_starts)   # the plugin finds it done
-        pytest_argv = pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args)
     except (UsageProblem, EnvironmentProblem) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

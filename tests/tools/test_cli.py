@@ -187,3 +187,13 @@ def test_test_files_after_the_separator_select_in_the_bundled_suites_instead_of_
 def test_a_test_file_not_in_the_suites_is_one_line_and_exit_2():
     line = one_line_error(harness("run", "--", "suites/test_nope.py"))
     assert "no such test file" in line and "test_voice.py" in line
+
+
+def test_the_command_line_starts_without_importing_the_event_models():
+    """The openai package's Realtime models take half a second to import; every command (and every usage error)
+    would pay it. Only what validates or answers events imports them, when it runs."""
+    done = subprocess.run([sys.executable, "-c", "import sys; from voice_harness.tools import cli; cli._parser(); "
+                           "print(sorted(m for m in sys.modules if m.split('.')[0] == 'openai'))"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
