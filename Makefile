@@ -22,8 +22,12 @@ $(STAMP): pyproject.toml
 conformance: setup
 	$(PY) -m harness run $(ARGS)
 
+# Two pytest-xdist workers; a module whose fixture is made once is one group (xdist_group), the matrices' parts are
+# shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0 runs it serially.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(PY) -m pytest -p no:cacheprovider $(ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 bench: setup
 	$(PY) -m harness bench $(ARGS)

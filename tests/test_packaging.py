@@ -21,7 +21,7 @@ import pytest
 import test_docs
 from voice_harness.tools.cli import version
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("packaging")]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_SOURCE_TOP = {".git", ".venv", "reports", "build", "dist"}   # only at the top: harness/reports is code

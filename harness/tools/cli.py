@@ -15,7 +15,7 @@ from voice_harness import options
 from voice_harness.reports import run_files, shards
 from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, UsageProblem
-from voice_harness.invocation import BENCH_GROUPS, program
+from voice_harness.invocation import BENCH_GROUPS, DEFAULT_BENCH_GROUPS, program
 
 # pytest's own exit codes that mean "the harness could not run", not "the proxy failed". Code 2
 # (interrupted, or an environment problem the plugin already named) passes through as it is.
@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the conformance suites; extra pytest arguments go after --")
     _target_options(run)
     bench = commands.add_parser("bench", help="measure the harness on the embedded default: reports/bench.json")
-    bench.add_argument("--groups", default=",".join(BENCH_GROUPS),
-                       help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all)")
+    bench.add_argument("--groups", default=",".join(DEFAULT_BENCH_GROUPS),
+                       help=f"comma-separated subset of {','.join(BENCH_GROUPS)} (default: all but ci, which runs "
+                            f"make test on a fresh clone)")
     bench.add_argument("--runs", type=int, default=20, help="canary runs for the overhead figures (default 20)")
     bench.add_argument("--reports-dir", default=str(paths.default_reports()))
     commands.add_parser("setup-browser", help="find or get a Chromium: CHROMIUM_PATH, Playwright's, playwright install, "

@@ -10,6 +10,9 @@ from voice_harness.drivers.app_driver import CONTROL, HOOK, PAGE_CLOSE, AppDrive
 from voice_harness.targets import browser
 from voice_harness.targets.static_server import StaticServer
 
+# Its module fixture is made once: under pytest-xdist (make test), every test of the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("app-driver-disconnect")
+
 # A page that records how it was asked to disconnect; `hook` and `button` switch its two means on.
 PAGE = """<!doctype html><html><body><div data-testid="voice-agent">
 <span data-testid="asked"></span>

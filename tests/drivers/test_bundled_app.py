@@ -27,6 +27,9 @@ from voice_harness.targets import browser
 from voice_harness.targets.static_server import StaticServer
 from voice_harness.timeouts import units
 
+# Its module fixture is made once: under pytest-xdist (make test), every test of the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("bundled-app")
+
 RATE = 24000                       # the bundled app's input and output rate
 FRAME_BYTES = RATE // 50 * 2       # one 20 ms PCM16 frame
 LOUD_RMS = 1000                    # the test tone is far above it, the WAV's silence far below
@@ -292,6 +295,7 @@ def case(seen, name: str) -> dict:
     return seen[name]
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_the_idle_timer_closes_a_silent_connection_from_the_client_and_says_so(seen):
     got = case(seen, "idle close")
     assert got["closed"] and got["initiator"] == CLIENT and got["idle"], got["log"]
@@ -301,6 +305,7 @@ def test_the_idle_timer_closes_a_silent_connection_from_the_client_and_says_so(s
     assert "closed by client (idle timeout)" in got["log"]
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_the_driver_opens_the_app_with_the_timer_off_and_the_apps_own_default_is_10_s(seen):
     got = case(seen, "idle off")
     assert not got["closed"]
@@ -308,29 +313,34 @@ def test_the_driver_opens_the_app_with_the_timer_off_and_the_apps_own_default_is
     assert "idle timer 10000 ms" in got["default_log"]
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_the_timer_is_held_while_the_agent_speaks_and_restarts_at_agent_audio_done(seen):
     got = case(seen, "speaking")
     assert not got["closed_while_speaking"] and got["closed"]
     assert got["after_done_s"] >= 0.6
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_agent_activity_restarts_the_countdown(seen):
     got = case(seen, "activity")
     assert not got["closed_early"] and got["closed"]
     assert got["after_last_s"] >= 1.5
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_the_timer_is_held_while_reply_audio_plays(seen):
     got = case(seen, "playing")
     assert got["closed"] and got["played"] == (1, 1)
     assert got["after_audio_s"] >= 1.5 + 0.5 - 0.1   # the playback, then the timeout (a little scheduling slack)
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_a_server_close_is_told_from_the_apps_own(seen):
     got = case(seen, "server close")
     assert got["closed"] and got["initiator"] == SERVER and not got["idle"]
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_settings_carry_the_temperature_and_context_of_both_roles_when_given(seen):
     got = case(seen, "settings")
     assert got["with"]["agent"]["think"]["provider"]["temperature"] == 0.3
@@ -340,6 +350,7 @@ def test_settings_carry_the_temperature_and_context_of_both_roles_when_given(see
     assert "temperature URL parameter is not a number" in got["bad_log"]
 
 
+@pytest.mark.e2e   # the bundled app in Chromium against a scripted proxy, with its timers: seconds each
 def test_the_microphone_speaks_twice_on_one_connection(seen):
     got = case(seen, "two turns")
     first, second = got["turns"]

@@ -18,6 +18,9 @@ from voice_harness.timeouts import units
 from voice_harness.wire.recording import Frame
 from voice_harness.mock_upstream.scenario import Scenario
 
+# Its module fixture is made once: under pytest-xdist (make test), every test of the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("html-report")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

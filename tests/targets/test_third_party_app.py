@@ -16,7 +16,7 @@ from support import harness_run
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PROFILE = str(FIXTURES / "third_party_app.toml")
 
-pytestmark = pytest.mark.e2e  # each test runs the harness end to end
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("third-party-app")]  # each test runs the harness end to end
 
 
 @pytest.fixture(scope="module")

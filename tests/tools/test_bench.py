@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from voice_harness.errors import EnvironmentProblem
+from voice_harness.tools import bench_gate
 from voice_harness.tools.bench import per_test_costs, scripted_reply_latency_s, verdicts
 from voice_harness.mock_upstream.scenario import Scenario
 
@@ -39,6 +41,24 @@ def test_each_target_is_judged_met_or_missed_and_unmeasured_ones_are_left_out():
                     "concurrent sessions, zero errors": "met"}
     record["suite"]["wall_time"]["n2"] = {"wall_s": 3.0, "exit": 2}  # fast because it broke: not a figure
     assert {row[0]: row[3] for row in verdicts(record)}["full suite, -n 2"] == "INVALID (run exit 2)"
+
+
+def test_the_gates_figures_are_judged_against_their_targets():
+    record = {"unit": {"wall_s": 25.0, "exit": 0}, "fresh_clone": {"wall_s": 95.0, "exit": 0},
+              "ci": {"wall_s": 700.0, "exit": 1}}
+    rows = {row[0]: row[3] for row in verdicts(record)}
+    assert rows == {"unit tier (-m 'not e2e'), -n 2": "met", "set-up + make conformance, fresh clone": "MISSED",
+                    "make test (CI), fresh clone": "INVALID (run exit 1)"}
+
+
+def test_the_gates_figures_need_a_source_checkout(tmp_path, monkeypatch):
+    installed = tmp_path / "site-packages" / "voice_harness"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(bench_gate.paths, "package_root", lambda: installed)
+    with pytest.raises(EnvironmentProblem, match="source checkout"):
+        bench_gate.checkout()
+    monkeypatch.undo()   # where the tests run, the checkout is found
+    assert (bench_gate.checkout() / "Makefile").is_file()
 
 
 @pytest.mark.e2e

@@ -18,7 +18,7 @@ from voice_harness.wire import cassette
 
 from support import ROOT, Background, harness_run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cassettes")]
 
 KEY = "sk-test-" + secrets.token_hex(16)
 SELECT = ("--", "-k", "canary")

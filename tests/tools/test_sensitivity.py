@@ -1,6 +1,12 @@
-"""The sensitivity matrix as a self-test. make test runs the reduced matrix (per defect, only the tests of its
-expected and collateral requirements plus CANARY-1); `python -m harness sensitivity` runs the full one."""
+"""The sensitivity matrix as a self-test. make test runs the reduced matrices (per defect, only the tests of its
+expected and collateral requirements plus CANARY-1); `voice-harness sensitivity` runs the full one.
 
+Each matrix is made in SHARDS parts (`sensitivity --reduced --shard K/N`, as a CI matrix job would) and merged by
+the function `report --merge` uses. The parts are shared by the pytest-xdist workers: a part is made once, by the
+first worker that needs it, under a file lock; a worker that needs it meanwhile waits for it. So the workers make
+the parts side by side instead of one worker making a whole matrix."""
+
+import fcntl
 import json
 import subprocess
 import sys
@@ -9,12 +15,15 @@ from pathlib import Path
 import pytest
 
 from voice_harness.judging import catalogue
+from voice_harness.reports import shards
+from voice_harness.tools import sensitivity
 from voice_harness.tools.sensitivity import expected_exit
 from voice_harness.reference_proxy.defects import DEFECTS
 
 ROOT = Path(__file__).resolve().parents[2]
-# The reduced matrix is one long fixture (about 30 harness runs); it gets a bound of its own.
+# A test may wait for every part of a matrix (tens of harness runs); it gets a bound of its own.
 pytestmark = pytest.mark.timeout(3000)
+SHARDS = 3
 
 
 def harness(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
@@ -37,19 +46,61 @@ def test_the_reference_proxy_passes_every_requirement_with_two_workers(tmp_path)
     assert done.returncode == 0
 
 
-@pytest.fixture(scope="module")
-def reduced_matrix(tmp_path_factory) -> dict:
-    reports = tmp_path_factory.mktemp("sensitivity")
-    done = harness("sensitivity", "--reduced", "--reports-dir", str(reports))
-    assert (reports / "sensitivity.json").is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    return {"record": json.loads((reports / "sensitivity.json").read_text()), "exit": done.returncode,
-            "output": done.stdout}
+@pytest.fixture(scope="session")
+def parts_folder(tmp_path_factory, worker_id) -> Path:
+    """A folder the session's xdist workers share (each worker's own base folder is under it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+def matrix_part(folder: Path, variant: str | None, k: int, wait: bool = True) -> dict | None:
+    """Part k of the reduced matrix (of the variant): made here if no worker made it yet, else read; None when
+    another worker is making it and `wait` is false."""
+    name = f"sensitivity-{variant or 'reference'}-{k}of{SHARDS}"
+    with open(folder / f"{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return None
+        done = folder / f"{name}.done.json"
+        if not done.is_file():
+            reports = folder / name
+            ran = harness("sensitivity", "--reduced", *(["--variant", variant] if variant else []),
+                          "--shard", f"{k}/{SHARDS}", "--reports-dir", str(reports))
+            record = reports / f"sensitivity{'-' + variant if variant else ''}.json"
+            # Written even when the part made no matrix, so that no other test makes it again.
+            done.write_text(json.dumps({"record": json.loads(record.read_text()) if record.is_file() else None,
+                                        "exit": ran.returncode, "output": ran.stdout[-6000:] + ran.stderr[-2000:]}))
+        part = json.loads(done.read_text())
+        assert part["record"] is not None, f"part {k}/{SHARDS} made no matrix: {part['output'][-3000:]}"
+        return part
+
+
+def whole_matrix(folder: Path, variant: str | None = None) -> dict:
+    """Every part, merged as `report --merge` merges them: the parts no worker is making first, then the rest."""
+    parts: dict[int, dict] = {}
+    for wait in (False, True):
+        for k in range(1, SHARDS + 1):
+            if k not in parts and (part := matrix_part(folder, variant, k, wait)) is not None:
+                parts[k] = part
+    for k, part in parts.items():
+        assert part["exit"] in (0, 1), part["output"][-3000:]
+    name = f"sensitivity{'-' + variant if variant else ''}.json"
+    record, code = sensitivity.merge(name, [(f"part {k}", p["record"]) for k, p in sorted(parts.items())])
+    return {"record": record, "exit": code, "output": "\n".join(p["output"] for _, p in sorted(parts.items()))}
+
+
+def row(folder: Path, name: str) -> dict:
+    """The defect's row, from the part of the matrix that runs it."""
+    k = next(k for k in range(1, SHARDS + 1) if name in shards.pick(DEFECTS, shards.Shard(k, SHARDS)))
+    part = matrix_part(folder, None, k)
+    return part["record"]["defects"][name]
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 @pytest.mark.e2e
-def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_stated_reason(reduced_matrix, name):
-    result = reduced_matrix["record"]["defects"][name]
+def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_stated_reason(parts_folder, name):
+    result = row(parts_folder, name)
     assert result["missed"] == [], f"{name} left {result['missed']} green"
     why = {rid: result.get("reasons", {}).get(rid) for rid in result["unexpected_red"]}
     assert result["unexpected_red"] == [], f"{name} turned {result['unexpected_red']} red without a stated reason: {why}"
@@ -59,19 +110,16 @@ def test_each_defect_turns_its_requirements_red_and_nothing_else_without_a_state
 
 
 @pytest.mark.e2e
-def test_every_must_requirement_is_caught_by_some_defect(reduced_matrix):
+def test_every_must_requirement_is_caught_by_some_defect(parts_folder):
+    reduced_matrix = whole_matrix(parts_folder)
     record = reduced_matrix["record"]
     assert record["must_ids_uncaught"] == []
     assert reduced_matrix["exit"] == 0, reduced_matrix["output"][-2000:]
 
 
-@pytest.fixture(scope="module")
-def minimal_matrix(tmp_path_factory) -> dict:
-    reports = tmp_path_factory.mktemp("sensitivity-minimal")
-    done = harness("sensitivity", "--reduced", "--variant", "minimal", "--reports-dir", str(reports))
-    assert (reports / "sensitivity-minimal.json").is_file(), done.stdout[-3000:] + done.stderr[-2000:]
-    return {"record": json.loads((reports / "sensitivity-minimal.json").read_text()), "exit": done.returncode,
-            "output": done.stdout}
+@pytest.fixture
+def minimal_matrix(parts_folder) -> dict:
+    return whole_matrix(parts_folder, "minimal")
 
 
 @pytest.mark.e2e
