@@ -10,7 +10,7 @@ import time
 
 from voice_harness.drivers.app_driver import AppDriver, ReplyOutcome
 from voice_harness.judging import app_settings
-from voice_harness.judging.checks import fail, for_want_of
+from voice_harness.judging.checks import for_want_of
 from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
 from voice_harness.errors import HarnessFault
 from voice_harness.judging.invariants import CONFIRMATIONS
@@ -25,23 +25,25 @@ def app_params(**params) -> dict:
     return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in params.items()}
 
 
-def open_and_connect(app: AppDriver, recording, req: str, **params) -> None:
-    """Open the app with these URL parameters and connect (SettingsApplied shown)."""
+def open_and_connect(app: AppDriver, recording, *, req: str | None = None, judge=None, **params) -> None:
+    """Open the app with these URL parameters and connect (SettingsApplied shown; `req` and `judge` as for
+    `connect`)."""
     app.open(**app_params(**params))
-    connect(app, recording, req)
+    connect(app, recording, req=req, judge=judge)
 
 
-def connect(app: AppDriver, recording, req: str, within_s: float | None = None, judge=None) -> None:
+def connect(app: AppDriver, recording, within_s: float | None = None, judge=None, *, req: str | None = None) -> None:
     """Connect the opened app and wait for SettingsApplied. Without it, blame whom this attempt's frames show:
-    the proxy (no SettingsApplied after Settings, or a close first) by `judge`, which by default fails the
-    canary (the release criterion) and leaves any other id inconclusive (READY-1's and the canary's to say);
-    the app, when the wait timed out although the proxy had answered (or the app never sent Settings)."""
+    the proxy (no SettingsApplied after Settings, or a close first) by `judge` (a check: `fail` where this is the
+    requirement, as for the canary, the release criterion), which by default leaves the test's id (or `req`, in a
+    test marked with several) inconclusive (READY-1's and the canary's to say); the app, when the wait timed out
+    although the proxy had answered (or the app never sent Settings)."""
     within = within_s or units(10)
     started = time.monotonic()
     state = app.connect(within)
     if state == "ready":
         return
-    judge = judge or (fail if req == "CANARY-1" else for_want_of)
+    judge = judge or for_want_of
     timeline = recording.timeline()
     settings = timeline.first(route=CLIENT_TO_PROXY, type="Settings", after=started)
     applied = next((f for f in timeline.select(route=PROXY_TO_CLIENT, type="SettingsApplied", after=started)
@@ -54,9 +56,9 @@ def connect(app: AppDriver, recording, req: str, within_s: float | None = None, 
                            f"profile's text_input selector and the app's endpoint parameter", party="app")
     close = timeline.first(kind="close", after=started)
     if state == "closed":
-        judge(req, "the connection closed " + ("right after SettingsApplied" if applied else "before SettingsApplied"),
-              timeline, settings, applied, close)
-    judge(req, f"no SettingsApplied within {within:g} s after Settings", timeline, settings)
+        judge("the connection closed " + ("right after SettingsApplied" if applied else "before SettingsApplied"),
+              timeline, settings, applied, close, req=req)
+    judge(f"no SettingsApplied within {within:g} s after Settings", timeline, settings, req=req)
 
 
 def not_replies(app: AppDriver, recording):
@@ -88,29 +90,31 @@ def send_and_wait_for_reply(app: AppDriver, text: str, within_s: float, recordin
                               ignore=not_replies(app, recording), give_up=stop)
 
 
-def fail_for_want_of(req: str, what: str, timeline, *anchors) -> None:
+def fail_for_want_of(what: str, timeline, *anchors, req: str | None = None) -> None:
     """End the test inconclusive because `what` never came (a step the check needed: it is another id's
     failure, judged there), naming what ended the wait early (the mock upstream refused to reply for good, or
-    one of this test's connections closed), if anything did."""
+    one of this test's connections closed), if anything did. Under the test's id, or `req` in a test marked
+    with several."""
     note, close = ended_by(timeline)
-    for_want_of(req, what + note, timeline, *anchors, close)
+    for_want_of(what + note, timeline, *anchors, close, req=req)
 
 
-def browser_turn(app: AppDriver, recording, text: str, req: str, **params):
-    """Open the app, connect, send one message, wait for the agent's reply; the timeline."""
-    open_and_connect(app, recording, req, **params)
+def browser_turn(app: AppDriver, recording, text: str, *, req: str | None = None, **params):
+    """Open the app, connect, send one message, wait for the agent's reply; the timeline. A step that did not
+    happen leaves the test's id (or `req`, in a test marked with several) inconclusive."""
+    open_and_connect(app, recording, req=req, **params)
     outcome = send_and_wait_for_reply(app, text, units(10), recording)
     if outcome.reply is None:
         why = f" ({outcome.gave_up})" if outcome.gave_up else ""
-        for_want_of(req, f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),
-                    refusal(recording.timeline()))
+        for_want_of(f"no agent reply, so the requirement could not be checked{why}", recording.timeline(),
+                    refusal(recording.timeline()), req=req)
     return recording.timeline()
 
 
-def send_until_response_create(app: AppDriver, recording, text: str, req: str):
+def send_until_response_create(app: AppDriver, recording, text: str, *, req: str | None = None):
     """Open the app, connect, send one message and wait until the proxy asks upstream for a response."""
     app.open()
-    connect(app, recording, req)
+    connect(app, recording, req=req)
     app.send(text)
     recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create")
     return recording.timeline()

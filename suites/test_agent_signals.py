@@ -85,11 +85,11 @@ def test_an_audio_reply_in_several_parts_is_framed_by_agent_started_speaking_and
     of its response.done, never at a part's end while audio still streams."""
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("AGENT-1", "no SettingsApplied (READY-1's to judge)", recording.timeline())
+        fail_for_want_of("no SettingsApplied (READY-1's to judge)", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Tell me about the weather."})
     done = recording.first(units(10), route=UPSTREAM_TO_PROXY, type="response.done", while_live=True)
     if done is None:
-        fail_for_want_of("AGENT-1", "no response to the message ended upstream (no reply to judge)",
+        fail_for_want_of("no response to the message ended upstream (no reply to judge)",
                          recording.timeline())
 
     def nudge():
@@ -100,7 +100,7 @@ def test_an_audio_reply_in_several_parts_is_framed_by_agent_started_speaking_and
     timeline = recording.timeline()
     parts = timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.done")
     audio = timeline.select(route=PROXY_TO_CLIENT, kind="binary")
-    provoked("AGENT-1", audio and len(parts) > 1, "a response whose audio came in more than one part, reaching the "
+    provoked(audio and len(parts) > 1, "a response whose audio came in more than one part, reaching the "
              "client as audio", timeline, done)
     fail_agent_1(timeline)
 
@@ -113,15 +113,15 @@ def test_the_app_keeps_its_socket_through_a_pause_in_an_audio_reply(app, recordi
     its timer through the pause; without them it closes the socket itself ('Closed by client') mid-reply. The
     verdict is AGENT-1's, judged from the wire; the app's close is named in the reason as the consequence. After
     the reply the app's idle close is awaited (IDLE_MS) to show its timer was on: an app without one is skipped."""
-    open_and_connect(app, recording, "AGENT-1", **idle_timer(IDLE_MS))
+    open_and_connect(app, recording, **idle_timer(IDLE_MS))
     app.send("Tell me a story.")
 
     def ended(tl):
         return tl.first(route=UPSTREAM_TO_PROXY, type="response.done") or tl.first(leg=CLIENT_LEG, kind="close")
 
     if recording.wait_for(ended, units(10) + PAUSE_MS * 2 / 1000) is None:
-        fail_for_want_of("AGENT-1", "no response ended upstream and the connection stayed open (no reply to "
-                                    "judge)", recording.timeline())
+        fail_for_want_of("no response ended upstream and the connection stayed open (no reply to "
+                         "judge)", recording.timeline())
     # After the reply: the app's own idle close (its timer restarts at AgentAudioDone), or the proxy's close.
     recording.wait_for(lambda tl: tl.first(leg=CLIENT_LEG, kind="close"), units(2) + IDLE_MS / 1000 * 2)
     timeline = recording.timeline()
@@ -134,7 +134,7 @@ def test_the_app_keeps_its_socket_through_a_pause_in_an_audio_reply(app, recordi
         recording.first(units(5), leg=CLIENT_LEG, kind="close")
         timeline = recording.timeline()
         fail_agent_1(timeline)
-        not_exercised("AGENT-1", "idle timer", f"the app did not close the connection in {IDLE_MS * 2} ms without "
+        not_exercised("idle timer", f"the app did not close the connection in {IDLE_MS * 2} ms without "
                       f"agent activity after the reply (asked idleTimeout={IDLE_MS})", timeline, done)
     by_app = close.route == CLIENT_TO_PROXY
     mid_reply = done is None or close.t < done.t
@@ -147,17 +147,17 @@ def test_the_app_keeps_its_socket_through_a_pause_in_an_audio_reply(app, recordi
     fail_agent_1(timeline, consequence)
     early = audio_done_long_before_the_end(timeline) if mid_reply else None
     if early is not None:
-        fail("AGENT-1", f"{at(timeline, early[0])} while the response was still active: no response.done came in the "
-                        f"{close.t - early[0].t:.2f} s the connection stayed open after it (AGENT-1: within "
-                        f"{agent_signals.audio_done_within_s():g} s of its response.done){consequence}",
+        fail(f"{at(timeline, early[0])} while the response was still active: no response.done came in the "
+             f"{close.t - early[0].t:.2f} s the connection stayed open after it (AGENT-1: within "
+             f"{agent_signals.audio_done_within_s():g} s of its response.done){consequence}",
              timeline, early[1], early[0], close)
     if mid_reply:
         why = "the app closed the connection itself" if by_app else "the proxy closed the connection"
-        for_want_of("AGENT-1", f"{why} before the reply ended ({timeline.offset(close):.3f} s), although the "
-                               f"signals it got held AGENT-1 as far as they went", timeline, close)
+        for_want_of(f"{why} before the reply ended ({timeline.offset(close):.3f} s), although the "
+                    f"signals it got held AGENT-1 as far as they went", timeline, close)
     audio = timeline.select(route=PROXY_TO_CLIENT, kind="binary")
     gaps = [b.t - a.t for a, b in zip(audio, audio[1:])]
-    provoked("AGENT-1", gaps and max(gaps) * 1000 > IDLE_MS, f"a pause longer than the app's idle timer ({IDLE_MS} "
+    provoked(gaps and max(gaps) * 1000 > IDLE_MS, f"a pause longer than the app's idle timer ({IDLE_MS} "
              f"ms) between two audio frames of the reply", timeline, *audio[:2])
 
 
@@ -169,16 +169,16 @@ def judge_agent_2(timeline, kinds: tuple[str, ...]) -> None:
     which the proxy sent no activity signal at all is AGENT-1's failure (its audio replies; judged there, on every
     session), not counted again here: a miss is AGENT-2's only where the proxy shows it sends the signals."""
     findings = [f for f in agent_signals.agent_2_findings(timeline) if any(k in f.what for k in kinds)]
-    provoked("AGENT-2", any(f.ok is not None for f in findings), f"{' or '.join(kinds)} reaching the client, "
+    provoked(any(f.ok is not None for f in findings), f"{' or '.join(kinds)} reaching the client, "
              f"followed by more of the session", timeline)
     if not signals(timeline):
-        for_want_of("AGENT-2", "the proxy sent no agent activity signal at all in this session: a proxy without "
-                               "them fails AGENT-1 on its audio replies (an invariant), not counted again under "
-                               "AGENT-2; a miss for output without audio alone is judged where the proxy signals "
-                               "its audio", timeline, *(f.first for f in findings[:1]))
+        for_want_of("the proxy sent no agent activity signal at all in this session: a proxy without "
+                    "them fails AGENT-1 on its audio replies (an invariant), not counted again under "
+                    "AGENT-2; a miss for output without audio alone is judged where the proxy signals "
+                    "its audio", timeline, *(f.first for f in findings[:1]))
     miss = next((f for f in findings if f.ok is False), None)
     if miss is not None:
-        fail("AGENT-2", miss.reason, timeline, miss.first)
+        fail(miss.reason, timeline, miss.first)
 
 
 @pytest.mark.req("AGENT-2")
@@ -187,11 +187,11 @@ def test_a_text_reply_is_framed_by_the_activity_signals(app, recording):
     """Three typed turns: an audio reply (so a proxy that signals its audio shows it sends the signals at all: one
     that sends none is AGENT-1's), then two text replies; the first text reply's signals are judged once the third
     turn went on. Through the core features only: no function, no greeting."""
-    browser_turn(app, recording, "First question?", "AGENT-2")
+    browser_turn(app, recording, "First question?")
     for text in ("Second question?", "Third question?"):
         outcome = send_and_wait_for_reply(app, text, units(10), recording)
         if outcome.reply is None:
-            fail_for_want_of("AGENT-2", f"no reply to {text!r} (CANARY-1's and TURN-1's)", recording.timeline())
+            fail_for_want_of(f"no reply to {text!r} (CANARY-1's and TURN-1's)", recording.timeline())
     judge_agent_2(recording.timeline(), ("(text)",))
 
 
@@ -199,13 +199,13 @@ def test_a_text_reply_is_framed_by_the_activity_signals(app, recording):
 @pytest.mark.scenario("function-call", reply_audio_chunks=2)
 def test_a_function_call_is_framed_by_the_activity_signals(app, recording):
     """A function call (no audio) and its follow-up reply (audio, whose signals show that the proxy sends them)."""
-    open_and_connect(app, recording, "AGENT-2", functions=FUNCTIONS, functionResult=RESULT)
+    open_and_connect(app, recording, functions=FUNCTIONS, functionResult=RESULT)
     outcome = send_and_wait_for_reply(app, "What is the weather in Paris?", units(10), recording)
     if outcome.reply is None:
-        fail_for_want_of("AGENT-2", "no reply after the function call (FN-1's)", recording.timeline())
+        fail_for_want_of("no reply after the function call (FN-1's)", recording.timeline())
     timeline = recording.timeline()
     if app_settings.sent(timeline) is None or not app_settings.sent(timeline).functions:
-        not_exercised("AGENT-2", "functions", "the app sent no functions", timeline)
+        not_exercised("functions", "the app sent no functions", timeline)
     judge_agent_2(timeline, ("(a function call)",))
 
 
@@ -213,9 +213,9 @@ def test_a_function_call_is_framed_by_the_activity_signals(app, recording):
 @pytest.mark.scenario(reply_audio_chunks=2)
 def test_the_greeting_is_framed_by_the_activity_signals(app, recording):
     """The greeting, then a typed turn with an audio reply (whose signals show that the proxy sends them)."""
-    timeline = browser_turn(app, recording, "Hello.", "AGENT-2", greeting="Welcome! Ask me anything.")
+    timeline = browser_turn(app, recording, "Hello.", greeting="Welcome! Ask me anything.")
     settings = app_settings.sent(timeline)
     if settings is None or settings.greeting is None:
-        not_exercised("AGENT-2", "greeting", "the app sent no greeting in its Settings", timeline,
+        not_exercised("greeting", "the app sent no greeting in its Settings", timeline,
                       settings.frame if settings else None)
     judge_agent_2(timeline, ("the greeting",))

@@ -32,18 +32,18 @@ def sent_audio(recording, frames: int) -> list[bytes]:
 @pytest.mark.req("WIRE-1")
 @pytest.mark.scenario("audio-reply")
 def test_binary_frames_to_the_client_are_exactly_the_reply_audio(app, recording):
-    timeline = browser_turn(app, recording, "Say something.", "WIRE-1")
+    timeline = browser_turn(app, recording, "Say something.")
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     upstream_audio = b"".join(base64.b64decode(f.message["delta"]) for f in
                               timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta", after=sent))
     binary = timeline.select(route=PROXY_TO_CLIENT, kind="binary", after=sent)
     if b"".join(f.data for f in binary) != upstream_audio:
         odd = next((f for f in binary if f.data.lstrip()[:1] in (b"{", b"[")), binary[0] if binary else None)
-        fail("WIRE-1", f"{len(binary)} binary frames to the client are not the {len(upstream_audio)} bytes of "
-                       f"decoded response.output_audio.delta audio", timeline, odd)
+        fail(f"{len(binary)} binary frames to the client are not the {len(upstream_audio)} bytes of "
+             f"decoded response.output_audio.delta audio", timeline, odd)
     not_json = [f for f in timeline.select(route=PROXY_TO_CLIENT, kind="text") if f.data is None]
     if not_json:
-        fail("WIRE-1", "a text frame to the client is not JSON", timeline, not_json[0])
+        fail("a text frame to the client is not JSON", timeline, not_json[0])
 
 
 SESSION_RATE = 24000   # the Realtime session's input format here: PCM16 mono, 24 kHz
@@ -65,21 +65,21 @@ def judge_wire_2(timeline, sent: list[bytes], rate: int) -> None:
     the rate is the session's; the same duration (within one frame) when the proxy converts."""
     binary = timeline.select(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary:
-        fail("WIRE-2", "the proxy sent a binary frame upstream", timeline, binary[0])
+        fail("the proxy sent a binary frame upstream", timeline, binary[0])
     got = appended_audio(appends(timeline))
     want = b"".join(sent)
     if not got:
-        fail("WIRE-2", "none of the client's audio went upstream as input_audio_buffer.append", timeline)
+        fail("none of the client's audio went upstream as input_audio_buffer.append", timeline)
     if rate == SESSION_RATE:
         if got != want:
-            fail("WIRE-2", f"the declared input format is the session's ({rate} Hz), yet the appended audio "
-                           f"({len(got)} bytes) is not the {len(want)} bytes the client sent", timeline,
+            fail(f"the declared input format is the session's ({rate} Hz), yet the appended audio "
+                 f"({len(got)} bytes) is not the {len(want)} bytes the client sent", timeline,
                  *appends(timeline)[:3])
         return
     sent_ms, got_ms = duration_ms(len(want), rate), duration_ms(len(got), SESSION_RATE)
     if abs(sent_ms - got_ms) > CHUNK_MS:
-        fail("WIRE-2", f"the client declared {rate} Hz and sent {sent_ms:.0f} ms of audio; upstream got "
-                       f"{got_ms:.0f} ms at {SESSION_RATE} Hz: not converted from the declared rate", timeline,
+        fail(f"the client declared {rate} Hz and sent {sent_ms:.0f} ms of audio; upstream got "
+             f"{got_ms:.0f} ms at {SESSION_RATE} Hz: not converted from the declared rate", timeline,
              *appends(timeline)[:3])
 
 
@@ -102,7 +102,7 @@ def test_client_audio_becomes_base64_appends_of_the_same_bytes(make_wire_client,
     client = make_wire_client()
     client.send(settings_declaring(SESSION_RATE))
     if client.expect("SettingsApplied") is None:
-        fail_for_want_of("WIRE-2", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     frames = [chunk(i) for i in range(3)]
     sent, timeline = send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
     judge_wire_2(timeline, sent, SESSION_RATE)
@@ -117,7 +117,7 @@ def test_client_audio_declared_at_another_rate_keeps_its_duration_upstream(make_
     client = make_wire_client()
     client.send(settings_declaring(rate))
     if client.expect("SettingsApplied") is None:
-        fail_for_want_of("WIRE-2", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     frame_bytes = CHUNK_MS * rate // 1000 * 2
     frames = [bytes((index * 13 + i) % 251 for i in range(frame_bytes)) for index in range(5)]
     sent, timeline = send_audio_and_wait(client, recording, frames,
@@ -133,20 +133,20 @@ def test_audio_before_session_updated_is_queued_and_flushed_in_order(make_wire_c
     sent, timeline = send_audio_and_wait(client, recording, [chunk(i) for i in range(3)], 3 * len(chunk(0)))
     binary = raw_binary_upstream(timeline)
     if binary:
-        fail_for_want_of("ORD-2", "the proxy sent audio upstream as binary frames (WIRE-2's to judge)", timeline,
+        fail_for_want_of("the proxy sent audio upstream as binary frames (WIRE-2's to judge)", timeline,
                          binary[0])
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     early = [f for f in timeline.select(route=CLIENT_TO_PROXY, kind="binary")
              if updated is None or f.t < updated.t]
-    provoked("ORD-2", early, "client audio that arrived before upstream session.updated", timeline, updated)
+    provoked(early, "client audio that arrived before upstream session.updated", timeline, updated)
     for append in appends(timeline):
-        assert_before(timeline, updated, append, "ORD-2", "upstream session.updated")
+        assert_before(timeline, updated, append, "upstream session.updated")
     got = appended_audio(appends(timeline))
     want = b"".join(sent)
     if got == want:
         return
     if len(got) < len(want):
-        fail("ORD-2", f"the queued audio was not flushed whole: {len(got)} of the {len(want)} bytes went upstream",
+        fail(f"the queued audio was not flushed whole: {len(got)} of the {len(want)} bytes went upstream",
              timeline, updated)
     # The bytes were changed on the way (WIRE-2's to judge, at the declared format); their order cannot be
     # told apart from the change, and the rest of ORD-2 held.
@@ -208,8 +208,8 @@ def judge_ord_5(recording):
     if violation is not None:
         commit, ms = violation
         last = timeline.select(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed")
-        fail("ORD-5", f"{commit.label()} at {timeline.offset(commit):.3f} s with {ms:.0f} ms of audio appended "
-                      f"since the last commit (at least {MIN_COMMIT_MS} ms needed)", timeline,
+        fail(f"{commit.label()} at {timeline.offset(commit):.3f} s with {ms:.0f} ms of audio appended "
+             f"since the last commit (at least {MIN_COMMIT_MS} ms needed)", timeline,
              *[f for f in last if f.t < commit.t][-1:], commit)
     return timeline
 
@@ -220,10 +220,10 @@ def test_audio_is_committed_only_with_at_least_100_ms_appended(make_wire_client,
     the proxy had COMMIT_WINDOW (2) timeout units more for a deferred commit (an end-of-speech timer)."""
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("ORD-5", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     frames = [chunk(index) for index in range(4)]
     _, timeline = send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
-    provoked("ORD-5", appends(timeline), "client audio appended upstream (WIRE-2's to judge if none)", timeline)
+    provoked(appends(timeline), "client audio appended upstream (WIRE-2's to judge if none)", timeline)
     judge_ord_5(recording)
 
 
@@ -236,18 +236,18 @@ def test_audio_after_the_service_committed_is_not_committed_before_100_ms(make_w
     timer)."""
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("ORD-5", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     frames = [chunk(index) for index in range(5)]
     send_audio_and_wait(client, recording, frames, len(b"".join(frames)))
     if recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY,
                        type="input_audio_buffer.committed") is None:
-        fail_for_want_of("ORD-5", "the service never committed the 100 ms (the proxy's audio did not reach it: "
-                                  "WIRE-2's to judge)", recording.timeline())
+        fail_for_want_of("the service never committed the 100 ms (the proxy's audio did not reach it: "
+                         "WIRE-2's to judge)", recording.timeline())
     client.send_raw(chunk(5))
     everything = len(b"".join(frames)) + len(chunk(5))
     timeline = wait_until_through(recording, lambda tl: len(appended_audio(appends(tl))) >= everything)
     own = service_commits(timeline)
-    provoked("ORD-5", own and appends(timeline, after=own[0]), "audio appended after the service's own commit",
+    provoked(own and appends(timeline, after=own[0]), "audio appended after the service's own commit",
              timeline, *own[:1])
     judge_ord_5(recording)
 
@@ -265,19 +265,19 @@ def test_voice_activity_and_transcription_reach_the_client(make_wire_client, rec
              ("input_audio_buffer.speech_stopped", "UtteranceEnd"),
              ("conversation.item.input_audio_transcription.completed", "Transcript")]
     if timeline.first(route=UPSTREAM_TO_PROXY, type=pairs[0][0]) is None:
-        fail_for_want_of("MAP-9", "the upstream never detected speech: the client's audio did not reach it as "
-                                  "appends (WIRE-2's to judge)", timeline)
+        fail_for_want_of("the upstream never detected speech: the client's audio did not reach it as "
+                         "appends (WIRE-2's to judge)", timeline)
     for upstream_type, client_type in pairs:
         upstream = timeline.first(route=UPSTREAM_TO_PROXY, type=upstream_type)
         mapped = timeline.first(route=PROXY_TO_CLIENT, type=client_type, after=upstream) if upstream else None
         if upstream is None or mapped is None:
-            fail("MAP-9", f"upstream {upstream_type} did not become {client_type}", timeline, upstream)
+            fail(f"upstream {upstream_type} did not become {client_type}", timeline, upstream)
     # Interim Transcripts (is_final false, from the transcription's deltas) carry part of it; the final one all.
     transcripts = timeline.select(route=PROXY_TO_CLIENT, type="Transcript")
     transcript = next((f for f in transcripts if isinstance(f.message, dict) and f.message.get("is_final")
                        is not False), transcripts[0])
     if "turn on the lights" not in str(transcript.message):
-        fail("MAP-9", f"Transcript does not carry the transcription: {transcript.message}", timeline, transcript)
+        fail(f"Transcript does not carry the transcription: {transcript.message}", timeline, transcript)
     judge_interim_transcripts(timeline)
 
 
@@ -286,4 +286,4 @@ def judge_interim_transcripts(timeline) -> None:
     transcription so far (the upstream deltas of that item joined), never only the latest delta."""
     wrong = next((f for f in interim_transcripts(timeline) if f.ok is False), None)
     if wrong is not None:
-        fail("MAP-9", wrong.reason, timeline, wrong.frame)
+        fail(wrong.reason, timeline, wrong.frame)

@@ -78,20 +78,20 @@ def test_keepalive_is_never_sent_upstream(make_wire_client, recording, when):
         for _ in range(3):
             client.send(KEEPALIVE)
     if ready is None:
-        fail_for_want_of("CLI-1", "no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
+        fail_for_want_of("no SettingsApplied, so KeepAlive handling could not be checked", recording.timeline())
     send(client, {"type": "InjectUserMessage", "content": "After the keep-alives."})
     keepalive = recording.first(units(5), route=CLIENT_TO_PROXY, type="KeepAlive")
     if keepalive is None:
-        fail("CLI-1", "the client tap never saw the KeepAlive", recording.timeline())
+        fail("the client tap never saw the KeepAlive", recording.timeline())
     arrived = followed_up(recording, keepalive.conn, units(10))
     timeline = recording.timeline()
     # In a text frame or a binary one: the timeline reads the JSON of a binary frame upstream as its message.
     forwarded = [f for f in timeline.select(route=PROXY_TO_UPSTREAM) if f.type == "KeepAlive"]
-    assert_never(timeline, forwarded, "CLI-1", "the proxy sent the client's KeepAlive upstream"
+    assert_never(timeline, forwarded, "the proxy sent the client's KeepAlive upstream"
                  + (" as a binary frame" if forwarded and forwarded[0].kind == "binary" else ""))
     if not arrived:
-        fail("CLI-1", "the message sent after KeepAlive never reached upstream, so a forwarded KeepAlive "
-                      "could still be on its way", timeline,
+        fail("the message sent after KeepAlive never reached upstream, so a forwarded KeepAlive "
+             "could still be on its way", timeline,
              sent_frame(timeline, lambda f: f.type == "InjectUserMessage"))
 
 
@@ -138,30 +138,30 @@ def test_an_unknown_message_type_gets_an_error_and_is_not_forwarded(make_wire_cl
     if when == "before-settings":
         client.send(unknown)
     if client.configure() is None:
-        fail_for_want_of("CLI-2", "no SettingsApplied, so the unknown message could not be checked", recording.timeline())
+        fail_for_want_of("no SettingsApplied, so the unknown message could not be checked", recording.timeline())
     if when != "before-settings":
         client.send(unknown)
     send(client, {"type": "InjectUserMessage", "content": "After the unknown message."})
     sent = recording.first(units(5), route=CLIENT_TO_PROXY, type=message_type)
     if sent is None:
-        fail("CLI-2", "the client tap never saw the unknown message", recording.timeline())
+        fail("the client tap never saw the unknown message", recording.timeline())
     arrived = followed_up(recording, sent.conn, units(10))
     timeline = recording.timeline()
     forwarded = forwarded_copies(timeline, sent, marker)
-    assert_never(timeline, forwarded, "CLI-2", f"the proxy forwarded the unknown {message_type!r} message upstream"
+    assert_never(timeline, forwarded, f"the proxy forwarded the unknown {message_type!r} message upstream"
                  + (" as a binary frame" if forwarded and forwarded[0].kind == "binary" else ""))
     # The proxy answers the message it refuses in its own time: bounded.
     error = recording.wait_for(lambda tl: proxys_error(tl, sent), units(5))
     timeline = recording.timeline()
     if error is None:
-        fail("CLI-2", f"the unknown {message_type!r} message got no Error", timeline, sent)
+        fail(f"the unknown {message_type!r} message got no Error", timeline, sent)
     code = error.message.get("code")
     if not isinstance(code, str) or not PROTOCOL_CODE.match(code):
-        fail("CLI-2", f"the Error for the unknown {message_type!r} message has code {code!r}, "
-                      f"not a protocol code such as 'disallowed_client_message_type'", timeline, sent, error)
+        fail(f"the Error for the unknown {message_type!r} message has code {code!r}, "
+             f"not a protocol code such as 'disallowed_client_message_type'", timeline, sent, error)
     if not arrived:
-        fail("CLI-2", "the message sent after the unknown one never reached upstream and the connection stayed "
-                      "open, so a forwarded copy could still be on its way", timeline, sent, error)
+        fail("the message sent after the unknown one never reached upstream and the connection stayed "
+             "open, so a forwarded copy could still be on its way", timeline, sent, error)
 
 
 # ------------------------------------------------------------------ CLI-3
@@ -206,14 +206,14 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
         make_wire_client, recording, live_proxy, frame, configured):
     client = make_wire_client()
     if configured and client.configure() is None:
-        fail_for_want_of("CLI-3", "no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
+        fail_for_want_of("no SettingsApplied, so the malformed frame could not be checked", recording.timeline())
     size = len(frame.encode())
     what = f"a {size:,}-byte frame" if size > 64 else f"the frame {frame!r}"
     send(client, frame)
     sent = recording.wait_for(
         lambda tl: sent_frame(tl, lambda f: f.kind == "text" and f.size == size and f.type != "Settings"), units(5))
     if sent is None:
-        fail("CLI-3", f"the client tap never saw {what}", recording.timeline())
+        fail(f"the client tap never saw {what}", recording.timeline())
     answer = recording.wait_for(lambda tl: proxy_answer(tl, sent), units(5))
     problems = []
     if answer is None:
@@ -224,7 +224,7 @@ def test_a_malformed_frame_gets_an_error_or_a_clean_close_and_the_proxy_keeps_se
     if next_problem:
         problems.append(f"after {what}, {next_problem}")
     if problems:
-        fail("CLI-3", "; ".join(problems), recording.timeline(), sent, answer)
+        fail("; ".join(problems), recording.timeline(), sent, answer)
 
 
 @pytest.mark.req("CLI-3")
@@ -237,12 +237,12 @@ def test_an_odd_length_audio_frame_does_not_bring_the_proxy_down(make_wire_clien
     # chokes on: the connection may answer with an Error or a clean close, never a crash.
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("CLI-3", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     send(client, frame)
     sent = recording.wait_for(lambda tl: sent_frame(tl, lambda f: f.kind == "binary" and f.size == len(frame)),
                               units(5))
     if sent is None:
-        fail_for_want_of("CLI-3", "the client tap never saw the binary frame", recording.timeline())
+        fail_for_want_of("the client tap never saw the binary frame", recording.timeline())
     # Something after it that the proxy must still handle: a message, which should reach upstream.
     send(client, {"type": "InjectUserMessage", "content": "Still there after the odd frame?"})
     recording.wait_for(lambda tl: proxy_answer(tl, sent) or any(
@@ -257,4 +257,4 @@ def test_an_odd_length_audio_frame_does_not_bring_the_proxy_down(make_wire_clien
     if next_problem:
         problems.append(f"after a {len(frame)}-byte binary frame, {next_problem}")
     if problems:
-        fail("CLI-3", "; ".join(problems), recording.timeline(), sent, answer)
+        fail("; ".join(problems), recording.timeline(), sent, answer)

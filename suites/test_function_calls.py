@@ -21,14 +21,14 @@ FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
 RESULT = '{"temperature_c": 21}'
 
 
-def call_and_answer(app, recording, req):
+def call_and_answer(app, recording):
     """Ask a question whose answer needs the function; wait until the function output went upstream."""
     app.open(**app_params(functions=FUNCTIONS, functionResult=RESULT))
     app.send("What is the weather in Paris?")
     output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
                              role="function_call_output", while_live=True)
     if output is None:
-        fail_for_want_of(req, "no function_call_output item went upstream", recording.timeline())
+        fail_for_want_of("no function_call_output item went upstream", recording.timeline())
     return output
 
 
@@ -42,43 +42,43 @@ def completions_after(timeline, output):
 def assert_response_waits_for_function_output_completion(timeline, output):
     response = timeline.first(route=PROXY_TO_UPSTREAM, type="response.create", after=output)
     if response is None:
-        fail_for_want_of("ORD-3", "no response.create followed the function output", timeline, output)
+        fail_for_want_of("no response.create followed the function output", timeline, output)
     completed = [f for f in completions_after(timeline, output) if f.t < response.t]
     if not completed:
-        fail("ORD-3", f"{response.label()} at {timeline.offset(response):.3f}s came before any completion of "
-                      f"function output {output.item_id}", timeline, output, response)
+        fail(f"{response.label()} at {timeline.offset(response):.3f}s came before any completion of "
+             f"function output {output.item_id}", timeline, output, response)
 
 
 @pytest.mark.req("MAP-4")
 @pytest.mark.scenario("function-call")
 def test_function_call_arguments_done_becomes_a_function_call_request(app, recording):
-    call_and_answer(app, recording, "MAP-4")
+    call_and_answer(app, recording)
     timeline = recording.timeline()
     upstream = timeline.first(route=UPSTREAM_TO_PROXY, type="response.function_call_arguments.done")
     request = timeline.first(route=PROXY_TO_CLIENT, type="FunctionCallRequest")
     if request is None:
-        fail("MAP-4", "the client got no FunctionCallRequest", timeline, upstream)
+        fail("the client got no FunctionCallRequest", timeline, upstream)
     calls = function_calls(request.message)
     got = [(c.get("id"), c.get("name"), c.get("arguments")) for c in calls]
     want = (upstream.message["call_id"], upstream.message["name"], upstream.message["arguments"])
     if got != [want]:
-        fail("MAP-4", f"FunctionCallRequest carries {got}, expected [{want}]", timeline, upstream, request)
+        fail(f"FunctionCallRequest carries {got}, expected [{want}]", timeline, upstream, request)
 
 
 @pytest.mark.req("MAP-5")
 @pytest.mark.scenario("function-call")
 def test_function_call_response_becomes_a_function_call_output_item(app, recording):
-    output = call_and_answer(app, recording, "MAP-5")
+    output = call_and_answer(app, recording)
     timeline = recording.timeline()
     answer = timeline.first(route=CLIENT_TO_PROXY, type="FunctionCallResponse")
     item = output.message["item"]
     if (item.get("call_id"), item.get("output")) != (answer.message.get("id"), answer.message.get("content")):
-        fail("MAP-5", f"function_call_output has call_id={item.get('call_id')!r} output={item.get('output')!r}, "
-                      f"expected {answer.message.get('id')!r} and {answer.message.get('content')!r}",
+        fail(f"function_call_output has call_id={item.get('call_id')!r} output={item.get('output')!r}, "
+             f"expected {answer.message.get('id')!r} and {answer.message.get('content')!r}",
              timeline, answer, output)
 
 
-def answer_over_the_wire(make_wire_client, recording, req, after_response_done: bool):
+def answer_over_the_wire(make_wire_client, recording, after_response_done: bool):
     """A wire client asks the question that needs the function and answers the FunctionCallRequest with RESULT:
     with after_response_done, only once the upstream's response.done of the response that made the call went to
     the proxy (the response is over when the answer arrives); else at once, and the scenario holds that
@@ -86,27 +86,27 @@ def answer_over_the_wire(make_wire_client, recording, req, after_response_done: 
     two comes first is fixed by those conditions, not by timing. The function output item the proxy sent."""
     client = make_wire_client()
     if client.configure(think={"functions": FUNCTIONS}) is None:
-        fail_for_want_of(req, "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
     request = client.expect("FunctionCallRequest", units(10))
     if request is None:
         held = "" if after_response_done else (" while the upstream held back the response's response.done (a "
                                               "proxy that asks the host only once the response is done: this "
                                               "order cannot arise for it)")
-        fail_for_want_of(req, f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
+        fail_for_want_of(f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
                          recording.timeline())
     if after_response_done and recording.wait_for(call_response_done, units(10), while_live=True) is None:
-        fail_for_want_of(req, "the upstream never finished the response that made the call", recording.timeline())
+        fail_for_want_of("the upstream never finished the response that made the call", recording.timeline())
     calls = function_calls(request)
     if not calls:
-        fail_for_want_of(req, "the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
+        fail_for_want_of("the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
                          recording.timeline())
     call = calls[0]
     client.send({"type": "FunctionCallResponse", "id": call.get("id"), "name": call.get("name"), "content": RESULT})
     output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
                              role="function_call_output", while_live=True)
     if output is None:
-        fail_for_want_of(req, "no function_call_output item went upstream (MAP-5's to judge)", recording.timeline())
+        fail_for_want_of("no function_call_output item went upstream (MAP-5's to judge)", recording.timeline())
     return output
 
 
@@ -148,10 +148,10 @@ def test_the_response_after_a_function_output_waits_for_its_completion(make_wire
     """Both orders of the call's response.done and the host's FunctionCallResponse, each fixed by a condition
     (answer_over_the_wire): once done, the completion left is the output item's conversation.item.done; while
     active, its response.done (or that item.done) too."""
-    output = answer_over_the_wire(make_wire_client, recording, "ORD-3", after_response_done)
+    output = answer_over_the_wire(make_wire_client, recording, after_response_done)
     recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create", after=output, while_live=True)
     timeline = recording.timeline()
-    provoked("ORD-3", call_done_before_the_answer(timeline) is after_response_done,
+    provoked(call_done_before_the_answer(timeline) is after_response_done,
              "the call's response.done " + ("before" if after_response_done else "after") +
              " the host's FunctionCallResponse", timeline, output)
     assert_response_waits_for_function_output_completion(timeline, output)
@@ -170,18 +170,18 @@ def test_a_missing_completion_does_not_hang_the_conversation(make_wire_client, r
     so its conversation.item.done, the one completion a correct proxy can still wait for, never comes. The
     proxy must recover on its own. (In the other order that response's own response.done completes the output:
     nothing to recover from; ORD-3 judges it.)"""
-    output = answer_over_the_wire(make_wire_client, recording, "ORD-6", after_response_done=True)
+    output = answer_over_the_wire(make_wire_client, recording, after_response_done=True)
     # The bound is the requirement's own (apps close an idle connection after about 10 s): not scaled.
     response = recording.first(RECOVERY.within_s, route=PROXY_TO_UPSTREAM, type="response.create", after=output,
                                while_live=True)
     timeline = recording.timeline()
     completed = [f for f in completions_after(timeline, output) if response is None or f.t < response.t]
-    provoked("ORD-6", call_done_before_the_answer(timeline) and not completed,
+    provoked(call_done_before_the_answer(timeline) and not completed,
              "no completion of the function output after it went upstream", timeline, output, *completed[:1])
     if response is None or response.t - output.t > RECOVERY.within_s:
         note, close = ended_by(timeline)
-        fail("ORD-6", f"no response.create within {RECOVERY.within_s:g} s after the function output, whose "
-                      f"completion never came{note}", timeline, output, close)
+        fail(f"no response.create within {RECOVERY.within_s:g} s after the function output, whose "
+             f"completion never came{note}", timeline, output, close)
 
 
 # FN-1: the bound is the catalogue's (2 s after the later of the output item's confirmation and the calling
@@ -209,7 +209,7 @@ def judge_fn_1(recording):
     start = recording.wait_for(fn_1_start, units(10), while_live=True)
     if start is None:
         one = follow_up_of(recording.timeline())
-        fail_for_want_of("FN-1", one.reason if one is not None and one.reason else
+        fail_for_want_of(one.reason if one is not None and one.reason else
                          "the function result's item or the calling response never completed upstream",
                          recording.timeline())
     deadline = start.t + turns.follow_up_within_s()
@@ -223,9 +223,9 @@ def judge_fn_1(recording):
         one = follow_up_of(recording.timeline(), until=time.monotonic())
     timeline = recording.timeline()
     if one.ok is False:
-        fail("FN-1", one.reason, timeline, one.sent, start, *one.creates[:2], one.reply)
+        fail(one.reason, timeline, one.sent, start, *one.creates[:2], one.reply)
     if one.ok is None:
-        fail_for_want_of("FN-1", one.reason, timeline, one.sent, start)
+        fail_for_want_of(one.reason, timeline, one.sent, start)
     return one
 
 
@@ -237,9 +237,9 @@ def test_the_function_result_is_followed_up_once_within_2_s_and_the_reply_reache
     (answer_over_the_wire, the scenario's reorder). Judged at FN-1's bound from the later of the output item's
     confirmation and that response.done, plus a margin: a proxy that waits for a signal that never comes, or for a
     long fallback timer, is red at the bound without being waited out."""
-    answer_over_the_wire(make_wire_client, recording, "FN-1", after_response_done)
+    answer_over_the_wire(make_wire_client, recording, after_response_done)
     judge_fn_1(recording)
     timeline = recording.timeline()
-    provoked("FN-1", call_done_before_the_answer(timeline) is after_response_done,
+    provoked(call_done_before_the_answer(timeline) is after_response_done,
              "the call's response.done " + ("before" if after_response_done else "after") +
              " the host's FunctionCallResponse", timeline)

@@ -60,32 +60,32 @@ def assert_upstream_close_reaches_the_client(app, recording, timeline_anchor=Non
     """The upstream closed: leg A is closed by the proxy within 5 s, the app shows `closed`, no reply invented."""
     upstream_close = recording.first(units(10), route=UPSTREAM_TO_PROXY, kind="close")
     if upstream_close is None:
-        fail("LIFE-1", "the scenario's upstream close never happened", recording.timeline(), timeline_anchor)
+        fail("the scenario's upstream close never happened", recording.timeline(), timeline_anchor)
     wait_until_bound(recording, lambda tl: tl.first(route=PROXY_TO_CLIENT, kind="close"),
                      upstream_close.t, CLOSE_PROPAGATION_S)
     timeline = recording.timeline()
     client_close = timeline.first(route=PROXY_TO_CLIENT, kind="close")
     if client_close is None and timeline.first(route=CLIENT_TO_PROXY, kind="close"):
-        fail("LIFE-1", "the proxy never closed the client connection; the app closed it itself",
+        fail("the proxy never closed the client connection; the app closed it itself",
              timeline, upstream_close, timeline.first(route=CLIENT_TO_PROXY, kind="close"))
-    assert_within(timeline, upstream_close, client_close, CLOSE_PROPAGATION_S, "LIFE-1",
+    assert_within(timeline, upstream_close, client_close, CLOSE_PROPAGATION_S,
                   f"upstream closed {upstream_close.data.get('code')}: the proxy closed the client connection")
     if not wait_for_app_status(app, "closed", units(5)):
-        fail("LIFE-1", f"the proxy closed the client connection but the app shows "
-                       f"{app.text(app.s.status)!r}, not 'closed'", timeline, client_close)
+        fail(f"the proxy closed the client connection but the app shows "
+             f"{app.text(app.s.status)!r}, not 'closed'", timeline, client_close)
     # The app's own greeting and context, shown or echoed back, are not replies (MAP-6's and MAP-11's matter).
     own = {text.strip() for text in app_settings.not_replies(timeline)}
     invented = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
                                            after=timeline_anchor)
                 if str(f.message.get("content", "")).strip() not in own]
-    assert_never(timeline, invented, "LIFE-1", "an agent reply the upstream never sent reached the client")
+    assert_never(timeline, invented, "an agent reply the upstream never sent reached the client")
 
 
 @pytest.mark.req("LIFE-1")
 @pytest.mark.scenario(replies=False, closes=[{"trigger": "first_user_item", "after_ms": 300, "code": 1000}])
 def test_an_upstream_close_after_the_first_message_closes_the_client_within_5_s(app, recording):
     # The field defect's shape: the service answers nothing and closes the socket with 1000.
-    open_and_connect(app, recording, "LIFE-1")
+    open_and_connect(app, recording)
     app.send("Are you still there?")
     # The close follows the first user item upstream: an app that sends user context makes that item itself,
     # and its own message may then come after the close, or never (its connection is closed by then). Either
@@ -95,9 +95,9 @@ def test_an_upstream_close_after_the_first_message_closes_the_client_within_5_s(
     if first_item is None:
         sent = recording.timeline().first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
         if sent is None:
-            fail_for_want_of("LIFE-1", "the app sent no InjectUserMessage and no user context, so no user item "
+            fail_for_want_of("the app sent no InjectUserMessage and no user context, so no user item "
                              "could start the scenario's close (the app's matter)", recording.timeline())
-        fail_for_want_of("LIFE-1", "the app's message never went upstream as a user item (MAP-1's to judge), so "
+        fail_for_want_of("the app's message never went upstream as a user item (MAP-1's to judge), so "
                          "the scenario's close never came", recording.timeline(), sent)
     assert_upstream_close_reaches_the_client(app, recording, first_item)
 
@@ -118,27 +118,27 @@ def assert_upstream_closed_after_client(recording, settings_frame):
     """The client closed: the proxy closes the upstream connection of this client's session within 5 s."""
     client_close = recording.first(units(5), route=CLIENT_TO_PROXY, kind="close")
     if client_close is None:
-        fail("LIFE-2", "the client tap never saw the client's close", recording.timeline())
+        fail("the client tap never saw the client's close", recording.timeline())
     conn = upstream_connection(recording.timeline(), settings_frame)
     if conn is None:
-        fail("LIFE-2", "no session.update went upstream, so this client's upstream connection is unknown",
+        fail("no session.update went upstream, so this client's upstream connection is unknown",
              recording.timeline(), client_close)
     wait_until_bound(recording, lambda tl: close_on(tl, UPSTREAM_LEG, conn), client_close.t, CLOSE_PROPAGATION_S)
     timeline = recording.timeline()
     upstream_close = close_on(timeline, UPSTREAM_LEG, conn)
     if upstream_close is not None and upstream_close.route != PROXY_TO_UPSTREAM:
-        fail("LIFE-2", "the upstream closed the session's connection, not the proxy", timeline,
+        fail("the upstream closed the session's connection, not the proxy", timeline,
              client_close, upstream_close)
-    assert_within(timeline, client_close, upstream_close, CLOSE_PROPAGATION_S, "LIFE-2",
+    assert_within(timeline, client_close, upstream_close, CLOSE_PROPAGATION_S,
                   f"the client closed: the proxy closed upstream connection {conn}")
 
 
 @pytest.mark.req("LIFE-2")
 def test_the_upstream_socket_is_closed_within_5_s_after_the_app_disconnects(app, recording):
-    open_and_connect(app, recording, "LIFE-2")
+    open_and_connect(app, recording)
     app.send("Hello, one short answer please.")
     if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user") is None:
-        fail("LIFE-2", "the user's message never went upstream, so the session was not in use",
+        fail("the user's message never went upstream, so the session was not in use",
              recording.timeline())
     app.disconnect()   # the app's own control if it has one, else the page is closed: a client close either way
     assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
@@ -150,10 +150,10 @@ def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_during_
         make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("LIFE-2", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "A question that never gets its answer."})
     if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="response.create") is None:
-        fail("LIFE-2", "no response.create went upstream, so no response was in progress", recording.timeline())
+        fail("no response.create went upstream, so no response was in progress", recording.timeline())
     client.close()
     assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
 
@@ -165,7 +165,7 @@ def test_the_upstream_socket_is_closed_within_5_s_when_the_client_leaves_before_
     client = make_wire_client()
     client.send(settings())
     if recording.first(units(10), route=PROXY_TO_UPSTREAM, type="session.update") is None:
-        fail("LIFE-2", "no session.update went upstream", recording.timeline())
+        fail("no session.update went upstream", recording.timeline())
     client.close()
     assert_upstream_closed_after_client(recording, recording.timeline().first(route=CLIENT_TO_PROXY, type="Settings"))
 
@@ -182,7 +182,7 @@ def disconnect_and_wait(app, recording) -> str:
         raise HarnessFault(f"the app was disconnected ({means}) but the client tap saw no close from it: check "
                            f"its disconnect control", party="app")
     if means != PAGE_CLOSE and not wait_for_app_status(app, "closed", units(5)):
-        fail("LIFE-3", "the app did not show 'closed' after it disconnected", recording.timeline())
+        fail("the app did not show 'closed' after it disconnected", recording.timeline())
     return means
 
 
@@ -209,9 +209,9 @@ def assert_second_connection_works(recording, settings_frame, question):
     applied = next((f for f in timeline.select(route=PROXY_TO_CLIENT, type="SettingsApplied", after=settings_frame)
                     if f.conn == conn), None)
     if applied is None:
-        fail("LIFE-3", "the second connection got no SettingsApplied", timeline, settings_frame)
+        fail("the second connection got no SettingsApplied", timeline, settings_frame)
     if reply is None:
-        fail("LIFE-3", "the second connection got no agent reply to its message", timeline, settings_frame, applied)
+        fail("the second connection got no agent reply to its message", timeline, settings_frame, applied)
     return timeline
 
 
@@ -219,11 +219,11 @@ def first_conversation(app, recording, text, opened: bool = False):
     """Open the app (unless it is open), connect and have one exchange on the first connection."""
     if not opened:
         app.open()
-    connect(app, recording, "LIFE-3")
+    connect(app, recording)
     # Its reply is a precondition (CANARY-1 checks it), not part of LIFE-3.
     if send_and_wait_for_reply(app, text, units(10), recording=recording).reply is None:
-        fail_for_want_of("LIFE-3", "the first connection got no agent reply (CANARY-1's to judge), so "
-                                   "reconnecting was not checked", recording.timeline())
+        fail_for_want_of("the first connection got no agent reply (CANARY-1's to judge), so "
+                         "reconnecting was not checked", recording.timeline())
 
 
 @pytest.mark.req("LIFE-3")
@@ -239,13 +239,13 @@ def test_the_app_reconnects_after_closing_and_the_new_connection_works(app, reco
     app.send(question)  # sending opens a new connection; the app holds the text until SettingsApplied
     settings_frame = recording.wait_for(second_connection, units(10))
     if settings_frame is None:
-        fail("LIFE-3", "the app never opened a second connection", recording.timeline())
+        fail("the app never opened a second connection", recording.timeline())
     assert_second_connection_works(recording, settings_frame, question)
     shown = app.wait_until(
         "([id, n]) => document.querySelectorAll(`[data-testid=\"${id}\"] [data-role=\"assistant\"]`).length > n",
         [app.s.history, replies_before], units(5))
     if shown is None:
-        fail("LIFE-3", f"the app does not show the second connection's reply (history: {app.history()})",
+        fail(f"the app does not show the second connection's reply (history: {app.history()})",
              recording.timeline())
 
 
@@ -259,12 +259,12 @@ def test_context_sent_on_reconnect_reaches_upstream_as_items_or_in_the_instructi
     context = [{"role": role, "content": text} for role, text in app.history()]
     disconnect_and_wait(app, recording)
     app.reopen(**app_params(context=context))
-    connect(app, recording, "LIFE-3", judge=fail)
+    connect(app, recording, judge=fail)
     question = "What is my favourite colour?"
     app.send(question)
     settings_frame = second_connection(recording.timeline())
     if settings_frame is None:
-        fail("LIFE-3", "the client tap saw no second Settings", recording.timeline())
+        fail("the client tap saw no second Settings", recording.timeline())
     timeline = assert_second_connection_works(recording, settings_frame, question)
     want = list(app_settings.parse(settings_frame).context)
     if not want:
@@ -287,8 +287,8 @@ def assert_context_reached_upstream(timeline, settings_frame, want: list[tuple[s
     instructions = str(((update.message if update else {}).get("session") or {}).get("instructions") or "")
     missing = [content for _, content in want if content not in instructions]
     if missing:
-        fail("LIFE-3", f"upstream connection {conn} got the context the app sent neither as items (items: {got}) "
-                       f"nor in the instructions (missing there: {missing})", timeline, settings_frame, update,
+        fail(f"upstream connection {conn} got the context the app sent neither as items (items: {got}) "
+             f"nor in the instructions (missing there: {missing})", timeline, settings_frame, update,
              *creates[:2])
 
 
@@ -316,8 +316,8 @@ def test_an_unreachable_upstream_gets_the_client_an_error_or_a_close_within_10_s
     timeline = recording.timeline()
     if answer is None or answer.t - started > UNREACHABLE_ANSWER_S:
         took = f"{answer.t - started:.2f} s" if answer else f"nothing within {UNREACHABLE_ANSWER_S:g} s"
-        fail("LIFE-4", f"upstream handshake {handshake}: the client got no Error and no close within "
-                       f"{UNREACHABLE_ANSWER_S:g} s of connecting ({took})", timeline, answer)
+        fail(f"upstream handshake {handshake}: the client got no Error and no close within "
+             f"{UNREACHABLE_ANSWER_S:g} s of connecting ({took})", timeline, answer)
 
 
 # ------------------------------------------------------------------ LIFE-5
@@ -336,11 +336,11 @@ def closing_with(code, reason):
 def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_wire_client, recording, code, reason):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("LIFE-5", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Hello?"})
     upstream = recording.first(units(10), route=UPSTREAM_TO_PROXY, kind="close")
     if upstream is None or upstream.data.get("code") != code:
-        fail_for_want_of("LIFE-5", f"the scenario's upstream close {code} never happened", recording.timeline())
+        fail_for_want_of(f"the scenario's upstream close {code} never happened", recording.timeline())
     client.wait_closed(units(10))
     timeline = recording.timeline()
     told = [f for f in timeline.select(route=PROXY_TO_CLIENT, type="Error", after=upstream)
@@ -350,5 +350,5 @@ def test_an_upstream_close_with_another_code_than_1000_reaches_the_client(make_w
         (closed.data.get("code"), closed.data.get("reason")) == (code, reason)
     if not told and not same:
         got = f"a close {closed.data.get('code')} {closed.data.get('reason')!r}" if closed else "no close"
-        fail("LIFE-5", f"upstream closed {code} {reason!r}; the client got no Error naming {code} and {got}, not "
-                       f"the same code and reason", timeline, upstream, closed)
+        fail(f"upstream closed {code} {reason!r}; the client got no Error naming {code} and {got}, not "
+             f"the same code and reason", timeline, upstream, closed)

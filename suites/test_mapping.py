@@ -18,18 +18,18 @@ LONG_MESSAGE = "Please tell me, in one short sentence, what the weather will be 
 
 @pytest.mark.req("MAP-1")
 def test_a_user_message_becomes_one_input_text_part_with_the_same_text(app, recording):
-    timeline = send_until_response_create(app, recording, LONG_MESSAGE, "MAP-1")
+    timeline = send_until_response_create(app, recording, LONG_MESSAGE)
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     if sent is None:
-        fail_for_want_of("MAP-1", "the app sent no InjectUserMessage (the app's matter)", timeline)
+        fail_for_want_of("the app sent no InjectUserMessage (the app's matter)", timeline)
     create = user_item_for(timeline, sent)
     if create is None:
-        fail("MAP-1", "no user item went upstream after the app's InjectUserMessage", timeline, sent)
+        fail("no user item went upstream after the app's InjectUserMessage", timeline, sent)
     item = create.message["item"]
     # The text the app sent on leg A, not the one the harness typed.
     want = [{"type": "input_text", "text": sent.message.get("content")}]
     if item.get("type") != "message" or item.get("content") != want:
-        fail("MAP-1", f"user item is {item.get('type')} with content {item.get('content')}, expected {want}",
+        fail(f"user item is {item.get('type')} with content {item.get('content')}, expected {want}",
              timeline, sent, create)
 
 
@@ -47,21 +47,21 @@ def user_item_for(timeline, inject):
 
 @pytest.mark.req("MAP-2")
 def test_the_user_turn_is_echoed_as_conversation_text(app, recording):
-    send_until_response_create(app, recording, LONG_MESSAGE, "MAP-2")
+    send_until_response_create(app, recording, LONG_MESSAGE)
     # The echo needs no reply: wait for it, or for the reply that would follow it.
     recording.wait_for(lambda tl: tl.first(route=PROXY_TO_CLIENT, type="ConversationText"), units(10))
     timeline = recording.timeline()
     sent = timeline.first(route=CLIENT_TO_PROXY, type="InjectUserMessage")
     echo = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="user", after=sent)
     if echo is None or echo.message.get("content") != LONG_MESSAGE:
-        fail("MAP-2", f"no ConversationText user echo with the same text (got {echo.message if echo else None})",
+        fail(f"no ConversationText user echo with the same text (got {echo.message if echo else 'none'})",
              timeline, sent, echo)
 
 
 @pytest.mark.req("MAP-3")
 @pytest.mark.scenario(reply_parts=2)
 def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recording):
-    browser_turn(app, recording, "First question?", "MAP-3")
+    browser_turn(app, recording, "First question?")
     send_and_wait_for_reply(app, "Second question?", units(10), recording)
     # Two complete turns: whatever the proxy made of the first one has been relayed by now.
     timeline = recording.timeline()
@@ -76,8 +76,8 @@ def test_assistant_text_reaches_the_client_once_per_assistant_item(app, recordin
                                                             role="assistant", after=sent)
              if not (isinstance(f.message.get("content"), str) and _normalised(f.message["content"]) in own)]
     if not shows_each_item_once(shown, expected):
-        fail("MAP-3", f"assistant ConversationText {shown}, expected one per assistant item, with the text of its "
-                      f"parts {expected}", timeline,
+        fail(f"assistant ConversationText {shown}, expected one per assistant item, with the text of its "
+             f"parts {expected}", timeline,
              *timeline.select(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant")[:3])
 
 
@@ -122,20 +122,20 @@ def shows_each_item_once(shown: list, items_parts: list[list[str]]) -> bool:
         for text, parts in zip(shown, items_parts))
 
 
-def settings_sent(timeline, req: str):
+def settings_sent(timeline):
     """The Settings the app sent on leg A: what the proxy is held to (not the URL parameters the harness gave)."""
     settings = app_settings.sent(timeline)
     if settings is None:
-        fail_for_want_of(req, "the app sent no Settings", timeline)
+        fail_for_want_of("the app sent no Settings", timeline)
     return settings
 
 
 @pytest.mark.req("MAP-6")
 def test_the_greeting_is_shown_after_settings_applied_and_never_sent_upstream(app, recording):
-    timeline = browser_turn(app, recording, "Hello.", "MAP-6", greeting="Welcome! Ask me anything.")
-    settings = settings_sent(timeline, "MAP-6")
+    timeline = browser_turn(app, recording, "Hello.", greeting="Welcome! Ask me anything.")
+    settings = settings_sent(timeline)
     if settings.greeting is None:
-        not_exercised("MAP-6", "greeting", "the app sent no greeting in its Settings", timeline, settings.frame)
+        not_exercised("greeting", "the app sent no greeting in its Settings", timeline, settings.frame)
     judge_map_6(timeline, settings)
 
 
@@ -146,13 +146,13 @@ def judge_map_6(timeline, settings) -> None:
     applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied", conn=settings.conn)
     shown = timeline.first(route=PROXY_TO_CLIENT, type="ConversationText", role="assistant", conn=settings.conn)
     if shown is None or str(shown.message.get("content", "")).strip() != greeting:
-        fail("MAP-6", f"the greeting the app sent ({greeting!r}) was not the first assistant ConversationText "
+        fail(f"the greeting the app sent ({greeting!r}) was not the first assistant ConversationText "
              f"(got {shown.message.get('content') if shown else None!r})", timeline, settings.frame, shown)
-    assert_before(timeline, applied, shown, "MAP-6", "SettingsApplied")
+    assert_before(timeline, applied, shown, "SettingsApplied")
     upstream = [f for f in timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="assistant")
                 if greeting in str(f.message)]
     if upstream:
-        fail("MAP-6", "the greeting was sent upstream as an assistant item", timeline, upstream[0])
+        fail("the greeting was sent upstream as an assistant item", timeline, upstream[0])
 
 
 CONTEXT = [{"role": "user", "content": "My name is Ada."},
@@ -161,17 +161,17 @@ CONTEXT = [{"role": "user", "content": "My name is Ada."},
 
 @pytest.mark.req("MAP-7")
 def test_context_messages_become_items_in_order_before_any_response(app, recording):
-    open_and_connect(app, recording, "MAP-7", context=CONTEXT)
-    settings = settings_sent(recording.timeline(), "MAP-7")
+    open_and_connect(app, recording, context=CONTEXT)
+    settings = settings_sent(recording.timeline())
     if not settings.context:
-        not_exercised("MAP-7", "context", "the app sent no context", recording.timeline(), settings.frame)
+        not_exercised("context", "the app sent no context", recording.timeline(), settings.frame)
     # The message goes once the context items went upstream (or after a bound, for a proxy that sends them
     # with the first turn): so whether the user's item or its response.create could slip between context
     # items (on a proxy that waits for each context item's confirmation) is not left to a race.
     recording.wait_for(lambda tl: len(context_items(tl, settings.context)) >= len(settings.context), units(3))
     outcome = send_and_wait_for_reply(app, "What is my name?", units(10), recording)
     if outcome.reply is None:
-        fail_for_want_of("MAP-7", "no agent reply, so the requirement could not be checked"
+        fail_for_want_of("no agent reply, so the requirement could not be checked"
                          + (f" ({outcome.gave_up})" if outcome.gave_up else ""), recording.timeline())
     judge_map_7(recording.timeline(), settings)
 
@@ -205,20 +205,20 @@ def judge_map_7(timeline, settings) -> None:
     got = [_item_message(f) for f in items]
     want = [(role, _normalised(content)) for role, content in settings.context]
     if got != want:
-        fail("MAP-7", f"the context items upstream are {got}, expected one per context message the app sent, in "
+        fail(f"the context items upstream are {got}, expected one per context message the app sent, in "
              f"order: {want}", timeline, settings.frame, *items[:3])
     for item in items:
-        assert_before(timeline, updated, item, "MAP-7", "upstream session.updated")
-        assert_before(timeline, item, response, "MAP-7", f"context item {item.item_id}")
+        assert_before(timeline, updated, item, "upstream session.updated")
+        assert_before(timeline, item, response, f"context item {item.item_id}")
 
 
 @pytest.mark.req("MAP-8")
 def test_the_prompt_becomes_the_instructions(app, recording):
-    open_and_connect(app, recording, "MAP-8", prompt="You are the harness's test agent.")
+    open_and_connect(app, recording, prompt="You are the harness's test agent.")
     timeline = recording.timeline()
-    settings = settings_sent(timeline, "MAP-8")
+    settings = settings_sent(timeline)
     if settings.prompt is None:
-        not_exercised("MAP-8", "prompt", "the app sent no prompt (agent.think.prompt)", timeline, settings.frame)
+        not_exercised("prompt", "the app sent no prompt (agent.think.prompt)", timeline, settings.frame)
     judge_map_8_prompt(timeline, settings)
 
 
@@ -227,17 +227,17 @@ def judge_map_8_prompt(timeline, settings) -> None:
     update = session_update(timeline)
     instructions = update.message["session"].get("instructions")
     if not isinstance(instructions, str) or settings.prompt not in instructions:
-        fail("MAP-8", f"session.instructions {instructions!r} does not contain the prompt the app sent "
+        fail(f"session.instructions {instructions!r} does not contain the prompt the app sent "
              f"{settings.prompt!r}", timeline, settings.frame, update)
 
 
 @pytest.mark.req("MAP-8")
 def test_the_functions_become_tools(app, recording):
-    open_and_connect(app, recording, "MAP-8", functions=FUNCTIONS)
+    open_and_connect(app, recording, functions=FUNCTIONS)
     timeline = recording.timeline()
-    settings = settings_sent(timeline, "MAP-8")
+    settings = settings_sent(timeline)
     if not settings.functions:
-        not_exercised("MAP-8", "functions", "the app sent no functions (agent.think.functions)", timeline,
+        not_exercised("functions", "the app sent no functions (agent.think.functions)", timeline,
                       settings.frame)
     judge_map_8_tools(timeline, settings)
 
@@ -247,14 +247,14 @@ def judge_map_8_tools(timeline, settings) -> None:
     update = session_update(timeline)
     tools = [t.get("name") for t in update.message["session"].get("tools") or [] if isinstance(t, dict)]
     if tools != settings.function_names:
-        fail("MAP-8", f"session.tools are {tools}, expected the functions the app sent {settings.function_names}",
+        fail(f"session.tools are {tools}, expected the functions the app sent {settings.function_names}",
              timeline, settings.frame, update)
 
 
 def session_update(timeline):
     update = timeline.first(route=PROXY_TO_UPSTREAM, type="session.update")
     if update is None or not isinstance(update.message.get("session"), dict):
-        fail_for_want_of("MAP-8", "the proxy sent no session.update with a session (READY-3's to judge)", timeline)
+        fail_for_want_of("the proxy sent no session.update with a session (READY-3's to judge)", timeline)
     return update
 
 
@@ -265,7 +265,7 @@ def judge_map_11(timeline) -> None:
     """MAP-11 on the context the app sent (judging/echoes.py): provoked once the proxy made context items and the
     service confirmed them; no ConversationText echoing one, no greeting shown twice on a connection."""
     found = echoes.echoes(timeline)
-    provoked("MAP-11", found.provoked, "context items the proxy made, confirmed by the service", timeline)
+    provoked(found.provoked, "context items the proxy made, confirmed by the service", timeline)
     fail_on(found.violation(timeline), timeline)
 
 
@@ -275,11 +275,11 @@ def test_context_items_the_proxy_made_are_not_echoed_back(make_wire_client, reco
     items (so any echo of them has reached the client by then)."""
     client = make_wire_client()
     if client.configure(context={"messages": CONTEXT}) is None:
-        fail_for_want_of("MAP-11", "no SettingsApplied (READY-1's to judge)", recording.timeline())
+        fail_for_want_of("no SettingsApplied (READY-1's to judge)", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "What is my name?"})
     if recording.first(units(10), route=PROXY_TO_CLIENT, type="ConversationText", role="assistant",
                        while_live=True) is None:
-        fail_for_want_of("MAP-11", "no reply to the typed turn", recording.timeline())
+        fail_for_want_of("no reply to the typed turn", recording.timeline())
     judge_map_11(recording.timeline())
 
 
@@ -288,21 +288,21 @@ def test_the_history_sent_back_on_reconnect_is_not_shown_twice(app, recording):
     """A conversation, a disconnect, and a reconnect on which the app sends that conversation back as context (as
     real apps do from their storage): the proxy makes it items upstream and must not show it again. Judged on the
     context the app actually sent on the second connection, once that connection's typed turn was answered."""
-    open_and_connect(app, recording, "MAP-11")
+    open_and_connect(app, recording)
     if send_and_wait_for_reply(app, "My favourite colour is teal.", units(10), recording).reply is None:
-        fail_for_want_of("MAP-11", "the first connection got no reply (CANARY-1's)", recording.timeline())
+        fail_for_want_of("the first connection got no reply (CANARY-1's)", recording.timeline())
     context = [{"role": role, "content": text} for role, text in app.history()]
     app.disconnect()
     if recording.first(units(5), route=CLIENT_TO_PROXY, kind="close") is None:
-        fail_for_want_of("MAP-11", "the app did not close its first connection (the app's disconnect)",
+        fail_for_want_of("the app did not close its first connection (the app's disconnect)",
                          recording.timeline())
     app.reopen(**app_params(context=context))
-    connect(app, recording, "MAP-11")
+    connect(app, recording)
     timeline = recording.timeline()
     second = timeline.select(route=CLIENT_TO_PROXY, type="Settings")[-1]
     if not app_settings.parse(second).context:
-        not_exercised("MAP-11", "context", "the app sent no context on reconnect", timeline, second)
+        not_exercised("context", "the app sent no context on reconnect", timeline, second)
     outcome = send_and_wait_for_reply(app, "What is my favourite colour?", units(10), recording)
     if outcome.reply is None:
-        fail_for_want_of("MAP-11", "no reply on the second connection (LIFE-3's)", recording.timeline())
+        fail_for_want_of("no reply on the second connection (LIFE-3's)", recording.timeline())
     judge_map_11(recording.timeline())

@@ -37,13 +37,13 @@ def judge_ord_1(timeline, needs_competition: bool = False):
     a user item's window (else the test is inconclusive)."""
     creates = user_items(timeline)
     if not creates:
-        fail_for_want_of("ORD-1", "the proxy never sent the user item upstream (MAP-1's to judge)", timeline)
+        fail_for_want_of("the proxy never sent the user item upstream (MAP-1's to judge)", timeline)
     fail_on(invariants.ord_1(timeline), timeline)
     if timeline.first(route=PROXY_TO_UPSTREAM, type="response.create", after=creates[0]) is None:
-        fail_for_want_of("ORD-1", "the proxy never asked upstream for a response, so its timing could not be "
-                                  "judged", timeline, creates[0])
+        fail_for_want_of("the proxy never asked upstream for a response, so its timing could not be "
+                         "judged", timeline, creates[0])
     if needs_competition:
-        provoked("ORD-1", any(competing_confirmations(timeline, c) for c in creates), COMPETING, timeline,
+        provoked(any(competing_confirmations(timeline, c) for c in creates), COMPETING, timeline,
                  *creates[:2])
 
 
@@ -63,7 +63,7 @@ SWEEP = [
 @pytest.mark.req("ORD-1")
 @pytest.mark.parametrize("_", SWEEP)
 def test_response_create_waits_for_the_user_item_confirmation(app, recording, _):
-    judge_ord_1(send_until_response_create(app, recording, "What is two plus two?", "ORD-1"))
+    judge_ord_1(send_until_response_create(app, recording, "What is two plus two?"))
 
 
 def wait_for_responses(recording, count, timeout=None):
@@ -92,10 +92,10 @@ STREAMING_WHILE_SLOW_CONFIRMATION = pytest.mark.scenario(
 def test_a_message_typed_while_a_reply_streams_waits_for_its_own_confirmation(make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Tell me a story."})
     if first_output(recording) is None:
-        fail_for_want_of("ORD-1", "the first reply never started streaming", recording.timeline())
+        fail_for_want_of("the first reply never started streaming", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "And another one."})
     judge_ord_1(wait_for_responses(recording, 2), needs_competition=True)
 
@@ -105,7 +105,7 @@ def test_a_message_typed_while_a_reply_streams_waits_for_its_own_confirmation(ma
 def test_two_messages_sent_before_the_first_is_confirmed_wait_for_both_confirmations(make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "First question?"})
     client.send({"type": "InjectUserMessage", "content": "Second question?"})
     judge_ord_1(wait_for_responses(recording, 1), needs_competition=True)
@@ -132,18 +132,18 @@ def test_a_message_typed_while_a_spoken_turn_is_confirmed_waits_for_its_own_conf
     speed."""
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     for index in range(4):
         client.send_raw(chunk(index))
     client.send({"type": "InjectUserMessage", "content": "Also, what time is it?"})
     if recording.first(units(10), while_live=True, route=PROXY_TO_UPSTREAM, type="conversation.item.create",
                        role="user") is None:
-        fail_for_want_of("ORD-1", "the proxy never sent the typed message upstream (MAP-1's to judge)",
+        fail_for_want_of("the proxy never sent the typed message upstream (MAP-1's to judge)",
                          recording.timeline())
     client.send_raw(chunk(4))
     if recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed") is None:
-        fail_for_want_of("ORD-1", "the upstream never committed the spoken turn (the proxy's audio did not reach "
-                                  "it: WIRE-2's to judge)", recording.timeline())
+        fail_for_want_of("the upstream never committed the spoken turn (the proxy's audio did not reach "
+                         "it: WIRE-2's to judge)", recording.timeline())
     judge_ord_1(wait_for_responses(recording, 1), needs_competition=True)
 
 
@@ -154,15 +154,15 @@ def test_a_message_typed_right_after_a_function_output_waits_for_its_own_confirm
                                                                                       recording):
     client = make_wire_client()
     if client.configure(think={"functions": FUNCTIONS}) is None:
-        fail_for_want_of("ORD-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
     request = client.expect("FunctionCallRequest", units(10))
     if request is None:
-        for_want_of("ORD-1", "no FunctionCallRequest reached the client (the proxy may not support functions; "
-                             "MAP-4's to judge)", recording.timeline())
+        for_want_of("no FunctionCallRequest reached the client (the proxy may not support functions; "
+                    "MAP-4's to judge)", recording.timeline())
     calls = function_calls(request)
     if not calls:
-        for_want_of("ORD-1", "the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
+        for_want_of("the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
                     recording.timeline())
     client.send({"type": "FunctionCallResponse", "id": calls[0].get("id"), "name": calls[0].get("name"),
                  "content": RESULT})
@@ -191,13 +191,13 @@ def judge_ord_4(timeline):
 LONG_REPLY = pytest.mark.scenario(reply_chunks=20, delta_interval_ms=50)
 
 
-def message_during_a_reply(client, recording, req):
+def message_during_a_reply(client, recording):
     """Send a message, and a second one as soon as the reply to the first streams."""
     if client.configure() is None:
-        fail_for_want_of(req, "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Tell me a long story."})
     if first_output(recording) is None:
-        fail_for_want_of(req, "the first reply never started streaming", recording.timeline())
+        fail_for_want_of("the first reply never started streaming", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "Wait, one more thing."})
 
 
@@ -219,14 +219,14 @@ def sent_during_responses(timeline):
 def test_a_message_typed_during_a_reply_gets_no_response_create_until_the_reply_is_done(make_wire_client,
                                                                                         recording):
     client = make_wire_client()
-    message_during_a_reply(client, recording, "ORD-4")
+    message_during_a_reply(client, recording)
     timeline = wait_for_responses(recording, 2)
     judge_ord_4(timeline)
     creates = timeline.select(route=PROXY_TO_UPSTREAM, type="response.create")
     if len(creates) < 2:
-        fail_for_want_of("ORD-4", "the second message never got a response.create (ORD-7's to judge)", timeline)
-    provoked("ORD-4", sent_during_responses(timeline), "a user message that went upstream while a response was "
-                                                        "active", timeline)
+        fail_for_want_of("the second message never got a response.create (ORD-7's to judge)", timeline)
+    provoked(sent_during_responses(timeline), "a user message that went upstream while a response was "
+                                               "active", timeline)
 
 
 @pytest.mark.req("ORD-4")
@@ -243,7 +243,7 @@ def test_a_second_turn_waits_until_the_first_response_is_done(app, recording):
     timeline = recording.timeline()
     judge_ord_4(timeline)
     if not finished:
-        fail_for_want_of("ORD-4", "two turns did not complete (ORD-7's to judge)", timeline)
+        fail_for_want_of("two turns did not complete (ORD-7's to judge)", timeline)
 
 
 def ord_7_decided(timeline) -> bool:
@@ -266,18 +266,18 @@ def judge_ord_7(timeline, until: float = math.inf) -> None:
     red for a lost turn; inconclusive when no message was sent during an active response, or one was not decided
     (the reason says whose it is)."""
     facts = queued_turns.queued(timeline, until)
-    provoked("ORD-7", facts, "a user message sent while a response was active", timeline)
+    provoked(facts, "a user message sent while a response was active", timeline)
     fail_on(queued_turns.ord_7(timeline, until), timeline)
     undecided = next((one for one in facts if one.ok is None), None)
     if undecided is not None:
-        fail_for_want_of("ORD-7", undecided.reason, timeline, *undecided.anchors)
+        fail_for_want_of(undecided.reason, timeline, *undecided.anchors)
 
 
 @pytest.mark.req("ORD-7")
 @LONG_REPLY
 def test_a_message_typed_during_a_reply_is_answered_after_it(make_wire_client, recording):
     client = make_wire_client()
-    message_during_a_reply(client, recording, "ORD-7")
+    message_during_a_reply(client, recording)
     wait_and_judge_ord_7(recording)
 
 
@@ -285,7 +285,7 @@ def test_a_message_typed_during_a_reply_is_answered_after_it(make_wire_client, r
 @pytest.mark.scenario(reply_latency_ms=800, reply_chunks=10, delta_interval_ms=50)
 def test_a_message_typed_in_the_app_during_a_reply_is_answered(app, recording):
     app.open()
-    connect(app, recording, "ORD-7")
+    connect(app, recording)
     app.send("First question?")
     recording.first(units(10), while_live=True, route=UPSTREAM_TO_PROXY, type="response.created")
     app.send("Second question?")

@@ -18,40 +18,40 @@ SLOW_UPDATE = [{"event": "session.updated", "ms": 800}]
 ])
 def test_settings_applied_is_sent_only_after_session_updated(app, recording, update_delay):
     app.open()
-    connect(app, recording, "READY-1")
+    connect(app, recording)
     timeline = recording.timeline()
     applied = timeline.first(route=PROXY_TO_CLIENT, type="SettingsApplied")
     if applied is None:
-        fail_for_want_of("READY-1", "the app never received SettingsApplied", timeline)
+        fail_for_want_of("the app never received SettingsApplied", timeline)
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
-    assert_before(timeline, updated, applied, "READY-1", "upstream session.updated")
+    assert_before(timeline, updated, applied, "upstream session.updated")
 
 
 @pytest.mark.req("READY-2")
 def test_a_repeated_settings_is_applied_without_a_second_session_update(make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("READY-2", "no SettingsApplied for the first Settings", recording.timeline())
+        fail_for_want_of("no SettingsApplied for the first Settings", recording.timeline())
     client.send(settings())
     second = client.expect("SettingsApplied", units(5))
     timeline = recording.timeline()
     updates = timeline.select(route=PROXY_TO_UPSTREAM, type="session.update")
     if len(updates) != 1:
-        fail("READY-2", f"{len(updates)} session.update events for one connection", timeline, *updates[:3])
+        fail(f"{len(updates)} session.update events for one connection", timeline, *updates[:3])
     if second is None:
-        fail("READY-2", "the repeated Settings got no SettingsApplied", timeline)
+        fail("the repeated Settings got no SettingsApplied", timeline)
 
 
 def assert_session_update_first(timeline):
     # In a text frame or a binary one (whose framing is WIRE-2's): the first event is what READY-3 judges.
     first = next((f for f in timeline.select(route=PROXY_TO_UPSTREAM) if is_event(f)), None)
     if first is None or first.type != "session.update":
-        fail("READY-3", f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
+        fail(f"the first upstream event is {first.label() if first else 'missing'}", timeline, first)
 
 
 @pytest.mark.req("READY-3")
 def test_session_update_is_the_first_event_sent_upstream(app, recording):
-    assert_session_update_first(send_until_response_create(app, recording, "Hello there.", "READY-3"))
+    assert_session_update_first(send_until_response_create(app, recording, "Hello there."))
 
 
 @pytest.mark.req("READY-3")
@@ -75,7 +75,7 @@ def test_messages_before_session_updated_are_queued_and_sent_after_it_in_order(m
     creates = user_creates(timeline)
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     for create in creates:
-        assert_before(timeline, updated, create, "READY-4", "upstream session.updated")
+        assert_before(timeline, updated, create, "upstream session.updated")
     texts = [c.message["item"]["content"][0]["text"] for c in creates]
     if texts != ["first", "second"]:
-        fail("READY-4", f"user items sent as {texts}, expected ['first', 'second']", timeline, *creates)
+        fail(f"user items sent as {texts}, expected ['first', 'second']", timeline, *creates)

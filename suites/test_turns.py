@@ -80,7 +80,7 @@ def wait_answered(recording, count: int, within_s: float | None = None) -> bool:
 
 def configured(client, recording, **agent) -> None:
     if client.configure(**agent) is None:
-        fail_for_want_of("TURN-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
 
 
 # ----------------------------------------------------------------------------------------- judging TURN-1
@@ -96,15 +96,15 @@ def never_committed(timeline, said: Utterance, until: float) -> str | None:
     if committed:
         return None
     if not appends(timeline, after=frames[0]):
-        fail_for_want_of("TURN-1", f"the utterance the client sent at {timeline.offset(frames[0]):.3f} s never "
-                                   f"went upstream as appends (WIRE-2's to judge)", timeline, frames[0])
+        fail_for_want_of(f"the utterance the client sent at {timeline.offset(frames[0]):.3f} s never "
+                         f"went upstream as appends (WIRE-2's to judge)", timeline, frames[0])
     refused = next((f for f in appends(timeline, after=frames[0]) if f.t < until and client_event_problems(f.message)),
                    None)
     if refused is not None:
         # The service refuses an invalid event whole: the audio never reached its buffer, so nobody could commit it.
-        fail_for_want_of("TURN-1", f"the proxy's appends of the utterance the client sent at "
-                                   f"{timeline.offset(frames[0]):.3f} s are not valid client events, so the service "
-                                   f"refused them (WIRE-3's to judge)", timeline, refused)
+        fail_for_want_of(f"the proxy's appends of the utterance the client sent at "
+                         f"{timeline.offset(frames[0]):.3f} s are not valid client events, so the service "
+                         f"refused them (WIRE-3's to judge)", timeline, refused)
     active = next((r for r in responses(timeline.frames) if r.active_at(frames[-1].t)), None)
     during = f", while response {active.id} was active" if active is not None else ""
     return (f"the utterance the client sent at {timeline.offset(frames[0]):.3f} s (its end of speech reached the "
@@ -120,16 +120,16 @@ def judge_turn_1(recording, utterances: list[Utterance], needs: int) -> list[tur
     for said, until in zip(utterances, bounds):
         lost = never_committed(timeline, said, until)
         if lost is not None:
-            fail("TURN-1", lost, timeline, *said.on_leg_a(timeline)[-1:])
+            fail(lost, timeline, *said.on_leg_a(timeline)[-1:])
     facts = turns.user_turns(timeline)
     for turn in facts:
         if turn.ok is False:
-            fail("TURN-1", turn.reason, timeline, turn.sent, turn.confirmed, *turn.creates[:1])
+            fail(turn.reason, timeline, turn.sent, turn.confirmed, *turn.creates[:1])
     judged = [t for t in facts if t.ok]
     if len(judged) < needs:
         skipped = "; ".join(t.reason for t in facts if t.ok is None)
-        for_want_of("TURN-1", f"{len(judged)} user turns judged of the {needs} this conversation needs"
-                              + (f" ({skipped})" if skipped else ""), timeline)
+        for_want_of(f"{len(judged)} user turns judged of the {needs} this conversation needs"
+                    + (f" ({skipped})" if skipped else ""), timeline)
     return facts
 
 
@@ -175,7 +175,7 @@ def test_a_typed_turn_after_an_audio_reply_is_answered(make_wire_client, recordi
     wait_answered(recording, 2)
     facts = judge_turn_1(recording, [], 2)
     timeline = recording.timeline()
-    provoked("TURN-1", turns_with_audio(facts[:1]), "a first reply in audio", timeline, facts[0].reply)
+    provoked(turns_with_audio(facts[:1]), "a first reply in audio", timeline, facts[0].reply)
 
 
 def turns_with_audio(facts: list[turns.Turn]) -> bool:
@@ -185,14 +185,14 @@ def turns_with_audio(facts: list[turns.Turn]) -> bool:
 @pytest.mark.req("TURN-1")
 @AUDIO_REPLIES
 def test_a_second_message_typed_in_the_app_after_an_audio_reply_is_answered(app, recording):
-    open_and_connect(app, recording, "TURN-1")
+    open_and_connect(app, recording)
     send_and_wait_for_reply(app, "Say something.", units(10), recording)
     if not wait_answered(recording, 1):
         judge_turn_1(recording, [], 1)
     send_and_wait_for_reply(app, "And something else.", units(10), recording)
     wait_answered(recording, 2)
     facts = judge_turn_1(recording, [], 2)
-    provoked("TURN-1", turns_with_audio(facts[:1]), "a first reply in audio", recording.timeline(),
+    provoked(turns_with_audio(facts[:1]), "a first reply in audio", recording.timeline(),
              facts[0].reply)
 
 
@@ -219,7 +219,7 @@ def test_typed_and_spoken_turns_with_audio_replies_and_an_utterance_ending_durin
     wait_answered(recording, 4)
     judge_turn_1(recording, [first, during], 4)
     timeline = recording.timeline()
-    provoked("TURN-1", ended_during_a_reply(timeline, during), "an utterance that ended while a reply streamed",
+    provoked(ended_during_a_reply(timeline, during), "an utterance that ended while a reply streamed",
              timeline, *during.on_leg_a(timeline)[-1:])
 
 
@@ -236,17 +236,17 @@ def test_a_message_typed_during_a_function_call_and_a_spoken_turn_after_it_are_a
     typed(client, "What is the weather in Paris?")
     request = client.expect("FunctionCallRequest", units(10))
     if request is None:
-        fail_for_want_of("TURN-1", "no FunctionCallRequest reached the client (MAP-4's to judge)",
+        fail_for_want_of("no FunctionCallRequest reached the client (MAP-4's to judge)",
                          recording.timeline())
     if recording.wait_for(call_response_done, units(10), while_live=True) is None:
-        fail_for_want_of("TURN-1", "the upstream never finished the response that made the call",
+        fail_for_want_of("the upstream never finished the response that made the call",
                          recording.timeline())
     typed(client, "Meanwhile, what time is it?")
     if not wait_answered(recording, 2):
         judge_turn_1(recording, [], 2)
     calls = function_calls(request)
     if not calls:
-        fail_for_want_of("TURN-1", "the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
+        fail_for_want_of("the FunctionCallRequest carries no call a host could answer (MAP-4's to judge)",
                          recording.timeline())
     call = calls[0]
     result = time.monotonic()
@@ -257,14 +257,14 @@ def test_a_message_typed_during_a_function_call_and_a_spoken_turn_after_it_are_a
                                                  if r.created.t > result),
                                   turns.follow_up_within_s() + turns.lost_after_s(), while_live=True)
     if followed is None:
-        fail_for_want_of("TURN-1", "the function result was never followed up by a reply (FN-1's to judge)",
+        fail_for_want_of("the function result was never followed up by a reply (FN-1's to judge)",
                          recording.timeline())
     spoken = speak(client, recording)
     wait_answered(recording, 3)
     facts = judge_turn_1(recording, [spoken], 3)
     timeline = recording.timeline()
     call_done = call_response_done(timeline)
-    provoked("TURN-1", call_done is not None and facts[1].kind == "typed" and facts[1].sent.t > call_done.t
+    provoked(call_done is not None and facts[1].kind == "typed" and facts[1].sent.t > call_done.t
              and facts[1].sent.t < result, "a message typed while a function call was pending", timeline,
              facts[1].sent)
 
@@ -296,7 +296,7 @@ def spoken_reply_done(recording):
 
 
 def provoke_aud_1(timeline) -> None:
-    provoked("AUD-1", timeline.first(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed"),
+    provoked(timeline.first(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.committed"),
              "a spoken turn the upstream committed (the client's speech appended upstream: WIRE-2's if not)",
              timeline)
 
@@ -307,7 +307,7 @@ def test_a_spoken_turn_has_one_owner_of_turn_detection(make_wire_client, recordi
     proxy only appends; a proxy that commits or asks for the answer itself turned it off first."""
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("AUD-1", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     speak(client, recording)
     done = spoken_reply_done(recording)
     then_a_typed_turn(lambda: typed(client, "Thanks. And now?"), recording, done)
@@ -319,7 +319,7 @@ def test_a_spoken_turn_has_one_owner_of_turn_detection(make_wire_client, recordi
 @pytest.mark.req("AUD-1")
 @pytest.mark.scenario("voice")
 def test_a_spoken_turn_in_the_app_has_one_owner_of_turn_detection(voice_app, recording, spoken):
-    spoken_turn(voice_app, recording, spoken, "AUD-1")
+    spoken_turn(voice_app, recording, spoken)
     voice_app.stop_speaking()
     done = spoken_reply_done(recording)
     then_a_typed_turn(lambda: voice_app.send("Thanks. And now?"), recording, done)

@@ -30,20 +30,20 @@ SESSION_RATE = 24000      # the Realtime session's input rate when the proxy's s
 FIRST_FRAME_S = 5
 
 
-def spoken_turn(app, recording, spoken, req: str, **params):
+def spoken_turn(app, recording, spoken, **params):
     """Open the app, connect, speak the WAV, wait for the agent's reply; (reply outcome, time the mic started).
     The reply wait begins once the app's first audio frame went over leg A (nothing shown before it can answer
     the utterance) and never takes the assistant text the app sent in its Settings (its greeting, its context) for
     the reply."""
     app.open(**params)
     if not app.has_microphone():
-        not_exercised(req, "microphone", f"the app has no microphone control ({app.s.microphone!r} not on the page)")
+        not_exercised("microphone", f"the app has no microphone control ({app.s.microphone!r} not on the page)")
     if params.get("micEarly") == "true":
         before, since = app.text(app.s.agent_response), app.history_length()
         started = app.speak()   # before the connection is ready: the app streams as soon as the socket opens
-        connect(app, recording, req)
+        connect(app, recording)
     else:
-        connect(app, recording, req)
+        connect(app, recording)
         before, since = app.text(app.s.agent_response), app.history_length()
         started = app.speak()
     if app.recorded and recording.first(units(FIRST_FRAME_S), route=CLIENT_TO_PROXY, kind="binary",
@@ -111,22 +111,22 @@ def test_a_greeting_is_never_taken_for_the_reply_to_the_spoken_utterance(voice_a
     judge_spoken_canary(voice_app, recording, spoken, greeting="Welcome! Say something.")
     settings = app_settings.sent(recording.timeline())
     if settings is None or settings.greeting is None:
-        not_exercised("CANARY-2", "greeting", "the app sent no greeting in its Settings", recording.timeline())
+        not_exercised("greeting", "the app sent no greeting in its Settings", recording.timeline())
 
 
 def judge_spoken_canary(voice_app, recording, spoken, **params) -> None:
-    outcome, started = spoken_turn(voice_app, recording, spoken, "CANARY-2", **params)
+    outcome, started = spoken_turn(voice_app, recording, spoken, **params)
     timeline = recording.timeline()
     frames = timeline.select(route=CLIENT_TO_PROXY, kind="binary")
     if not frames:
-        for_want_of("CANARY-2", "the app sent no microphone audio, so there was no spoken utterance to answer",
+        for_want_of("the app sent no microphone audio, so there was no spoken utterance to answer",
                     timeline)
     # An audio reply is what the proxy sent the app on leg A (the app's own counters are optional).
     audio_reply = timeline.select(route=PROXY_TO_CLIENT, kind="binary", after=frames[0])
     if outcome.reply is None and not audio_reply:
         appended = timeline.select(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append")
         stopped = timeline.first(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.speech_stopped")
-        fail("CANARY-2", f"no agent reply (text or audio) within {CANARY.within_s:g} s of the spoken utterance: "
+        fail(f"no agent reply (text or audio) within {CANARY.within_s:g} s of the spoken utterance: "
              f"the app sent {len(frames)} audio frames, the proxy appended {len(appended)} upstream"
              + ("" if stopped is None else ", and the upstream heard the utterance end"),
              timeline, frames[0], stopped)
@@ -136,23 +136,23 @@ def judge_spoken_canary(voice_app, recording, spoken, **params) -> None:
 @pytest.mark.scenario("voice")
 def test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_and_speech(voice_app, recording,
                                                                                             spoken):
-    spoken_turn(voice_app, recording, spoken, "WIRE-2")
+    spoken_turn(voice_app, recording, spoken)
     sent, appended = stop_and_settle(voice_app, recording)
     timeline = recording.timeline()
     if not sent:
-        for_want_of("WIRE-2", "the app sent no microphone audio", timeline)
+        for_want_of("the app sent no microphone audio", timeline)
     binary = timeline.first(route=PROXY_TO_UPSTREAM, kind="binary")
     if binary is not None:
-        fail("WIRE-2", f"the proxy sent a binary frame upstream ({binary.label()}): the microphone audio goes as "
+        fail(f"the proxy sent a binary frame upstream ({binary.label()}): the microphone audio goes as "
              f"input_audio_buffer.append text events", timeline, binary)
     # Judged at the rate the app declared in the Settings it sent (leg A), not the one the harness configured.
     rate, session_rate = rates(timeline)
     if rate is None:
-        not_exercised("WIRE-2", "input rate", "the app declared no input sample rate (Settings.audio.input)",
+        not_exercised("input rate", "the app declared no input sample rate (Settings.audio.input)",
                       timeline, timeline.first(route=CLIENT_TO_PROXY, type="Settings"))
     sent_s, appended_s = len(sent) / 2 / rate, len(appended) / 2 / session_rate
     if abs(appended_s - sent_s) > TOLERANCE * sent_s:
-        fail("WIRE-2", f"the app sent {sent_s:.2f} s of audio declared at {rate} Hz; the proxy appended "
+        fail(f"the app sent {sent_s:.2f} s of audio declared at {rate} Hz; the proxy appended "
              f"{len(appended)} bytes upstream, {appended_s:.2f} s at the session's {session_rate} Hz "
              f"(as if read at {rate * sent_s / appended_s:.0f} Hz)" if appended_s else
              f"the app sent {sent_s:.2f} s of audio declared at {rate} Hz; the proxy appended none upstream",
@@ -162,10 +162,10 @@ def test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_a
     # read at the rate the app declared; what was appended is read at the session's rate.
     heard, said = vad.speech_seconds(appended, session_rate), vad.speech_seconds(sent, rate)
     if not said:
-        for_want_of("WIRE-2", f"the app sent {sent_s:.2f} s of microphone audio with no speech in it (read at its "
+        for_want_of(f"the app sent {sent_s:.2f} s of microphone audio with no speech in it (read at its "
                     f"declared {rate} Hz), so the speech it carried could not be followed upstream", timeline)
     if heard < said * (1 - TOLERANCE) - SPEECH_SLACK_S:
-        fail("WIRE-2", f"the app sent {said:.2f} s of speech (at its declared {rate} Hz); the audio appended "
+        fail(f"the app sent {said:.2f} s of speech (at its declared {rate} Hz); the audio appended "
              f"upstream has {heard:.2f} s above the speech threshold (at the session's {session_rate} Hz)",
              timeline)
 
@@ -173,7 +173,7 @@ def test_the_spoken_audio_goes_upstream_at_the_declared_rate_with_its_duration_a
 @pytest.mark.req("ORD-2")
 @pytest.mark.scenario("voice", delays=[{"event": "session.updated", "ms": 1500}])
 def test_speech_streamed_before_the_session_is_configured_waits_for_session_updated(voice_app, recording, spoken):
-    spoken_turn(voice_app, recording, spoken, "ORD-2", micEarly="true")
+    spoken_turn(voice_app, recording, spoken, micEarly="true")
     timeline = recording.timeline()
     updated = timeline.first(route=UPSTREAM_TO_PROXY, type="session.updated")
     early = timeline.first(route=CLIENT_TO_PROXY, kind="binary")
@@ -181,25 +181,25 @@ def test_speech_streamed_before_the_session_is_configured_waits_for_session_upda
     if early is None or (applied is not None and early.t >= applied.t):
         # The app streams only once it is ready (no micEarly): ORD-2 is still judged by the wire client's test
         # (suites/test_audio.py).
-        not_exercised("ORD-2", "micEarly", "the app sent no microphone audio before SettingsApplied", timeline,
+        not_exercised("micEarly", "the app sent no microphone audio before SettingsApplied", timeline,
                       early, applied)
     if updated is None or early.t >= updated.t:
-        for_want_of("ORD-2", "microphone audio from the app before the upstream's session.updated", timeline)
+        for_want_of("microphone audio from the app before the upstream's session.updated", timeline)
     appended = timeline.first(route=PROXY_TO_UPSTREAM, type="input_audio_buffer.append")
     if appended is not None and appended.t < updated.t:
-        fail("ORD-2", "the proxy appended microphone audio before the upstream confirmed the session "
+        fail("the proxy appended microphone audio before the upstream confirmed the session "
              "(session.updated)", timeline, early, appended, updated)
 
 
 @pytest.mark.req("MAP-9")
 @pytest.mark.scenario("voice")
 def test_the_app_shows_that_the_user_spoke_and_what_was_heard(voice_app, recording, spoken, harness_config):
-    outcome, _ = spoken_turn(voice_app, recording, spoken, "MAP-9")
+    outcome, _ = spoken_turn(voice_app, recording, spoken)
     timeline = recording.timeline()
     started = timeline.first(route=UPSTREAM_TO_PROXY, type="input_audio_buffer.speech_started")
     heard = timeline.first(route=UPSTREAM_TO_PROXY, type="conversation.item.input_audio_transcription.completed")
     if started is None or heard is None:
-        for_want_of("MAP-9", "the upstream hearing the speech (speech_started, a transcription)", timeline)
+        for_want_of("the upstream hearing the speech (speech_started, a transcription)", timeline)
     transcript = heard.message.get("transcript", "")
     # What the proxy sent the app on leg A (the app's own log and history are its business).
     shown = {"UserStartedSpeaking": timeline.first(route=PROXY_TO_CLIENT, type="UserStartedSpeaking"),
@@ -211,7 +211,7 @@ def test_the_app_shows_that_the_user_spoke_and_what_was_heard(voice_app, recordi
     if transcript and transcript.strip() not in told:
         missing.append(f"the transcript {transcript!r}")
     if missing:
-        fail("MAP-9", "the upstream heard the user speak, but the proxy did not send the app " + ", ".join(missing),
+        fail("the upstream heard the user speak, but the proxy did not send the app " + ", ".join(missing),
              timeline, started, heard)
     judge_interim_transcripts(timeline)
 
@@ -219,19 +219,19 @@ def test_the_app_shows_that_the_user_spoke_and_what_was_heard(voice_app, recordi
 @pytest.mark.req("WIRE-1")
 @pytest.mark.scenario("voice")
 def test_every_reply_audio_chunk_is_played_in_the_browser(voice_app, recording, spoken):
-    outcome, _ = spoken_turn(voice_app, recording, spoken, "WIRE-1")
+    outcome, _ = spoken_turn(voice_app, recording, spoken)
     timeline = recording.timeline()
     if not voice_app.has_played_counter():
-        not_exercised("WIRE-1", "played-audio counter", f"the app shows no "
+        not_exercised("played-audio counter", f"the app shows no "
                       f"{voice_app.s.audio_played or 'played-audio'} counter, so playback could not be seen", timeline)
     deltas = timeline.select(route=UPSTREAM_TO_PROXY, type="response.output_audio.delta")
     if not deltas:
-        for_want_of("WIRE-1", "reply audio from the upstream", timeline)
+        for_want_of("reply audio from the upstream", timeline)
     done = voice_app.wait_until(
         "([received, played]) => { const n = (id) => Number(document.querySelector(`[data-testid=\"${id}\"]`)"
         "?.textContent ?? 0); return n(received) > 0 && n(played) === n(received); }",
         [voice_app.s.audio_chunks, voice_app.s.audio_played], units(5))
     received, played = voice_app.audio_counts()
     if done is None:
-        fail("WIRE-1", f"the upstream sent {len(deltas)} audio deltas; the app received {received} binary chunks "
+        fail(f"the upstream sent {len(deltas)} audio deltas; the app received {received} binary chunks "
              f"and finished playing {played} of them", timeline, deltas[0])

@@ -17,7 +17,7 @@ from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PR
 def assert_upstream_events_validate(timeline):
     """WIRE-3 as the invariant judges it (the framing of a binary frame is WIRE-2's, forwarded client messages
     CLI-1's or CLI-2's), provoked by at least one event sent upstream (in a text frame, or JSON in a binary one)."""
-    provoked("WIRE-3", any(is_event(f) for f in timeline.select(route=PROXY_TO_UPSTREAM)), "an event sent upstream",
+    provoked(any(is_event(f) for f in timeline.select(route=PROXY_TO_UPSTREAM)), "an event sent upstream",
              timeline)
     fail_on(invariants.wire_3(timeline), timeline)
 
@@ -25,7 +25,7 @@ def assert_upstream_events_validate(timeline):
 @pytest.mark.req("WIRE-3")
 @pytest.mark.scenario("function-call")
 def test_every_upstream_event_of_a_full_conversation_validates(app, recording):
-    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-3", greeting="Hi!",
+    timeline = browser_turn(app, recording, "What is the weather in Paris?", greeting="Hi!",
                             functions=FUNCTIONS, context=[{"role": "user", "content": "I am in France."}])
     assert_upstream_events_validate(timeline)
 
@@ -34,7 +34,7 @@ def test_every_upstream_event_of_a_full_conversation_validates(app, recording):
 def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, recording):
     client = make_wire_client()
     if client.configure() is None:
-        fail_for_want_of("WIRE-3", "no SettingsApplied", recording.timeline())
+        fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "KeepAlive"})
     client.send({"type": "SomethingNew", "value": 1})
     for index in range(3):  # microphone audio: what becomes input_audio_buffer.append
@@ -45,7 +45,7 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
     mine = recording.wait_for(lambda tl: next((f for f in user_creates(tl) if "Still there?" in str(f.message)), None),
                               units(10))
     if mine is None:
-        fail_for_want_of("WIRE-3", "the message never went upstream (MAP-1's to judge)", recording.timeline())
+        fail_for_want_of("the message never went upstream (MAP-1's to judge)", recording.timeline())
     assert_upstream_events_validate(recording.timeline())
 
 
@@ -56,13 +56,14 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
                  marks=pytest.mark.scenario("function-call", reply_audio_chunks=2)),
 ])
 def test_the_client_gets_only_known_component_messages(app, recording, features):
-    timeline = browser_turn(app, recording, "What is the weather in Paris?", "WIRE-4", **features)
+    # Marked with two ids: each check names the one it judges (a missing reply leaves WIRE-4 inconclusive).
+    timeline = browser_turn(app, recording, "What is the weather in Paris?", req="WIRE-4", **features)
     for frame in timeline.select(route=PROXY_TO_CLIENT, kind="text"):
         if frame.type and "." in frame.type:
-            fail("MAP-10", f"a raw upstream event reached the client: {frame.type}", timeline, frame)
+            fail(f"a raw upstream event reached the client: {frame.type}", timeline, frame, req="MAP-10")
         problems = component_protocol.problems(frame.data)
         if problems:
-            fail("WIRE-4", f"{frame.label()}: {'; '.join(problems)}", timeline, frame)
+            fail(f"{frame.label()}: {'; '.join(problems)}", timeline, frame, req="WIRE-4")
 
 
 TEMPERATURE = 0.7   # what real apps of this family send in Settings.agent.think.provider; the GA session has none
@@ -90,7 +91,7 @@ def test_a_temperature_in_settings_does_not_make_an_invalid_session_update(make_
     client = make_wire_client()
     client.send(settings(think={"provider": {"type": "open_ai", "model": "gpt-realtime", "temperature": TEMPERATURE}}))
     timeline = session_answered(recording)
-    provoked("WIRE-3", temperature_sent(timeline) is not None and timeline.first(route=PROXY_TO_UPSTREAM,
+    provoked(temperature_sent(timeline) is not None and timeline.first(route=PROXY_TO_UPSTREAM,
              type="session.update"), "Settings with a temperature, and the session.update made of it", timeline)
     assert_upstream_events_validate(timeline)
 
@@ -101,9 +102,9 @@ def test_the_apps_temperature_does_not_make_an_invalid_session_update(app, recor
     app.send("Hello.")   # opens the connection without waiting for SettingsApplied, which may never come
     timeline = session_answered(recording)
     if timeline.first(route=CLIENT_TO_PROXY, type="Settings") is None:
-        fail_for_want_of("WIRE-3", "the app sent no Settings", timeline)
+        fail_for_want_of("the app sent no Settings", timeline)
     if temperature_sent(timeline) is None:
-        not_exercised("WIRE-3", "temperature", "the app sent no temperature in its Settings", timeline)
-    provoked("WIRE-3", timeline.first(route=PROXY_TO_UPSTREAM, type="session.update"),
+        not_exercised("temperature", "the app sent no temperature in its Settings", timeline)
+    provoked(timeline.first(route=PROXY_TO_UPSTREAM, type="session.update"),
              "the session.update made of the app's Settings", timeline)
     assert_upstream_events_validate(timeline)

@@ -6,6 +6,7 @@ is the floor (it imports nothing of the harness above it)."""
 
 import ast
 import configparser
+import re
 import tomllib
 from pathlib import Path
 
@@ -263,3 +264,76 @@ def test_the_plugin_makes_no_verdict_the_judge_in_judging_does():
                                                "'expected'", "scenario_expectation("))
     assert "voice_harness.judging.outcome" in imported_modules(ROOT / "harness/plugin/__init__.py")
     assert (ROOT / "tests/judging/test_outcome.py").is_file()
+
+
+# ------------------------------------------------------------------------------- a check's id is its test's
+
+ID = re.compile(r"^[A-Z]+-\d+$")
+
+
+def takes_req(tree: ast.Module) -> dict[str, bool]:
+    """The module's functions that take a requirement id: name -> whether only as the keyword `req`."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+            if "req" in positional or "req" in [a.arg for a in node.args.kwonlyargs]:
+                found[node.name] = "req" not in positional
+    return found
+
+
+def marker_ids(node: ast.FunctionDef) -> tuple[str, ...]:
+    return tuple(arg.value for d in node.decorator_list if isinstance(d, ast.Call)
+                 and ast.unparse(d.func) == "pytest.mark.req" for arg in d.args if isinstance(arg, ast.Constant))
+
+
+def id_offences(source: str, checks: set[str]) -> list[str]:
+    """How the calls of `checks` in a suite module name ids against the rule: never positionally; `req=` with an
+    id only in a test marked with several (one of them) or in a helper (no marker: called by tests of other ids)."""
+    found = []
+    for function in ast.parse(source).body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        ids = marker_ids(function)
+        for call in ast.walk(function):
+            if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) in checks):
+                continue
+            where = f"{function.name}:{call.lineno} {call.func.id}"
+            if any(isinstance(a, ast.Constant) and isinstance(a.value, str) and ID.match(a.value) for a in call.args):
+                found.append(f"{where} passes an id positionally")
+            for kw in call.keywords:
+                if kw.arg != "req" or not isinstance(kw.value, ast.Constant) or not ids:
+                    continue
+                if len(ids) == 1:
+                    found.append(f"{where} names req={kw.value.value!r}, its test's only id: leave it out")
+                elif kw.value.value not in ids:
+                    found.append(f"{where} names req={kw.value.value!r}, which its test's marker does not list")
+    return found
+
+
+def suite_checks() -> set[str]:
+    """Every function a suite calls that takes a requirement id: the checks and the suites' own helpers."""
+    sources = [ROOT / "harness/judging/checks.py", *sorted((ROOT / "suites").glob("*.py"))]
+    return {name for path in sources for name in takes_req(ast.parse(path.read_text()))}
+
+
+def test_the_id_rule_sees_a_positional_id_a_redundant_one_and_a_foreign_one():
+    source = ('@pytest.mark.req("ORD-1")\ndef test_a():\n    fail("ORD-1", "late")\n    fail("late", req="ORD-1")\n'
+              '@pytest.mark.req("WIRE-4", "MAP-10")\ndef test_b():\n    fail("x", req="MAP-10")\n'
+              '    fail("x", req="ORD-1")\n'
+              'def helper():\n    fail("x", req="CANARY-1")\n    provoked([], "x", t, req="CANARY-1")\n')
+    assert id_offences(source, {"fail", "provoked"}) == [
+        "test_a:3 fail passes an id positionally", "test_a:4 fail names req='ORD-1', its test's only id: leave it out",
+        "test_b:8 fail names req='ORD-1', which its test's marker does not list"]
+
+
+def test_a_check_takes_its_id_from_the_tests_marker_and_names_one_only_where_it_must():
+    checks = suite_checks()
+    assert {"fail", "provoked", "not_exercised", "for_want_of", "fail_for_want_of", "connect"} <= checks
+    positional = [f"{path.name}: {name}" for path in [ROOT / "harness/judging/checks.py",
+                                                       *sorted((ROOT / "suites").glob("*.py"))]
+                  for name, keyword in takes_req(ast.parse(path.read_text())).items() if not keyword]
+    assert positional == [], "a check takes the requirement id as the keyword req= only"
+    offences = [f"{path.name}: {offence}" for path in sorted((ROOT / "suites").glob("*.py"))
+                for offence in id_offences(path.read_text(), checks)]
+    assert offences == []

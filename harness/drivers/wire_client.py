@@ -84,7 +84,11 @@ class WireClient:
             return None
         return rcvd.code, rcvd.reason
 
-    def close(self) -> None:
+    def close(self, wait_s: float | None = None) -> None:
+        """Close the connection; wait up to `wait_s` (default: the connection's 2 units) for the close handshake and
+        the proxy's end of the socket."""
+        if wait_s is not None:
+            self.ws.close_timeout = wait_s
         try:
             self._stack.close()
         except Exception:  # already gone: nothing to release

@@ -67,6 +67,8 @@ class Outcome:
 
     own: str                                     # the test's outcome for its own ids
     reason: str = ""
+    req: str = ""                                # the id a check's verdict is under (its own, or the test's
+                                                 # when it named none); "" when no check decided the phase
     party: str = ""                              # for an error: whose (attribution.PARTIES)
     invariants: Mapping[str, str] = field(default_factory=dict)   # invariant id -> why this session broke it
     shows: str | None = None                     # the report's outcome: failed | skipped; None: pytest's stands
@@ -85,10 +87,30 @@ def judge(facts: PhaseFacts) -> Outcome:
     if not facts.ids:
         outcome = Outcome(own=facts.outcome)   # not a conformance check: pytest's outcome
     else:
+        facts = dataclasses.replace(facts, exception=named_check(facts.exception, facts.ids))
         outcome = _own_ids(facts)
         if facts.when == CALL:
             outcome = _expected_by_scenario(facts, outcome)
     return _with_invariants(facts, outcome)
+
+
+def named_check(exc: BaseException | None, ids: tuple[str, ...]) -> BaseException | None:
+    """A check's verdict under its complete id, every later rule's premise: a check that named no id judges the
+    test's one id. Where that cannot be (the marker lists several ids, or the check named one it does not list),
+    the check or the marker is wrong: a harness fault, never the proxy's failure. Other exceptions pass as they
+    are."""
+    if not isinstance(exc, ConformanceFailure):
+        return exc
+    if exc.req is None:
+        if len(ids) == 1:
+            return exc.named(ids[0])
+        return HarnessFault(f"a check without an id in a test marked with several ids ({', '.join(ids)}): name it "
+                            f"with req= ({attribution.first_line(exc)})")
+    if exc.req not in ids:
+        # A verdict under an id the test does not declare would be counted nowhere, or under the wrong id.
+        return HarnessFault(f"the check judged {exc.req}, which the test's req marker ({', '.join(ids)}) does "
+                            f"not list: fix the check or the marker ({attribution.first_line(exc)})")
+    return exc
 
 
 def _own_ids(facts: PhaseFacts) -> Outcome:
@@ -106,10 +128,6 @@ def _own_ids(facts: PhaseFacts) -> Outcome:
     if death is not None and not isinstance(exc, _NOT_THE_PROXYS):
         # Whatever the test saw next (a close, a timeout, nothing to judge) followed from the proxy's exit.
         return proxy_failed(death, exc)
-    if isinstance(exc, ConformanceFailure) and exc.req not in facts.ids:
-        # A verdict under an id the test does not declare would be counted nowhere, or under the wrong id.
-        exc = HarnessFault(f"the check judged {exc.req}, which the test's req marker ({', '.join(facts.ids)}) does "
-                           f"not list: fix the check or the marker ({attribution.first_line(exc)})")
     if isinstance(exc, ConnectionClosed):
         # A wire client's send or receive found its connection closed: a step the check needed could not
         # happen. The close itself is judged under the id it breaks (LIFE-*, the invariants), not here.
@@ -118,19 +136,20 @@ def _own_ids(facts: PhaseFacts) -> Outcome:
         exc = Inconclusive(facts.ids[0], f"not judged: the connection closed ({how}) before the check could finish")
     if isinstance(exc, NotExercised):
         # The app did not send the stimulus (an optional capability it lacks): skipped, naming the app.
-        return Outcome(own=SKIPPED, reason=exc.reason, shows=SKIPPED, skip_line=f"SKIPPED {exc.req}: {exc.reason}")
+        return Outcome(own=SKIPPED, reason=exc.reason, req=exc.req, shows=SKIPPED,
+                       skip_line=f"SKIPPED {exc.req}: {exc.reason}")
     if isinstance(exc, Inconclusive):
         caused = "; ".join(f"{v.req} failed in this session: {v.reason}" for v in facts.violations)
         reason = exc.reason + (f" ({caused})" if caused else "")
         # Its trace is kept: a scenario rule it never reached is no news.
-        return Outcome(own=INCONCLUSIVE, reason=reason, shows=SKIPPED, skip_line=f"INCONCLUSIVE {exc.req}: {reason}",
-                       keep_trace=True)
+        return Outcome(own=INCONCLUSIVE, reason=reason, req=exc.req, shows=SKIPPED,
+                       skip_line=f"INCONCLUSIVE {exc.req}: {reason}", keep_trace=True)
     if isinstance(exc, ConformanceFailure):
         if facts.stall is not None:
             # A replay held back what the proxy waited for: the recording cannot judge this proxy here.
             return errored(attribution.Blame(attribution.SCENARIO, f"{facts.stall} ({exc.req}: {exc.reason})"))
         # The requirement, the reason and the timeline slice; no stack trace.
-        return Outcome(own=FAILED, reason=exc.reason, longrepr=str(exc))
+        return Outcome(own=FAILED, reason=exc.reason, req=exc.req, longrepr=str(exc))
     return errored(attribution.classify(exc))
 
 

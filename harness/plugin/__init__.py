@@ -251,9 +251,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             extra["metrics"] = metrics.run_figures(timeline)
         if rep.failed:
             extra["failure_class"] = metrics.classify(timeline)
-            _attach_failure(item, rep, call, timeline)
+            _attach_failure(item, rep, call, timeline, judged)
         elif rep.when == "call" and item.config.getoption("--timelines") == "all":
-            _write_timeline(item, rep, call, timeline)
+            _write_timeline(item, rep, call, timeline, judged)
     if rep.failed and rep.when in ("setup", "call"):
         item.stash[FAILED] = True
     if rep.when == "teardown":
@@ -362,11 +362,15 @@ def _write_allure_environment(config: pytest.Config) -> None:
         "".join(f"{key}={value}\n" for key, value in lines.items()))
 
 
-def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> Path:
+def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline,
+                    judged: Outcome) -> Path:
     """The test's timeline of both legs as HTML and JSON under reports/timelines/, attached to its result."""
     exc = call.excinfo.value if call.excinfo is not None else None
     anchors = list(exc.anchors) if isinstance(exc, ConformanceFailure) else []
-    reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
+    if isinstance(exc, ConformanceFailure) and judged.req:
+        reason = f"{judged.req}: {exc.reason}"   # the id the judge gave it (a check may name none)
+    else:
+        reason = str(exc).splitlines()[0] if exc is not None and str(exc) else rep.outcome
     path = timeline_view.write(item.config.harness.reports_dir / "timelines", f"{item.nodeid}-{rep.when}",
                                timeline.frames, timeline.origin, anchors, reason)
     rep.sections.append(("timeline", f"timeline of both legs: {path}"))
@@ -374,10 +378,11 @@ def _write_timeline(item: pytest.Item, rep: pytest.TestReport, call: pytest.Call
     return path
 
 
-def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline) -> None:
+def _attach_failure(item: pytest.Item, rep: pytest.TestReport, call: pytest.CallInfo, timeline,
+                    judged: Outcome) -> None:
     """The failed test's timeline, and on its Allure result also a screenshot, the proxy log tail, the browser
     console and the mock upstream's transcript."""
-    path = _write_timeline(item, rep, call, timeline)
+    path = _write_timeline(item, rep, call, timeline, judged)
     funcargs = getattr(item, "funcargs", {})
     if funcargs.get("app") is not None and rep.when == "call":
         shot = attachments.screenshot(funcargs["app"].page, path.with_suffix(".png"))

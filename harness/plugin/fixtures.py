@@ -24,6 +24,7 @@ from voice_harness.mock_upstream.server import MockUpstream
 from voice_harness.drivers.app_driver import GIVE_UP_POLL_S, AppDriver
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.plugin.loop_thread import LoopThread
+from voice_harness.timeouts import units
 from voice_harness.judging.checks import not_provoked
 from voice_harness import paths, version
 from voice_harness.errors import EnvironmentProblem, HarnessFault
@@ -202,8 +203,8 @@ def mock_upstream(request: pytest.FixtureRequest, mock_server: MockUpstream | No
     # After a failure it is only an echo of it (the session ended before the rule's event came).
     if unused and not request.node.stash.get(FAILED, False):
         ids = [rid for mark in request.node.iter_markers("req") for rid in mark.args]
-        not_provoked(ids[0] if ids else "scenario", "the scenario's rules to apply; they did not: "
-                     + "; ".join(unused))
+        not_provoked("the scenario's rules to apply; they did not: " + "; ".join(unused),
+                     req=ids[0] if ids else "scenario")
 
 
 def _replayed(request: pytest.FixtureRequest, server: ReplayUpstream, config: RunConfig) -> Iterator[None]:
@@ -331,7 +332,9 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
 
     yield make
     for client in clients:
-        client.close()
+        # The test is judged: its clients leave without waiting for the proxy to finish its side of the close (a
+        # proxy still streaming a reply may take seconds; that is no test's stimulus).
+        client.close(wait_s=units(0.2))
 
 
 @pytest.fixture

@@ -97,6 +97,38 @@ def test_a_verdict_under_an_id_the_marker_does_not_list_is_a_harness_error():
     assert "the check judged ORD-3, which the test's req marker (ORD-2) does not list" in out.reason
 
 
+def test_a_check_without_an_id_judges_the_tests_one_id():
+    exc = ConformanceFailure(None, "response.create before the item", "  0.1 A> response.create")
+    assert str(exc).startswith("response.create before the item")   # no "None:" before the id is known
+    out = judge(failed(exc))
+    assert (out.own, out.req, out.reason) == ("failed", "ORD-2", "response.create before the item")
+    assert out.longrepr == str(exc.named("ORD-2")) and out.longrepr.startswith("ORD-2: response.create before")
+    assert exc.req is None   # the check's own exception is left as it was
+    inconclusive = judge(failed(Inconclusive(None, "never asked")))
+    assert (inconclusive.own, inconclusive.req, inconclusive.skip_line) == \
+        ("inconclusive", "ORD-2", "INCONCLUSIVE ORD-2: never asked")
+    skipped = judge(failed(NotExercised(None, "the app sent no greeting", "greeting"), ids=("GREET-1",)))
+    assert skipped.skip_line == "SKIPPED GREET-1: the app sent no greeting"
+    stalled = judge(failed(ConformanceFailure(None, "no reply"), stall="the cassette holds back response.done"))
+    assert stalled.reason == "the cassette holds back response.done (ORD-2: no reply)"
+
+
+def test_a_check_without_an_id_in_a_test_marked_with_several_is_a_harness_error_never_the_proxys_failure():
+    for more in ({}, {"death": DEATH}):
+        out = judge(failed(ConformanceFailure(None, "late"), ids=("WIRE-4", "MAP-10"), **more))
+        assert (out.own, out.party, out.shows, out.death_reported) == ("error", "harness", "failed", False)
+        assert out.reason.startswith("a check without an id in a test marked with several ids (WIRE-4, MAP-10): "
+                                     "name it with req= (late")
+    named = judge(failed(ConformanceFailure("MAP-10", "a raw upstream event"), ids=("WIRE-4", "MAP-10")))
+    assert (named.own, named.req) == ("failed", "MAP-10")
+
+
+def test_the_scenarios_declaration_meets_a_check_that_named_no_id():
+    out = judge(failed(ConformanceFailure(None, "no agent text"), ids=("CANARY-1",),
+                       expectation=scenario(CANARY_1="fail")))
+    assert out.own == "expected" and "(CANARY-1 fail), not the proxy's: no agent text" in out.reason
+
+
 def test_a_wire_connection_found_closed_leaves_the_first_id_inconclusive():
     out = judge(failed(ConnectionClosed(Close(1011, "bye"), None), ids=("LIFE-2", "LIFE-3")))
     assert (out.own, out.shows) == ("inconclusive", "skipped")

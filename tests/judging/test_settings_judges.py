@@ -148,8 +148,20 @@ def test_map_8_without_a_session_update_is_not_judged():
 
 def test_not_exercised_names_the_app_the_id_and_the_capability_and_is_no_failure_of_the_proxy():
     with pytest.raises(NotExercised) as caught:
-        not_exercised("MAP-7", "context", "the app sent no context", timeline())
+        not_exercised("context", "the app sent no context", timeline(), req="MAP-7")
     assert caught.value.reason == "the app sent no context: MAP-7 not exercised (app capability: context)"
     assert caught.value.capability == "context" and caught.value.req == "MAP-7"
     # Never a pass: were the plugin not to map it to a skip, it would still be inconclusive.
     assert isinstance(caught.value, Inconclusive)
+
+
+def test_a_skip_without_an_id_names_the_tests_id_once_the_judge_gives_it():
+    with pytest.raises(NotExercised) as caught:
+        not_exercised("context", "the app sent no context", timeline())
+    assert caught.value.req is None and "None" not in str(caught.value)
+    assert caught.value.reason == "the app sent no context: not exercised (app capability: context)"
+    named = caught.value.named("MAP-7")
+    assert (type(named), named.req, named.capability) == (NotExercised, "MAP-7", "context")
+    assert named.reason == "the app sent no context: MAP-7 not exercised (app capability: context)"
+    assert str(named).startswith("MAP-7: the app sent no context: MAP-7 not exercised")
+    assert caught.value.req is None   # the check's own exception is left as it was

@@ -60,7 +60,7 @@ from voice_harness.judging.checks import fail
 @pytest.mark.scenario(expect={"CANARY-1": "fail"})
 def test_canary():
     if not os.environ.get("SAMPLE_CANARY_PASSES"):
-        fail("CANARY-1", "upstream closed 1000 at 2.7 s; no agent reply")
+        fail("upstream closed 1000 at 2.7 s; no agent reply")
 '''
 
 

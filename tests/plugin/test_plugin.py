@@ -31,7 +31,7 @@ def test_an_unknown_requirement_id_is_a_collection_error(run):
 def test_the_report_lists_every_id_with_verdicts(run, pytester):
     result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
-                 '@pytest.mark.req("ORD-1")\ndef test_bad():\n    fail("ORD-1", "late")\n')
+                 '@pytest.mark.req("ORD-1")\ndef test_bad():\n    fail("late")\n')
     assert result.ret == 1
     record = conformance(pytester)
     assert record["requirements"]["CANARY-1"]["verdict"] == "pass"
@@ -44,14 +44,14 @@ def test_the_report_lists_every_id_with_verdicts(run, pytester):
 
 
 def test_a_should_failure_alone_exits_0_unless_strict(run):
-    body = 'import pytest\nfrom voice_harness.judging.checks import fail\n@pytest.mark.req("READY-4")\ndef test_x():\n    fail("READY-4", "x")\n'
+    body = 'import pytest\nfrom voice_harness.judging.checks import fail\n@pytest.mark.req("READY-4")\ndef test_x():\n    fail("x")\n'
     assert run(body).ret == 0
     assert run(body, "--harness-strict").ret == 1
 
 
 def test_a_conformance_failure_is_reported_without_a_stack_trace(run):
     result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
-                 '@pytest.mark.req("ORD-1")\ndef test_x():\n    fail("ORD-1", "response.create too early")\n')
+                 '@pytest.mark.req("ORD-1")\ndef test_x():\n    fail("response.create too early")\n')
     assert result.ret == 1
     result.stdout.fnmatch_lines(["ORD-1: response.create too early"])
     result.stdout.no_fnmatch_line("*raise ConformanceFailure*")
@@ -67,7 +67,7 @@ def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pyteste
     result = run('import pytest\nfrom voice_harness.judging.checks import provoked\n'
                  '@pytest.mark.req("CANARY-1")\ndef test_ok():\n    pass\n'
                  '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n'
-                 '    provoked("ORD-7", [], "a user message sent while a response was active")\n')
+                 '    provoked([], "a user message sent while a response was active")\n')
     assert result.ret == 1
     record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "inconclusive"
@@ -80,8 +80,8 @@ def test_an_inconclusive_must_test_is_not_a_pass_and_stops_the_gate(run, pyteste
 
 def test_the_same_run_passes_once_another_test_provokes_the_id(run, pytester):
     result = run('import pytest\nfrom voice_harness.judging.checks import provoked\n'
-                 '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n    provoked("ORD-7", [], "x")\n'
-                 '@pytest.mark.req("ORD-7")\ndef test_provoked():\n    provoked("ORD-7", [1], "x")\n')
+                 '@pytest.mark.req("ORD-7")\ndef test_never_provoked():\n    provoked([], "x")\n'
+                 '@pytest.mark.req("ORD-7")\ndef test_provoked():\n    provoked([1], "x")\n')
     assert result.ret == 0
     record = conformance(pytester)
     assert record["requirements"]["ORD-7"]["verdict"] == "pass"
@@ -140,7 +140,7 @@ def test_a_passing_run_leaves_no_artefact_of_an_earlier_run(run, pytester):
 
 def test_a_verdict_under_an_id_the_marker_does_not_list_is_a_harness_error(run, pytester):
     result = run('import pytest\nfrom voice_harness.judging.checks import fail\n'
-                 '@pytest.mark.req("LIFE-1")\ndef test_x():\n    fail("LIFE-2", "closed late")\n')
+                 '@pytest.mark.req("LIFE-1")\ndef test_x():\n    fail("closed late", req="LIFE-2")\n')
     assert result.ret == 2
     record = conformance(pytester)
     assert record["requirements"]["LIFE-1"]["verdict"] == "error"

@@ -26,11 +26,11 @@ def test_bytes(frame):
                                pytest.param(None, id="later")])
 def test_sweep(_, request):
     if request.node.callspec.id == "late":
-        fail("ORD-1", "response.create too early")
+        fail("response.create too early")
 
 @pytest.mark.req("ORD-7")
 def test_never_provoked():
-    provoked("ORD-7", [], "a user message sent while a response was active")
+    provoked([], "a user message sent while a response was active")
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_plain(n):

@@ -59,7 +59,7 @@ def test_ids_the_app_could_not_exercise_are_listed_with_the_capability_it_lacks(
     from voice_harness.judging.checks import NotExercised, not_exercised
 
     try:
-        not_exercised("MAP-7", "context", "the app sent no context")
+        not_exercised("context", "the app sent no context", req="MAP-7")
     except NotExercised as exc:
         reason = exc.reason
     results = every_id_but("MAP-7") + [CaseResult("t-MAP-7", ("MAP-7",), "skipped", reason)]
