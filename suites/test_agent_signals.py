@@ -23,8 +23,8 @@ from voice_harness.timeouts import units
 from .flows import browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply
 from .test_function_calls import FUNCTIONS, RESULT
 
-IDLE_MS = 1500      # the app's idle timer in the browser test: short, so the test stays short
-PAUSE_MS = 2500     # the service's pause inside the reply, between its audio parts: longer than the app's timer
+IDLE_MS = 1000      # the app's idle timer in the browser test: short, so the test stays short
+PAUSE_MS = 1600     # the service's pause inside the reply, between its audio parts: longer than the app's timer
 # A reply in two audio parts (two content parts of one item, two audio deltas each) whose second part comes after
 # a pause: the end of each part (response.content_part.done, after its output_audio.done) is held PAUSE_MS, so the
 # first audio reaches the app at once and the rest only after a gap longer than its idle timer. Only response.done

@@ -19,7 +19,7 @@ from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem
 
 TOOLS = ("espeak-ng", "sox")
-LEAD_S, TAIL_S = 0.5, 1.0
+LEAD_S, TAIL_S = 0.3, 0.8
 # What the suites say; the reply does not depend on it (the mock answers with its scripted transcript).
 UTTERANCES = {"first": "Hello agent."}
 HOW_TO_GET = ("install them (Debian: `apt-get install espeak-ng sox`; `voice-harness setup-speech` does it as root "
