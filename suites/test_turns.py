@@ -30,9 +30,11 @@ from .test_voice import spoken_turn
 
 # Every reply in audio (4 deltas and a transcript; no response.output_text.done, as the service's audio replies).
 AUDIO_REPLIES = pytest.mark.scenario("audio-reply")
-# Audio replies long enough (30 deltas 40 ms apart: over a second) that an utterance sent once a reply's first delta
-# reached the proxy ends (its 600 ms of silence all sent at once) while that reply still streams.
-LONG_AUDIO_REPLIES = pytest.mark.scenario("audio-reply", reply_audio_chunks=30, delta_interval_ms=40)
+# The third reply long enough (30 audio deltas 40 ms apart: over a second) that an utterance sent once its first delta
+# reached the proxy ends (its 600 ms of silence all sent at once) while that reply still streams; the others short
+# (the scenario's 4 deltas), as no stimulus waits on them.
+THIRD_REPLY_LONG = pytest.mark.scenario("audio-reply", delta_interval_ms=40,
+                                        script=[{"audio_chunks": 4}, {"audio_chunks": 4}, {"audio_chunks": 30}])
 REPLY_DELTAS = ("response.output_audio.delta", "response.output_audio_transcript.delta",
                 "response.output_text.delta")
 
@@ -197,7 +199,7 @@ def test_a_second_message_typed_in_the_app_after_an_audio_reply_is_answered(app,
 
 
 @pytest.mark.req("TURN-1")
-@LONG_AUDIO_REPLIES
+@THIRD_REPLY_LONG
 def test_typed_and_spoken_turns_with_audio_replies_and_an_utterance_ending_during_a_reply(make_wire_client,
                                                                                         recording):
     """Four turns: typed, spoken, typed, and an utterance sent once the third reply's first delta reached the proxy
