@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def harness(*args, timeout=60, env=None):
     """`voice-harness ARGS` (as `python -m harness` in the checkout); a run gets a reports folder of its own (never
     the developer's reports/)."""
-    if args and args[0] == "run" and "--reports-dir" not in args:
-        args = (*args, "--reports-dir", tempfile.mkdtemp(prefix="harness-cli-"))
+    if args and args[0] == "run" and "--reports-dir" not in args:   # before any `--` (pytest's arguments)
+        args = (args[0], "--reports-dir", tempfile.mkdtemp(prefix="harness-cli-"), *args[1:])
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
