@@ -61,7 +61,7 @@ def test_a_repeated_canary_keeps_its_verdict_on_the_reference_proxy_and_under_it
 
 def test_a_run_past_its_time_is_stopped_with_everything_it_started(monkeypatch):
     monkeypatch.setattr(stability, "RUN_TIMEOUT_S", 1)
-    monkeypatch.setattr(stability, "GRACE_S", 5)
+    monkeypatch.setattr(stability, "GRACE_S", 1)   # it ignores SIGINT: killed after the grace
     # A "run" that ignores SIGINT and leaves a grandchild behind in its group.
     script = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
               "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
