@@ -1,7 +1,7 @@
 """The sensitivity matrix as a self-test. make test runs the reduced matrices (per defect, only the tests of its
 expected and collateral requirements plus CANARY-1); `voice-harness sensitivity` runs the full one.
 
-Each matrix is made in SHARDS parts (`sensitivity --reduced --shard K/N`, as a CI matrix job would) and merged by
+Each matrix is made in parts (`sensitivity --reduced --shard K/N`, as a CI matrix job would) and merged by
 the function `report --merge` uses. The parts are shared by the pytest-xdist workers: a part is made once, by the
 first worker that needs it, under a file lock; a worker that needs it meanwhile waits for it. So the workers make
 the parts side by side instead of one worker making a whole matrix."""
@@ -23,7 +23,8 @@ from voice_harness.reference_proxy.defects import DEFECTS
 ROOT = Path(__file__).resolve().parents[2]
 # A test may wait for every part of a matrix (tens of harness runs); it gets a bound of its own.
 pytestmark = pytest.mark.timeout(3000)
-SHARDS = 3
+# Parts per matrix: the minimal variant's in two, as each of its parts runs the variant's baseline (a full run).
+SHARDS = {None: 3, "minimal": 2}
 
 
 def harness(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
@@ -56,7 +57,8 @@ def parts_folder(tmp_path_factory, worker_id) -> Path:
 def matrix_part(folder: Path, variant: str | None, k: int, wait: bool = True) -> dict | None:
     """Part k of the reduced matrix (of the variant): made here if no worker made it yet, else read; None when
     another worker is making it and `wait` is false."""
-    name = f"sensitivity-{variant or 'reference'}-{k}of{SHARDS}"
+    n = SHARDS[variant]
+    name = f"sensitivity-{variant or 'reference'}-{k}of{n}"
     with open(folder / f"{name}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -66,13 +68,13 @@ def matrix_part(folder: Path, variant: str | None, k: int, wait: bool = True) ->
         if not done.is_file():
             reports = folder / name
             ran = harness("sensitivity", "--reduced", *(["--variant", variant] if variant else []),
-                          "--shard", f"{k}/{SHARDS}", "--reports-dir", str(reports))
+                          "--shard", f"{k}/{n}", "--reports-dir", str(reports))
             record = reports / f"sensitivity{'-' + variant if variant else ''}.json"
             # Written even when the part made no matrix, so that no other test makes it again.
             done.write_text(json.dumps({"record": json.loads(record.read_text()) if record.is_file() else None,
                                         "exit": ran.returncode, "output": ran.stdout[-6000:] + ran.stderr[-2000:]}))
         part = json.loads(done.read_text())
-        assert part["record"] is not None, f"part {k}/{SHARDS} made no matrix: {part['output'][-3000:]}"
+        assert part["record"] is not None, f"part {k}/{n} made no matrix: {part['output'][-3000:]}"
         return part
 
 
@@ -80,7 +82,7 @@ def whole_matrix(folder: Path, variant: str | None = None) -> dict:
     """Every part, merged as `report --merge` merges them: the parts no worker is making first, then the rest."""
     parts: dict[int, dict] = {}
     for wait in (False, True):
-        for k in range(1, SHARDS + 1):
+        for k in range(1, SHARDS[variant] + 1):
             if k not in parts and (part := matrix_part(folder, variant, k, wait)) is not None:
                 parts[k] = part
     for k, part in parts.items():
@@ -92,7 +94,7 @@ def whole_matrix(folder: Path, variant: str | None = None) -> dict:
 
 def row(folder: Path, name: str) -> dict:
     """The defect's row, from the part of the matrix that runs it."""
-    k = next(k for k in range(1, SHARDS + 1) if name in shards.pick(DEFECTS, shards.Shard(k, SHARDS)))
+    k = next(k for k in range(1, SHARDS[None] + 1) if name in shards.pick(DEFECTS, shards.Shard(k, SHARDS[None])))
     part = matrix_part(folder, None, k)
     return part["record"]["defects"][name]
 
