@@ -164,17 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "drift":
         from voice_harness.tools.drift import main as drift
         return drift(args)
-    if args.command == "sensitivity":
-        return _sensitivity(args)
-    if args.command == "stability":
-        from voice_harness.tools.stability import main as stability
-        if args.repeat < 2:
-            print("harness: stability --repeat takes 2 or more runs", file=sys.stderr)
-            return 2
-        target = [*(["--profile", args.profile] if args.profile else []),
-                  *(["--app-url", args.app_url] if args.app_url else [])]
-        return stability(args.defects, args.repeat, args.busy, Path(args.reports_dir), args.workers, extra,
-                         not args.without_reference, target)
+    if args.command in _RUNS_OF_RUNS:
+        # Commands that run whole harness runs: stopped (Ctrl-C, SIGTERM), they stop every run they started.
+        from voice_harness.tools import bounded
+        try:
+            with bounded.interruptible():
+                return _RUNS_OF_RUNS[args.command](args, extra)
+        except KeyboardInterrupt:
+            print(f"harness: {args.command} interrupted; the runs it started are stopped", file=sys.stderr)
+            return 130
     if args.command == "app-check":
         from voice_harness.tools.app_check import main as app_check
         return app_check(args)
@@ -183,8 +181,6 @@ def main(argv: list[str] | None = None) -> int:
         return init(args, program())
     if args.command == "profile":
         return _profile(args)
-    if args.command == "bench":
-        return _bench(args)
     if args.command == "report":
         from voice_harness.reports.html_report import main as html_report
         try:
@@ -255,7 +251,18 @@ def _browser_found() -> bool:
     return True
 
 
-def _bench(args) -> int:
+def _stability(args, extra: list[str]) -> int:
+    from voice_harness.tools.stability import main as stability
+    if args.repeat < 2:
+        print("harness: stability --repeat takes 2 or more runs", file=sys.stderr)
+        return 2
+    target = [*(["--profile", args.profile] if args.profile else []),
+              *(["--app-url", args.app_url] if args.app_url else [])]
+    return stability(args.defects, args.repeat, args.busy, Path(args.reports_dir), args.workers, extra,
+                     not args.without_reference, target)
+
+
+def _bench(args, extra: list[str] | None = None) -> int:
     from voice_harness.tools.bench import main as bench
 
     groups = tuple(g for g in args.groups.split(",") if g)
@@ -269,7 +276,7 @@ def _bench(args) -> int:
     return bench(groups, args.runs, Path(args.reports_dir))
 
 
-def _sensitivity(args) -> int:
+def _sensitivity(args, extra: list[str] | None = None) -> int:
     from voice_harness.targets.defect_registry import load as load_defects
     from voice_harness.tools.sensitivity import main as sensitivity
 
@@ -368,3 +375,6 @@ def run_pytest(args: list[str]) -> int:
         print(f"harness: pytest stopped: {_USAGE_CODES[code]} (exit 2)", file=sys.stderr)
         return 2
     return code
+
+
+_RUNS_OF_RUNS = {"sensitivity": _sensitivity, "stability": _stability, "bench": _bench}

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from voice_harness.targets.defect_registry import Defect, load as load_defects
+from voice_harness.tools import bounded
 from voice_harness.tools.bounded import run_bounded
 
 from voice_harness import version
@@ -250,15 +251,22 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(run_one, d, reports_dir, reduced, workers, variant): d
                    for d in chosen if d.name not in skipped}
-        for future in concurrent.futures.as_completed(futures):
-            defect = futures[future]
-            results[defect.name] = judge(defect, future.result(), baseline)
-            r = results[defect.name]
-            status = "ok" if not r["missed"] and not r["unexpected_red"] else \
-                f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
-                    f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"] + r["missed"])
-            print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
-                  flush=True)
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                defect = futures[future]
+                results[defect.name] = judge(defect, future.result(), baseline)
+                r = results[defect.name]
+                status = "ok" if not r["missed"] and not r["unexpected_red"] else \
+                    f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
+                        f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"] + r["missed"])
+                print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
+                      flush=True)
+        except KeyboardInterrupt:
+            # The pool would wait for the running defects: cancel the rest and stop them first.
+            for future in futures:
+                future.cancel()
+            bounded.stop_all(RUN_GRACE_S)
+            raise
     record = matrix({d.name: results[d.name] for d in chosen if d.name in results}, mode, variant, baseline,
                     skipped)
     if shard is not None:

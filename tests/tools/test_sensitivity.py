@@ -17,6 +17,7 @@ import pytest
 from voice_harness.judging import catalogue
 from voice_harness.reports import shards
 from voice_harness.tools import sensitivity
+from voice_harness.tools.bounded import run_bounded
 from voice_harness.tools.sensitivity import expected_exit
 from voice_harness.reference_proxy.defects import DEFECTS
 
@@ -28,8 +29,11 @@ SHARDS = {None: 3, "minimal": 2}
 
 
 def harness(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    """`voice-harness ARGS`, bounded as the harness bounds its own runs: stopped (the test's timeout, make test
+    interrupted), the matrix gets an interrupt and stops its defect runs, instead of a kill that would orphan them.
+    Its stderr is in stdout."""
+    done = run_bounded([sys.executable, "-m", "harness", *args], timeout, cwd=ROOT, interrupt_grace=60)
+    return subprocess.CompletedProcess(args, -1 if done.code is None else done.code, done.output, "")
 
 
 def verdict_ids(record: dict, verdict: str) -> set[str]:
