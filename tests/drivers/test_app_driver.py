@@ -3,10 +3,14 @@ arrives after the send, before the user's echo, and the real reply comes later."
 
 import time
 
+import pytest
+
 from voice_harness.targets import browser
 from voice_harness.drivers.app_driver import PLACEHOLDER, AppDriver, is_ignored
 from voice_harness.timeouts import units
 
+# A page in Chromium that plays its race on timers (the reply at 1.5 s): seconds a test, with the e2e tier.
+BROWSER_RACE = pytest.mark.e2e
 GREETING = "Welcome! How can I help?"
 REPLY = "Mock reply to: hello"
 # agent-response and conversation-history of the DOM contract; the greeting lands 50 ms in, the reply at 1.5 s
@@ -41,6 +45,7 @@ def outcomes(page) -> tuple:
     return naive.reply, aware.reply
 
 
+@BROWSER_RACE
 def test_a_greeting_arriving_after_the_send_is_not_taken_for_the_reply_when_it_is_named():
     naive, aware = browser.with_page(outcomes)
     assert naive == GREETING   # the race is real: without knowing the greeting, it passes for the reply
@@ -56,6 +61,7 @@ def late_named_outcome(page):
     return driver.wait_for_reply(units(5), ignore=lambda: (GREETING,) if time.monotonic() - start > 0.02 else ()).reply
 
 
+@BROWSER_RACE
 def test_a_greeting_named_only_after_the_wait_began_is_still_not_taken_for_the_reply():
     assert browser.with_page(late_named_outcome) == REPLY
 
@@ -95,6 +101,7 @@ def second_turn_outcomes(page) -> tuple:
     return since, naive.reply, aware.reply
 
 
+@BROWSER_RACE
 def test_only_entries_after_the_send_count_and_a_role_prefixed_greeting_is_still_the_greeting():
     since, naive, aware = browser.with_page(second_turn_outcomes)
     assert since >= 3
