@@ -8,7 +8,7 @@ from pathlib import Path
 
 # `voice-harness bench --groups`: the CLI checks them, bench measures them.
 BENCH_GROUPS = ("suite", "fixed", "overhead", "precision", "load", "voice", "unit", "fresh-clone", "ci")
-# `ci` runs make test on a fresh clone (a quarter of an hour): measured when asked for, not by default.
+# `ci` runs make test on a fresh clone (half an hour on 2 cores): measured when asked for, not by default.
 DEFAULT_BENCH_GROUPS = tuple(g for g in BENCH_GROUPS if g != "ci")
 
 

@@ -9,7 +9,7 @@ table and written to reports/bench.json.
 6. voice: the voice canary (a spoken WAV as the microphone): time to the first reply audio, and its cost;
 7. unit: the project's unit tier (`pytest tests -m 'not e2e' -n 2`) in the source checkout;
 8. fresh-clone: set-up plus `make conformance` on a fresh clone of the checkout;
-9. ci: `make test` on that clone (CI's job; only when asked for: a quarter of an hour).
+9. ci: `make test` on that clone (CI's job; only when asked for: half an hour on 2 cores).
 The last three need the harness's source checkout (tools/bench_gate.py).
 """
 

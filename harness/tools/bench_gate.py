@@ -51,7 +51,8 @@ def unit_tier(log) -> dict:
 
 def fresh_clone(work: Path) -> Path:
     """A clone of the checkout's HEAD (what was committed, as CI gets it), with the shared docs beside it when the
-    checkout has them."""
+    checkout has them. One clone per bench: `ci` after `fresh-clone` runs make test where make conformance already
+    made the .venv (without its set-up); `ci` alone includes it."""
     root = checkout()
     clone = work / "fresh" / root.name
     if clone.is_dir():

@@ -29,6 +29,7 @@ class Finished:
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
+_STOPPING = False   # set by stop_all: the process is ending, and whatever starts now is stopped at once
 
 
 def run_bounded(command: Sequence[str], timeout: float | None, env: dict | None = None, *,
@@ -38,7 +39,11 @@ def run_bounded(command: Sequence[str], timeout: float | None, env: dict | None 
                                text=True, errors="replace", env=env, cwd=cwd, start_new_session=True)
     with _LIVE_LOCK:
         _LIVE.add(process)
+        stopping = _STOPPING
     try:
+        if stopping:   # started while stop_all ran (a thread that took its next job just before): stopped at once
+            _stop((process,), 0)
+            raise KeyboardInterrupt("stopping: every command the harness started is being stopped")
         try:
             output, _ = process.communicate(timeout=timeout)
             return Finished(process.returncode, output)
@@ -55,32 +60,52 @@ def run_bounded(command: Sequence[str], timeout: float | None, env: dict | None 
 
 
 def stop_all(grace: float) -> None:
-    """Stop the group of every command still running (an interrupt, `grace` seconds, then a kill), so that the
-    threads waiting for them return."""
+    """For a process that is ending (interrupted): stop the group of every command still running (an interrupt,
+    `grace` seconds, then a kill), so that the threads waiting for them return; a command started from now on is
+    stopped at once."""
+    global _STOPPING
     with _LIVE_LOCK:
+        _STOPPING = True
         running = tuple(_LIVE)
     _stop(running, grace)
 
 
+def _signal(processes, sig: int) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+
+def _wait(processes, seconds: float, collect: bool) -> str | None:
+    """Wait up to `seconds` for the processes to end; with `collect` (one process, waited for by this thread) its
+    remaining output once it ended, else None."""
+    if collect:
+        try:
+            return processes[0].communicate(timeout=seconds)[0]
+        except subprocess.TimeoutExpired:
+            return None
+    deadline = time.monotonic() + seconds
+    while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return None
+
+
 def _stop(processes, grace: float, collect: bool = False) -> str:
-    """Interrupt the processes' groups, give them `grace` seconds, then kill what is left. With `collect` (one
-    process, waited for by this thread), its remaining output."""
-    steps = ((signal.SIGINT, grace),) if grace > 0 else ()
-    for sig, wait_s in steps + ((signal.SIGKILL, 5.0),):
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, sig)
-        if collect:
-            try:
-                return processes[0].communicate(timeout=wait_s)[0]
-            except subprocess.TimeoutExpired:
-                continue
-        deadline = time.monotonic() + wait_s
-        while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if all(p.poll() is not None for p in processes):
-            break
-    return ""
+    """Interrupt the processes' groups and give them `grace` seconds (pytest ends its workers, their proxies and
+    browsers), then kill the groups whatever their leaders did, so that nothing of them outlives the stop. An
+    interrupt of this wait kills at once. With `collect`: the one process's remaining output."""
+    output = None
+    if grace > 0:
+        _signal(processes, signal.SIGINT)
+        try:
+            output = _wait(processes, grace, collect)
+        except BaseException:
+            _signal(processes, signal.SIGKILL)   # interrupted again: no grace left
+            raise
+    _signal(processes, signal.SIGKILL)
+    if output is None:
+        output = _wait(processes, 5.0, collect)
+    return output or ""
 
 
 @contextlib.contextmanager

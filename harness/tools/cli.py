@@ -317,25 +317,42 @@ def _merge(args) -> int:
     return 2 if any(c not in (0, 1) for c in codes) else max(codes, default=0)
 
 
-_TAKES_VALUE = ("-k", "-m", "-p", "-c", "-o", "-n", "--dist", "--count", "--maxfail", "--tb", "--durations")
+# pytest options whose value is the next argument (never a test to select), and those of them whose value names a
+# test file or node id (resolved in the bundled suites, as a selection is).
+_TAKES_VALUE = ("-k", "-m", "-p", "-c", "-o", "-n", "-W", "--dist", "--count", "--maxfail", "--tb", "--durations",
+                "--deselect", "--ignore", "--ignore-glob", "--junit-xml", "--junitxml", "--basetemp", "--rootdir",
+                "--confcutdir", "--timeout", "--alluredir", "--output", "--tracing", "--browser")
+_TAKES_A_TEST = ("--deselect", "--ignore")
+
+
+def _names_a_test(arg: str) -> bool:
+    named = arg.split("::", 1)[0]
+    return named.endswith(".py") or named.rstrip("/") == "suites"
+
+
+def _in_suites(arg: str, suites: Path) -> str:
+    """A test file or node id (`suites/test_voice.py`, `test_voice.py::test_x`) as the bundled suites' path."""
+    named = arg.split("::", 1)[0]
+    relative = named.removeprefix("./").removeprefix("suites/").rstrip("/")
+    target = suites if relative in ("suites", "") else suites / relative
+    if not target.exists():
+        raise UsageProblem(f"{arg}: no such test file in the harness's suites ({suites}); name one of "
+                           f"{', '.join(sorted(p.name for p in suites.glob('test_*.py')))}")
+    return str(target) + arg[len(named):]
 
 
 def _selection(extra: list[str], suites: Path) -> tuple[list[str], list[str]]:
-    """The test files or node ids among the extra pytest arguments (`suites/test_voice.py`, `test_voice.py::test_x`),
-    resolved in the bundled suites; the other arguments as they were."""
+    """The test files or node ids among the extra pytest arguments, resolved in the bundled suites; the other
+    arguments as they were (the value of `--deselect` or `--ignore` resolved the same way)."""
     chosen, rest = [], []
     for index, arg in enumerate(extra):
-        named = arg.split("::", 1)[0]
-        after_option = index > 0 and extra[index - 1] in _TAKES_VALUE
-        if arg.startswith("-") or after_option or not (named.endswith(".py") or named.rstrip("/") == "suites"):
+        option = extra[index - 1] if index > 0 else ""
+        if option in _TAKES_VALUE:
+            rest.append(_in_suites(arg, suites) if option in _TAKES_A_TEST and _names_a_test(arg) else arg)
+        elif arg.startswith("-") or not _names_a_test(arg):
             rest.append(arg)
-            continue
-        relative = named.removeprefix("./").removeprefix("suites/").rstrip("/")
-        target = suites if relative in ("suites", "") else suites / relative
-        if not target.exists():
-            raise UsageProblem(f"{arg}: no such test file in the harness's suites ({suites}); name one of "
-                               f"{', '.join(sorted(p.name for p in suites.glob('test_*.py')))}")
-        chosen.append(str(target) + arg[len(named):])
+        else:
+            chosen.append(_in_suites(arg, suites))
     return chosen, rest
 
 

@@ -248,25 +248,29 @@ def main(names: list[str] | None, reduced: bool, jobs: int, workers: int, report
               f"{', '.join(baseline['inconclusive']) or '-'}  {baseline['seconds']:>6.1f}s", flush=True)
     skipped = [d.name for d in chosen if not applicable(d, baseline)]
     results: dict[str, dict] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_one, d, reports_dir, reduced, workers, variant): d
-                   for d in chosen if d.name not in skipped}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                defect = futures[future]
-                results[defect.name] = judge(defect, future.result(), baseline)
-                r = results[defect.name]
-                status = "ok" if not r["missed"] and not r["unexpected_red"] else \
-                    f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
-                        f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"] + r["missed"])
-                print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
-                      flush=True)
-        except KeyboardInterrupt:
-            # The pool would wait for the running defects: cancel the rest and stop them first.
-            for future in futures:
-                future.cancel()
-            bounded.stop_all(RUN_GRACE_S)
-            raise
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures: dict = {}
+    try:
+        for d in chosen:
+            if d.name not in skipped:
+                futures[pool.submit(run_one, d, reports_dir, reduced, workers, variant)] = d
+        for future in concurrent.futures.as_completed(futures):
+            defect = futures[future]
+            results[defect.name] = judge(defect, future.result(), baseline)
+            r = results[defect.name]
+            status = "ok" if not r["missed"] and not r["unexpected_red"] else \
+                f"MISSED {r['missed']} UNEXPECTED {r['unexpected_red']}: " + "; ".join(
+                    f"{rid}: {r.get('reasons', {}).get(rid, '')}" for rid in r["unexpected_red"] + r["missed"])
+            print(f"  {defect.name:<42} red {', '.join(r['red']) or '-':<40} {r['seconds']:>6.1f}s  {status}",
+                  flush=True)
+    except KeyboardInterrupt:
+        # The pool would wait for the running defects: cancel the queued ones and stop the running ones (and any
+        # a thread starts meanwhile) first.
+        pool.shutdown(wait=False, cancel_futures=True)
+        bounded.stop_all(RUN_GRACE_S)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     record = matrix({d.name: results[d.name] for d in chosen if d.name in results}, mode, variant, baseline,
                     skipped)
     if shard is not None:

@@ -1,6 +1,7 @@
 """A command the harness waits for never outlives the wait: not at its bound, not when the waiting thread is
 interrupted, not when another thread stops every command (an interrupted `sensitivity --jobs 2`)."""
 
+import contextlib
 import signal
 import sys
 import threading
@@ -46,6 +47,30 @@ def stubborn_writing_to(path) -> list[str]:
                                                    f"open({str(path)!r}, 'w').write(str(child.pid))")]
 
 
+@pytest.fixture(autouse=True)
+def not_stopping(monkeypatch):
+    """stop_all marks the process as ending; each test starts, and leaves, the module as a live process has it."""
+    monkeypatch.setattr(bounded, "_STOPPING", False, raising=False)
+
+
+@contextlib.contextmanager
+def interrupted_in(seconds: float):
+    """An interrupt of the main thread (the test's) in `seconds`, as Ctrl-C would be: a real signal (SIGUSR1, so
+    that neither pytest's SIGINT nor pytest-timeout's SIGALRM is touched), so that a blocking wait is cut short,
+    whose handler raises KeyboardInterrupt."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+
+
 def test_stop_all_ends_the_commands_other_threads_wait_for_and_their_waits_return(tmp_path):
     marker = tmp_path / "pid"
     finished = []
@@ -60,21 +85,48 @@ def test_stop_all_ends_the_commands_other_threads_wait_for_and_their_waits_retur
     assert gone(grandchild), "the command's grandchild outlived stop_all"
 
 
+def test_after_stop_all_a_command_that_starts_is_stopped_at_once(tmp_path):
+    bounded.stop_all(grace=0.5)
+    marker = tmp_path / "pid"
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=30)
+    assert time.monotonic() - started < 10, "the late command ran instead of being stopped"
+
+
+def test_a_grandchild_that_ignores_the_interrupt_goes_even_when_its_leader_obeyed(tmp_path):
+    marker = tmp_path / "pid"
+    obedient_leader = [sys.executable, "-c", STUBBORN.replace("signal.signal(signal.SIGINT, signal.SIG_IGN); ", "")
+                       .replace("[sys.executable, '-c', 'import time; time.sleep(120)']",
+                                "[sys.executable, '-c', 'import signal, time; "
+                                "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(120)'], "
+                                "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL")   # not holding the output
+                       .replace("print(child.pid, flush=True)", f"open({str(marker)!r}, 'w').write(str(child.pid))")]
+    done = bounded.run_bounded(obedient_leader, 2, interrupt_grace=0.5)
+    assert done.code is None
+    assert gone(grandchild_of(marker)), "the grandchild that ignored the interrupt outlived its group's stop"
+
+
 def test_an_interrupt_of_the_waiting_thread_stops_the_commands_group_and_goes_on(tmp_path):
     marker = tmp_path / "pid"
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=0.5)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with interrupted_in(1.0), pytest.raises(KeyboardInterrupt):
+        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=0.5)
     assert gone(grandchild_of(marker)), "the command's grandchild outlived the interrupt"
+
+
+def test_a_second_interrupt_during_the_grace_kills_at_once(tmp_path):
+    """The user presses Ctrl-C again (or CI follows its SIGINT with SIGTERM): no grace is left, the groups die now
+    (their 30 s of grace would outlast the check)."""
+    marker = tmp_path / "pid"
+    finished = []
+    waiter = threading.Thread(target=lambda: finished.append(
+        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=30)))
+    waiter.start()
+    grandchild = grandchild_of(marker)
+    with interrupted_in(0.5), pytest.raises(KeyboardInterrupt):
+        bounded.stop_all(grace=30)
+    assert gone(grandchild, within_s=5), "the second interrupt did not cut the grace short"
+    waiter.join(timeout=40)
 
 
 def test_sigterm_is_an_interrupt_only_inside_interruptible():

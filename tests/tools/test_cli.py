@@ -182,6 +182,9 @@ def test_test_files_after_the_separator_select_in_the_bundled_suites_instead_of_
     assert chosen == [str(suites / "test_voice.py"), str(suites / "test_canary.py") + "::test_y"]
     assert rest == ["-k", "test_x.py", "-q"]
     assert cli._selection(["-k", "canary"], suites) == ([], ["-k", "canary"])
+    # An option's value is never the selection; a test it names is found in the suites too.
+    assert cli._selection(["--deselect", "test_voice.py::test_x", "--junit-xml", "out.py"], suites) == (
+        [], ["--deselect", str(suites / "test_voice.py") + "::test_x", "--junit-xml", "out.py"])
 
 
 def test_a_test_file_not_in_the_suites_is_one_line_and_exit_2():
