@@ -71,13 +71,18 @@ def interrupted_in(seconds: float):
         signal.signal(signal.SIGUSR1, previous)
 
 
-def test_stop_all_ends_the_commands_other_threads_wait_for_and_their_waits_return(tmp_path):
-    marker = tmp_path / "pid"
-    finished = []
+def waited_for_in_a_thread(marker, grace: float) -> tuple[threading.Thread, list, int]:
+    """The stubborn command run (bounded, with `grace`) by another thread: (that thread, what its wait returned
+    once it did, the command's grandchild)."""
+    finished: list = []
     waiter = threading.Thread(target=lambda: finished.append(
-        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=0.5)))
+        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=grace)))
     waiter.start()
-    grandchild = grandchild_of(marker)
+    return waiter, finished, grandchild_of(marker)
+
+
+def test_stop_all_ends_the_commands_other_threads_wait_for_and_their_waits_return(tmp_path):
+    waiter, finished, grandchild = waited_for_in_a_thread(tmp_path / "pid", grace=0.5)
     bounded.stop_all(grace=0.5)
     waiter.join(timeout=10)
     assert not waiter.is_alive() and finished, "the waiting thread did not return"
@@ -117,12 +122,7 @@ def test_an_interrupt_of_the_waiting_thread_stops_the_commands_group_and_goes_on
 def test_a_second_interrupt_during_the_grace_kills_at_once(tmp_path):
     """The user presses Ctrl-C again (or CI follows its SIGINT with SIGTERM): no grace is left, the groups die now
     (their 30 s of grace would outlast the check)."""
-    marker = tmp_path / "pid"
-    finished = []
-    waiter = threading.Thread(target=lambda: finished.append(
-        bounded.run_bounded(stubborn_writing_to(marker), 120, interrupt_grace=30)))
-    waiter.start()
-    grandchild = grandchild_of(marker)
+    waiter, _, grandchild = waited_for_in_a_thread(tmp_path / "pid", grace=30)
     with interrupted_in(0.5), pytest.raises(KeyboardInterrupt):
         bounded.stop_all(grace=30)
     assert gone(grandchild, within_s=5), "the second interrupt did not cut the grace short"
