@@ -28,6 +28,21 @@ CHROMIUM_UNSAFE_PORTS = frozenset({
 
 _passed: set[str] = set()   # the targets this process has checked already (harness run, then its pytest)
 
+# A command that makes harness runs of its own (sensitivity: tens of them) checks once that the browser starts and
+# says so to its runs in this variable (they inherit it): each run would otherwise start a Chromium only to see it
+# start. Its value names the app page the check loaded ("-": none).
+BROWSER_CHECKED = "VOICE_HARNESS_BROWSER_CHECKED"
+
+
+def _browser_key(app_url: str | None) -> str:
+    return app_url or "-"
+
+
+def check_browser_for_runs(browser_check: Callable[[str | None], None], app_url: str | None = None) -> None:
+    """The browser starts (EnvironmentProblem if not); the runs this process starts from now on skip that check."""
+    browser_check(app_url)
+    os.environ[BROWSER_CHECKED] = _browser_key(app_url)
+
 
 def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = None) -> None:
     """Every check in turn; the first problem raises EnvironmentProblem. A target this process has already
@@ -44,7 +59,7 @@ def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = 
         port_free(profile.upstream.port, "the real upstream's tap" if config.real_upstream else "the mock upstream")
     if profile.app.url is not None:
         app_serves(profile.app.url)
-    if browser_check is not None:
+    if browser_check is not None and os.environ.get(BROWSER_CHECKED) != _browser_key(profile.app.url):
         browser_check(profile.app.url)
     _passed.add(key)
 

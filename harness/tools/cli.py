@@ -289,7 +289,10 @@ def _sensitivity(args, extra: list[str] | None = None) -> int:
         print("harness: sensitivity --docs writes the whole matrix: give it to no shard, and publish the merged "
               "matrix (report --merge) instead", file=sys.stderr)
         return 2
-    if not _browser_found():
+    try:   # once here, not once per defect run
+        preflight.check_browser_for_runs(browser.check_starts)
+    except EnvironmentProblem as exc:
+        print(f"harness: {exc}", file=sys.stderr)
         return 2
     return sensitivity(args.defects, args.reduced, args.jobs, args.workers, Path(args.reports_dir),
                        Path(args.docs) if args.docs else None, args.variant, args.shard)
@@ -364,6 +367,8 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
     # or conftests: confcutdir is the ini's folder), its plugin, nothing cached in the install folder.
     args = [*(chosen or [str(suites)]), "-c", str(paths.package_root() / "pytest.ini"), "--rootdir", str(suites.parent),
             "-p", "voice_harness.plugin", "-p", "no:cacheprovider",
+            # Hypothesis's plugin imports Hypothesis (0.6 s a process) for tests the suites do not have.
+            "-p", "no:hypothesispytest",
             "--profile", str(config.profile.source), "--reports-dir", str(reports),
             f"--junitxml={reports / 'junit.xml'}", f"--alluredir={reports / 'allure-results'}",
             "--clean-alluredir"]

@@ -85,3 +85,34 @@ def test_a_relative_proxy_program_is_looked_for_in_the_proxys_cwd(tmp_path):
 def test_a_program_not_on_path_names_the_launcher_and_the_environment_forms():
     with pytest.raises(EnvironmentProblem, match=r"npx tsx server.ts.*PORT=\{port\} node server.js"):
         preflight.proxy_command_exists(("tsx-not-installed-here", "run.ts"))
+
+
+def test_a_browser_checked_by_the_calling_command_is_not_checked_again_for_the_same_app(monkeypatch, tmp_path):
+    """sensitivity checks the browser once and its defect runs inherit the fact; a run for another app page, or
+    one no command checked for, still starts a browser."""
+    from voice_harness.targets import run_config
+
+    monkeypatch.setattr(preflight, "_passed", set())
+    monkeypatch.delenv(preflight.BROWSER_CHECKED, raising=False)
+    checked: list = []
+    preflight.check_browser_for_runs(checked.append)
+    assert checked == [None]
+    config = run_config.build(run_config.Options(reports_dir=tmp_path))
+    preflight.run(config, checked.append)
+    assert checked == [None], "the run checked the browser again"
+    monkeypatch.setenv(preflight.BROWSER_CHECKED, "http://127.0.0.1:9/app.html")
+    monkeypatch.setattr(preflight, "_passed", set())
+    preflight.run(config, checked.append)
+    assert checked == [None, None], "a check for another app page stood for this run's"
+
+
+def test_a_browser_that_does_not_start_is_not_taken_for_checked(monkeypatch):
+    monkeypatch.delenv(preflight.BROWSER_CHECKED, raising=False)
+
+    def broken(app_url):
+        raise EnvironmentProblem("pre-flight: the browser did not start: no display")
+
+    with pytest.raises(EnvironmentProblem, match="did not start"):
+        preflight.check_browser_for_runs(broken)
+    import os
+    assert preflight.BROWSER_CHECKED not in os.environ
