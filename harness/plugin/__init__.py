@@ -17,7 +17,7 @@ from voice_harness.judging import attribution, catalogue, invariants, metrics
 from voice_harness.targets import browser, preflight, run_config
 from voice_harness.reports import allure_params, report, timeline_view
 from voice_harness.judging.checks import ConformanceFailure
-from voice_harness.judging.outcome import Expectation, Outcome, PhaseFacts, PhaseRecord, judge
+from voice_harness.judging.outcome import Expectation, Outcome, PhaseFacts, PhaseRecord, judge, named_check
 from voice_harness import paths
 from voice_harness.errors import EnvironmentProblem, HarnessFault, UsageProblem
 from voice_harness.plugin.keys import (CONSOLE, DEATH_REPORTED, EARLIER_DEATH, FAILED, FAULTS, PROXY, RECORD,
@@ -226,6 +226,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for rid in ids:
         allure.dynamic.tag(rid)
         allure.dynamic.label("requirement", rid)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A check that named no id judged the test's one id: the live exception says so (what pytest and Allure show
+    first), not only the judged report."""
+    try:
+        return (yield)
+    except ConformanceFailure as exc:
+        ids = _ids(item)
+        named = named_check(exc, ids) if ids else exc
+        if named is exc:
+            raise
+        raise named.with_traceback(exc.__traceback__) from None
 
 
 @pytest.hookimpl(hookwrapper=True)

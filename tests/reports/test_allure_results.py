@@ -76,6 +76,9 @@ def test_allure_has_one_result_per_pytest_test_with_readable_parameters_and_the_
     assert frame["frame"]["value"] == r"b'\x01\x02\x03'" and frame[CASE]["value"] == "odd-length"
     sweep = {p["name"]: p for p in by_name["test_sweep[late]"]["parameters"]}
     assert sweep["_"]["mode"] == "hidden" and by_name["test_sweep[late]"]["status"] == "failed"
+    # The check named no id: the message Allure shows first carries the marker's.
+    assert "ORD-1: response.create too early" in by_name["test_sweep[late]"]["statusDetails"]["message"], \
+        by_name["test_sweep[late]"]["statusDetails"]
     # What Allure 3 itself counts, where its command line is installed already (a test installs nothing).
     if shutil.which("node") and (html_report.TOOLS_DIR / "node_modules" / "allure" / "cli.js").is_file():
         built = html_report.build(results, pytester.path / "html")
