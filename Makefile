@@ -23,11 +23,12 @@ conformance: setup
 	$(PY) -m harness run $(ARGS)
 
 # Two pytest-xdist workers; a module whose fixture is made once is one group (xdist_group), the matrices' parts are
-# shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0 runs it serially.
+# shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0 runs it serially. The 30 slowest tests are
+# listed at the end: where CI's time goes.
 TEST_WORKERS ?= 2
 
 test: setup
-	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=30 $(ARGS)
 
 bench: setup
 	$(PY) -m harness bench $(ARGS)
