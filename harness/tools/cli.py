@@ -384,6 +384,9 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
     return args + extra
 
 
+REWRITE_WARNING = "pytest.PytestAssertRewriteWarning"
+
+
 def run_pytest(args: list[str]) -> int:
     import pytest
 
@@ -392,6 +395,10 @@ def run_pytest(args: list[str]) -> int:
     sys.dont_write_bytecode = True
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
+    if "harness" in sys.modules:
+        # `python -m harness` in a checkout imported the folder under its own name, which pytest would mark for
+        # assertion rewriting (the editable install's folders) and warn about in every run: nothing is lost.
+        args = ["-W", f"ignore:Module already imported so cannot be rewritten; harness:{REWRITE_WARNING}", *args]
     code = int(pytest.main(args))
     if code in _USAGE_CODES:
         print(f"harness: pytest stopped: {_USAGE_CODES[code]} (exit 2)", file=sys.stderr)

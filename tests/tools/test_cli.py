@@ -200,3 +200,11 @@ def test_the_command_line_starts_without_importing_the_event_models():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_run_started_as_python_m_harness_prints_no_assertion_rewrite_warning():
+    """`make conformance` runs `python -m harness run`: pytest would warn in every such run that the already
+    imported checkout folder cannot be rewritten, a warning that asks nothing of anybody."""
+    done = harness("run", "--", "--collect-only", "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PytestAssertRewriteWarning" not in done.stdout + done.stderr, done.stdout[-2000:]
