@@ -38,6 +38,11 @@ def _browser_key(app_url: str | None) -> str:
     return app_url or "-"
 
 
+def browser_checked_by_caller(app_url: str | None) -> bool:
+    """The command that started this run checked already that the browser starts, for this app page."""
+    return os.environ.get(BROWSER_CHECKED) == _browser_key(app_url)
+
+
 def check_browser_for_runs(browser_check: Callable[[str | None], None], app_url: str | None = None) -> None:
     """The browser starts (EnvironmentProblem if not); the runs this process starts from now on skip that check."""
     browser_check(app_url)
@@ -59,7 +64,7 @@ def run(config: RunConfig, browser_check: Callable[[str | None], None] | None = 
         port_free(profile.upstream.port, "the real upstream's tap" if config.real_upstream else "the mock upstream")
     if profile.app.url is not None:
         app_serves(profile.app.url)
-    if browser_check is not None and os.environ.get(BROWSER_CHECKED) != _browser_key(profile.app.url):
+    if browser_check is not None and not browser_checked_by_caller(profile.app.url):
         browser_check(profile.app.url)
     _passed.add(key)
 

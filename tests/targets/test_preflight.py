@@ -93,7 +93,7 @@ def test_a_browser_checked_by_the_calling_command_is_not_checked_again_for_the_s
     from voice_harness.targets import run_config
 
     monkeypatch.setattr(preflight, "_passed", set())
-    monkeypatch.delenv(preflight.BROWSER_CHECKED, raising=False)
+    unset(monkeypatch)
     checked: list = []
     preflight.check_browser_for_runs(checked.append)
     assert checked == [None]
@@ -106,8 +106,15 @@ def test_a_browser_checked_by_the_calling_command_is_not_checked_again_for_the_s
     assert checked == [None, None], "a check for another app page stood for this run's"
 
 
+def test_a_check_without_an_app_page_does_not_stand_for_a_run_with_one(monkeypatch):
+    unset(monkeypatch)
+    preflight.check_browser_for_runs(lambda app_url: None)
+    assert preflight.browser_checked_by_caller(None)
+    assert not preflight.browser_checked_by_caller("http://127.0.0.1:8080/app.html")
+
+
 def test_a_browser_that_does_not_start_is_not_taken_for_checked(monkeypatch):
-    monkeypatch.delenv(preflight.BROWSER_CHECKED, raising=False)
+    unset(monkeypatch)
 
     def broken(app_url):
         raise EnvironmentProblem("pre-flight: the browser did not start: no display")
@@ -116,3 +123,10 @@ def test_a_browser_that_does_not_start_is_not_taken_for_checked(monkeypatch):
         preflight.check_browser_for_runs(broken)
     import os
     assert preflight.BROWSER_CHECKED not in os.environ
+
+
+def unset(monkeypatch) -> None:
+    """The variable absent, and absent again after the test, whatever the code under test set in os.environ
+    (delenv of a missing variable records nothing to restore)."""
+    monkeypatch.setenv(preflight.BROWSER_CHECKED, "set by the test")
+    monkeypatch.delenv(preflight.BROWSER_CHECKED)
