@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             raise taken
         for part in ("suites", "catalogue", "test_app"):   # a broken install: exit 2 before any test
             paths.bundled(part)
-        browser.executable(browser.managed_path())
+        if not preflight.browser_checked_by_caller(config.profile.app.url):
+            browser.executable(browser.managed_path())   # starts Playwright's driver: 0.6 s of CPU a run
         workers = run_config.workers(args.workers, config, extra + _addopts(), run_config.available_cpus())
         pytest_argv = pytest_args(config, (["-n", str(workers)] if workers > 1 else []) + extra, args)
         if not looking:

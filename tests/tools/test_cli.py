@@ -208,3 +208,14 @@ def test_a_run_started_as_python_m_harness_prints_no_assertion_rewrite_warning()
     done = harness("run", "--", "--collect-only", "-q")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "PytestAssertRewriteWarning" not in done.stdout + done.stderr, done.stdout[-2000:]
+
+
+def test_a_run_started_by_a_command_that_checked_the_browser_does_not_look_for_it_again(tmp_path):
+    """A matrix's defect runs (about a hundred in make test) inherit the matrix's check instead of each starting
+    Playwright's driver to find the browser; a run on its own still looks, and says what is wrong."""
+    env = {**os.environ, "CHROMIUM_PATH": str(tmp_path / "no-such-chromium")}
+    env.pop("VOICE_HARNESS_BROWSER_CHECKED", None)
+    alone = harness("run", "--", "--collect-only", "-q", env=env)
+    assert alone.returncode == 2 and "CHROMIUM_PATH=" in alone.stderr, alone.stderr
+    vouched = harness("run", "--", "--collect-only", "-q", env={**env, "VOICE_HARNESS_BROWSER_CHECKED": "-"})
+    assert vouched.returncode == 0, vouched.stderr[-2000:]
