@@ -24,11 +24,11 @@ conformance: setup
 
 # Two pytest-xdist workers; a module whose fixture is made once is one group (xdist_group), the matrices' parts are
 # shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0 runs it serially. The 30 slowest tests are
-# listed at the end: where CI's time goes.
+# listed at the end (where CI's time goes), and why any test was skipped.
 TEST_WORKERS ?= 2
 
 test: setup
-	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=30 $(ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=30 -rs $(ARGS)
 
 bench: setup
 	$(PY) -m harness bench $(ARGS)
