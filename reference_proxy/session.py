@@ -92,8 +92,7 @@ def error(code: str, description: str) -> ToClient:
 class Session:
     """The reference behaviour. Each on_* method returns the actions to carry out, in order."""
 
-    # LIFE-4: how long the server waits for the upstream handshake (None: forever). Not shorter: the real service's
-    # handshake (TLS, auth) on a slow nightly runner must not read as an unreachable upstream.
+    # LIFE-4: how long the server waits for the upstream handshake (None: forever).
     upstream_open_timeout_s: float | None = 5.0
     # ERR-3: upstream error codes the client must not see; the proxy caused them, the client cannot act on them.
     swallowed_error_codes: frozenset[str] = frozenset({"conversation_already_has_active_response"})

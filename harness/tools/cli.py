@@ -385,9 +385,6 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
     return args + extra
 
 
-REWRITE_WARNING = "pytest.PytestAssertRewriteWarning"
-
-
 def run_pytest(args: list[str]) -> int:
     import pytest
 
@@ -399,7 +396,8 @@ def run_pytest(args: list[str]) -> int:
     if "harness" in sys.modules:
         # `python -m harness` in a checkout imported the folder under its own name, which pytest would mark for
         # assertion rewriting (the editable install's folders) and warn about in every run: nothing is lost.
-        args = ["-W", f"ignore:Module already imported so cannot be rewritten; harness:{REWRITE_WARNING}", *args]
+        args = ["-W", "ignore:Module already imported so cannot be rewritten; harness:pytest.PytestAssertRewriteWarning",
+                *args]
     code = int(pytest.main(args))
     if code in _USAGE_CODES:
         print(f"harness: pytest stopped: {_USAGE_CODES[code]} (exit 2)", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Pre-flight checks: each problem is one line naming what to fix."""
 
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,7 +122,6 @@ def test_a_browser_that_does_not_start_is_not_taken_for_checked(monkeypatch):
 
     with pytest.raises(EnvironmentProblem, match="did not start"):
         preflight.check_browser_for_runs(broken)
-    import os
     assert preflight.BROWSER_CHECKED not in os.environ
 
 
