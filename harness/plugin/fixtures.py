@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from voice_harness.mock_upstream.server import MockUpstream
 
 from voice_harness.drivers.app_driver import GIVE_UP_POLL_S, AppDriver
 from voice_harness.judging.diagnosis import ended_by
+from voice_harness.plugin import pages
 from voice_harness.plugin.loop_thread import LoopThread
 from voice_harness.timeouts import units
 from voice_harness.judging.checks import not_provoked
@@ -337,13 +339,42 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
         client.close(wait_s=units(0.2))
 
 
+@pytest.fixture(scope="session")
+def kept_context(browser, browser_context_args: dict) -> Iterator[pages.KeptContext]:
+    """pytest-playwright's browser's one context for this worker's browser tests (harness.plugin.pages)."""
+    kept = pages.KeptContext(lambda: browser.new_context(**browser_context_args))
+    yield kept
+    kept.close()
+
+
+@contextmanager
+def _test_page(request: pytest.FixtureRequest, kept: Callable[[], pages.KeptContext],
+               own: Callable[[], Any]) -> Iterator[Any]:
+    """A fresh page for this test: in the kept context (reset after the test), or from `own` (a context of the
+    test's own) where harness.plugin.pages says the test needs one."""
+    marked = request.node.get_closest_marker("browser_context_args") is not None
+    if pages.own_context_reason(request.config.getoption, marked):
+        yield own()
+        return
+    context = kept()
+    page = context.new_page()
+    import sys; print('KEPT', id(context), file=sys.stderr)
+    try:
+        yield page
+    finally:
+        context.reset()
+
+
 @pytest.fixture
-def app(request: pytest.FixtureRequest, page, app_server: StaticServer, client_tap: Relay,
+def app(request: pytest.FixtureRequest, app_server: StaticServer, client_tap: Relay,
         proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording) -> Iterator[AppDriver]:
-    """The app (bundled, or the profile's) in a fresh browser context, talking to the proxy through the
-    client tap unless the profile turns the tap off. Its console is kept for the failure report, and with
-    --harness-trace=failed (what `harness run` passes) a Playwright trace is kept when the test fails."""
-    yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
+    """The app (bundled, or the profile's) on a fresh page (harness.plugin.pages: of a kept browser context
+    cleared after each test, or a context of its own), talking to the proxy through the client tap unless the
+    profile turns the tap off. Its console is kept for the failure report, and with --harness-trace=failed (what
+    `harness run` passes) a Playwright trace is kept when the test fails."""
+    with _test_page(request, lambda: request.getfixturevalue("kept_context"),
+                    lambda: request.getfixturevalue("page")) as page:
+        yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
 
 
 @pytest.fixture(scope="session")
@@ -363,20 +394,32 @@ def microphone_browser(playwright, browser_type_launch_args: dict, spoken: speec
     launched.close()
 
 
+@pytest.fixture(scope="session")
+def kept_microphone_context(microphone_browser) -> Iterator[pages.KeptContext]:
+    """The microphone browser's one context for this worker's voice tests (microphone permission granted)."""
+    kept = pages.KeptContext(lambda: microphone_browser.new_context(permissions=["microphone"]))
+    yield kept
+    kept.close()
+
+
+def _own_microphone_page(request: pytest.FixtureRequest):
+    context = request.getfixturevalue("microphone_browser").new_context(permissions=["microphone"])
+    request.addfinalizer(context.close)
+    return context.new_page()
+
+
 @pytest.fixture
-def voice_app(request: pytest.FixtureRequest, microphone_browser, app_server: StaticServer, client_tap: Relay,
+def voice_app(request: pytest.FixtureRequest, app_server: StaticServer, client_tap: Relay,
               proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording
               ) -> Iterator[AppDriver]:
-    """The app in a fresh context of the browser with a microphone (permission granted); skipped for an app
-    whose profile names no microphone control."""
+    """The app on a fresh page of the browser with a microphone (permission granted; its context kept or the
+    test's own, as for `app`); skipped for an app whose profile names no microphone control."""
     if not harness_config.profile.app.selectors.microphone:
         pytest.skip("the app has no microphone control, selectors.microphone in its profile "
                     "(app capability: microphone)")
-    context = microphone_browser.new_context(permissions=["microphone"])
-    try:
-        yield from _driven(request, context.new_page(), app_server, client_tap, proxy, harness_config, recording)
-    finally:
-        context.close()
+    with _test_page(request, lambda: request.getfixturevalue("kept_microphone_context"),
+                    lambda: _own_microphone_page(request)) as page:
+        yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
 
 
 def _driven(request, page, app_server, client_tap, proxy, harness_config, recording) -> Iterator[AppDriver]:
