@@ -54,8 +54,8 @@ OPTIONS = (
     Option("--shard", "run only the K-th of N parts of the selected tests (K/N: node ids sorted, dealt "
                       "round-robin) and write shard.json for `voice-harness report --merge`"),
     Option("--browser-context", "shared: the browser tests of a worker share a browser context, each on a fresh "
-                                "page, its cookies and site data cleared after each test (fast); test: a context "
-                                "of each test's own (pytest-playwright's page)", default="shared",
+                                "page, its cookies, cache and site data cleared after each test (fast); test: a "
+                                "context of each test's own", default="shared",
            choices=("shared", "test")),
     Option("--harness-trace", "keep a Playwright trace (actions, console) of each browser test that fails in setup "
                               "or call", default="off", choices=("off", "failed"), cli=None),

@@ -340,41 +340,63 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
 
 
 @pytest.fixture(scope="session")
-def kept_context(browser, browser_context_args: dict) -> Iterator[pages.KeptContext]:
+def kept_context(browser) -> Iterator[pages.KeptContext]:
     """pytest-playwright's browser's one context for this worker's browser tests (harness.plugin.pages)."""
-    kept = pages.KeptContext(lambda: browser.new_context(**browser_context_args))
+    kept = pages.KeptContext(lambda args: browser.new_context(**args))
     yield kept
     kept.close()
 
 
+def _overridden_playwright_fixtures(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """pytest-playwright's page fixtures that the project defines again (a conftest's own `context`, say)."""
+    found = []
+    for name in pages.PLAYWRIGHT_FIXTURES:
+        try:
+            defs = request._fixturemanager.getfixturedefs(name, request.node) or ()
+        except (AttributeError, TypeError):   # pytest's fixture manager changed: assume nothing is overridden
+            return ()
+        if defs and not defs[-1].func.__module__.startswith("pytest_playwright"):
+            found.append(name)
+    return tuple(found)
+
+
 @contextmanager
-def _test_page(request: pytest.FixtureRequest, kept: Callable[[], pages.KeptContext],
-               own: Callable[[], Any]) -> Iterator[Any]:
+def _test_page(request: pytest.FixtureRequest, kept: pages.KeptContext, args: dict,
+               own: Callable[[], Any], reason: str | None) -> Iterator[Any]:
     """A fresh page for this test: in the kept context (reset after the test), or from `own` (a context of the
-    test's own) where harness.plugin.pages says the test needs one."""
-    marked = request.node.get_closest_marker("browser_context_args") is not None
-    if pages.own_context_reason(request.config.getoption, marked):
+    test's own) for the `reason` harness.plugin.pages gave."""
+    if reason:
         yield own()
         return
-    context = kept()
-    page = context.new_page()
-    import sys; print('KEPT', id(context), file=sys.stderr)
+    page = kept.new_page(args)
     try:
         yield page
     finally:
-        context.reset()
+        kept.reset()
 
 
 @pytest.fixture
-def app(request: pytest.FixtureRequest, app_server: StaticServer, client_tap: Relay,
+def app_page(request: pytest.FixtureRequest, kept_context: pages.KeptContext, browser_context_args: dict
+             ) -> Iterator[Any]:
+    """The page `app` drives: a fresh one in the worker's kept context, or pytest-playwright's `page` (a context
+    of the test's own) where harness.plugin.pages says so. Set up before the recording and the mock upstream and
+    closed after them, as pytest-playwright's page."""
+    reason = pages.own_context_reason(request.config.getoption,
+                                      request.node.get_closest_marker("browser_context_args") is not None,
+                                      _overridden_playwright_fixtures(request))
+    with _test_page(request, kept_context, browser_context_args, lambda: request.getfixturevalue("page"),
+                    reason) as page:
+        yield page
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, app_page, app_server: StaticServer, client_tap: Relay,
         proxy: ProxyProcess | ExternalProxy, harness_config: RunConfig, recording: Recording) -> Iterator[AppDriver]:
-    """The app (bundled, or the profile's) on a fresh page (harness.plugin.pages: of a kept browser context
-    cleared after each test, or a context of its own), talking to the proxy through the client tap unless the
+    """The app (bundled, or the profile's) on a fresh page (`app_page`: of the worker's kept browser context,
+    cleared after each test, or of a context of its own), talking to the proxy through the client tap unless the
     profile turns the tap off. Its console is kept for the failure report, and with --harness-trace=failed (what
     `harness run` passes) a Playwright trace is kept when the test fails."""
-    with _test_page(request, lambda: request.getfixturevalue("kept_context"),
-                    lambda: request.getfixturevalue("page")) as page:
-        yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
+    yield from _driven(request, app_page, app_server, client_tap, proxy, harness_config, recording)
 
 
 @pytest.fixture(scope="session")
@@ -397,7 +419,7 @@ def microphone_browser(playwright, browser_type_launch_args: dict, spoken: speec
 @pytest.fixture(scope="session")
 def kept_microphone_context(microphone_browser) -> Iterator[pages.KeptContext]:
     """The microphone browser's one context for this worker's voice tests (microphone permission granted)."""
-    kept = pages.KeptContext(lambda: microphone_browser.new_context(permissions=["microphone"]))
+    kept = pages.KeptContext(lambda args: microphone_browser.new_context(**args))
     yield kept
     kept.close()
 
@@ -417,8 +439,10 @@ def voice_app(request: pytest.FixtureRequest, app_server: StaticServer, client_t
     if not harness_config.profile.app.selectors.microphone:
         pytest.skip("the app has no microphone control, selectors.microphone in its profile "
                     "(app capability: microphone)")
-    with _test_page(request, lambda: request.getfixturevalue("kept_microphone_context"),
-                    lambda: _own_microphone_page(request)) as page:
+    # The microphone browser is the harness's, not pytest-playwright's: only --browser-context decides.
+    reason = pages.own_context_reason(request.config.getoption, playwrights=False)
+    with _test_page(request, request.getfixturevalue("kept_microphone_context"), {"permissions": ["microphone"]},
+                    lambda: _own_microphone_page(request), reason) as page:
         yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
 
 
@@ -447,13 +471,15 @@ def _driven(request, page, app_server, client_tap, proxy, harness_config, record
 
 def _stop_tracing(node: pytest.Item, page, directory: Path) -> None:
     """Keep the trace of a test that failed in setup or call; drop the others. A crashed page has none."""
+    trace = directory / f"{safe_name(node.nodeid)}.zip" if node.stash.get(FAILED, False) else None
     try:
-        if node.stash.get(FAILED, False):
-            trace = directory / f"{safe_name(node.nodeid)}.zip"
+        if trace is not None:
             trace.parent.mkdir(parents=True, exist_ok=True)
-            page.context.tracing.stop(path=str(trace))
+    except OSError:
+        trace = None   # the trace is lost, but tracing still stops: a kept context serves the next test
+    try:
+        page.context.tracing.stop(**({"path": str(trace)} if trace is not None else {}))
+        if trace is not None:
             node.stash[TRACE] = trace
-        else:
-            page.context.tracing.stop()
     except PlaywrightError:
         pass
