@@ -1,9 +1,9 @@
 """The browser tests' pages. By default each worker keeps one browser context per browser and gives every
 browser test a fresh page in it; after the test its pages are closed and the context's cookies, its HTTP cache
 and the site data of every origin its pages visited are cleared, so the next test finds nothing of the last
-one's state. Chromium starts a page in a context that has another page open for about a third of the CPU a page
-in a new, empty context costs (0.44 s instead of 1.23 s for a page that connects, sends and reads a reply;
-docs/performance.md), so the kept context also keeps a blank page open.
+one's state. Chromium's CPU for a page that connects, sends and reads a reply (`voice-harness bench --groups
+fixed`, docs/performance.md): 0.95 s in a fresh context, 1.19 s in a kept context with no other page open, 0.44 s
+beside another open page; so the kept context also keeps a blank page open.
 
 Settings made on the context itself (routes, permissions, init scripts, offline mode) are not undone: the
 harness's suites make none. A test gets a context of its own where the harness is asked for one

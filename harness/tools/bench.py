@@ -240,6 +240,8 @@ def table(record: dict) -> list[str]:
             lines.append(f"{key:<44} {fixed[key]:>14.3f} s")
     if "page_load_s" in fixed:
         lines.append(f"{'page_load_s (p50)':<44} {fixed['page_load_s']['p50']:>14.4f} s")
+    for key, value in fixed.get("page_cpu_s", {}).items():
+        lines.append(f"{'Chromium CPU per test page, ' + key.replace('_', ' '):<44} {value:>14.3f} s")
     for key in ("browser_setup_s", "browser_teardown_s", "wire_setup_s", "wire_teardown_s"):
         value = fixed.get("per_test", {}).get(key, {}).get("p50")
         if value is not None:

@@ -63,11 +63,85 @@ def reference_proxy(upstream_url: str):
         proxy.stop()
 
 
+PAGE_CPU_PAGES = 5
+PROXY_PATH = "/openai"   # the reference profile's proxy.path
+
+
+def chromium_cpu_s() -> float:
+    """CPU seconds of this process's Chromium descendants so far, the ended ones included (Linux /proc: a
+    process's own time plus that of the children it reaped; Chromium's zygote reaps its renderers)."""
+    import os
+
+    tick, parents, cpu, chromium = os.sysconf("SC_CLK_TCK"), {}, {}, set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        cpu[pid] = sum(int(value) for value in fields[11:15]) / tick
+        if b"chrom" in command:
+            chromium.add(pid)
+
+    def descends(pid: int) -> bool:
+        for _ in range(64):   # bounded: a /proc tree is shallow
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    # A Chromium process whose parent is Chromium too is in its parent's children time once it ended.
+    return sum(cpu[pid] for pid in chromium if descends(pid))
+
+
+def _canary_page(page, app_url: str, endpoint: str) -> None:
+    from voice_harness.drivers.app_driver import AppDriver
+
+    driver = AppDriver(page, app_url, endpoint)
+    driver.open()
+    if driver.connect() != "ready":
+        raise RuntimeError("the bundled app got no SettingsApplied from the reference proxy")
+    driver.send("Hello")
+    if driver.wait_for_reply(units(15)).reply is None:
+        raise RuntimeError("the bundled app got no reply from the reference proxy")
+
+
+def page_cpu(chromium, app_url: str, endpoint: str, pages: int = PAGE_CPU_PAGES) -> dict:
+    """Chromium's CPU seconds per browser test page (the canary: open, connect, send, reply), a fresh context
+    per page (pytest-playwright's way) and a page of the harness's kept context (harness.plugin.pages)."""
+    from voice_harness.plugin.pages import KeptContext
+
+    figures = {}
+    kept = KeptContext(lambda args: chromium.new_context(**args))
+    kept.new_page().close()   # made, with its blank page, before the measurement as in a run
+    for name in ("fresh_context", "kept_context"):
+        before = chromium_cpu_s()
+        for _ in range(pages):
+            if name == "fresh_context":
+                context = chromium.new_context()
+                _canary_page(context.new_page(), app_url, endpoint)
+                context.close()
+            else:
+                _canary_page(kept.new_page(), app_url, endpoint)
+                kept.reset()
+        figures[name] = round((chromium_cpu_s() - before) / pages, 3)
+    kept.close()
+    return figures
+
+
 def fixed_costs() -> dict:
-    """Seconds for: mock start, proxy start (spawn to ready), browser launch, bundled app page load."""
+    """Seconds for: mock start, proxy start (spawn to ready), browser launch, bundled app page load, and
+    Chromium's CPU per browser test page in a fresh and in a kept context."""
     from playwright.sync_api import sync_playwright
 
-    with mock_upstream() as (mock, _loop, mock_s), reference_proxy(mock.url) as (_proxy, proxy_s):
+    with mock_upstream() as (mock, _loop, mock_s), reference_proxy(mock.url) as (proxy, proxy_s):
         app = StaticServer(paths.bundled("test_app"))
         try:
             with sync_playwright() as pw:
@@ -84,11 +158,12 @@ def fixed_costs() -> dict:
                     page.get_by_test_id("voice-agent").wait_for(state="attached", timeout=units(10) * 1000)
                     loads.append(time.monotonic() - started)
                     context.close()
+                cpu = page_cpu(chromium, app.url, proxy.base_url + PROXY_PATH)
                 chromium.close()
         finally:
             app.stop()
     return {"mock_start_s": round(mock_s, 4), "proxy_start_s": round(proxy_s, 4),
-            "browser_launch_s": round(launch_s, 4), "page_load_s": summarise(loads)}
+            "browser_launch_s": round(launch_s, 4), "page_load_s": summarise(loads), "page_cpu_s": cpu}
 
 
 async def _delay_probe(url: str, count: int) -> list[float]:

@@ -11,7 +11,8 @@ from voice_harness.targets import browser
 from voice_harness.targets.static_server import StaticServer
 
 # Its module fixture is made once: under pytest-xdist (make test), every test of the module runs on one worker.
-pytestmark = pytest.mark.xdist_group("app-driver-disconnect")
+# It drives a Chromium (4 s): e2e, out of the unit tier.
+pytestmark = [pytest.mark.xdist_group("app-driver-disconnect"), pytest.mark.e2e]
 
 # A page that records how it was asked to disconnect; `hook` and `button` switch its two means on.
 PAGE = """<!doctype html><html><body><div data-testid="voice-agent">

@@ -74,6 +74,10 @@ def test_bench_of_the_quick_groups_writes_their_figures(tmp_path):
         assert level["completed"] + level["errors"] == level["sessions"]
     assert all(record["fixed"][k] > 0 for k in ("mock_start_s", "proxy_start_s", "browser_launch_s"))
     assert "mock delay |error| p95" in done.stdout
+    # Chromium's CPU per canary page: there is some in either way (the probe sees the browser's processes).
+    assert set(record["fixed"]["page_cpu_s"]) == {"fresh_context", "kept_context"}
+    assert all(value > 0 for value in record["fixed"]["page_cpu_s"].values())
+    assert "Chromium CPU per test page, kept context" in done.stdout
 
 
 def test_an_unknown_bench_group_is_one_line_and_exit_2():
