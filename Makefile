@@ -22,10 +22,12 @@ $(STAMP): pyproject.toml
 conformance: setup
 	$(PY) -m harness run $(ARGS)
 
-# Two pytest-xdist workers; a module whose fixture is made once is one group (xdist_group), the matrices' parts are
-# shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0 runs it serially. The 30 slowest tests are
+# Three pytest-xdist workers, also on 2 cores: with two, the tests kept both cores only 69 % busy (they wait on
+# sockets, timers and subprocesses more than they compute). A module whose fixture is made once is one group
+# (xdist_group), the matrices' parts are shared by the workers (tests/tools/test_sensitivity.py). TEST_WORKERS=0
+# runs it serially. The 30 slowest tests are
 # listed at the end (where CI's time goes), and why any test was skipped.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 test: setup
 	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=30 -rs $(ARGS)
