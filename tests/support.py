@@ -77,3 +77,15 @@ def run_async(coroutine):
     if "error" in result:
         raise result["error"]
     return result.get("value")
+
+
+def served_page(folder: Path, html: str):
+    """A one-page site (index.html) served from `folder` on loopback: yields its URL, then stops serving."""
+    from voice_harness.targets.static_server import StaticServer
+
+    (folder / "index.html").write_text(html)
+    server = StaticServer(folder)
+    try:
+        yield server.url
+    finally:
+        server.stop()

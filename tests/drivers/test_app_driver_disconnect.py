@@ -5,10 +5,10 @@ brings the app back on a new page of the same browser context."""
 import dataclasses
 
 import pytest
+from support import served_page
 
 from voice_harness.drivers.app_driver import CONTROL, HOOK, PAGE_CLOSE, AppDriver, Selectors
 from voice_harness.targets import browser
-from voice_harness.targets.static_server import StaticServer
 
 # Its module fixture is made once: under pytest-xdist (make test), every test of the module runs on one worker.
 # It drives a Chromium (4 s): e2e, out of the unit tier.
@@ -31,11 +31,7 @@ if (q.get('played') === 'no') document.querySelector('[data-testid="agent-audio-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("app")
-    (root / "index.html").write_text(PAGE)
-    server = StaticServer(root)
-    yield server.url
-    server.stop()
+    yield from served_page(tmp_path_factory.mktemp("app"), PAGE)
 
 
 WITH_CONTROL = dataclasses.replace(Selectors(), disconnect="hang-up")

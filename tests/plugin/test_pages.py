@@ -2,10 +2,10 @@
 nothing of one test's site data or cookies left for the next."""
 
 import pytest
+from support import served_page
 
 from voice_harness.plugin import pages
 from voice_harness.targets import browser
-from voice_harness.targets.static_server import StaticServer
 
 
 def options(**given):
@@ -59,11 +59,7 @@ EMPTY = [None, "", [], []]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    (root / "index.html").write_text(PAGE)
-    server = StaticServer(root)
-    yield server.url
-    server.stop()
+    yield from served_page(tmp_path_factory.mktemp("site"), PAGE)
 
 
 def kept_in(owned) -> pages.KeptContext:
