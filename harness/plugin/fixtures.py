@@ -339,12 +339,16 @@ def make_wire_client(client_tap: Relay, harness_config: RunConfig, recording: Re
         client.close(wait_s=units(0.2))
 
 
+def _kept_in(chromium) -> Iterator[pages.KeptContext]:
+    kept = pages.KeptContext(lambda args: chromium.new_context(**args))
+    yield kept
+    kept.close()
+
+
 @pytest.fixture(scope="session")
 def kept_context(browser) -> Iterator[pages.KeptContext]:
     """pytest-playwright's browser's one context for this worker's browser tests (harness.plugin.pages)."""
-    kept = pages.KeptContext(lambda args: browser.new_context(**args))
-    yield kept
-    kept.close()
+    yield from _kept_in(browser)
 
 
 def _overridden_playwright_fixtures(request: pytest.FixtureRequest) -> tuple[str, ...]:
@@ -361,8 +365,7 @@ def _overridden_playwright_fixtures(request: pytest.FixtureRequest) -> tuple[str
 
 
 @contextmanager
-def _test_page(request: pytest.FixtureRequest, kept: pages.KeptContext, args: dict,
-               own: Callable[[], Any], reason: str | None) -> Iterator[Any]:
+def _test_page(kept: pages.KeptContext, args: dict, own: Callable[[], Any], reason: str | None) -> Iterator[Any]:
     """A fresh page for this test: in the kept context (reset after the test), or from `own` (a context of the
     test's own) for the `reason` harness.plugin.pages gave."""
     if reason:
@@ -384,8 +387,7 @@ def app_page(request: pytest.FixtureRequest, kept_context: pages.KeptContext, br
     reason = pages.own_context_reason(request.config.getoption,
                                       request.node.get_closest_marker("browser_context_args") is not None,
                                       _overridden_playwright_fixtures(request))
-    with _test_page(request, kept_context, browser_context_args, lambda: request.getfixturevalue("page"),
-                    reason) as page:
+    with _test_page(kept_context, browser_context_args, lambda: request.getfixturevalue("page"), reason) as page:
         yield page
 
 
@@ -419,13 +421,14 @@ def microphone_browser(playwright, browser_type_launch_args: dict, spoken: speec
 @pytest.fixture(scope="session")
 def kept_microphone_context(microphone_browser) -> Iterator[pages.KeptContext]:
     """The microphone browser's one context for this worker's voice tests (microphone permission granted)."""
-    kept = pages.KeptContext(lambda args: microphone_browser.new_context(**args))
-    yield kept
-    kept.close()
+    yield from _kept_in(microphone_browser)
+
+
+MICROPHONE_CONTEXT = {"permissions": ["microphone"]}
 
 
 def _own_microphone_page(request: pytest.FixtureRequest):
-    context = request.getfixturevalue("microphone_browser").new_context(permissions=["microphone"])
+    context = request.getfixturevalue("microphone_browser").new_context(**MICROPHONE_CONTEXT)
     request.addfinalizer(context.close)
     return context.new_page()
 
@@ -441,7 +444,7 @@ def voice_app(request: pytest.FixtureRequest, app_server: StaticServer, client_t
                     "(app capability: microphone)")
     # The microphone browser is the harness's, not pytest-playwright's: only --browser-context decides.
     reason = pages.own_context_reason(request.config.getoption, playwrights=False)
-    with _test_page(request, request.getfixturevalue("kept_microphone_context"), {"permissions": ["microphone"]},
+    with _test_page(request.getfixturevalue("kept_microphone_context"), MICROPHONE_CONTEXT,
                     lambda: _own_microphone_page(request), reason) as page:
         yield from _driven(request, page, app_server, client_tap, proxy, harness_config, recording)
 

@@ -64,7 +64,13 @@ def reference_proxy(upstream_url: str):
 
 
 PAGE_CPU_PAGES = 5
-PROXY_PATH = "/openai"   # the reference profile's proxy.path
+
+
+def reference_path() -> str:
+    """The path the reference proxy serves the component protocol on (its profile's proxy.path)."""
+    from voice_harness.targets import profiles
+
+    return profiles.load("reference").proxy.path
 
 
 def chromium_cpu_s() -> float:
@@ -158,7 +164,7 @@ def fixed_costs() -> dict:
                     page.get_by_test_id("voice-agent").wait_for(state="attached", timeout=units(10) * 1000)
                     loads.append(time.monotonic() - started)
                     context.close()
-                cpu = page_cpu(chromium, app.url, proxy.base_url + PROXY_PATH)
+                cpu = page_cpu(chromium, app.url, proxy.base_url + reference_path())
                 chromium.close()
         finally:
             app.stop()
@@ -232,7 +238,7 @@ def load(levels: tuple[int, ...] = (50, 100, 200)) -> dict:
     p50/p95/max and the errors (none is the target)."""
     figures = {}
     with mock_upstream() as (mock, _loop, _), reference_proxy(mock.url) as (proxy, _):
-        url = proxy.base_url + "/openai"
+        url = proxy.base_url + reference_path()
         for level in levels:
             started = time.monotonic()
             latencies, errors = asyncio.run(_sessions(url, level))
