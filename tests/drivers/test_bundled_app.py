@@ -87,10 +87,17 @@ class ScriptedProxy:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
     def send(self, message: dict | bytes) -> float:
-        """Send to the latest connection; the monotonic time it went."""
+        """Send to the latest connection; the monotonic time it went, taken on the proxy's own loop right before
+        the frame is written (a time taken after the call returns to this thread can be late on a busy machine,
+        and a bound measured from it looks shorter than it was)."""
         data = message if isinstance(message, bytes) else json.dumps(message)
-        self._call(self._sockets[-1].send(data))
-        return time.monotonic()
+        ws = self._sockets[-1]
+
+        async def timed_send() -> float:
+            went = time.monotonic()
+            await ws.send(data)
+            return went
+        return self._call(timed_send())
 
     def close_latest(self, code: int = 1000, reason: str = "server says bye") -> None:
         self._call(self._sockets[-1].close(code, reason))
