@@ -115,7 +115,8 @@ def to_markdown(record: dict) -> str:
         lines += ["", "## Failures, classified", "", "| test | requirements | phase | close code | closed first |",
                   "|---|---|---|---|---|"]
         for f in record["failures"]:
-            lines.append(f"| {f['test']} | {', '.join(f['requirements'])} | {f['phase']} | {f['close_code']} | "
+            code = "-" if f["close_code"] is None else f["close_code"]   # no connection closed (closed_first says so)
+            lines.append(f"| {f['test']} | {', '.join(f['requirements'])} | {f['phase']} | {code} | "
                          f"{f['closed_first']} |")
     return "\n".join(lines) + "\n"
 

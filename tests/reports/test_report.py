@@ -68,3 +68,15 @@ def test_ids_the_app_could_not_exercise_are_listed_with_the_capability_it_lacks(
     assert written["gate"]["state"] == "partial"
     assert "not exercised for want of an app capability (see app-check): MAP-7 (context)" in gate_notes(written)
     assert written["run"]["catalogue_version"] == catalogue.CATALOGUE_VERSION == 3
+
+
+def test_a_failure_whose_connections_stayed_open_shows_no_close_code_in_the_markdown():
+    written = record([CaseResult("a", ("ORD-1",), "failed", "too early")])
+    written["failures"] = [{"test": "t-open", "requirements": ["ORD-1"], "phase": "awaiting reply", "close_code": None,
+                            "closed_first": "no connection closed"},
+                           {"test": "t-closed", "requirements": ["CANARY-1"], "phase": "awaiting reply",
+                            "close_code": 1000, "closed_first": "upstream closed"}]
+    markdown = to_markdown(written)
+    assert "| t-open | ORD-1 | awaiting reply | - | no connection closed |" in markdown
+    assert "| t-closed | CANARY-1 | awaiting reply | 1000 | upstream closed |" in markdown
+    assert "None" not in markdown
