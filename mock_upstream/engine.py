@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
@@ -230,7 +231,7 @@ class Engine:
             self._fire(out, "premature_response_create", now)
             return
         if self.scenario.replies:
-            out.note["response_id"] = self._respond(out, now)
+            out.note["response_id"] = self._respond(out, now, event.get("response"))
 
     def _on_response_cancel(self, out: Outcome, now: float, event: dict) -> None:
         self._cancel_response(out, now)
@@ -346,10 +347,15 @@ class Engine:
 
     # ----------------------------------------------------------------- replies
 
-    def _respond(self, out: Outcome, now: float) -> str:
-        """Answer one response.create with the next turn of the script; the response id. response.created goes
-        out at once; the first output follows after the scenario's reply latency."""
+    def _respond(self, out: Outcome, now: float, asked: dict | None = None) -> str:
+        """Answer one response.create (its `response` object: asked) with the next turn of the script; the
+        response id. response.created goes out at once; the first output follows after the scenario's reply
+        latency. A function call the session and the response declare no function for is answered in words, as
+        the service does."""
         turn = self.scenario.script[self._turns] if self._turns < len(self.scenario.script) else Turn()
+        if turn.kind == "function_call" and not session_config.declares_function(self._session, asked):
+            out.note["no_function_declared"] = turn.name
+            turn = dataclasses.replace(turn, kind="text")
         self._turns += 1
         response_id, item_id = self._new_id("resp"), self._new_id("item")
         send = functools.partial(self._send, out, chain=f"response:{response_id}")

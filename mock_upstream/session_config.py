@@ -69,3 +69,11 @@ def interrupts_response(session: dict[str, Any]) -> bool:
     """Turn detection is on and cancels an active response when speech starts."""
     detection = turn_detection(session)
     return detection is not None and detection.get("interrupt_response") is not False
+
+
+def declares_function(session: dict[str, Any], response: dict[str, Any] | None = None) -> bool:
+    """Whether the model may call a function in this response: its tools (a response.create's `response.tools`,
+    else the session's `tools`) include one of type function. The service never calls a function it was not
+    given, so a session without one answers a question that needs it in words."""
+    tools = response["tools"] if isinstance(response, dict) and "tools" in response else session.get("tools")
+    return any(isinstance(tool, dict) and tool.get("type") == "function" for tool in tools or [])

@@ -14,6 +14,7 @@ from voice_harness.judging.checks import for_want_of
 from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
 from voice_harness.errors import HarnessFault
 from voice_harness.judging.invariants import CONFIRMATIONS
+from voice_harness.mock_upstream import session_config
 from voice_harness.mock_upstream.engine import AUDIO_BYTES_PER_MS
 from voice_harness.timeouts import units
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_LEG,
@@ -97,6 +98,46 @@ def fail_for_want_of(what: str, timeline, *anchors, req: str | None = None) -> N
     with several."""
     note, close = ended_by(timeline)
     for_want_of(what + note, timeline, *anchors, close, req=req)
+
+
+UNCALLED = ("no function call came: the session the upstream confirmed declares no function (session.tools), and "
+            "the service answered the question without one (MAP-8's to judge)")
+
+
+def uncalled(timeline) -> str | None:
+    """Why the function call a test waits for can no longer come, or None while it still can. The service calls
+    only a function it was given (the session's tools, or a response's own): once the session it confirmed last
+    (session.updated) declares none and a response asked for after the latest user item is done without a call,
+    the question was answered in words, and no call follows."""
+    confirmed = timeline.select(route=UPSTREAM_TO_PROXY, type="session.updated")
+    if not confirmed or session_config.declares_function(confirmed[-1].message.get("session") or {}):
+        return None
+    asked = timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user")
+    if not asked:
+        return None
+    created = {(f.message.get("response") or {}).get("id")
+               for f in timeline.select(route=UPSTREAM_TO_PROXY, type="response.created", after=asked[-1])}
+    for done in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done", after=asked[-1]):
+        response = done.message.get("response") or {}
+        if response.get("id") in created and not any(isinstance(item, dict) and item.get("type") == "function_call"
+                                                     for item in response.get("output") or []):
+            return UNCALLED
+    return None
+
+
+def until_called(recording, found, timeout: float):
+    """Wait for found(timeline), a step of a function call (its request to the client, its output upstream),
+    while the call can still come and the test's connections live. (the frame, None), or (None, why not):
+    uncalled's reason, or None when the time ran out or a connection closed (fail_for_want_of names that)."""
+    value = recording.wait_for(lambda tl: found(tl) or uncalled(tl), timeout, while_live=True)
+    return (None, value) if value is None or isinstance(value, str) else (value, None)
+
+
+def function_call_request(client, recording, timeout: float):
+    """The FunctionCallRequest the wire client got (None, why not), as until_called."""
+    request, why_not = until_called(recording, lambda tl: tl.first(route=PROXY_TO_CLIENT, type="FunctionCallRequest"),
+                                    timeout)
+    return (client.expect("FunctionCallRequest", units(2)), None) if request is not None else (None, why_not)
 
 
 def browser_turn(app: AppDriver, recording, text: str, *, req: str | None = None, **params):

@@ -13,7 +13,7 @@ from voice_harness.judging import catalogue, turns
 from voice_harness.judging.checks import fail, provoked
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.timeouts import units
-from voice_harness.suites.flows import app_params, fail_for_want_of
+from voice_harness.suites.flows import app_params, fail_for_want_of, function_call_request, until_called
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
@@ -25,11 +25,14 @@ def call_and_answer(app, recording):
     """Ask a question whose answer needs the function; wait until the function output went upstream."""
     app.open(**app_params(functions=FUNCTIONS, functionResult=RESULT))
     app.send("What is the weather in Paris?")
-    output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
-                             role="function_call_output", while_live=True)
+    output, why_not = until_called(recording, function_output, units(10))
     if output is None:
-        fail_for_want_of("no function_call_output item went upstream", recording.timeline())
+        fail_for_want_of(why_not or "no function_call_output item went upstream", recording.timeline())
     return output
+
+
+def function_output(timeline):
+    return timeline.first(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="function_call_output")
 
 
 def completions_after(timeline, output):
@@ -88,12 +91,12 @@ def answer_over_the_wire(make_wire_client, recording, after_response_done: bool)
     if client.configure(think={"functions": FUNCTIONS}) is None:
         fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
-    request = client.expect("FunctionCallRequest", units(10))
+    request, why_not = function_call_request(client, recording, units(10))
     if request is None:
         held = "" if after_response_done else (" while the upstream held back the response's response.done (a "
                                               "proxy that asks the host only once the response is done: this "
                                               "order cannot arise for it)")
-        fail_for_want_of(f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
+        fail_for_want_of(why_not or f"no FunctionCallRequest reached the client{held} (MAP-4's to judge)",
                          recording.timeline())
     if after_response_done and recording.wait_for(call_response_done, units(10), while_live=True) is None:
         fail_for_want_of("the upstream never finished the response that made the call", recording.timeline())
@@ -103,8 +106,7 @@ def answer_over_the_wire(make_wire_client, recording, after_response_done: bool)
                          recording.timeline())
     call = calls[0]
     client.send({"type": "FunctionCallResponse", "id": call.get("id"), "name": call.get("name"), "content": RESULT})
-    output = recording.first(units(10), route=PROXY_TO_UPSTREAM, type="conversation.item.create",
-                             role="function_call_output", while_live=True)
+    output = recording.wait_for(function_output, units(10), while_live=True)
     if output is None:
         fail_for_want_of("no function_call_output item went upstream (MAP-5's to judge)", recording.timeline())
     return output

@@ -15,7 +15,8 @@ from voice_harness.judging import invariants, queued_turns, turns
 from voice_harness.judging.component_protocol import function_calls
 from voice_harness.judging.checks import fail_on, for_want_of, provoked
 from voice_harness.timeouts import units
-from .flows import app_params, competing_confirmations, connect, fail_for_want_of, send_until_response_create
+from .flows import (app_params, competing_confirmations, connect, fail_for_want_of, function_call_request,
+                    send_until_response_create)
 from .test_audio import chunk
 from .test_function_calls import FUNCTIONS, RESULT
 from voice_harness.judging.timeline import PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
@@ -156,9 +157,9 @@ def test_a_message_typed_right_after_a_function_output_waits_for_its_own_confirm
     if client.configure(think={"functions": FUNCTIONS}) is None:
         fail_for_want_of("no SettingsApplied", recording.timeline())
     client.send({"type": "InjectUserMessage", "content": "What is the weather in Paris?"})
-    request = client.expect("FunctionCallRequest", units(10))
+    request, why_not = function_call_request(client, recording, units(10))
     if request is None:
-        for_want_of("no FunctionCallRequest reached the client (the proxy may not support functions; "
+        for_want_of(why_not or "no FunctionCallRequest reached the client (the proxy may not support functions; "
                     "MAP-4's to judge)", recording.timeline())
     calls = function_calls(request)
     if not calls:

@@ -24,7 +24,8 @@ from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_UPSTREAM, U
 from voice_harness.timeouts import units
 from voice_harness.wire.validation import client_event_problems
 
-from .flows import (appends, fail_for_want_of, open_and_connect, send_and_wait_for_reply, utterance)
+from .flows import (appends, fail_for_want_of, function_call_request, open_and_connect, send_and_wait_for_reply,
+                    utterance)
 from .test_function_calls import FUNCTIONS, RESULT, call_response_done
 from .test_voice import spoken_turn
 
@@ -236,9 +237,9 @@ def test_a_message_typed_during_a_function_call_and_a_spoken_turn_after_it_are_a
     client = make_wire_client()
     configured(client, recording, think={"functions": FUNCTIONS})
     typed(client, "What is the weather in Paris?")
-    request = client.expect("FunctionCallRequest", units(10))
+    request, why_not = function_call_request(client, recording, units(10))
     if request is None:
-        fail_for_want_of("no FunctionCallRequest reached the client (MAP-4's to judge)",
+        fail_for_want_of(why_not or "no FunctionCallRequest reached the client (MAP-4's to judge)",
                          recording.timeline())
     if recording.wait_for(call_response_done, units(10), while_live=True) is None:
         fail_for_want_of("the upstream never finished the response that made the call",

@@ -21,11 +21,15 @@ def types(outcome):
     return [a.event["type"] for a in sends(outcome)]
 
 
-def configured(scenario=Scenario()):
+def configured(scenario=Scenario(), **session):
     engine = Engine(scenario)
     engine.connect(0.0)
-    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x"}})
+    engine.receive(0.0, {"type": "session.update", "session": {"type": "realtime", "instructions": "x", **session}})
     return engine
+
+
+def tool(name: str) -> dict:
+    return {"type": "function", "name": name, "description": "d", "parameters": {"type": "object", "properties": {}}}
 
 
 def test_session_created_is_sent_on_connect_before_any_client_event():
@@ -193,7 +197,7 @@ def all_events(engine_outcomes):
 
 def test_a_scripted_function_call_turn_streams_arguments_then_completes():
     scenario = Scenario(script=(Turn("function_call", "get_time", '{"tz": "UTC"}'),))
-    engine = configured(scenario)
+    engine = configured(scenario, tools=[tool("get_time")])
     engine.receive(1.0, USER_ITEM)
     out = engine.receive(1.1, {"type": "response.create"})
     done = [e for e in all_events([out]) if e["type"] == "response.function_call_arguments.done"][0]
@@ -204,6 +208,24 @@ def test_a_scripted_function_call_turn_streams_arguments_then_completes():
     assert output.note["role"] == "function_call_output"
     follow_up = engine.receive(2.1, {"type": "response.create"})
     assert "response.output_text.done" in types(follow_up)
+
+
+@pytest.mark.parametrize("session, asked, calls", [
+    ({}, None, False),                                                   # no tools: answered in words
+    ({"tools": []}, None, False),
+    ({"tools": [tool("get_time")]}, None, True),
+    ({}, {"tools": [tool("get_time")]}, True),                           # the response's own tools
+    ({"tools": [tool("get_time")]}, {"tools": []}, False),               # which replace the session's
+    ({"tools": [{"type": "mcp", "server_label": "x"}]}, None, False),    # a tool, but no function
+])
+def test_a_function_call_comes_only_where_a_function_was_declared(session, asked, calls):
+    """The service never calls a function it was not given: a scripted call without one is a reply in words."""
+    engine = configured(Scenario(script=(Turn("function_call", "get_time", "{}"),)), **session)
+    engine.receive(1.0, USER_ITEM)
+    out = engine.receive(1.1, {"type": "response.create", **({"response": asked} if asked is not None else {})})
+    assert ("response.function_call_arguments.done" in types(out)) is calls
+    assert ("response.output_text.done" in types(out)) is not calls
+    assert ("no_function_declared" in out.note) is not calls
 
 
 def test_audio_replies_carry_pcm_deltas_and_a_transcript():
@@ -258,7 +280,7 @@ def test_a_reorder_with_a_role_holds_the_response_done_of_the_function_call_resp
     response.done waits for the function output's confirmation."""
     rule = Reorder("response.done", after="conversation.item.added", role="function_call",
                    after_role="function_call_output")
-    engine = configured(Scenario(script=(Turn(), Turn("function_call", "f", "{}")), reorders=(rule,)))
+    engine = configured(Scenario(script=(Turn(), Turn("function_call", "f", "{}")), reorders=(rule,)), tools=[tool("f")])
     greeting = engine.receive(0.5, {"type": "response.create"})
     assert types(greeting)[-2] == "response.done"
     engine.receive(1.0, USER_ITEM)
@@ -279,7 +301,7 @@ def test_every_kind_of_reply_validates_as_realtime_server_events():
                         errors=(InjectError("first_user_item", "idle_timeout"),))
     engine = Engine(scenario)
     outcomes = [engine.connect(0.0),
-                engine.receive(0.1, {"type": "session.update", "session": {"type": "realtime"}}),
+                engine.receive(0.1, {"type": "session.update", "session": {"type": "realtime", "tools": [tool("f")]}}),
                 engine.receive(1.0, USER_ITEM), engine.receive(1.1, {"type": "response.create"}),
                 engine.receive(5.0, {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(4800)).decode()})]
     events = all_events(outcomes)

@@ -28,11 +28,12 @@ def types(outcome):
     return [a.event["type"] for a in sends(outcome)]
 
 
-def engine_with(turn_detection=..., scenario=Scenario()):
-    """A configured engine; turn_detection: the session.update's value (left out when ...)."""
+def engine_with(turn_detection=..., scenario=Scenario(), **fields):
+    """A configured engine; turn_detection: the session.update's value (left out when ...); fields: more of
+    the session."""
     engine = Engine(scenario)
     engine.connect(0.0)
-    session = {"type": "realtime"}
+    session = {"type": "realtime", **fields}
     if turn_detection is not ...:
         session["audio"] = {"input": {"turn_detection": turn_detection}}
     engine.receive(0.0, {"type": "session.update", "session": session})
@@ -230,7 +231,8 @@ def test_a_client_commit_of_100_ms_makes_a_transcribed_user_item_and_no_reply(tu
 # ------------------------------------------------------------------------------------ what replies carry
 
 def test_audio_replies_have_no_output_text_done_and_function_calls_no_text_at_all():
-    engine = engine_with(scenario=Scenario(reply_audio_chunks=2, script=(Turn("function_call", "f", "{}"), Turn())))
+    engine = engine_with(scenario=Scenario(reply_audio_chunks=2, script=(Turn("function_call", "f", "{}"), Turn())),
+                         tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}])
     engine.receive(1.0, USER_ITEM)
     call = types(engine.receive(1.1, {"type": "response.create"}))
     assert not [k for k in call if "text" in k or "transcript" in k]
