@@ -153,6 +153,8 @@ def test_on_the_minimal_variant_only_the_ignored_features_are_out_of_scope(minim
     # (MAP-6), context (MAP-7, MAP-11, LIFE-3's context on reconnect).
     assert out <= {"ORD-3", "ORD-6", "FN-1", "MAP-4", "MAP-5", "MAP-6", "MAP-7", "MAP-8", "MAP-11", "LIFE-3"}, out
     assert "CANARY-1" in baseline["green"] and "ORD-1" in baseline["green"] and "ORD-7" in baseline["green"]
+    # It declares no tools: the service answers in words, and the checks say so instead of waiting for a call.
+    assert "declares no function" in baseline["reasons"]["MAP-4"], baseline["reasons"]
 
 
 def test_every_defect_names_requirements_of_the_catalogue_with_reasons_for_collateral():
