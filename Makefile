@@ -29,9 +29,6 @@ conformance: setup
 # listed at the end (where CI's time goes), and why any test was skipped.
 TEST_WORKERS ?= 3
 
-# make test starts some 250 harness runs: with bytecode written (the runs' into the harness's cache, never into the
-# install folder), each spares compiling and assertion-rewriting the suites and the plugin again (0.3 s of CPU).
-test: export PYTHONDONTWRITEBYTECODE =
 test: setup
 	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=30 -rs $(ARGS)
 

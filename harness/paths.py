@@ -18,7 +18,7 @@ def default_reports() -> Path:
 
 
 def cache_dir() -> Path:
-    """The harness's cache (the Allure tool, the speech, a run's bytecode): $VOICE_HARNESS_CACHE, else $XDG_CACHE_HOME/voice-harness, else
+    """The harness's cache (the Allure tool): $VOICE_HARNESS_CACHE, else $XDG_CACHE_HOME/voice-harness, else
     ~/.cache/voice-harness."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])

@@ -388,16 +388,10 @@ def pytest_args(config: run_config.RunConfig, extra: list[str], cli: argparse.Na
 def run_pytest(args: list[str]) -> int:
     import pytest
 
-    # Nothing goes into the install folder: bytecode and pytest's assertion-rewrite caches go to the harness's
-    # cache instead of next to the bundled suites (the workers and the proxy inherit the variable); kept there,
-    # they spare the next run rewriting and compiling the suites and the plugin's modules again (0.3 s of CPU a
-    # run). Where writing bytecode is off (PYTHONDONTWRITEBYTECODE), it stays off, and a prefix would only hide
-    # the installed packages' own bytecode: none is written, none looked for elsewhere.
-    if sys.dont_write_bytecode:
-        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        sys.pycache_prefix = str(paths.cache_dir() / "pycache")
-        os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix
+    # Nothing goes into the install folder: no assertion-rewrite caches next to the bundled suites (the workers
+    # and the proxy inherit the variable).
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
     if "harness" in sys.modules:
         # `python -m harness` in a checkout imported the folder under its own name, which pytest would mark for
