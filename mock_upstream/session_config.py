@@ -75,5 +75,11 @@ def declares_function(session: dict[str, Any], response: dict[str, Any] | None =
     """Whether the model may call a function in this response: its tools (a response.create's `response.tools`,
     else the session's `tools`) include one of type function. The service never calls a function it was not
     given, so a session without one answers a question that needs it in words."""
-    tools = response["tools"] if isinstance(response, dict) and "tools" in response else session.get("tools")
-    return any(isinstance(tool, dict) and tool.get("type") == "function" for tool in tools or [])
+    tools = response["tools"] if isinstance(response, dict) and response.get("tools") is not None \
+        else session.get("tools")
+    return any(is_function(tool) for tool in tools or [])
+
+
+def is_function(tool: Any) -> bool:
+    """A function tool: of type function, or of no type (the openai package's models leave it optional)."""
+    return isinstance(tool, dict) and tool.get("type", "function") == "function"

@@ -10,7 +10,7 @@ import time
 
 from voice_harness.drivers.app_driver import AppDriver, ReplyOutcome
 from voice_harness.judging import app_settings
-from voice_harness.judging.checks import for_want_of
+from voice_harness.judging.checks import for_want_of, not_exercised
 from voice_harness.judging.diagnosis import ended_by, refusal, refused_reply
 from voice_harness.errors import HarnessFault
 from voice_harness.judging.invariants import CONFIRMATIONS
@@ -107,22 +107,40 @@ UNCALLED = ("no function call came: the session the upstream confirmed declares 
 def uncalled(timeline) -> str | None:
     """Why the function call a test waits for can no longer come, or None while it still can. The service calls
     only a function it was given (the session's tools, or a response's own): once the session it confirmed last
-    (session.updated) declares none and a response asked for after the latest user item is done without a call,
-    the question was answered in words, and no call follows."""
-    confirmed = timeline.select(route=UPSTREAM_TO_PROXY, type="session.updated")
+    (session.updated) declares none, no response.create since the question gave one of its own, and a response
+    asked for after the question (the first user item the proxy made after the client's latest
+    InjectUserMessage) completed without a call, the question was answered in words, and no call follows."""
+    typed = timeline.select(route=CLIENT_TO_PROXY, type="InjectUserMessage")
+    question = typed and timeline.first(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user",
+                                        after=typed[-1])
+    if not question:
+        return None
+    on_its_connection = {"route": UPSTREAM_TO_PROXY, "conn": question.conn, "after": question}
+    confirmed = timeline.select(route=UPSTREAM_TO_PROXY, type="session.updated", conn=question.conn)
     if not confirmed or session_config.declares_function(confirmed[-1].message.get("session") or {}):
         return None
-    asked = timeline.select(route=PROXY_TO_UPSTREAM, type="conversation.item.create", role="user")
-    if not asked:
+    if any(session_config.declares_function({}, f.message.get("response"))
+           for f in timeline.select(route=PROXY_TO_UPSTREAM, type="response.create", conn=question.conn,
+                                    after=question)):
         return None
     created = {(f.message.get("response") or {}).get("id")
-               for f in timeline.select(route=UPSTREAM_TO_PROXY, type="response.created", after=asked[-1])}
-    for done in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done", after=asked[-1]):
+               for f in timeline.select(type="response.created", **on_its_connection)}
+    for done in timeline.select(type="response.done", **on_its_connection):
         response = done.message.get("response") or {}
-        if response.get("id") in created and not any(isinstance(item, dict) and item.get("type") == "function_call"
-                                                     for item in response.get("output") or []):
+        calls = [item for item in response.get("output") or [] if isinstance(item, dict)
+                 and item.get("type") == "function_call"]
+        if response.get("id") in created and response.get("status") == "completed" and not calls:
             return UNCALLED
     return None
+
+
+def for_want_of_a_call(why_not: str | None, otherwise: str, timeline, *, req: str | None = None) -> None:
+    """End the test inconclusive for want of a function call: the app's (it lacks the capability) when the Settings
+    it sent carried no functions, so that no call could be asked for; else why_not (uncalled's), or otherwise."""
+    settings = app_settings.sent(timeline)
+    if why_not and (settings is None or not settings.functions):
+        not_exercised("functions", "the app sent no functions (agent.think.functions)", timeline, req=req)
+    fail_for_want_of(why_not or otherwise, timeline, req=req)
 
 
 def until_called(recording, found, timeout: float):

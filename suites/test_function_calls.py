@@ -13,7 +13,8 @@ from voice_harness.judging import catalogue, turns
 from voice_harness.judging.checks import fail, provoked
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.timeouts import units
-from voice_harness.suites.flows import app_params, fail_for_want_of, function_call_request, until_called
+from voice_harness.suites.flows import (app_params, fail_for_want_of, for_want_of_a_call, function_call_request,
+                                       until_called)
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
@@ -27,7 +28,7 @@ def call_and_answer(app, recording):
     app.send("What is the weather in Paris?")
     output, why_not = until_called(recording, function_output, units(10))
     if output is None:
-        fail_for_want_of(why_not or "no function_call_output item went upstream", recording.timeline())
+        for_want_of_a_call(why_not, "no function_call_output item went upstream", recording.timeline())
     return output
 
 

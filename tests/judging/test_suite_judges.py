@@ -63,44 +63,52 @@ def test_ord_7_holds_when_the_message_is_answered_after_the_response_is_done():
 # ---- a function call that can no longer come (suites/flows.py: uncalled)
 
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
-
-
-def answered(session_tools, output, response_id="r1", created_at=1.1):
-    """session.updated with these tools, a typed question, and a response created at created_at and done with
-    this output."""
-    return made.timeline(made.upstream(0.1, "session.updated", session={"type": "realtime", **session_tools}),
-                         made.typed(1.0, "What is the weather?", "u1"),
-                         made.upstream(created_at, "response.created", response={"id": response_id}),
-                         made.upstream(1.5, "response.done", response={"id": response_id, "output": output}))
-
-
 WORDS = [{"type": "message", "role": "assistant", "content": []}]
 CALL = [{"type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": "{}"}]
 
 
+def done_response(t_created, rid="r", output=WORDS, status="completed", conn=1):
+    return [made.upstream(t_created, "response.created", conn, response={"id": rid}),
+            made.upstream(1.5, "response.done", conn, response={"id": rid, "status": status, "output": output})]
+
+
+def answered(session_tools=None, output=WORDS, created_at=1.1, status="completed", asked=None, conn=1, before=()):
+    """The session the upstream confirmed (with these tools), a typed question, the proxy's response.create (with
+    its own `asked` response object) and a response created at created_at and done with this output."""
+    create = made.proxy(1.05, "response.create", **({"response": asked} if asked is not None else {}))
+    return made.timeline(made.upstream(0.1, "session.updated", session={"type": "realtime", **(session_tools or {})}),
+                         *before, made.typed(1.0, "What is the weather?", "u1"), create,
+                         done_response(created_at, output=output, status=status, conn=conn))
+
+
 def test_a_question_answered_in_words_by_a_session_without_a_function_can_get_no_call():
-    assert uncalled(answered({}, WORDS)) == UNCALLED
-    assert uncalled(answered({"tools": []}, WORDS)) == UNCALLED
+    assert uncalled(answered()) == UNCALLED
+    assert uncalled(answered({"tools": []})) == UNCALLED
+    assert uncalled(answered({"tools": [{"type": "mcp", "server_label": "x"}]})) == UNCALLED
+    assert uncalled(answered(asked={"tools": None})) == UNCALLED
     assert "MAP-8's to judge" in UNCALLED
 
 
-def asked_and_answered(*before):
-    """These frames, then a typed question answered in words."""
-    return made.timeline(*before, made.typed(1.0, "Hi", "u1"),
-                         made.upstream(1.1, "response.created", response={"id": "r"}),
-                         made.upstream(1.5, "response.done", response={"id": "r", "output": WORDS}))
-
-
 @pytest.mark.parametrize("case", [
-    pytest.param(lambda: answered({"tools": [WEATHER]}, WORDS), id="the-session-declares-a-function"),
-    pytest.param(lambda: answered({}, CALL), id="the-response-made-a-call"),        # the response's own tools
-    pytest.param(lambda: answered({}, WORDS, created_at=0.5), id="a-response-asked-for-before-the-question"),
+    pytest.param(lambda: answered({"tools": [WEATHER]}), id="the-session-declares-a-function"),
+    pytest.param(lambda: answered({"tools": [{"name": "get_weather"}]}), id="a-tool-of-no-type-is-a-function"),
+    pytest.param(lambda: answered(asked={"tools": [WEATHER]}), id="the-response-declares-its-own"),
+    pytest.param(lambda: answered(output=CALL), id="the-response-made-a-call"),
+    pytest.param(lambda: answered(status="cancelled", output=[]), id="the-response-was-cancelled"),
+    pytest.param(lambda: answered(created_at=0.5), id="a-response-asked-for-before-the-question"),
+    pytest.param(lambda: answered(conn=2), id="a-response-on-another-connection"),
     pytest.param(lambda: made.timeline(made.upstream(0.1, "session.updated", session={}),
                                        made.typed(1.0, "Hi", "u1")), id="the-question-not-answered-yet"),
-    pytest.param(lambda: asked_and_answered(), id="no-session-confirmed"),
-    pytest.param(lambda: asked_and_answered(made.upstream(0.1, "session.updated", session={}),
-                                            made.proxy(0.2, "session.update", session={"tools": [WEATHER]}),
-                                            made.upstream(0.3, "session.updated", session={"tools": [WEATHER]})),
+    pytest.param(lambda: made.timeline(
+                     made.upstream(0.1, "session.updated", session={}),
+                     made.proxy(0.2, "conversation.item.create", item=made.item("user", "ctx", "I am in France.")),
+                     made.upstream(0.3, "response.created", response={"id": "greeting"}),
+                     made.upstream(0.4, "response.done", response={"id": "greeting", "status": "completed",
+                                                                   "output": WORDS}),
+                     made.from_client(1.0, "InjectUserMessage", content="What is the weather?")),
+                 id="a-context-item-and-a-greeting-before-the-question-went-upstream"),
+    pytest.param(lambda: answered(before=[made.proxy(0.2, "session.update", session={"tools": [WEATHER]}),
+                                          made.upstream(0.3, "session.updated", session={"tools": [WEATHER]})]),
                  id="a-later-session-declares-one"),
 ])
 def test_a_call_that_can_still_come_is_waited_for(case):
