@@ -230,6 +230,7 @@ def test_ack_any_item_on_the_minimal_variant_is_shrunk_to_a_reproducer_that_repl
 @pytest.mark.e2e
 @pytest.mark.parametrize("defect, req, budget", [("active-until-text-done", "TURN-1", "60"),
                                                  ("follow-up-after-20s", "FN-1", "15")])
+@pytest.mark.timeout(660)   # the explore run's own bound (600 s) decides; 160 s idle, over the default 180 s on CI
 def test_a_catalogue_v3_defect_is_found_with_a_reproducer_that_replays_red_and_holds_on_the_reference(
         tmp_path, defect, req, budget):
     """TURN-1: a typed turn after an audio reply (no output_text.done) never gets its response.create. FN-1: the
