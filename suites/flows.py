@@ -127,11 +127,23 @@ def uncalled(timeline) -> str | None:
                for f in timeline.select(type="response.created", **on_its_connection)}
     for done in timeline.select(type="response.done", **on_its_connection):
         response = done.message.get("response") or {}
-        calls = [item for item in response.get("output") or [] if isinstance(item, dict)
-                 and item.get("type") == "function_call"]
-        if response.get("id") in created and response.get("status") == "completed" and not calls:
+        if response.get("id") in created and response.get("status") == "completed" and not made_a_call(done):
             return UNCALLED
     return None
+
+
+def made_a_call(done) -> bool:
+    """This response.done's response has a function_call item in its output."""
+    return any(isinstance(item, dict) and item.get("type") == "function_call"
+               for item in (done.message.get("response") or {}).get("output") or [])
+
+
+def unless_called(timeline, *, req: str | None = None) -> None:
+    """End the test inconclusive (for_want_of_a_call) when its conversation was answered without the function call
+    it was built around."""
+    why_not = uncalled(timeline)
+    if why_not:
+        for_want_of_a_call(why_not, "", timeline, req=req)
 
 
 def for_want_of_a_call(why_not: str | None, otherwise: str, timeline, *, req: str | None = None) -> None:

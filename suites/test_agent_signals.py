@@ -20,7 +20,7 @@ from voice_harness.judging.sessions import at, frames_of, upstream_connections
 from voice_harness.judging.timeline import CLIENT_LEG, CLIENT_TO_PROXY, PROXY_TO_CLIENT, UPSTREAM_TO_PROXY
 from voice_harness.timeouts import units
 
-from .flows import browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply, uncalled
+from .flows import browser_turn, fail_for_want_of, open_and_connect, send_and_wait_for_reply, unless_called
 from .test_function_calls import FUNCTIONS, RESULT
 
 IDLE_MS = 1000      # the app's idle timer in the browser test: short, so the test stays short
@@ -206,8 +206,7 @@ def test_a_function_call_is_framed_by_the_activity_signals(app, recording):
     timeline = recording.timeline()
     if app_settings.sent(timeline) is None or not app_settings.sent(timeline).functions:
         not_exercised("functions", "the app sent no functions", timeline)
-    if uncalled(timeline):
-        fail_for_want_of(uncalled(timeline), timeline)
+    unless_called(timeline)
     judge_agent_2(timeline, ("(a function call)",))
 
 

@@ -14,7 +14,7 @@ from voice_harness.judging.checks import fail, provoked
 from voice_harness.judging.diagnosis import ended_by
 from voice_harness.timeouts import units
 from voice_harness.suites.flows import (app_params, fail_for_want_of, for_want_of_a_call, function_call_request,
-                                       until_called)
+                                       made_a_call, until_called)
 from voice_harness.judging.timeline import CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY
 
 FUNCTIONS = [{"name": "get_weather", "description": "The weather in a city",
@@ -116,9 +116,7 @@ def answer_over_the_wire(make_wire_client, recording, after_response_done: bool)
 def call_response_done(timeline):
     """The upstream's response.done of the response that made the function call (a function_call item in its
     output), or None: not any response's (a proxy may speak the greeting through a response of its own)."""
-    return next((f for f in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done")
-                 if any(isinstance(item, dict) and item.get("type") == "function_call"
-                        for item in (f.message.get("response") or {}).get("output") or [])), None)
+    return next((f for f in timeline.select(route=UPSTREAM_TO_PROXY, type="response.done") if made_a_call(f)), None)
 
 
 def call_done_before_the_answer(timeline) -> bool | None:

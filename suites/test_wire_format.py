@@ -8,7 +8,7 @@ from voice_harness.judging import app_settings, component_protocol
 from voice_harness.judging import invariants
 from voice_harness.judging.checks import fail_on, fail, not_exercised, provoked
 from voice_harness.timeouts import units
-from .flows import app_params, browser_turn, fail_for_want_of, for_want_of_a_call, uncalled, user_creates
+from .flows import app_params, browser_turn, fail_for_want_of, unless_called, user_creates
 from .test_function_calls import FUNCTIONS
 from voice_harness.judging.timeline import (CLIENT_TO_PROXY, PROXY_TO_CLIENT, PROXY_TO_UPSTREAM, UPSTREAM_TO_PROXY,
                                            is_event)
@@ -27,8 +27,7 @@ def assert_upstream_events_validate(timeline):
 def test_every_upstream_event_of_a_full_conversation_validates(app, recording):
     timeline = browser_turn(app, recording, "What is the weather in Paris?", greeting="Hi!",
                             functions=FUNCTIONS, context=[{"role": "user", "content": "I am in France."}])
-    if uncalled(timeline):   # a conversation without its function call is not the full one this test is for
-        for_want_of_a_call(uncalled(timeline), "", timeline)
+    unless_called(timeline)   # a conversation without its function call is not the full one this test is for
     assert_upstream_events_validate(timeline)
 
 
@@ -60,8 +59,8 @@ def test_upstream_events_validate_whatever_the_client_sends(make_wire_client, re
 def test_the_client_gets_only_known_component_messages(app, recording, features):
     # Marked with two ids: each check names the one it judges (a missing reply leaves WIRE-4 inconclusive).
     timeline = browser_turn(app, recording, "What is the weather in Paris?", req="WIRE-4", **features)
-    if "functions" in features and uncalled(timeline):   # the messages of a function call never arose
-        for_want_of_a_call(uncalled(timeline), "", timeline, req="WIRE-4")
+    if "functions" in features:   # the messages of a function call must have arisen
+        unless_called(timeline, req="WIRE-4")
     for frame in timeline.select(route=PROXY_TO_CLIENT, kind="text"):
         if frame.type and "." in frame.type:
             fail(f"a raw upstream event reached the client: {frame.type}", timeline, frame, req="MAP-10")
